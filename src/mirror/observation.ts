@@ -1,0 +1,77 @@
+/**
+ * Observations: everything hubsync learns about HubSpot, from any path, in one shape.
+ *
+ * Versions are HubSpot timestamps in epoch milliseconds: a webhook's `occurredAt`, a read's
+ * last-modified or per-property timestamp. The mirror keeps, per property, the value with the
+ * newest version, so the order in which observations arrive never matters.
+ */
+
+/** Which path delivered an observation; recorded in the change ledger. */
+export type Via = 'webhook' | 'poll' | 'hydration' | 'workflow' | 'paragon';
+
+export const VIAS: readonly Via[] = ['webhook', 'poll', 'hydration', 'workflow', 'paragon'];
+
+export interface ObjectRef {
+  portalId: number;
+  /** Plural CRM v3 name: contacts, companies, deals, tickets, or a custom object type id like 2-123. */
+  objectType: string;
+  objectId: string;
+}
+
+interface Base {
+  ref: ObjectRef;
+  /** Epoch ms of the change in HubSpot. */
+  version: number;
+  via: Via;
+  /** When hubsync saw it (receipt of the webhook, time of the read). */
+  seenAt: Date;
+}
+
+/** A full or partial read of a live object (search, list, batch read, workflow post, Paragon payload). */
+export interface SnapshotObservation extends Base {
+  kind: 'snapshot';
+  properties: Record<string, string | null>;
+  /** Per-property timestamps when the read carried them; otherwise every property gets `version`. */
+  propertyVersions?: Record<string, number>;
+  /** `createdate` in epoch ms, when known. */
+  createdAt?: number;
+  /**
+   * Ids merged into this object (`hs_merged_object_ids`). They are redirected here with
+   * this snapshot's version.
+   */
+  mergedIds?: string[];
+}
+
+/** One property changed (Webhooks API `*.propertyChange`). */
+export interface PropertyChangeObservation extends Base {
+  kind: 'propertyChange';
+  property: string;
+  value: string | null;
+}
+
+/** Lifecycle events: creation, deletion (archive), restore, privacy deletion (GDPR). */
+export interface LifecycleObservation extends Base {
+  kind: 'created' | 'deleted' | 'restored' | 'privacyDeleted';
+}
+
+/** `ref` is the surviving (possibly new) object; `mergedIds` now point at it, permanently. */
+export interface MergeObservation extends Base {
+  kind: 'merged';
+  mergedIds: string[];
+}
+
+export interface AssociationObservation extends Base {
+  kind: 'association';
+  toObjectType: string;
+  toObjectId: string;
+  /** HubSpot's label, e.g. CONTACT_TO_COMPANY, or a numeric association type id as text. */
+  associationType: string;
+  removed: boolean;
+}
+
+export type Observation =
+  | SnapshotObservation
+  | PropertyChangeObservation
+  | LifecycleObservation
+  | MergeObservation
+  | AssociationObservation;
