@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+import { loadConfigFile, type Env } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { openDatabase, type DatabaseHandle } from '../db/index.ts';
+import { assertSchemaCurrent, migrateToLatest } from '../db/migrate.ts';
+import { configSecrets, createLogger } from '../log.ts';
+
+export interface Context {
+  config: Config;
+  configPath: string;
+  log: Logger;
+  env: Env;
+}
+
+/** Loads the configuration and builds the logger: the first thing every command does. */
+export async function loadContext(configPath: string | undefined, env: Env): Promise<Context> {
+  const { config, path } = await loadConfigFile(configPath, env);
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, secrets: configSecrets(config) });
+  return { config, configPath: path, log, env };
+}
+
+/**
+ * Opens the database for a long-running command. Postgres must already be migrated (the release
+ * phase does it); the embedded database belongs to this one process, so it is migrated here.
+ */
+export async function openReadyDatabase(ctx: Context): Promise<DatabaseHandle> {
+  const handle = await openDatabase(ctx.config.database, ctx.log);
+  try {
+    if (handle.kind === 'embedded') await migrateToLatest(handle.db);
+    else await assertSchemaCurrent(handle.db);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  return handle;
+}

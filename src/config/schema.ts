@@ -1,0 +1,237 @@
+import cron from 'node-cron';
+import { z } from 'zod';
+
+/**
+ * The configuration file's shape. Every key is documented in README.md ("Configuration");
+ * keep the two in step. Numbers accept strings so that `${PORT}`-style references work.
+ */
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+
+export const cronExpression = z.string().refine((value) => cron.validate(value), {
+  message: 'not a cron expression',
+});
+
+const httpUrl = z.url({ protocol: /^https?$/, message: 'not an http(s) URL' });
+
+/** Rate-limit tiers from HubSpot's published table (requests per rolling 10 s, per day). */
+export const TIERS = {
+  free: { windowLimit: 100, dailyLimit: 250_000 },
+  starter: { windowLimit: 100, dailyLimit: 250_000 },
+  professional: { windowLimit: 190, dailyLimit: 625_000 },
+  enterprise: { windowLimit: 190, dailyLimit: 1_000_000 },
+  'api-limit-increase': { windowLimit: 250, dailyLimit: 2_000_000 },
+  oauth: { windowLimit: 110, dailyLimit: null },
+} as const satisfies Record<string, { windowLimit: number; dailyLimit: number | null }>;
+
+export type Tier = keyof typeof TIERS;
+
+const databaseSchema = z
+  .object({
+    /** Empty: the embedded database (PGlite) in `embeddedDir`. */
+    url: z.string().default(''),
+    embeddedDir: z.string().default('./data'),
+    poolSize: positiveInt.default(10),
+    statementTimeoutMs: positiveInt.default(15_000),
+    /** auto: TLS without certificate verification for non-local hosts (Heroku Postgres), none locally. */
+    ssl: z.enum(['auto', 'disable', 'no-verify', 'verify']).default('auto'),
+  })
+  .strict();
+
+const httpSchema = z
+  .object({
+    port: port.default(3000),
+    host: z.string().default('0.0.0.0'),
+    /** The public base URL HubSpot calls (scheme and host): needed for v2/v3 signatures behind a proxy. */
+    publicUrl: z.union([z.literal(''), httpUrl]).default(''),
+    /** Take the public scheme and host from X-Forwarded-Proto / X-Forwarded-Host (Heroku router, nginx). */
+    trustProxy: z.boolean().default(false),
+    bodyLimitBytes: positiveInt.default(1_048_576),
+  })
+  .strict();
+
+const hubspotAppSchema = z
+  .object({
+    appId: positiveInt,
+    clientSecret: z.string().min(1),
+  })
+  .strict();
+
+const hubspotAccountSchema = z
+  .object({
+    portalId: positiveInt,
+    accessToken: z.string().min(1),
+    tier: z.enum(Object.keys(TIERS) as [Tier, ...Tier[]]).default('professional'),
+    /** Overrides of the tier's numbers; the live X-HubSpot-RateLimit-* headers narrow them further. */
+    windowLimit: positiveInt.optional(),
+    windowMs: positiveInt.default(10_000),
+    dailyLimit: positiveInt.optional(),
+    searchPerSecond: positiveInt.default(5),
+    /** Share of the window hubsync may use, leaving room for other integrations on the same token. */
+    budgetShare: z.coerce.number().gt(0).max(1).default(0.9),
+    timeZone: z.string().default('UTC'),
+  })
+  .strict();
+
+const adaptiveSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Coverage (share of changes webhooks delivered) above which polls may stretch. */
+    minCoverage: z.coerce.number().min(0).max(1).default(0.99),
+    maxIntervalSeconds: positiveInt.default(1800),
+  })
+  .strict();
+
+const jobSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only'),
+    portalId: positiveInt,
+    objectType: z.string().min(1),
+    /** A list of property names, or "all". */
+    properties: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+    schedule: cronExpression.default('*/2 * * * *'),
+    lookbackSeconds: nonNegativeInt.default(120),
+    archivedSweep: cronExpression.optional(),
+    /** /readyz fails when the job's newest successful run is older than this. */
+    freshnessSeconds: positiveInt.optional(),
+    pageSize: z.coerce.number().int().min(1).max(200).default(200),
+    adaptive: adaptiveSchema.prefault({}),
+  })
+  .strict();
+
+const webhooksSchema = z
+  .object({
+    /** Maximum age (and future skew) of a v3 signature timestamp. */
+    maxSignatureAgeSeconds: positiveInt.default(300),
+    processBatchSize: positiveInt.default(500),
+    processIntervalMs: positiveInt.default(250),
+    maxAttempts: positiveInt.default(10),
+  })
+  .strict();
+
+const triggerSchema = z
+  .object({
+    user: z.string().min(1),
+    integration: z.string().min(1),
+    type: z.string().min(1),
+    parameters: z.record(z.string(), z.unknown()).default({}),
+    credentialId: z.string().optional(),
+  })
+  .strict();
+
+const paragonSchema = z
+  .object({
+    projectId: z.string().min(1),
+    /** PEM private key (RS256); `\n` escapes are accepted. */
+    signingKey: z.string().min(1),
+    webhookSecret: z.string().default(''),
+    baseUrl: httpUrl.default('https://api.useparagon.com'),
+    actionKitUrl: httpUrl.default('https://actionkit.useparagon.com'),
+    tokenTtlSeconds: positiveInt.default(3600),
+    triggers: z.array(triggerSchema).default([]),
+  })
+  .strict();
+
+const outboxSourceSchema = z
+  .object({
+    table: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/i, 'a table name'),
+    id: z.string().default('id'),
+    updatedAt: z.string().default('updated_at'),
+    createdAt: z.string().optional(),
+    user: z.string().min(1),
+    fields: z.record(z.string(), z.string()).default({}),
+    pollIntervalMs: positiveInt.default(1000),
+  })
+  .strict();
+
+const outboxSchema = z
+  .object({
+    source: outboxSourceSchema.optional(),
+    events: z
+      .object({ created: z.string().default('Contact Created'), updated: z.string().default('Contact Updated') })
+      .strict()
+      .prefault({}),
+    maxAttempts: positiveInt.default(12),
+    batchSize: positiveInt.default(50),
+    pollIntervalMs: positiveInt.default(500),
+    backoffBaseMs: positiveInt.default(1000),
+    backoffMaxMs: positiveInt.default(15 * 60_000),
+    requestTimeoutMs: positiveInt.default(10_000),
+  })
+  .strict();
+
+const metricsSchema = z
+  .object({
+    intervalSeconds: z.coerce.number().positive().default(60),
+    format: z.enum(['json', 'l2met']).default('json'),
+    source: z.string().default('hubsync'),
+  })
+  .strict();
+
+const logSchema = z
+  .object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    pretty: z.enum(['auto', 'always', 'never']).default('auto'),
+  })
+  .strict();
+
+const sandboxOptionsSchema = z
+  .object({
+    port: port.default(0),
+    seed: nonNegativeInt.default(1),
+    timeScale: z.coerce.number().positive().default(1),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Run the built-in HubSpot/Paragon stand-in and point every client at it. */
+    sandbox: z.boolean().default(false),
+    sandboxOptions: sandboxOptionsSchema.prefault({}),
+    database: databaseSchema.prefault({}),
+    http: httpSchema.prefault({}),
+    hubspot: z
+      .object({
+        baseUrl: httpUrl.default('https://api.hubapi.com'),
+        apps: z.array(hubspotAppSchema).default([]),
+        accounts: z.array(hubspotAccountSchema).default([]),
+      })
+      .strict()
+      .prefault({}),
+    jobs: z.array(jobSchema).default([]),
+    webhooks: webhooksSchema.prefault({}),
+    paragon: paragonSchema.optional(),
+    outbox: outboxSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
+    log: logSchema.prefault({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const portals = new Set(config.hubspot.accounts.map((account) => account.portalId));
+    const names = new Set<string>();
+    config.jobs.forEach((job, index) => {
+      if (names.has(job.name)) {
+        ctx.addIssue({ code: 'custom', path: ['jobs', index, 'name'], message: `duplicate job name "${job.name}"` });
+      }
+      names.add(job.name);
+      if (!config.sandbox && !portals.has(job.portalId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['jobs', index, 'portalId'],
+          message: `no hubspot.accounts entry for portal ${job.portalId}`,
+        });
+      }
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type DatabaseConfig = Config['database'];
+export type HttpConfig = Config['http'];
+export type HubSpotAccountConfig = Config['hubspot']['accounts'][number];
+export type HubSpotAppConfig = Config['hubspot']['apps'][number];
+export type JobConfig = Config['jobs'][number];
+export type ParagonConfig = NonNullable<Config['paragon']>;
+export type OutboxConfig = Config['outbox'];
+export type MetricsConfig = Config['metrics'];

@@ -1,0 +1,83 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { DatabaseConfig } from '../config/schema.ts';
+import { PGliteDialect } from './pglite-dialect.ts';
+import type { Database } from './schema.ts';
+
+export type { Database } from './schema.ts';
+
+export type DatabaseKind = 'postgres' | 'embedded';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  kind: DatabaseKind;
+  /** Where it is, without credentials (for logs and status). */
+  description: string;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+
+/**
+ * int8 (bigint, count(*)) arrives as text; hubsync's int8 values (portal ids, counters, epoch ms)
+ * all fit in a double, so they become numbers. A value past 2^53 would silently lose precision,
+ * so it fails loudly instead.
+ */
+export function parseInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`int8 value ${text} does not fit in a JavaScript number`);
+  return value;
+}
+
+/** Opens the configured database: Postgres when a URL is set, the embedded PGlite otherwise. */
+export async function openDatabase(config: DatabaseConfig, log?: Logger): Promise<DatabaseHandle> {
+  return config.url ? openPostgres(config, log) : openEmbedded(config.embeddedDir);
+}
+
+function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
+  const url = new URL(config.url);
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize,
+    ssl: sslOption(config.ssl, url.hostname),
+    statement_timeout: config.statementTimeoutMs,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'hubsync',
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', (err) => log?.warn({ err }, 'idle database connection failed'));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'postgres',
+    description: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
+    close: () => db.destroy(),
+  };
+}
+
+async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
+  const pglite = await PGlite.create(dataDir === 'memory://' ? undefined : dataDir, {
+    parsers: { [INT8_OID]: parseInt8 },
+  });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return { db, kind: 'embedded', description: `embedded:${dataDir}`, close: () => db.destroy() };
+}
+
+function sslOption(mode: DatabaseConfig['ssl'], host: string): pg.PoolConfig['ssl'] {
+  const local = host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('/');
+  if (mode === 'disable' || (mode === 'auto' && local)) return false;
+  if (mode === 'verify') return { rejectUnauthorized: true };
+  return { rejectUnauthorized: false };
+}
+
+/** A cheap round trip, for readiness checks. */
+export async function ping(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}

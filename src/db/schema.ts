@@ -1,0 +1,6 @@
+/**
+ * The database as Kysely sees it: one interface per table, each declared beside its queries
+ * (`src/db/<area>-tables.ts`), gathered here.
+ */
+// Table groups are added here as their migrations land.
+export interface Database {}

@@ -1,0 +1,85 @@
+/**
+ * hubsync's named errors. Each has a stable `code`; the CLI prints operator errors as one line
+ * and exits with `exitCode`, never with a stack trace. Causes are always kept.
+ */
+
+export class HubsyncError extends Error {
+  readonly code: string = 'HUBSYNC_ERROR';
+  /** Exit status when this error ends a CLI command. */
+  readonly exitCode: number = 1;
+  /** Operator mistakes (bad config, schema behind) print as a message, not a stack. */
+  readonly operatorError: boolean = false;
+}
+
+export class ConfigError extends HubsyncError {
+  override readonly code = 'CONFIG_INVALID';
+  override readonly exitCode = 2;
+  override readonly operatorError = true;
+  readonly problems: readonly string[];
+
+  constructor(source: string, problems: readonly string[], options?: ErrorOptions) {
+    const list = problems.map((problem) => `  - ${problem}`).join('\n');
+    super(`invalid configuration in ${source} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${list}`, options);
+    this.problems = problems;
+  }
+}
+
+export class UsageError extends HubsyncError {
+  override readonly code = 'USAGE';
+  override readonly exitCode = 2;
+  override readonly operatorError = true;
+}
+
+export class SchemaBehindError extends HubsyncError {
+  override readonly code = 'SCHEMA_BEHIND';
+  override readonly operatorError = true;
+}
+
+export class NotBuiltError extends HubsyncError {
+  override readonly code = 'NOT_BUILT';
+  override readonly operatorError = true;
+}
+
+export class DatabaseUnavailableError extends HubsyncError {
+  override readonly code = 'DATABASE_UNAVAILABLE';
+  override readonly operatorError = true;
+}
+
+/** Postgres SQLSTATE codes hubsync reacts to. */
+export const SqlState = {
+  uniqueViolation: '23505',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+  queryCanceled: '57014',
+  adminShutdown: '57P01',
+  cannotConnectNow: '57P03',
+  undefinedTable: '42P01',
+} as const;
+
+/** Turns anything thrown into an Error, keeping the original as `cause`. */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === 'string' ? thrown : `non-error thrown: ${safeString(thrown)}`, { cause: thrown });
+}
+
+/** True for errors that mean "the database is not reachable right now" rather than a bug. */
+export function isConnectionError(error: unknown): boolean {
+  const err = error as { code?: unknown; message?: unknown } | null;
+  if (!err || typeof err !== 'object') return false;
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+  if (code === SqlState.adminShutdown || code === SqlState.cannotConnectNow || code === SqlState.queryCanceled) return true;
+  if (code.startsWith('08')) return true; // connection exceptions
+  const message = typeof err.message === 'string' ? err.message : '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    message,
+  );
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

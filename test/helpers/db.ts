@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDatabase, type DatabaseHandle } from '../../src/db/index.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import type { DatabaseConfig } from '../../src/config/schema.ts';
+
+export interface TestDb extends DatabaseHandle {
+  /** The connection URL of this test's own database (Postgres only). */
+  url: string | undefined;
+  config: DatabaseConfig;
+}
+
+/** The server tests run against, when DATABASE_URL is set; otherwise everything runs on PGlite. */
+export const serverUrl = process.env.DATABASE_URL || undefined;
+
+export function testDatabaseConfig(url = ''): DatabaseConfig {
+  return { url, embeddedDir: 'memory://', poolSize: 10, statementTimeoutMs: 30_000, ssl: 'disable' };
+}
+
+/**
+ * A fresh database for one test file: PGlite in memory by default; with DATABASE_URL a new
+ * database on that server, migrated by the real migrator and dropped by `close()`.
+ */
+export async function createTestDb(options: { migrate?: boolean } = {}): Promise<TestDb> {
+  const url = serverUrl ? await createServerDatabase(serverUrl) : undefined;
+  const config = testDatabaseConfig(url);
+  const handle = await openDatabase(config);
+  if (options.migrate !== false) await migrateToLatest(handle.db);
+  return {
+    ...handle,
+    url,
+    config,
+    close: async () => {
+      await handle.close();
+      if (url) await dropServerDatabase(serverUrl!, url);
+    },
+  };
+}
+
+export async function createServerDatabase(adminUrl: string): Promise<string> {
+  const name = `hubsync_test_${randomBytes(6).toString('hex')}`;
+  await withAdmin(adminUrl, (client) => client.query(`create database ${name}`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropServerDatabase(adminUrl: string, url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  await withAdmin(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`));
+}
+
+async function withAdmin<T>(adminUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
