@@ -1,0 +1,90 @@
+import type { SnapshotObservation, Via } from '../mirror/observation.ts';
+
+/** A CRM v3 object as the API returns it (search, list, batch read). */
+export interface HubSpotObject {
+  id: string;
+  properties: Record<string, string | null>;
+  createdAt?: string | Date;
+  updatedAt?: string | Date;
+  archived?: boolean;
+  archivedAt?: string | Date;
+}
+
+/** Which queue a HubSpot call waits in: fresh webhook hydration first, backfills last. */
+export type Priority = 'hydration' | 'incremental' | 'backfill';
+
+/** Batch reads through the account's shared rate budget (used by webhook hydration). */
+export interface HubSpotReader {
+  /** Reads up to 100 ids; ids HubSpot does not know (or no longer has) come back in `missing`. */
+  batchRead(
+    portalId: number,
+    objectType: string,
+    ids: readonly string[],
+    properties: readonly string[] | 'all',
+    priority: Priority,
+  ): Promise<{ results: HubSpotObject[]; missing: string[] }>;
+}
+
+/** Webhook subscription prefixes and objectTypeIds, to the CRM v3 plural names the API and mirror use. */
+const SINGULAR_TO_TYPE: Readonly<Record<string, string>> = {
+  contact: 'contacts',
+  company: 'companies',
+  deal: 'deals',
+  ticket: 'tickets',
+  line_item: 'line_items',
+  product: 'products',
+};
+
+const TYPE_ID_TO_TYPE: Readonly<Record<string, string>> = {
+  '0-1': 'contacts',
+  '0-2': 'companies',
+  '0-3': 'deals',
+  '0-5': 'tickets',
+  '0-7': 'products',
+  '0-8': 'line_items',
+};
+
+/** `contact` → `contacts`; `0-2` → `companies`; custom ids like `2-123` stay as they are. */
+export function objectTypeName(singularOrTypeId: string): string {
+  return SINGULAR_TO_TYPE[singularOrTypeId] ?? TYPE_ID_TO_TYPE[singularOrTypeId] ?? singularOrTypeId;
+}
+
+/** Contacts use `lastmodifieddate`; every other object `hs_lastmodifieddate`. */
+export function lastModifiedProperty(objectType: string): string {
+  return objectType === 'contacts' ? 'lastmodifieddate' : 'hs_lastmodifieddate';
+}
+
+/** Epoch ms from HubSpot's timestamp forms: ISO strings, epoch-ms strings, Dates. NaN when absent. */
+export function toEpochMs(value: string | Date | null | undefined): number {
+  if (value === null || value === undefined || value === '') return Number.NaN;
+  if (value instanceof Date) return value.getTime();
+  return /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+}
+
+/** The object's version: its last-modified timestamp (the property, else `updatedAt`). */
+export function objectVersion(objectType: string, object: HubSpotObject): number {
+  const fromProperty = toEpochMs(object.properties[lastModifiedProperty(objectType)]);
+  return Number.isFinite(fromProperty) ? fromProperty : toEpochMs(object.updatedAt);
+}
+
+/** A live object read from the API, as an observation for the mirror. */
+export function snapshotFromObject(
+  portalId: number,
+  objectType: string,
+  object: HubSpotObject,
+  via: Via,
+  seenAt: Date,
+): SnapshotObservation {
+  const createdAt = toEpochMs(object.createdAt ?? object.properties.createdate);
+  const merged = object.properties.hs_merged_object_ids;
+  return {
+    kind: 'snapshot',
+    ref: { portalId, objectType, objectId: String(object.id) },
+    version: objectVersion(objectType, object),
+    via,
+    seenAt,
+    properties: { ...object.properties },
+    ...(Number.isFinite(createdAt) ? { createdAt } : {}),
+    ...(merged ? { mergedIds: merged.split(';').filter(Boolean) } : {}),
+  };
+}
