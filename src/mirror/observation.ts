@@ -40,6 +40,11 @@ export interface SnapshotObservation extends Base {
    * this snapshot's version.
    */
   mergedIds?: string[];
+  /**
+   * Set when the read returned an archived record (`archived=true` list, `archivedAt`): the
+   * object was deleted at this epoch ms. Its properties still apply by their versions.
+   */
+  archivedAt?: number;
 }
 
 /** One property changed (Webhooks API `*.propertyChange`). */

@@ -1,0 +1,117 @@
+/**
+ * The change ledger: for every change (object, property, version) any path delivered, when each
+ * path first saw it and which path saw it first. Comparing the paths on the same changes is what
+ * tells an operator how well webhooks really do (coverage, lag, misses) against polling.
+ *
+ * `property` is a HubSpot property name, or a marker for a non-property change (HubSpot names are
+ * lowercase letters, digits and underscores, so `@` cannot collide):
+ * `@created`, `@deleted`, `@restored`, `@privacyDeleted`, `@merged`,
+ * `@association:<type>:<toObjectType>:<toObjectId>`.
+ */
+import type { ObjectRef, Via } from './observation.ts';
+
+/** One path seeing one change, as the rule reports it. Times are epoch ms. */
+export interface LedgerSighting extends ObjectRef {
+  property: string;
+  /** The change's HubSpot version: becomes `occurred_at`. */
+  version: number;
+  via: Via;
+  seenAt: number;
+}
+
+/** One ledger row to merge into storage: the first sight of the change by each path in a batch. */
+export interface LedgerChange extends ObjectRef {
+  property: string;
+  version: number;
+  firstSeenVia: Via;
+  firstSeenAt: number;
+  seenAt: Partial<Record<Via, number>>;
+}
+
+/** Identity of a change, independent of the path that saw it. */
+export function ledgerChangeKey(change: ObjectRef & { property: string; version: number }): string {
+  return `${change.portalId}\u0000${change.objectType}\u0000${change.objectId}\u0000${change.property}\u0000${change.version}`;
+}
+
+/**
+ * Folds sightings into one row per change: the earliest sight per path, and the earliest overall
+ * (ties broken by path name so the answer does not depend on arrival order). Sorted by key so
+ * concurrent writers lock ledger rows in the same order.
+ */
+export function reduceSightings(sightings: readonly LedgerSighting[]): LedgerChange[] {
+  const changes = new Map<string, LedgerChange>();
+  for (const s of sightings) {
+    const key = ledgerChangeKey(s);
+    let change = changes.get(key);
+    if (!change) {
+      change = {
+        portalId: s.portalId,
+        objectType: s.objectType,
+        objectId: s.objectId,
+        property: s.property,
+        version: s.version,
+        firstSeenVia: s.via,
+        firstSeenAt: s.seenAt,
+        seenAt: {},
+      };
+      changes.set(key, change);
+    }
+    mergeSighting(change, s.via, s.seenAt);
+  }
+  return [...changes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, change]) => change);
+}
+
+/** Records that `via` saw `change` at `seenAt`; keeps only first sights. Mutates `change`. */
+export function mergeSighting(change: LedgerChange, via: Via, seenAt: number): void {
+  const seen = change.seenAt[via];
+  if (seen === undefined || seenAt < seen) change.seenAt[via] = seenAt;
+  if (seenAt < change.firstSeenAt || (seenAt === change.firstSeenAt && via < change.firstSeenVia)) {
+    change.firstSeenAt = seenAt;
+    change.firstSeenVia = via;
+  }
+}
+
+/** Percentiles of one path's lag (seen − occurred), in ms; null when the path saw nothing. */
+export interface LagStats {
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+}
+
+/** Webhook coverage of one portal and object type (or of everything, when both are null) over a time range. */
+export interface LedgerGroupReport {
+  portalId: number | null;
+  objectType: string | null;
+  /** Changes that occurred in the range, seen by any path. */
+  changes: number;
+  seenByWebhook: number;
+  seenByPoll: number;
+  /** Seen by webhook no later than by polling (or never by polling). */
+  webhookBeforePoll: number;
+  /** Seen by polling but never by a webhook. */
+  missedByWebhook: number;
+  /** seenByWebhook / changes (null when there were no changes). */
+  webhookCoverage: number | null;
+  /** webhookBeforePoll / changes. */
+  webhookFirstShare: number | null;
+  webhookLagMs: LagStats;
+  pollLagMs: LagStats;
+}
+
+export interface LedgerReport {
+  since: Date;
+  until: Date;
+  /** Everything in the range, across the groups. */
+  total: LedgerGroupReport;
+  /** One entry per (portal, object type) with changes in the range. */
+  groups: LedgerGroupReport[];
+}
+
+export interface LedgerRange {
+  portalId?: number;
+  objectType?: string;
+  /** Inclusive lower bound on `occurred_at`. */
+  since: Date;
+  /** Exclusive upper bound on `occurred_at`. */
+  until: Date;
+}
