@@ -1,0 +1,71 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { finished, runCli, startCli, waitForOutput } from '../../helpers/cli.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-cli-'));
+afterAll(() => {});
+
+function writeConfig(name: string, text: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('hubsync CLI', () => {
+  it('lists its commands', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    for (const command of ['run', 'migrate', 'status', 'config check', 'sandbox', 'demo', 'backfill', 'outbox retry', 'triggers sync']) {
+      expect(result.stdout).toContain(`  ${command}`);
+    }
+  });
+
+  it('refuses a bad configuration with one message naming every bad key, exit code 2, no stack trace', async () => {
+    const file = writeConfig(
+      'bad.yaml',
+      `jobs:\n  - { name: a, portalId: 1, objectType: contacts, schedule: "nope" }\nhttp: { port: -1 }\nmetrics: { intervalSeconds: 0 }\n`,
+    );
+    const result = await runCli(['config', 'check', '--config', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('jobs[0].schedule: not a cron expression');
+    expect(result.stderr).toMatch(/http\.port: /);
+    expect(result.stderr).toMatch(/metrics\.intervalSeconds: /);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stderr.match(/invalid configuration/g)).toHaveLength(1);
+  });
+
+  it('prints the resolved configuration with secrets masked', async () => {
+    const file = writeConfig(
+      'ok.yaml',
+      `hubspot:\n  apps: [{ appId: 1, clientSecret: "\${APP_SECRET}" }]\n  accounts: [{ portalId: 2, accessToken: "\${TOKEN}" }]\n`,
+    );
+    const result = await runCli(['config', 'check', '--config', file], { APP_SECRET: 'secret-one-1234', TOKEN: 'pat-na1-secret-two' });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('secret-one-1234');
+    expect(result.stdout).not.toContain('pat-na1-secret-two');
+    expect(JSON.parse(result.stdout).hubspot.accounts[0].portalId).toBe(2);
+  });
+
+  it('says plainly when an unknown command is asked for', async () => {
+    const result = await runCli(['frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown command');
+  });
+
+  it('stops gracefully on SIGTERM and exits 0', async () => {
+    const file = writeConfig(
+      'run.yaml',
+      `database: { embeddedDir: "${path.join(dir, 'data')}" }\nhttp: { port: 0, host: 127.0.0.1 }\nmetrics: { intervalSeconds: 1 }\nlog: { level: debug, pretty: never }\n`,
+    );
+    const child = startCli(['run', '--config', file]);
+    await waitForOutput(child, /hubsync running/);
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    const result = await finished(child);
+    expect(result.code).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(result.stdout).toMatch(/"msg":"stopped"/);
+  });
+});

@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.ts';
+import { maskConfig, MASK } from '../../../src/config/mask.ts';
+import { ConfigError } from '../../../src/errors.ts';
+
+const minimal = `
+hubspot:
+  apps: [{ appId: 1, clientSecret: "\${SECRET}" }]
+  accounts: [{ portalId: 456, accessToken: "\${TOKEN}" }]
+jobs:
+  - { name: contacts, portalId: 456, objectType: contacts, schedule: "*/2 * * * *" }
+`;
+
+function problemsOf(text: string, env: Record<string, string> = {}): readonly string[] {
+  try {
+    loadConfig(text, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('loadConfig', () => {
+  it('resolves ${VAR} and ${VAR:-default} references and applies defaults', () => {
+    const config = loadConfig(
+      `${minimal}\nhttp: { port: "\${PORT:-3000}", publicUrl: "\${PUBLIC_URL:-}" }\ndatabase: { url: "\${DATABASE_URL:-}" }`,
+      { SECRET: 's3cret-value', TOKEN: 'pat-na1-abcdef' },
+    );
+    expect(config.http.port).toBe(3000);
+    expect(config.http.publicUrl).toBe('');
+    expect(config.database.url).toBe('');
+    expect(config.hubspot.apps[0]?.clientSecret).toBe('s3cret-value');
+    expect(config.hubspot.accounts[0]?.tier).toBe('professional');
+    expect(config.jobs[0]?.lookbackSeconds).toBe(120);
+    expect(config.metrics.format).toBe('json');
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig(minimal, { SECRET: 'x'.repeat(8), TOKEN: 'y'.repeat(8) });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.jobs[0])).toBe(true);
+  });
+
+  it('reports every problem at once with the path of its key', () => {
+    const text = `
+hubspot:
+  accounts: [{ portalId: 456, accessToken: tok }]
+jobs:
+  - { name: contacts, portalId: 456, objectType: contacts }
+  - { name: deals, portalId: 456, objectType: deals, schedule: "every minute" }
+http: { port: 99999 }
+metrics: { format: xml, colour: blue }
+`;
+    const problems = problemsOf(text);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'jobs[1].schedule: not a cron expression',
+        expect.stringMatching(/^http\.port: /),
+        expect.stringMatching(/^metrics\.format: /),
+        'metrics.colour: unknown key',
+      ]),
+    );
+    expect(problems).toHaveLength(4);
+  });
+
+  it('names a missing environment variable with the key that references it', () => {
+    expect(problemsOf(minimal, { TOKEN: 'abcdefgh' })).toEqual(['hubspot.apps[0].clientSecret: environment variable SECRET is not set']);
+  });
+
+  it('refuses jobs for portals with no account, duplicate job names, and YAML syntax errors', () => {
+    expect(problemsOf(`jobs: [{ name: a, portalId: 1, objectType: contacts }, { name: a, portalId: 1, objectType: deals }]`)).toEqual([
+      'jobs[0].portalId: no hubspot.accounts entry for portal 1',
+      'jobs[1].name: duplicate job name "a"',
+      'jobs[1].portalId: no hubspot.accounts entry for portal 1',
+    ]);
+    expect(problemsOf('jobs: [unclosed')[0]).toMatch(/^yaml: /);
+  });
+
+  it('refuses sandbox mode in production', () => {
+    expect(problemsOf('sandbox: true', { NODE_ENV: 'production' })).toEqual([
+      'sandbox: the built-in stand-in is refused when NODE_ENV=production',
+    ]);
+  });
+
+  it('accepts the shipped configuration and the production example', () => {
+    const shipped = loadConfig(readFileSync('config/hubsync.yaml', 'utf8'), {});
+    expect(shipped.sandbox).toBe(true);
+    expect(shipped.database.url).toBe('');
+    const env = {
+      DATABASE_URL: 'postgres://u:pw@db.example.com:5432/x',
+      PUBLIC_URL: 'https://hubsync.example.com',
+      HUBSPOT_CLIENT_SECRET: 'client-secret-1',
+      HUBSPOT_TOKEN: 'pat-na1-11111111-2222',
+      PARAGON_PROJECT_ID: 'proj',
+      PARAGON_SIGNING_KEY: '-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----',
+      PARAGON_WEBHOOK_SECRET: 'whsec-1',
+    };
+    const production = loadConfig(readFileSync('config/production.example.yaml', 'utf8'), env);
+    expect(production.hubspot.accounts[0]?.accessToken).toBe(env.HUBSPOT_TOKEN);
+    const printed = JSON.stringify(maskConfig(production));
+    for (const secret of [env.HUBSPOT_CLIENT_SECRET, env.HUBSPOT_TOKEN, env.PARAGON_SIGNING_KEY, env.PARAGON_WEBHOOK_SECRET, 'pw@']) {
+      expect(printed).not.toContain(secret);
+    }
+    expect(printed).toContain(MASK);
+  });
+});
