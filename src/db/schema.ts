@@ -2,5 +2,7 @@
  * The database as Kysely sees it: one interface per table, each declared beside its queries
  * (`src/db/<area>-tables.ts`), gathered here.
  */
+import type { MirrorTables } from './mirror-tables.ts';
+
 // Table groups are added here as their migrations land.
-export interface Database {}
+export interface Database extends MirrorTables {}

@@ -15,6 +15,12 @@ import type { AssociationObservation, ObjectRef, Observation, Via } from './obse
 
 export type Lifecycle = 'live' | 'deleted';
 
+/**
+ * Read-only bookkeeping HubSpot bumps on every change (and no webhook can subscribe to): kept in
+ * the mirror but never counted as a change of its own in the ledger.
+ */
+const NOT_CHANGES: ReadonlySet<string> = new Set(['lastmodifieddate', 'hs_lastmodifieddate', 'hs_object_id', 'createdate']);
+
 /** One mirrored object, as the rule sees it. Versions and times are epoch ms. */
 export interface MirrorObject {
   portalId: number;
@@ -158,7 +164,9 @@ export function applyRule(current: ReadonlyMap<string, MirrorObject>, observatio
           const version = explicit ?? obs.version;
           // Without per-property timestamps a read only says "this object changed at `version`";
           // count a property as changed then only if its value is news to us or already carries that version.
-          if (explicit !== undefined || isSnapshotChange(object, property, value, version)) sight(obs.ref, property, version, obs);
+          if (!NOT_CHANGES.has(property) && (explicit !== undefined || isSnapshotChange(object, property, value, version))) {
+            sight(obs.ref, property, version, obs);
+          }
           setProperty(object, property, value, version);
         }
         if (obs.archivedAt !== undefined) setLifecycle(object, 'deleted', obs.archivedAt);

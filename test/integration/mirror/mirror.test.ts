@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getObject, listAssociations } from '../../../src/db/mirror.ts';
+import { ledgerReport, missedByWebhook } from '../../../src/db/mirror-ledger.ts';
+import { applyObservations } from '../../../src/mirror/apply.ts';
+import type { Observation, Via } from '../../../src/mirror/observation.ts';
+import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { deliveryArb, historyArb, PORTAL } from '../../unit/mirror/arbitraries.ts';
+
+let testDb: TestDb;
+beforeAll(async () => {
+  testDb = await createTestDb();
+});
+afterAll(async () => {
+  await testDb?.close();
+});
+
+let nextPortal = 1_000;
+/** The same history under a portal of its own, so runs never see each other's rows. */
+function onPortal(history: Observation[], portalId: number): Observation[] {
+  return history.map((obs) => ({ ...obs, ref: { ...obs.ref, portalId } }));
+}
+
+async function applyBatches(batches: Observation[][]): Promise<void> {
+  for (const batch of batches) await testDb.db.transaction().execute((trx) => applyObservations(trx, batch));
+}
+
+/** Mirror rows of one portal, minus what legitimately differs between deliveries (the portal, write times, which path came first). */
+async function mirrorState(portalId: number) {
+  const objects = await sql<Record<string, unknown>>`
+    select object_type, object_id, properties, property_versions, archived, merged_into, merged_at, lifecycle,
+      lifecycle_at, privacy_deleted_at, hs_created_at, hs_updated_at, first_seen_at
+    from hubspot_objects where portal_id = ${portalId} order by object_type, object_id`.execute(testDb.db);
+  const associations = await sql<Record<string, unknown>>`
+    select from_object_type, from_object_id, to_object_type, to_object_id, association_type, removed, version
+    from hubspot_associations where portal_id = ${portalId}
+    order by from_object_type, from_object_id, to_object_type, to_object_id, association_type`.execute(testDb.db);
+  return { objects: objects.rows, associations: associations.rows };
+}
+
+describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
+  it('any delivery (order, duplicates, batches, webhook/poll split) gives the in-order mirror', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        historyArb().chain((history) =>
+          fc.tuple(
+            fc.constant(history),
+            deliveryArb(history),
+            fc.array(fc.constantFrom<Via>('webhook', 'poll'), { minLength: history.length * 2, maxLength: history.length * 2 }),
+          ),
+        ),
+        async ([history, batches, paths]) => {
+          const expectedPortal = nextPortal++;
+          const actualPortal = nextPortal++;
+          await applyBatches(onPortal(history, expectedPortal).map((obs) => [obs]));
+          let i = 0;
+          const delivered = batches.map((batch) => onPortal(batch, actualPortal).map((obs) => ({ ...obs, via: paths[i++] ?? 'poll' })));
+          await applyBatches(delivered);
+          expect(await mirrorState(actualPortal)).toEqual(await mirrorState(expectedPortal));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('reads objects through merge redirects and lists live associations', async () => {
+    const portalId = nextPortal++;
+    const seenAt = new Date('2026-11-01T00:00:10Z');
+    const v = (s: number) => Date.UTC(2026, 10, 1, 0, 0, s);
+    const ref = (objectId: string) => ({ portalId, objectType: 'contacts', objectId });
+    await applyBatches([
+      [
+        { kind: 'snapshot', ref: ref('1'), version: v(1), via: 'poll', seenAt, properties: { email: 'old@example.com' } },
+        { kind: 'merged', ref: ref('3'), version: v(5), via: 'webhook', seenAt, mergedIds: ['1', '2'] },
+        { kind: 'propertyChange', ref: ref('3'), version: v(6), via: 'webhook', seenAt, property: 'email', value: 'new@example.com' },
+        { kind: 'association', ref: ref('3'), version: v(6), via: 'webhook', seenAt, toObjectType: 'companies', toObjectId: '9', associationType: 'CONTACT_TO_COMPANY', removed: false },
+        { kind: 'association', ref: ref('3'), version: v(7), via: 'webhook', seenAt, toObjectType: 'companies', toObjectId: '8', associationType: 'CONTACT_TO_COMPANY', removed: true },
+      ],
+    ]);
+    const resolved = await getObject(testDb.db, ref('1'));
+    expect(resolved?.objectId).toBe('3');
+    expect(resolved?.properties).toEqual({ email: 'new@example.com' });
+    const old = await getObject(testDb.db, ref('1'), { followMerges: false });
+    expect(old).toMatchObject({ objectId: '1', mergedInto: '3', archived: true, properties: { email: 'old@example.com' } });
+    expect(await getObject(testDb.db, ref('404'))).toBeUndefined();
+    expect((await listAssociations(testDb.db, ref('3'))).map((a) => a.toObjectId)).toEqual(['9']);
+  });
+
+  it('the ledger tells how much webhooks delivered before polling, and each path\'s lag', async () => {
+    const portalId = nextPortal++;
+    const T = Date.UTC(2026, 10, 2);
+    const ref = { portalId, objectType: 'contacts', objectId: '1' };
+    const observations: Observation[] = [];
+    for (let i = 0; i < 10; i++) {
+      const occurred = T + i * 60_000;
+      // Webhooks deliver changes 0-7: 0-5 after 1 s, 6-7 late (after 60 s, behind the poll); 8-9 never.
+      if (i < 8) {
+        const lag = i < 6 ? 1_000 : 60_000;
+        const change: Observation = { kind: 'propertyChange', ref, version: occurred, via: 'webhook', seenAt: new Date(occurred + lag), property: `p${i}`, value: `v${i}` };
+        observations.push(change, { ...change, seenAt: new Date(occurred + lag + 5_000) }); // a retried delivery
+      }
+      observations.push({
+        kind: 'snapshot',
+        ref,
+        version: occurred,
+        via: 'poll',
+        seenAt: new Date(occurred + 30_000),
+        properties: { [`p${i}`]: `v${i}`, lastmodifieddate: String(occurred) },
+        propertyVersions: { [`p${i}`]: occurred },
+      });
+    }
+    const shuffled = [...observations].sort((a, b) => (a.seenAt.getTime() * 7919) % 13 - (b.seenAt.getTime() * 7919) % 13);
+    await applyBatches([shuffled.slice(0, 7), shuffled.slice(7, 15), shuffled.slice(15)]);
+
+    const range = { portalId, since: new Date(T), until: new Date(T + 3_600_000) };
+    const report = await ledgerReport(testDb.db, range);
+    expect(report.groups).toHaveLength(1);
+    expect(report.total).toMatchObject({
+      portalId: null,
+      changes: 10,
+      seenByWebhook: 8,
+      seenByPoll: 10,
+      webhookBeforePoll: 6,
+      missedByWebhook: 2,
+      webhookCoverage: 0.8,
+      webhookFirstShare: 0.6,
+      webhookLagMs: { p50: 1_000, p95: 60_000, max: 60_000 },
+      pollLagMs: { p50: 30_000, p95: 30_000, max: 30_000 },
+    });
+    expect(report.groups[0]).toMatchObject({ portalId, objectType: 'contacts', changes: 10 });
+    const missed = await missedByWebhook(testDb.db, range);
+    expect(missed.map((m) => [m.property, m.firstSeenVia])).toEqual([
+      ['p8', 'poll'],
+      ['p9', 'poll'],
+    ]);
+    const empty = await ledgerReport(testDb.db, { ...range, objectType: 'deals' });
+    expect(empty.total.changes).toBe(0);
+    expect(empty.groups).toEqual([]);
+  });
+});
