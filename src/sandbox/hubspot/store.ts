@@ -1,0 +1,311 @@
+import type { Clock } from './clock.ts';
+import type { ChangeEvent, ChangeListener, ChangeSource } from './changes.ts';
+import { associationLabel, resolveObjectType, type ObjectTypeDef } from './object-types.ts';
+
+/** One immutable state of an object; each mutation makes a new one, so search can keep serving an older one. */
+export interface ObjState {
+  readonly properties: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly archived: boolean;
+  readonly archivedAt: number | null;
+}
+
+export interface PropertyVersion {
+  value: string;
+  timestamp: number;
+  sourceType: string;
+  sourceId?: string;
+}
+
+export interface StoredObject {
+  readonly id: string;
+  readonly type: ObjectTypeDef;
+  state: ObjState;
+  mergedInto: string | null;
+  privacyDeleted: boolean;
+  /** Per property, newest last. */
+  readonly history: Map<string, PropertyVersion[]>;
+  /** What search sees: the newest version whose `visibleFrom` has passed; null state = absent from search. */
+  readonly versions: { visibleFrom: number; state: ObjState | null }[];
+}
+
+export interface Association {
+  fromType: string;
+  fromId: string;
+  toType: string;
+  toId: string;
+}
+
+export interface MutationOptions {
+  /** HubSpot timestamp of the change (default: now). */
+  at?: number;
+  source?: ChangeSource;
+  /** Do not notify listeners (bulk seeding). */
+  silent?: boolean;
+}
+
+export type MutationResult = { ok: true; object: StoredObject } | { ok: false; status: 400 | 404; message: string };
+
+const SYSTEM = new Set(['hs_object_id', 'createdate', 'hs_createdate', 'lastmodifieddate', 'hs_lastmodifieddate', 'hs_merged_object_ids']);
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+class PortalData {
+  readonly all = new Map<string, StoredObject>();
+  readonly byType = new Map<string, Map<string, StoredObject>>();
+  /** Key `type:id|type:id`, from the lower-sorted side. */
+  readonly associations = new Map<string, Association>();
+  nextId = 1001;
+}
+
+/** The sandbox's CRM: every portal's objects, associations, merge aliases and search-index versions. */
+export class HubSpotStore {
+  readonly #portals = new Map<number, PortalData>();
+  readonly #listeners = new Set<ChangeListener>();
+  readonly #clock: Clock;
+  /** Search-index lag in HubSpot ms (scaled when applied). */
+  indexLagMs = 0;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  portalIds(): number[] {
+    return [...this.#portals.keys()];
+  }
+
+  #portal(portalId: number): PortalData {
+    let p = this.#portals.get(portalId);
+    if (!p) this.#portals.set(portalId, (p = new PortalData()));
+    return p;
+  }
+
+  #typeMap(portalId: number, type: ObjectTypeDef): Map<string, StoredObject> {
+    const p = this.#portal(portalId);
+    let m = p.byType.get(type.name);
+    if (!m) p.byType.set(type.name, (m = new Map()));
+    return m;
+  }
+
+  /** Objects of a type in id order, including archived ones and merged-away ids. */
+  objects(portalId: number, type: ObjectTypeDef): IterableIterator<StoredObject> {
+    return this.#typeMap(portalId, type).values();
+  }
+
+  /** Looks an id up, following merges to the surviving record. */
+  get(portalId: number, type: ObjectTypeDef, id: string): StoredObject | undefined {
+    let obj = this.#typeMap(portalId, type).get(id);
+    for (let hops = 0; obj?.mergedInto && hops < 100; hops++) obj = this.#typeMap(portalId, type).get(obj.mergedInto);
+    return obj && !obj.privacyDeleted ? obj : undefined;
+  }
+
+  /** The state search sees now (index lag applied); undefined when the object is not searchable. */
+  searchState(obj: StoredObject, now = this.#clock.now()): ObjState | undefined {
+    for (let i = obj.versions.length - 1; i >= 0; i--) {
+      const v = obj.versions[i];
+      if (v && v.visibleFrom <= now) return v.state && !v.state.archived ? v.state : undefined;
+    }
+    return undefined;
+  }
+
+  create(portalId: number, type: ObjectTypeDef, properties: Record<string, string | null>, opts: MutationOptions = {}): StoredObject {
+    const p = this.#portal(portalId);
+    const at = opts.at ?? this.#clock.now();
+    const id = String(p.nextId++);
+    const obj: StoredObject = {
+      id, type, mergedInto: null, privacyDeleted: false, history: new Map(), versions: [],
+      state: { properties: {}, createdAt: at, updatedAt: at, archived: false, archivedAt: null },
+    };
+    const changed = this.#write(obj, { ...properties, hs_object_id: id, [type.createdateProperty]: iso(at) }, at, opts.source, { createdAt: at });
+    p.all.set(id, obj);
+    this.#typeMap(portalId, type).set(id, obj);
+    this.#emit(opts, { portalId, objectType: type.name, objectId: id, kind: 'creation', at, properties: obj.state.properties, changedProperties: changed });
+    return obj;
+  }
+
+  update(portalId: number, type: ObjectTypeDef, id: string, properties: Record<string, string | null>, opts: MutationOptions = {}): MutationResult {
+    const obj = this.get(portalId, type, id);
+    if (!obj || obj.state.archived) return { ok: false, status: 404, message: 'resource not found' };
+    const at = opts.at ?? this.#clock.now();
+    const input = Object.fromEntries(Object.entries(properties).filter(([k]) => !SYSTEM.has(k)));
+    const changed = this.#write(obj, input, at, opts.source, {});
+    if (Object.keys(changed).length > 0) {
+      this.#emit(opts, { portalId, objectType: type.name, objectId: obj.id, kind: 'propertyChange', at, properties: obj.state.properties, changedProperties: changed });
+    }
+    return { ok: true, object: obj };
+  }
+
+  archive(portalId: number, type: ObjectTypeDef, id: string, opts: MutationOptions = {}): MutationResult {
+    const obj = this.get(portalId, type, id);
+    if (!obj || obj.state.archived) return { ok: false, status: 404, message: 'resource not found' };
+    const at = opts.at ?? this.#clock.now();
+    this.#setState(obj, { ...obj.state, archived: true, archivedAt: at });
+    this.#emit(opts, { portalId, objectType: type.name, objectId: obj.id, kind: 'deletion', at, properties: obj.state.properties });
+    return { ok: true, object: obj };
+  }
+
+  restore(portalId: number, type: ObjectTypeDef, id: string, opts: MutationOptions = {}): MutationResult {
+    const obj = this.get(portalId, type, id);
+    if (!obj || !obj.state.archived) return { ok: false, status: 404, message: 'resource not found' };
+    const at = opts.at ?? this.#clock.now();
+    this.#setState(obj, { ...obj.state, archived: false, archivedAt: null });
+    this.#write(obj, {}, at, opts.source, {});
+    this.#emit(opts, { portalId, objectType: type.name, objectId: obj.id, kind: 'restore', at, properties: obj.state.properties });
+    return { ok: true, object: obj };
+  }
+
+  /** GDPR delete: the contact is gone for good (404 everywhere); listeners get privacyDeletion then deletion. */
+  privacyDelete(portalId: number, type: ObjectTypeDef, id: string, opts: MutationOptions = {}): MutationResult {
+    const obj = this.get(portalId, type, id);
+    if (!obj || type.name !== 'contacts') return { ok: false, status: 404, message: 'resource not found' };
+    const at = opts.at ?? this.#clock.now();
+    obj.privacyDeleted = true;
+    obj.history.clear();
+    this.#setState(obj, { ...obj.state, properties: {}, archived: true, archivedAt: at }, true);
+    for (const a of this.associationsOf(portalId, type, obj.id)) this.#dissociateRaw(portalId, a);
+    const base = { portalId, objectType: type.name, objectId: obj.id, at, properties: {} };
+    this.#emit(opts, { ...base, kind: 'privacyDeletion' });
+    this.#emit(opts, { ...base, kind: 'deletion' });
+    return { ok: true, object: obj };
+  }
+
+  /** Merges into a NEW record; both old ids then resolve to it. */
+  merge(portalId: number, type: ObjectTypeDef, primaryId: string, mergeId: string, opts: MutationOptions = {}): MutationResult {
+    if (!type.mergeable) return { ok: false, status: 400, message: `Merging ${type.name} is not supported` };
+    const primary = this.get(portalId, type, primaryId);
+    const other = this.get(portalId, type, mergeId);
+    if (!primary || !other || primary.state.archived || other.state.archived) return { ok: false, status: 404, message: 'resource not found' };
+    if (primary.id === other.id) return { ok: false, status: 400, message: 'Cannot merge an object with itself' };
+    const at = opts.at ?? this.#clock.now();
+    const moved = Object.keys(other.state.properties).filter((k) => !SYSTEM.has(k) && !(k in primary.state.properties));
+    const mergedIds = [primary, other].flatMap((o) => [...(o.state.properties['hs_merged_object_ids']?.split(';') ?? []), o.id]);
+    const props: Record<string, string> = { ...other.state.properties, ...primary.state.properties, hs_merged_object_ids: mergedIds.join(';') };
+    const created = this.create(portalId, type, props, { ...opts, silent: true, at });
+    const createdAt = Math.min(primary.state.createdAt, other.state.createdAt);
+    this.#write(created, { hs_object_id: created.id, [type.createdateProperty]: iso(createdAt) }, at, opts.source, { createdAt });
+    for (const old of [primary, other]) {
+      old.mergedInto = created.id;
+      this.#setState(old, old.state, true);
+      for (const a of this.associationsOf(portalId, type, old.id)) {
+        this.#dissociateRaw(portalId, a);
+        this.#associateRaw(portalId, { ...a, fromId: created.id });
+      }
+    }
+    this.#emit(opts, {
+      portalId, objectType: type.name, objectId: created.id, kind: 'merge', at, properties: created.state.properties,
+      merge: { primaryObjectId: primary.id, mergedObjectIds: [other.id], newObjectId: created.id, numberOfPropertiesMoved: moved.length },
+    });
+    return { ok: true, object: created };
+  }
+
+  associate(portalId: number, fromType: ObjectTypeDef, fromId: string, toType: ObjectTypeDef, toId: string, opts: MutationOptions = {}): MutationResult {
+    return this.#association(portalId, fromType, fromId, toType, toId, false, opts);
+  }
+
+  dissociate(portalId: number, fromType: ObjectTypeDef, fromId: string, toType: ObjectTypeDef, toId: string, opts: MutationOptions = {}): MutationResult {
+    return this.#association(portalId, fromType, fromId, toType, toId, true, opts);
+  }
+
+  /** Associations touching an object, seen from its side (`fromId` is the object). */
+  associationsOf(portalId: number, type: ObjectTypeDef, id: string): Association[] {
+    const out: Association[] = [];
+    for (const a of this.#portal(portalId).associations.values()) {
+      if (a.fromType === type.name && a.fromId === id) out.push(a);
+      else if (a.toType === type.name && a.toId === id) out.push({ fromType: a.toType, fromId: a.toId, toType: a.fromType, toId: a.fromId });
+    }
+    return out;
+  }
+
+  allAssociations(portalId: number): Association[] {
+    return [...this.#portal(portalId).associations.values()];
+  }
+
+  #association(portalId: number, fromType: ObjectTypeDef, fromId: string, toType: ObjectTypeDef, toId: string, removed: boolean, opts: MutationOptions): MutationResult {
+    const from = this.get(portalId, fromType, fromId);
+    const to = this.get(portalId, toType, toId);
+    if (!from || !to || from.state.archived || to.state.archived) return { ok: false, status: 404, message: 'resource not found' };
+    const a: Association = { fromType: fromType.name, fromId: from.id, toType: toType.name, toId: to.id };
+    const existed = this.#portal(portalId).associations.has(assocKey(a));
+    if (existed === !removed) return { ok: true, object: from };
+    if (removed) this.#dissociateRaw(portalId, a);
+    else this.#associateRaw(portalId, a);
+    const at = opts.at ?? this.#clock.now();
+    for (const [self, other] of [[from, to], [to, from]] as const) {
+      this.#emit(opts, {
+        portalId, objectType: self.type.name, objectId: self.id, kind: 'associationChange', at, properties: self.state.properties,
+        association: { toObjectType: other.type.name, toObjectId: other.id, associationType: associationLabel(self.type, other.type), removed, isPrimary: false },
+      });
+    }
+    return { ok: true, object: from };
+  }
+
+  #associateRaw(portalId: number, a: Association): void {
+    this.#portal(portalId).associations.set(assocKey(a), normalise(a));
+  }
+
+  #dissociateRaw(portalId: number, a: Association): void {
+    this.#portal(portalId).associations.delete(assocKey(a));
+  }
+
+  /** Applies property values (null/'' clears), keeps per-property history; returns what actually changed. */
+  #write(obj: StoredObject, input: Record<string, string | null>, at: number, source: ChangeSource | undefined, extra: Partial<ObjState>): Record<string, string> {
+    const props: Record<string, string> = { ...obj.state.properties };
+    const changed: Record<string, string> = {};
+    for (const [k, raw] of Object.entries(input)) {
+      const value = raw ?? '';
+      if ((props[k] ?? '') === value) continue;
+      if (value === '') delete props[k];
+      else props[k] = value;
+      changed[k] = value;
+      let h = obj.history.get(k);
+      if (!h) obj.history.set(k, (h = []));
+      h.push({ value, timestamp: at, sourceType: source?.changeSource ?? 'CRM_UI', ...(source?.sourceId ? { sourceId: source.sourceId } : {}) });
+    }
+    const lm = obj.type.lastModifiedProperty;
+    props[lm] = iso(at);
+    (obj.history.get(lm) ?? obj.history.set(lm, []).get(lm))?.push({ value: props[lm], timestamp: at, sourceType: 'CALCULATED' });
+    this.#setState(obj, { ...obj.state, ...extra, properties: props, updatedAt: at });
+    return changed;
+  }
+
+  #setState(obj: StoredObject, state: ObjState, unsearchable = false): void {
+    obj.state = state;
+    const lag = this.indexLagMs > 0 ? this.#clock.scale(this.indexLagMs) : 0;
+    const now = this.#clock.now();
+    obj.versions.push({ visibleFrom: now + lag, state: unsearchable ? null : state });
+    // Keep only what search can still ask for: the newest version already visible, and anything newer.
+    let firstVisible = -1;
+    for (let i = obj.versions.length - 1; i >= 0; i--) if ((obj.versions[i]?.visibleFrom ?? Infinity) <= now) { firstVisible = i; break; }
+    if (firstVisible > 0) obj.versions.splice(0, firstVisible);
+  }
+
+  #emit(opts: MutationOptions, change: Omit<ChangeEvent, 'source'>): void {
+    if (opts.silent) return;
+    const event: ChangeEvent = { ...change, source: opts.source ?? { changeSource: 'CRM' } };
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch {
+        // A listener's bug must not break the CRM; listeners log their own failures.
+      }
+    }
+  }
+}
+
+function normalise(a: Association): Association {
+  const lhs = `${a.fromType}:${a.fromId}`;
+  const rhs = `${a.toType}:${a.toId}`;
+  return lhs <= rhs ? a : { fromType: a.toType, fromId: a.toId, toType: a.fromType, toId: a.fromId };
+}
+
+function assocKey(a: Association): string {
+  const n = normalise(a);
+  return `${n.fromType}:${n.fromId}|${n.toType}:${n.toId}`;
+}
+
+export { resolveObjectType };

@@ -1,0 +1,28 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { registerControlRoutes } from './hubspot/control-routes.ts';
+import { registerCrmRoutes } from './hubspot/crm-routes.ts';
+import type { HubSpotSandbox } from './hubspot/hubspot.ts';
+
+/** Registers more routes on the sandbox server (the Paragon half registers its API this way). */
+export type SandboxPlugin = (app: FastifyInstance) => void | Promise<void>;
+
+export interface BuildServerOptions {
+  hubspot: HubSpotSandbox;
+  plugins?: readonly SandboxPlugin[];
+  log?: Logger;
+  bodyLimitBytes?: number;
+}
+
+/** Builds (does not listen) the sandbox's fastify app: CRM v3 API, `/__sandbox/...` control routes, plugins. */
+export async function buildServer(o: BuildServerOptions): Promise<FastifyInstance> {
+  const common = { bodyLimit: o.bodyLimitBytes ?? 10 * 1024 * 1024, logController: new LogController({ disableRequestLogging: true }) };
+  // Typed as the default instance: the pino logger type is not needed by any route.
+  const app: FastifyInstance = o.log
+    ? (Fastify({ ...common, loggerInstance: o.log.child({ module: 'sandbox' }) }) as unknown as FastifyInstance)
+    : Fastify({ ...common, logger: false });
+  registerCrmRoutes(app, o.hubspot.store, o.hubspot.accounts);
+  registerControlRoutes(app, o.hubspot);
+  for (const plugin of o.plugins ?? []) await plugin(app);
+  return app;
+}

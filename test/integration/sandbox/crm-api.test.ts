@@ -1,0 +1,78 @@
+import { Client } from '@hubspot/api-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+
+const TOKEN = 'pat-test-1';
+let sandbox: Sandbox;
+let client: Client;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    timeScale: 0.05,
+    hubspot: { accounts: [{ portalId: 101, accessToken: TOKEN, tier: 'increase' }] },
+  });
+  // No limiterOptions: v14 only adds its Bottleneck limiter when they are set; retries 0 disables its retry decorator.
+  client = new Client({ accessToken: TOKEN, basePath: sandbox.baseUrl, numberOfApiCallRetries: 0 });
+  const at = Date.parse('2026-11-22T08:00:00.000Z');
+  sandbox.hubspot.seed({ portalId: 101, objectType: 'contacts', count: 250, at, properties: (i) => ({ email: `c${i}@example.com`, firstname: `C${i}` }) });
+});
+
+afterAll(async () => {
+  await sandbox.close();
+});
+
+describe('the real @hubspot/api-client against the sandbox', () => {
+  it('pages contacts with getPage', async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await client.crm.contacts.basicApi.getPage(100, after, ['email']);
+      seen.push(...page.results.map((r) => r.id));
+      after = page.paging?.next?.after;
+    } while (after);
+    expect(seen).toHaveLength(250);
+    expect(new Set(seen).size).toBe(250);
+    const one = await client.crm.objects.basicApi.getById('contacts', seen[0] as string, ['email']);
+    expect(one.properties['email']).toBe('c0@example.com');
+    expect(one.properties['lastmodifieddate']).toBe('2026-11-22T08:00:00.000Z');
+    expect(one.properties['hs_object_id']).toBe(one.id);
+    expect(one.createdAt).toBeInstanceOf(Date);
+  });
+
+  it('searches with filters, one sort and a total', async () => {
+    const res = await client.crm.objects.searchApi.doSearch('contacts', {
+      filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ' as never, value: 'c7@example.com' }] }],
+      sorts: ['hs_object_id'], properties: ['email'], limit: 10, after: '0',
+    });
+    expect(res.total).toBe(1);
+    expect(res.results[0]?.properties['email']).toBe('c7@example.com');
+  });
+
+  it('batch-reads, reporting missing ids as a 207 with errors', async () => {
+    const page = await client.crm.contacts.basicApi.getPage(2);
+    const ids = page.results.map((r) => r.id);
+    const res = await client.crm.objects.batchApi.read('contacts', { inputs: [...ids, '999999'].map((id) => ({ id })), properties: ['email'], propertiesWithHistory: [] });
+    expect(res.status).toBe('COMPLETE');
+    expect(res.results.map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect((res as { errors?: { context?: Record<string, string[]> }[] }).errors?.[0]?.context?.['ids']).toEqual(['999999']);
+  });
+
+  it('lists archived records with archivedAt', async () => {
+    const page = await client.crm.contacts.basicApi.getPage(3);
+    const id = page.results[2]?.id as string;
+    await client.crm.contacts.basicApi.archive(id);
+    const archived = await client.crm.objects.basicApi.getPage('contacts', 100, undefined, undefined, undefined, undefined, true);
+    expect(archived.results.map((r) => r.id)).toEqual([id]);
+    expect(archived.results[0]?.archived).toBe(true);
+    expect(archived.results[0]?.archivedAt).toBeInstanceOf(Date);
+    const live = await client.crm.objects.basicApi.getPage('contacts', 100);
+    expect(live.results.map((r) => r.id)).not.toContain(id);
+  });
+
+  it('rejects a bad token with HubSpot’s 401 body', async () => {
+    const bad = new Client({ accessToken: 'nope', basePath: sandbox.baseUrl, numberOfApiCallRetries: 0 });
+    const err = await bad.crm.contacts.basicApi.getPage(1).catch((e: unknown) => e);
+    expect((err as { code: number }).code).toBe(401);
+    expect((err as { body: { category: string } }).body.category).toBe('INVALID_AUTHENTICATION');
+  });
+});
