@@ -66,7 +66,7 @@ describe('CRM search', () => {
     expect(last.total).toBe(15_000);
     expect(last.results).toHaveLength(200);
     expect(last.paging?.next?.after).toBe('10000');
-    const err = await search({ after: '10000' }).catch((e: unknown) => e as { code: number; body: { category: string; message: string; correlationId: string } });
+    const err = (await search({ after: '10000' }).then(() => null, (e: unknown) => e)) as { code: number; body: { category: string; message: string; correlationId: string } };
     expect(err.code).toBe(400);
     expect(err.body.category).toBe('VALIDATION_ERROR');
     expect(err.body.message).toMatch(/10000/);
