@@ -43,7 +43,7 @@ export function propertiesFor(type: ObjectTypeDef, rng: Rng, full: boolean): Rec
   const all: Record<string, () => string> = ({
     contacts: {
       firstname: () => first, lastname: () => last,
-      email: () => `${first}.${last}.${rng.int(100_000)}@${company.toLowerCase()}.example`.toLowerCase(),
+      email: () => `${first}.${last}.${rng.int(100_000)}@${company}.example`.normalize('NFD').replace(/[^\x20-\x7e]/g, '').toLowerCase(),
       phone: () => `+1 555 ${String(rng.int(10_000)).padStart(4, '0')}`, lifecyclestage: () => rng.pick(STAGES),
       company: () => company, city: () => rng.pick(['Berlin', 'København', 'São Paulo', 'Tokyo', 'Austin']),
     },

@@ -48,6 +48,7 @@ export class HubSpotSandbox {
   readonly workflows: WorkflowWebhooks;
   readonly defaultPortalId: number;
   readonly #accountOptions: AccountOptions[];
+  readonly #tickers = new Set<NodeJS.Timeout>();
 
   constructor(options: HubSpotOptions, clock: Clock, log?: Logger) {
     this.clock = clock;
@@ -137,6 +138,17 @@ export class HubSpotSandbox {
     return ops;
   }
 
+  /** Keeps applying stream changes, `perTick` every `intervalMs` (wall ms, not scaled), until the returned stop. */
+  startStream(o: { seed: number; intervalMs: number; perTick?: number; portalId?: number }): () => void {
+    const stream = new ChangeStream(o.seed);
+    const t = setInterval(() => this.runStream({ seed: o.seed, count: o.perTick ?? 1, stream, ...(o.portalId !== undefined ? { portalId: o.portalId } : {}) }), o.intervalMs);
+    this.#tickers.add(t);
+    return () => {
+      clearInterval(t);
+      this.#tickers.delete(t);
+    };
+  }
+
   setFaults(faults: Partial<WebhookFaults>): WebhookFaults {
     return this.webhooks.setFaults(faults);
   }
@@ -177,6 +189,8 @@ export class HubSpotSandbox {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.#tickers) clearInterval(t);
+    this.#tickers.clear();
     await Promise.all([this.webhooks.stop(), this.workflows.stop()]);
   }
 }

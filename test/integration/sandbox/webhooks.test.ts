@@ -154,4 +154,17 @@ describe('webhook delivery', () => {
     const earlierIds = sandbox.hubspot.deliveries().filter((d) => d.seq < (records[2]?.seq ?? 0)).map((d) => d.event.eventId);
     expect(earlierIds).toContain(reusedEvent?.eventId);
   });
+
+  it('reorders and delays deliveries when told, still delivering every event once', async () => {
+    const path = '/hooks/reorder';
+    const portalId = newApp(path, [{ subscriptionType: 'contact.creation' }]);
+    sandbox.hubspot.setFaults({ reorder: true, delayRate: 0.5, delayMs: 4_000 });
+    const ids = Array.from({ length: 60 }, (_, i) => Number(sandbox.hubspot.create('contacts', { firstname: `O${i}` }, { portalId }).id));
+    sandbox.hubspot.setFaults({ reorder: false, delayRate: 0, delayMs: 0 });
+    await sandbox.idle();
+    const got = eventsAt(path).map((e) => e.objectId);
+    expect([...got].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(ids);
+    expect(got).not.toEqual(ids);
+    expect(sandbox.hubspot.deliveries().filter((d) => d.event.portalId === portalId).some((d) => d.delayedMs > 0)).toBe(true);
+  });
 });

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import { defaultSubscriptions } from './hubspot/defaults.ts';
+import { DEFAULT_PORTAL_ID } from './hubspot/hubspot.ts';
+import { startSandbox, type Sandbox } from './index.ts';
+
+export interface SandboxCommandOptions {
+  port?: number;
+  /** Seeds the initial data, the change stream and fault decisions. */
+  seed?: number;
+  timeScale?: number;
+  log?: Logger;
+  /** Where the sandbox's app posts webhook batches (e.g. the daemon's `/webhooks/hubspot`); none when unset. */
+  webhookUrl?: string;
+  /** Keep producing changes every this many wall ms; 0 = only the initial seed. Default 2000. */
+  streamIntervalMs?: number;
+  /** Lines for the operator; default stdout. */
+  print?: (line: string) => void;
+}
+
+export const SANDBOX_APP_ID = 54321;
+export const SANDBOX_CLIENT_SECRET = 'sandbox-client-secret';
+export const SANDBOX_TOKEN = `pat-sandbox-${DEFAULT_PORTAL_ID}`;
+
+/** `hubsync sandbox`: starts the stand-in standalone, seeds it, and prints what to point a client at. */
+export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<Sandbox> {
+  const seed = o.seed ?? 1;
+  const print = o.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const sandbox = await startSandbox({
+    port: o.port ?? 0,
+    timeScale: o.timeScale ?? 1,
+    ...(o.log ? { log: o.log } : {}),
+    hubspot: {
+      seed,
+      accounts: [{ portalId: DEFAULT_PORTAL_ID, accessToken: SANDBOX_TOKEN, tier: 'professional' }],
+      apps: o.webhookUrl ? [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET, targetUrl: o.webhookUrl, subscriptions: defaultSubscriptions() }] : [],
+    },
+  });
+  const hs = sandbox.hubspot;
+  hs.seed({ objectType: 'contacts', count: 200 });
+  hs.seed({ objectType: 'companies', count: 40 });
+  hs.seed({ objectType: 'deals', count: 60 });
+  hs.seed({ objectType: 'tickets', count: 30 });
+  hs.seed({ objectType: 'p_projects', count: 10 });
+  hs.runStream({ seed, count: 100 });
+  const interval = o.streamIntervalMs ?? 2_000;
+  if (interval > 0) hs.startStream({ seed: seed + 1, intervalMs: interval });
+
+  print(`HubSpot sandbox listening on ${sandbox.baseUrl}`);
+  print(`  CRM API base (basePath / hubspot.baseUrl): ${sandbox.baseUrl}`);
+  print(`  portalId ${DEFAULT_PORTAL_ID}, access token: ${SANDBOX_TOKEN}`);
+  print(`  webhook app ${SANDBOX_APP_ID}, client secret: ${SANDBOX_CLIENT_SECRET}${o.webhookUrl ? `, posting to ${o.webhookUrl}` : ' (no webhookUrl: webhooks off)'}`);
+  print(`  control: ${sandbox.baseUrl}/__sandbox/hubspot/{config,truth,deliveries,seed,mutate,stream,faults,index-lag,limits}`);
+  print(`  seed ${seed}, time scale ${sandbox.clock.timeScale}${interval > 0 ? `, a change every ${interval} ms` : ''}`);
+  return sandbox;
+}
