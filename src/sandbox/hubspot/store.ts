@@ -1,6 +1,9 @@
 import type { Clock } from './clock.ts';
 import type { ChangeEvent, ChangeListener, ChangeSource } from './changes.ts';
-import { associationLabel, resolveObjectType, type ObjectTypeDef } from './object-types.ts';
+import { AssociationSet, type Association } from './associations.ts';
+import { associationLabel, type ObjectTypeDef } from './object-types.ts';
+
+export type { Association };
 
 /** One immutable state of an object; each mutation makes a new one, so search can keep serving an older one. */
 export interface ObjState {
@@ -30,13 +33,6 @@ export interface StoredObject {
   readonly versions: { visibleFrom: number; state: ObjState | null }[];
 }
 
-export interface Association {
-  fromType: string;
-  fromId: string;
-  toType: string;
-  toId: string;
-}
-
 export interface MutationOptions {
   /** HubSpot timestamp of the change (default: now). */
   at?: number;
@@ -53,8 +49,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 class PortalData {
   readonly all = new Map<string, StoredObject>();
   readonly byType = new Map<string, Map<string, StoredObject>>();
-  /** Key `type:id|type:id`, from the lower-sorted side. */
-  readonly associations = new Map<string, Association>();
+  readonly associations = new AssociationSet();
   nextId = 1001;
 }
 
@@ -167,7 +162,7 @@ export class HubSpotStore {
     obj.privacyDeleted = true;
     obj.history.clear();
     this.#setState(obj, { ...obj.state, properties: {}, archived: true, archivedAt: at }, true);
-    for (const a of this.associationsOf(portalId, type, obj.id)) this.#dissociateRaw(portalId, a);
+    for (const a of this.associationsOf(portalId, type, obj.id)) this.#portal(portalId).associations.remove(a);
     const base = { portalId, objectType: type.name, objectId: obj.id, at, properties: {} };
     this.#emit(opts, { ...base, kind: 'privacyDeletion' });
     this.#emit(opts, { ...base, kind: 'deletion' });
@@ -192,8 +187,8 @@ export class HubSpotStore {
       old.mergedInto = created.id;
       this.#setState(old, old.state, true);
       for (const a of this.associationsOf(portalId, type, old.id)) {
-        this.#dissociateRaw(portalId, a);
-        this.#associateRaw(portalId, { ...a, fromId: created.id });
+        this.#portal(portalId).associations.remove(a);
+        this.#portal(portalId).associations.add({ ...a, fromId: created.id });
       }
     }
     this.#emit(opts, {
@@ -213,16 +208,11 @@ export class HubSpotStore {
 
   /** Associations touching an object, seen from its side (`fromId` is the object). */
   associationsOf(portalId: number, type: ObjectTypeDef, id: string): Association[] {
-    const out: Association[] = [];
-    for (const a of this.#portal(portalId).associations.values()) {
-      if (a.fromType === type.name && a.fromId === id) out.push(a);
-      else if (a.toType === type.name && a.toId === id) out.push({ fromType: a.toType, fromId: a.toId, toType: a.fromType, toId: a.fromId });
-    }
-    return out;
+    return this.#portal(portalId).associations.of(type.name, id);
   }
 
   allAssociations(portalId: number): Association[] {
-    return [...this.#portal(portalId).associations.values()];
+    return this.#portal(portalId).associations.all();
   }
 
   #association(portalId: number, fromType: ObjectTypeDef, fromId: string, toType: ObjectTypeDef, toId: string, removed: boolean, opts: MutationOptions): MutationResult {
@@ -230,10 +220,10 @@ export class HubSpotStore {
     const to = this.get(portalId, toType, toId);
     if (!from || !to || from.state.archived || to.state.archived) return { ok: false, status: 404, message: 'resource not found' };
     const a: Association = { fromType: fromType.name, fromId: from.id, toType: toType.name, toId: to.id };
-    const existed = this.#portal(portalId).associations.has(assocKey(a));
-    if (existed === !removed) return { ok: true, object: from };
-    if (removed) this.#dissociateRaw(portalId, a);
-    else this.#associateRaw(portalId, a);
+    const set = this.#portal(portalId).associations;
+    if (set.has(a) === !removed) return { ok: true, object: from };
+    if (removed) set.remove(a);
+    else set.add(a);
     const at = opts.at ?? this.#clock.now();
     for (const [self, other] of [[from, to], [to, from]] as const) {
       this.#emit(opts, {
@@ -242,14 +232,6 @@ export class HubSpotStore {
       });
     }
     return { ok: true, object: from };
-  }
-
-  #associateRaw(portalId: number, a: Association): void {
-    this.#portal(portalId).associations.set(assocKey(a), normalise(a));
-  }
-
-  #dissociateRaw(portalId: number, a: Association): void {
-    this.#portal(portalId).associations.delete(assocKey(a));
   }
 
   /** Applies property values (null/'' clears), keeps per-property history; returns what actually changed. */
@@ -268,7 +250,9 @@ export class HubSpotStore {
     }
     const lm = obj.type.lastModifiedProperty;
     props[lm] = iso(at);
-    (obj.history.get(lm) ?? obj.history.set(lm, []).get(lm))?.push({ value: props[lm], timestamp: at, sourceType: 'CALCULATED' });
+    let lmHistory = obj.history.get(lm);
+    if (!lmHistory) obj.history.set(lm, (lmHistory = []));
+    lmHistory.push({ value: props[lm], timestamp: at, sourceType: 'CALCULATED' });
     this.#setState(obj, { ...obj.state, ...extra, properties: props, updatedAt: at });
     return changed;
   }
@@ -296,16 +280,3 @@ export class HubSpotStore {
     }
   }
 }
-
-function normalise(a: Association): Association {
-  const lhs = `${a.fromType}:${a.fromId}`;
-  const rhs = `${a.toType}:${a.toId}`;
-  return lhs <= rhs ? a : { fromType: a.toType, fromId: a.toId, toType: a.fromType, toId: a.fromId };
-}
-
-function assocKey(a: Association): string {
-  const n = normalise(a);
-  return `${n.fromType}:${n.fromId}|${n.toType}:${n.toId}`;
-}
-
-export { resolveObjectType };
