@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from './accounts.ts';
+import { registerAssociationRoutes } from './association-routes.ts';
 import { addCrmGuards, requestAccount } from './crm-auth.ts';
 import { errorBody, notFoundError, validationError } from './errors.ts';
 import { resolveObjectType, type ObjectTypeDef } from './object-types.ts';
 import { parseSearchRequest, runSearch } from './search.ts';
 import { splitList, toApiObject } from './serialize.ts';
-import type { HubSpotStore, MutationResult } from './store.ts';
+import type { HubSpotStore, MutationResult, StoredObject } from './store.ts';
 
 type Params = { type: string; id?: string; toType?: string; toId?: string };
 type Query = Record<string, string | string[] | undefined>;
@@ -17,6 +18,7 @@ const BATCH_MAX = 100;
 export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, accounts: Accounts): void {
   app.register(async (crm) => {
     addCrmGuards(crm, accounts);
+    registerAssociationRoutes(crm, store);
 
     const typeOf = (req: FastifyRequest, reply: FastifyReply): ObjectTypeDef | undefined => {
       const t = resolveObjectType((req.params as Params).type);
@@ -64,7 +66,8 @@ export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, acc
       if (!type) return reply;
       const q = req.query as Query;
       const portalId = requestAccount(req).portalId;
-      const obj = store.get(portalId, type, (req.params as Params).id ?? '');
+      const idProperty = typeof q['idProperty'] === 'string' ? q['idProperty'] : undefined;
+      const obj = lookup(store, portalId, type, (req.params as Params).id ?? '', idProperty);
       if (!obj || obj.state.archived !== (q['archived'] === 'true')) return reply.code(404).send(notFoundError());
       return toApiObject(store, portalId, obj, obj.state, {
         properties: splitList(q['properties']), propertiesWithHistory: splitList(q['propertiesWithHistory']), associations: splitList(q['associations']),
@@ -75,7 +78,7 @@ export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, acc
       const type = typeOf(req, reply);
       if (!type) return reply;
       const startedAt = new Date().toISOString();
-      const body = (req.body ?? {}) as { inputs?: { id?: unknown }[]; properties?: string[]; propertiesWithHistory?: string[] };
+      const body = (req.body ?? {}) as { inputs?: { id?: unknown }[]; properties?: string[]; propertiesWithHistory?: string[]; idProperty?: string };
       const inputs = Array.isArray(body.inputs) ? body.inputs : [];
       if (inputs.length > BATCH_MAX) return reply.code(400).send(validationError(`Too many inputs: ${inputs.length}. The maximum is ${BATCH_MAX}.`));
       const archived = (req.query as Query)['archived'] === 'true';
@@ -85,7 +88,7 @@ export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, acc
       const seen = new Set<string>();
       for (const input of inputs) {
         const id = String(input?.id ?? '');
-        const obj = store.get(portalId, type, id);
+        const obj = lookup(store, portalId, type, id, body.idProperty);
         if (!obj || obj.state.archived !== archived) {
           missing.push(id);
         } else if (!seen.has(obj.id)) {
@@ -179,6 +182,15 @@ export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, acc
       });
     }
   });
+}
+
+/** By id (following merges), or by a unique property such as `email` when `idProperty` names one. */
+function lookup(store: HubSpotStore, portalId: number, type: ObjectTypeDef, key: string, idProperty: string | undefined): StoredObject | undefined {
+  if (idProperty === undefined || idProperty === 'hs_object_id') return store.get(portalId, type, key);
+  for (const o of store.objects(portalId, type)) {
+    if (!o.mergedInto && !o.privacyDeleted && o.state.properties[idProperty] === key) return o;
+  }
+  return undefined;
 }
 
 function stringify(props: Record<string, unknown>): Record<string, string | null> {

@@ -75,4 +75,33 @@ describe('the real @hubspot/api-client against the sandbox', () => {
     expect((err as { code: number }).code).toBe(401);
     expect((err as { body: { category: string } }).body.category).toBe('INVALID_AUTHENTICATION');
   });
+
+  it('merges to a new id that both old ids read as, and finds records by idProperty', async () => {
+    const page = await client.crm.contacts.basicApi.getPage(2, undefined, ['email']);
+    const [a, b] = page.results.map((r) => r.id) as [string, string];
+    const merged = await client.apiRequest({ method: 'POST', path: '/crm/v3/objects/contacts/merge', body: { primaryObjectId: a, objectIdToMerge: b } });
+    const created = await merged.json() as { id: string };
+    expect(Number(created.id)).toBeGreaterThan(Number(b));
+    for (const old of [a, b]) {
+      const got = await client.crm.contacts.basicApi.getById(old, ['hs_merged_object_ids']);
+      expect(got.id).toBe(created.id);
+      expect(got.properties['hs_merged_object_ids']).toBe(`${a};${b}`);
+    }
+    const byEmail = await client.crm.contacts.basicApi.getById('c10@example.com', ['firstname'], undefined, undefined, undefined, 'email');
+    expect(byEmail.properties['firstname']).toBe('C10');
+  });
+
+  it('associates and reads associations through the v4 API', async () => {
+    const company = await client.crm.companies.basicApi.create({ properties: { name: 'Acme' }, associations: [] });
+    const page = await client.crm.contacts.basicApi.getPage(2);
+    const ids = page.results.map((r) => r.id);
+    for (const id of ids) await client.crm.associations.v4.basicApi.createDefault('contacts', id, 'companies', company.id);
+    const one = await client.crm.associations.v4.basicApi.getPage('contacts', ids[0] as string, 'companies');
+    expect(one.results.map((r) => [String(r.toObjectId), r.associationTypes[0]?.typeId])).toEqual([[company.id, 279]]);
+    const batch = await client.crm.associations.v4.batchApi.getPage('companies', 'contacts', { inputs: [{ id: company.id }] });
+    expect(batch.results[0]?.to.map((t) => String(t.toObjectId)).sort()).toEqual([...ids].sort());
+    await client.crm.associations.v4.basicApi.archive('contacts', ids[0] as string, 'companies', company.id);
+    const after = await client.crm.associations.v4.basicApi.getPage('contacts', ids[0] as string, 'companies');
+    expect(after.results).toEqual([]);
+  });
 });
