@@ -1,17 +1,16 @@
 /** Queries on change_ledger: recording sightings and the coverage/lag report built on them. */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { LagStats, LedgerChange, LedgerGroupReport, LedgerRange, LedgerReport } from '../mirror/ledger.ts';
 import type { Via } from '../mirror/observation.ts';
 import type { Database } from './schema.ts';
 
 /**
- * Merges changes into the ledger in one statement: per path the earliest sight wins, and the
- * first path is the one with the earliest sight (ties by name), so the stored answer does not
- * depend on which batch arrived first. `changes` must be unique per key and sorted (as
- * `reduceSightings` returns them) so concurrent writers lock rows in the same order.
+ * The INSERT that merges changes into the ledger (for `writeMirror`): per path the earliest sight
+ * wins, and the first path is the one with the earliest sight (ties by name), so the stored
+ * answer does not depend on which batch arrived first. `changes` must be unique per key and
+ * sorted (as `reduceSightings` returns them) so concurrent writers lock rows in the same order.
  */
-export async function recordChanges(trx: Transaction<Database>, changes: readonly LedgerChange[]): Promise<number> {
-  if (changes.length === 0) return 0;
+export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unknown> {
   const at = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   const rows = JSON.stringify(
     changes.map((c) => ({
@@ -29,7 +28,7 @@ export async function recordChanges(trx: Transaction<Database>, changes: readonl
       paragon: at(c.seenAt.paragon),
     })),
   );
-  const result = await sql`
+  return sql`
     insert into change_ledger as l (portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at,
       seen_by_webhook_at, seen_by_poll_at, seen_by_hydration_at, seen_by_workflow_at, seen_by_paragon_at)
     select * from jsonb_to_recordset(${rows}::jsonb) as r(portal_id bigint, object_type text, object_id text, property text,
@@ -50,8 +49,20 @@ export async function recordChanges(trx: Transaction<Database>, changes: readonl
         or excluded.seen_by_poll_at < coalesce(l.seen_by_poll_at, 'infinity')
         or excluded.seen_by_hydration_at < coalesce(l.seen_by_hydration_at, 'infinity')
         or excluded.seen_by_workflow_at < coalesce(l.seen_by_workflow_at, 'infinity')
-        or excluded.seen_by_paragon_at < coalesce(l.seen_by_paragon_at, 'infinity')`.execute(trx);
+        or excluded.seen_by_paragon_at < coalesce(l.seen_by_paragon_at, 'infinity')`;
+}
+
+/** Merges changes into the ledger on their own (the mirror writes them with its rows, in `writeMirror`). */
+export async function recordChanges(trx: Transaction<Database>, changes: readonly LedgerChange[]): Promise<number> {
+  if (changes.length === 0) return 0;
+  const result = await ledgerUpsert(changes).execute(trx);
   return Number(result.numAffectedRows ?? 0);
+}
+
+/** Deletes ledger rows of changes that occurred before `before` (the ledger is evidence, not history). */
+export async function pruneLedger(db: Kysely<Database>, before: Date): Promise<number> {
+  const result = await db.deleteFrom('change_ledger').where('occurred_at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 interface ReportRow {

@@ -2,7 +2,9 @@
  * Queries on the mirror tables (hubspot_objects, hubspot_associations). The rule that decides
  * what to write lives in src/mirror/rule.ts; this file only moves rows.
  */
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import type { LedgerChange } from '../mirror/ledger.ts';
+import { ledgerUpsert } from './mirror-ledger.ts';
 import type { ObjectRef, Via } from '../mirror/observation.ts';
 import { isArchived, objectKey, type AssociationState, type MirrorObject } from '../mirror/rule.ts';
 import type { HubspotAssociationsTable, HubspotObjectsTable } from './mirror-tables.ts';
@@ -31,25 +33,15 @@ export function toMirrorObject(row: HubspotObjectRow): MirrorObject {
 }
 
 /**
- * Makes sure a row exists for every ref and locks them all, in key order (`refs` must be sorted
- * with `compareRefs`), so two batches touching the same objects serialise instead of deadlocking
- * or losing an update. Returns the rows that existed before, keyed by `objectKey`; refs missing
- * from the map are new (their placeholder rows must be overwritten by `writeObjects`).
- *
- * Two statements: placeholders first (ON CONFLICT DO NOTHING waits out a concurrent insert of
- * the same key), then one SELECT … FOR UPDATE that sees every row, ours and theirs.
+ * Locks the existing rows of `refs` (sorted with `compareRefs`, so concurrent batches lock in the
+ * same order and cannot deadlock on each other) and returns them keyed by `objectKey`. Refs
+ * without a row are new: `writeMirror` inserts them, and reports any another transaction
+ * inserted first.
  */
-export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[], now: Date): Promise<Map<string, MirrorObject>> {
+export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[]): Promise<Map<string, MirrorObject>> {
   const stored = new Map<string, MirrorObject>();
   if (refs.length === 0) return stored;
   const keys = JSON.stringify(refs.map((r) => ({ portal_id: r.portalId, object_type: r.objectType, object_id: r.objectId })));
-  const inserted = await sql<{ portal_id: number; object_type: string; object_id: string }>`
-    insert into hubspot_objects (portal_id, object_type, object_id, first_seen_via, first_seen_at, updated_at)
-    select k.portal_id, k.object_type, k.object_id, '', ${now}, ${now}
-    from jsonb_to_recordset(${keys}::jsonb) as k(portal_id bigint, object_type text, object_id text)
-    on conflict do nothing
-    returning portal_id, object_type, object_id`.execute(trx);
-  const fresh = new Set(inserted.rows.map((r) => objectKey({ portalId: Number(r.portal_id), objectType: r.object_type, objectId: r.object_id })));
   const locked = await sql<HubspotObjectRow>`
     select o.* from hubspot_objects o
     where (o.portal_id, o.object_type, o.object_id) in (
@@ -59,20 +51,39 @@ export async function lockObjects(trx: Transaction<Database>, refs: readonly Obj
     for update`.execute(trx);
   for (const row of locked.rows) {
     const object = toMirrorObject(row);
-    const key = objectKey(object);
-    if (!fresh.has(key)) stored.set(key, object);
+    stored.set(objectKey(object), object);
   }
   return stored;
 }
 
-/** Overwrites locked rows with their new state, in one statement. */
-export async function writeObjects(trx: Transaction<Database>, objects: readonly MirrorObject[], now: Date): Promise<number> {
-  if (objects.length === 0) return 0;
+export interface MirrorWrite {
+  /** New states; those whose key is not in `existing` are inserted, the rest (locked) updated. */
+  objects: readonly MirrorObject[];
+  existing: ReadonlySet<string>;
+  ledger: readonly LedgerChange[];
+  associations: readonly AssociationState[];
+}
+
+export interface MirrorWriteResult {
+  objectsWritten: number;
+  ledgerChanges: number;
+  associationsWritten: number;
+  /** New objects another transaction inserted first: lock them and apply again. */
+  conflicted: ObjectRef[];
+}
+
+/**
+ * Writes a batch's outcome in ONE statement (data-modifying CTEs): update the locked rows,
+ * insert the new ones (ON CONFLICT DO NOTHING, reporting the losers of an insert race), merge
+ * the ledger changes and the association edges.
+ */
+export async function writeMirror(trx: Transaction<Database>, write: MirrorWrite, now: Date): Promise<MirrorWriteResult> {
   const rows = JSON.stringify(
-    objects.map((o) => ({
+    write.objects.map((o) => ({
       portal_id: o.portalId,
       object_type: o.objectType,
       object_id: o.objectId,
+      is_new: !write.existing.has(objectKey(o)),
       properties: o.properties,
       property_versions: o.propertyVersions,
       archived: isArchived(o),
@@ -87,27 +98,61 @@ export async function writeObjects(trx: Transaction<Database>, objects: readonly
       first_seen_at: iso(o.firstSeenAt),
     })),
   );
-  const result = await sql`
-    update hubspot_objects o set
-      properties = r.properties, property_versions = r.property_versions, archived = r.archived,
-      merged_into = r.merged_into, merged_at = r.merged_at, lifecycle = r.lifecycle, lifecycle_at = r.lifecycle_at,
-      privacy_deleted_at = r.privacy_deleted_at, hs_created_at = r.hs_created_at, hs_updated_at = r.hs_updated_at,
-      first_seen_via = r.first_seen_via, first_seen_at = r.first_seen_at, updated_at = ${now}
-    from jsonb_to_recordset(${rows}::jsonb) as r(
-      portal_id bigint, object_type text, object_id text, properties jsonb, property_versions jsonb, archived boolean,
-      merged_into text, merged_at timestamptz, lifecycle text, lifecycle_at timestamptz, privacy_deleted_at timestamptz,
-      hs_created_at timestamptz, hs_updated_at timestamptz, first_seen_via text, first_seen_at timestamptz)
-    where o.portal_id = r.portal_id and o.object_type = r.object_type and o.object_id = r.object_id`.execute(trx);
-  return Number(result.numAffectedRows ?? 0);
+  const { rows: [result] } = await sql<{ updated: number; inserted: number; ledger: number; associations: number; conflicted: [number, string, string][] }>`
+    with r as (
+      select * from jsonb_to_recordset(${rows}::jsonb) as r(
+        portal_id bigint, object_type text, object_id text, is_new boolean, properties jsonb, property_versions jsonb,
+        archived boolean, merged_into text, merged_at timestamptz, lifecycle text, lifecycle_at timestamptz,
+        privacy_deleted_at timestamptz, hs_created_at timestamptz, hs_updated_at timestamptz, first_seen_via text,
+        first_seen_at timestamptz)
+    ),
+    upd as (
+      update hubspot_objects o set
+        properties = r.properties, property_versions = r.property_versions, archived = r.archived,
+        merged_into = r.merged_into, merged_at = r.merged_at, lifecycle = r.lifecycle, lifecycle_at = r.lifecycle_at,
+        privacy_deleted_at = r.privacy_deleted_at, hs_created_at = r.hs_created_at, hs_updated_at = r.hs_updated_at,
+        first_seen_via = r.first_seen_via, first_seen_at = r.first_seen_at, updated_at = ${now}
+      from r
+      where not r.is_new and o.portal_id = r.portal_id and o.object_type = r.object_type and o.object_id = r.object_id
+      returning 1
+    ),
+    ins as (
+      insert into hubspot_objects (portal_id, object_type, object_id, properties, property_versions, archived, merged_into,
+        merged_at, lifecycle, lifecycle_at, privacy_deleted_at, hs_created_at, hs_updated_at, first_seen_via, first_seen_at, updated_at)
+      select portal_id, object_type, object_id, properties, property_versions, archived, merged_into, merged_at, lifecycle,
+        lifecycle_at, privacy_deleted_at, hs_created_at, hs_updated_at, first_seen_via, first_seen_at, ${now}
+      from r where r.is_new
+      order by portal_id, object_type, object_id
+      on conflict do nothing
+      returning portal_id, object_type, object_id
+    ),
+    led as (${ledgerUpsert(write.ledger)} returning 1),
+    assoc as (${associationUpsert(write.associations, now)} returning 1)
+    select
+      (select count(*) from upd) as updated,
+      (select count(*) from ins) as inserted,
+      (select count(*) from led) as ledger,
+      (select count(*) from assoc) as associations,
+      (select coalesce(jsonb_agg(jsonb_build_array(r.portal_id, r.object_type, r.object_id)), '[]'::jsonb)
+        from r where r.is_new and not exists (
+          select 1 from ins where ins.portal_id = r.portal_id and ins.object_type = r.object_type and ins.object_id = r.object_id)
+      ) as conflicted`.execute(trx);
+  if (!result) throw new Error('mirror write returned no row');
+  return {
+    objectsWritten: Number(result.updated) + Number(result.inserted),
+    ledgerChanges: Number(result.ledger),
+    associationsWritten: Number(result.associations),
+    conflicted: result.conflicted.map(([portalId, objectType, objectId]) => ({ portalId: Number(portalId), objectType, objectId })),
+  };
 }
 
 /**
- * Merges edges into hubspot_associations: newest version wins, a removal wins a tie (the same
- * register as `mergeAssociation`, evaluated by Postgres on the locked row, so concurrent writers
- * converge). `edges` must be unique per key and sorted by key (as `applyRule` returns them).
+ * The INSERT that merges edges into hubspot_associations (for `writeMirror`): newest version
+ * wins, a removal wins a tie (the register of `mergeAssociation`, evaluated by Postgres on the
+ * locked row, so concurrent writers converge). `edges` must be unique per key and sorted by key
+ * (as `applyRule` returns them).
  */
-export async function upsertAssociations(trx: Transaction<Database>, edges: readonly AssociationState[], now: Date): Promise<number> {
-  if (edges.length === 0) return 0;
+function associationUpsert(edges: readonly AssociationState[], now: Date): RawBuilder<unknown> {
   const rows = JSON.stringify(
     edges.map((e) => ({
       portal_id: e.portalId,
@@ -120,7 +165,7 @@ export async function upsertAssociations(trx: Transaction<Database>, edges: read
       version: iso(e.version),
     })),
   );
-  const result = await sql`
+  return sql`
     insert into hubspot_associations as a
       (portal_id, from_object_type, from_object_id, to_object_type, to_object_id, association_type, removed, version, updated_at)
     select r.*, ${now}::timestamptz from jsonb_to_recordset(${rows}::jsonb) as r(
@@ -128,8 +173,7 @@ export async function upsertAssociations(trx: Transaction<Database>, edges: read
       association_type text, removed boolean, version timestamptz)
     on conflict (portal_id, from_object_type, from_object_id, to_object_type, to_object_id, association_type) do update
       set removed = excluded.removed, version = excluded.version, updated_at = excluded.updated_at
-      where (excluded.version, excluded.removed) > (a.version, a.removed)`.execute(trx);
-  return Number(result.numAffectedRows ?? 0);
+      where (excluded.version, excluded.removed) > (a.version, a.removed)`;
 }
 
 export interface GetObjectOptions {
