@@ -105,9 +105,16 @@ const webhooksSchema = z
   .object({
     /** Maximum age (and future skew) of a v3 signature timestamp. */
     maxSignatureAgeSeconds: positiveInt.default(300),
+    /** Budget for storing a request; past it the answer is 503 (senders give up after 5 s). */
+    storeTimeoutMs: positiveInt.default(4000),
     processBatchSize: positiveInt.default(500),
     processIntervalMs: positiveInt.default(250),
+    /** A claimed batch not finished within this returns to the queue (a worker died). */
+    leaseSeconds: positiveInt.default(120),
     maxAttempts: positiveInt.default(10),
+    /** Processing retries back off exponentially from the base to the cap, with jitter. */
+    backoffBaseMs: positiveInt.default(1000),
+    backoffMaxMs: positiveInt.default(10 * 60_000),
   })
   .strict();
 
@@ -229,6 +236,7 @@ export const configSchema = z
 export type Config = z.output<typeof configSchema>;
 export type DatabaseConfig = Config['database'];
 export type HttpConfig = Config['http'];
+export type WebhooksConfig = Config['webhooks'];
 export type HubSpotAccountConfig = Config['hubspot']['accounts'][number];
 export type HubSpotAppConfig = Config['hubspot']['apps'][number];
 export type JobConfig = Config['jobs'][number];

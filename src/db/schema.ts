@@ -3,6 +3,7 @@
  * (`src/db/<area>-tables.ts`), gathered here.
  */
 import type { MirrorTables } from './mirror-tables.ts';
+import type { WebhookTables } from './webhook-tables.ts';
 
 // Table groups are added here as their migrations land.
-export interface Database extends MirrorTables {}
+export interface Database extends MirrorTables, WebhookTables {}

@@ -1,0 +1,187 @@
+/**
+ * Queries of the webhook inbox (`webhook_events`, `webhook_quarantine`): the receiver's one-statement
+ * store, the processor's claim / done / retry, and the status figures.
+ */
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { IncomingEvent, ParsedBatch } from '../webhooks/inbox.ts';
+import type { Database } from './schema.ts';
+import type { WebhookEventsTable } from './webhook-tables.ts';
+
+export type WebhookEventRow = Selectable<WebhookEventsTable>;
+
+export interface StoreResult {
+  /** New events. */
+  inserted: number;
+  /** Events already stored (their delivery evidence was updated). */
+  duplicates: number;
+  /** Quarantine rows written or counted again. */
+  quarantined: number;
+}
+
+/**
+ * Stores a request's events and quarantined events in ONE statement (so all or nothing):
+ * a multi-row `INSERT … ON CONFLICT (dedup_key) DO UPDATE` that keeps the earliest and latest
+ * attempt and adds the deliveries. Rows must be unique by key and sorted (see `foldDuplicates`),
+ * so concurrent requests lock rows in one order. Rows travel as one JSON parameter each way.
+ */
+export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch, receivedAt: Date): Promise<StoreResult> {
+  if (batch.events.length === 0 && batch.quarantined.length === 0) return { inserted: 0, duplicates: 0, quarantined: 0 };
+  const at = receivedAt.toISOString();
+  const events = JSON.stringify(batch.events.map(eventRecord));
+  const quarantined = JSON.stringify(
+    batch.quarantined.map((q) => ({ source: q.source, content_hash: q.contentHash, reason: q.reason, raw: q.raw, deliveries: q.deliveries })),
+  );
+  const { rows } = await sql<{ inserted: number; duplicates: number; quarantined: number }>`
+    with quarantined as (
+      insert into webhook_quarantine (source, content_hash, reason, raw, deliveries, received_at, last_received_at)
+      select q.source, q.content_hash, q.reason, q.raw, q.deliveries, ${at}::timestamptz, ${at}::timestamptz
+      from jsonb_to_recordset(${quarantined}::jsonb) as q(source text, content_hash text, reason text, raw jsonb, deliveries integer)
+      order by q.content_hash
+      on conflict (content_hash) do update set
+        deliveries = webhook_quarantine.deliveries + excluded.deliveries,
+        last_received_at = greatest(webhook_quarantine.last_received_at, excluded.last_received_at)
+      returning 1
+    ), stored as (
+      insert into webhook_events (source, dedup_key, portal_id, app_id, event_id, subscription_id, subscription_type,
+        object_type, object_id, occurred_at, first_attempt, last_attempt, deliveries, payload,
+        received_at, last_received_at, next_attempt_at)
+      select e.source, e.dedup_key, e.portal_id, e.app_id, e.event_id, e.subscription_id, e.subscription_type,
+        e.object_type, e.object_id, e.occurred_at, e.first_attempt, e.last_attempt, e.deliveries, e.payload,
+        ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+      from jsonb_to_recordset(${events}::jsonb) as e(source text, dedup_key text, portal_id bigint, app_id bigint,
+        event_id text, subscription_id bigint, subscription_type text, object_type text, object_id text,
+        occurred_at timestamptz, first_attempt integer, last_attempt integer, deliveries integer, payload jsonb)
+      order by e.dedup_key
+      on conflict (dedup_key) do update set
+        first_attempt = least(webhook_events.first_attempt, excluded.first_attempt),
+        last_attempt = greatest(webhook_events.last_attempt, excluded.last_attempt),
+        deliveries = webhook_events.deliveries + excluded.deliveries,
+        last_received_at = greatest(webhook_events.last_received_at, excluded.last_received_at)
+      returning (xmax = 0) as inserted
+    )
+    select (select count(*) from stored where inserted)::int as inserted,
+           (select count(*) from stored where not inserted)::int as duplicates,
+           (select count(*) from quarantined)::int as quarantined
+  `.execute(db);
+  const row = rows[0];
+  return { inserted: row?.inserted ?? 0, duplicates: row?.duplicates ?? 0, quarantined: row?.quarantined ?? 0 };
+}
+
+function eventRecord(e: IncomingEvent) {
+  return {
+    source: e.source,
+    dedup_key: e.dedupKey,
+    portal_id: e.portalId,
+    app_id: e.appId,
+    event_id: e.eventId,
+    subscription_id: e.subscriptionId,
+    subscription_type: e.subscriptionType,
+    object_type: e.objectType,
+    object_id: e.objectId,
+    occurred_at: e.occurredAt === null ? null : new Date(e.occurredAt).toISOString(),
+    first_attempt: e.firstAttempt,
+    last_attempt: e.lastAttempt,
+    deliveries: e.deliveries,
+    payload: e.payload,
+  };
+}
+
+/**
+ * Claims up to `limit` due, unprocessed events, oldest first, with `FOR UPDATE SKIP LOCKED` so
+ * several workers never take the same row; the claim is a lease (`next_attempt_at` pushed to
+ * `leaseUntil`), so a worker that dies mid-batch only delays its events. One statement.
+ */
+export async function claimWebhookEvents(db: Kysely<Database>, options: { now: Date; leaseUntil: Date; limit: number }): Promise<WebhookEventRow[]> {
+  const rows = await db
+    .updateTable('webhook_events')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: options.leaseUntil }))
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('webhook_events')
+        .select('id')
+        .where('processed_at', 'is', null)
+        .where('failed_at', 'is', null)
+        .where('next_attempt_at', '<=', options.now)
+        .orderBy('id')
+        .limit(options.limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .returningAll()
+    .execute();
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+/** Marks events processed; call in the transaction that applied their observations. */
+export async function markWebhookEventsProcessed(trx: Transaction<Database>, ids: readonly number[], now: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await trx.updateTable('webhook_events').set({ processed_at: now, error: null }).where('id', 'in', ids).execute();
+}
+
+export interface WebhookFailure {
+  id: number;
+  error: string;
+  /** When to try again; null gives up (the event stays, `failed_at` set, visible in status). */
+  retryAt: Date | null;
+}
+
+/** Records failed processing attempts: the error, and the retry time or the give-up. One statement. */
+export async function markWebhookEventsFailed(db: Kysely<Database>, failures: readonly WebhookFailure[], now: Date): Promise<void> {
+  if (failures.length === 0) return;
+  const rows = JSON.stringify(
+    failures.map((f) => ({ id: f.id, error: f.error.slice(0, 2000), next_attempt_at: (f.retryAt ?? now).toISOString(), failed_at: f.retryAt ? null : now.toISOString() })),
+  );
+  await sql`
+    update webhook_events w set error = f.error, next_attempt_at = f.next_attempt_at, failed_at = f.failed_at
+    from jsonb_to_recordset(${rows}::jsonb) as f(id bigint, error text, next_attempt_at timestamptz, failed_at timestamptz)
+    where w.id = f.id and w.processed_at is null
+  `.execute(db);
+}
+
+/** Gives failed events another round of attempts (the `retry` of an operator). Returns how many. */
+export async function retryFailedWebhookEvents(db: Kysely<Database>, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('webhook_events')
+    .set({ failed_at: null, attempts: 0, next_attempt_at: now })
+    .where('failed_at', 'is not', null)
+    .where('processed_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export interface WebhookStatus {
+  /** Events stored but not yet applied (including ones waiting for a retry). */
+  backlog: number;
+  /** Age of the oldest of them, in seconds; null when there is none. */
+  oldestUnprocessedSeconds: number | null;
+  /** Of the backlog, events whose last attempt failed and that wait for a retry. */
+  retrying: number;
+  /** Events given up on after the last attempt (see `webhooks.maxAttempts`). */
+  failed: number;
+  /** Distinct events in quarantine (failed validation), and their deliveries. */
+  quarantined: number;
+  quarantinedDeliveries: number;
+}
+
+/** The inbox's figures for `hubsync status` and the metrics line. */
+export async function webhookStatus(db: Kysely<Database>, now: Date = new Date()): Promise<WebhookStatus> {
+  const { rows } = await sql<{ backlog: number; oldest: Date | null; retrying: number; failed: number; quarantined: number; qdeliveries: number | null }>`
+    select
+      (select count(*) from webhook_events where processed_at is null and failed_at is null)::int as backlog,
+      (select min(received_at) from webhook_events where processed_at is null and failed_at is null) as oldest,
+      (select count(*) from webhook_events where processed_at is null and failed_at is null and error is not null)::int as retrying,
+      (select count(*) from webhook_events where failed_at is not null and processed_at is null)::int as failed,
+      (select count(*) from webhook_quarantine)::int as quarantined,
+      (select sum(deliveries) from webhook_quarantine)::int as qdeliveries
+  `.execute(db);
+  const row = rows[0]!;
+  const oldest = row.oldest === null ? null : new Date(row.oldest);
+  return {
+    backlog: row.backlog,
+    oldestUnprocessedSeconds: oldest === null ? null : Math.max(0, Math.round((now.getTime() - oldest.getTime()) / 1000)),
+    retrying: row.retrying,
+    failed: row.failed,
+    quarantined: row.quarantined,
+    quarantinedDeliveries: row.qdeliveries ?? 0,
+  };
+}

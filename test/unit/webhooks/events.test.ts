@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
+import { canonicalJson, foldDuplicates } from '../../../src/webhooks/inbox.ts';
+import { checkStorable, parseHubSpotRequest, parseParagonRequest } from '../../../src/webhooks/ingest.ts';
+import { parseWorkflowPost } from '../../../src/webhooks/records.ts';
+
+const base = { eventId: 100, subscriptionId: 5, portalId: 62515, appId: 1, occurredAt: 1_700_000_000_000, attemptNumber: 0, objectId: 51 };
+
+describe('HubSpot events', () => {
+  it('keys an event on identity, not on the attempt number', () => {
+    const batch = parseHubSpotBatch([0, 1, 2].map((attemptNumber) => ({ ...base, subscriptionType: 'contact.creation', attemptNumber })));
+    expect(batch.quarantined).toEqual([]);
+    expect(new Set(batch.events.map((e) => e.dedupKey)).size).toBe(1);
+    const folded = foldDuplicates(batch);
+    expect(folded.folded).toBe(2);
+    expect(folded.batch.events).toHaveLength(1);
+    expect(folded.batch.events[0]).toMatchObject({ firstAttempt: 0, lastAttempt: 2, deliveries: 3 });
+  });
+
+  it('keeps two events sharing an eventId apart', () => {
+    const batch = parseHubSpotBatch([
+      { ...base, subscriptionType: 'contact.creation' },
+      { ...base, subscriptionType: 'contact.creation', objectId: 52 },
+      { ...base, subscriptionType: 'contact.deletion' },
+      { ...base, subscriptionType: 'contact.creation', occurredAt: base.occurredAt + 1 },
+      { ...base, subscriptionType: 'contact.creation', subscriptionId: 6 },
+      { ...base, subscriptionType: 'contact.creation', portalId: 1 },
+    ]);
+    expect(new Set(batch.events.map((e) => e.dedupKey)).size).toBe(6);
+  });
+
+  it('treats eventType as subscriptionType and numeric strings as ids', () => {
+    const a = parseHubSpotBatch([{ ...base, subscriptionType: 'deal.propertyChange', propertyName: 'amount', propertyValue: '10' }]);
+    const b = parseHubSpotBatch([{ ...base, objectId: '51', eventType: 'deal.propertyChange', propertyName: 'amount', propertyValue: '20' }]);
+    expect(a.events[0]!.dedupKey).toBe(b.events[0]!.dedupKey);
+    expect(a.events[0]).toMatchObject({ objectType: 'deals', objectId: '51', subscriptionType: 'deal.propertyChange' });
+  });
+
+  it('reads the generic object family by objectTypeId, and association and merge ids', () => {
+    const batch = parseHubSpotBatch([
+      { ...base, subscriptionType: 'object.creation', objectTypeId: '0-2' },
+      { ...base, subscriptionType: 'object.creation', objectTypeId: '2-3465' },
+      { ...base, subscriptionType: 'contact.associationChange', objectId: undefined, associationType: 'CONTACT_TO_COMPANY', fromObjectId: 51, toObjectId: 9 },
+      { ...base, subscriptionType: 'contact.merge', primaryObjectId: 51, mergedObjectIds: [52], newObjectId: 77 },
+    ]);
+    expect(batch.quarantined).toEqual([]);
+    expect(batch.events.map((e) => [e.objectType, e.objectId])).toEqual([
+      ['companies', '51'],
+      ['2-3465', '51'],
+      ['contacts', '51'],
+      ['contacts', '77'],
+    ]);
+  });
+
+  it('quarantines invalid events with a reason and keeps the valid ones', () => {
+    const batch = parseHubSpotBatch([
+      { ...base, subscriptionType: 'contact.creation' },
+      { ...base, subscriptionType: 'contact.propertyChange' },
+      { ...base, subscriptionType: 'conversation.creation' },
+      { ...base, subscriptionType: 'object.creation' },
+      { ...base, portalId: 'x', subscriptionType: 'contact.creation' },
+      { ...base },
+      'not an object',
+      null,
+    ]);
+    expect(batch.events).toHaveLength(1);
+    expect(batch.quarantined.map((q) => q.reason)).toEqual([
+      'propertyChange without propertyName',
+      'unsupported subscription type "conversation.creation"',
+      'object.* event without objectTypeId',
+      expect.stringContaining('portalId'),
+      'neither subscriptionType nor eventType is set',
+      'event is not a JSON object',
+      'event is not a JSON object',
+    ]);
+  });
+});
+
+describe('request bodies', () => {
+  it('tells batches, workflow posts and garbage apart', () => {
+    expect(parseHubSpotRequest(Buffer.from('[]'), {})).toMatchObject({ ok: true, source: 'hubspot' });
+    expect(parseHubSpotRequest(Buffer.from('{"hs_object_id":"1","lastmodifieddate":"1700000000000"}'), { portalId: '5' })).toMatchObject({
+      ok: true,
+      source: 'workflow',
+      batch: { events: [{ portalId: 5, objectType: 'contacts', objectId: '1', occurredAt: 1_700_000_000_000 }] },
+    });
+    for (const garbage of ['', 'nope', '42', '"text"', 'null', '[1,']) {
+      expect(parseHubSpotRequest(Buffer.from(garbage), {}).ok).toBe(false);
+    }
+    expect(parseParagonRequest(Buffer.from('[]'), undefined).ok).toBe(false);
+  });
+
+  it('quarantines text jsonb cannot hold instead of failing the batch', () => {
+    const body = Buffer.from(JSON.stringify([{ ...base, subscriptionType: 'contact.propertyChange', propertyName: 'a', propertyValue: 'x\u0000y' }, { ...base, subscriptionType: 'contact.creation' }]));
+    const parsed = parseHubSpotRequest(body, {});
+    expect(parsed.ok && parsed.batch.events).toHaveLength(1);
+    expect(parsed.ok && parsed.batch.quarantined[0]!.raw).toEqual(expect.stringContaining('\\u0000'));
+    const lone = checkStorable({ events: [], quarantined: [{ source: 'hubspot', reason: 'r', raw: { k: '\ud800' }, contentHash: 'h', deliveries: 1 }] }, Buffer.from('\\u'));
+    expect(typeof lone.quarantined[0]!.raw).toBe('string');
+  });
+});
+
+describe('workflow posts', () => {
+  const post = { hs_object_id: '51', email: 'a@example.com', lastmodifieddate: '2026-11-22T10:00:00.000Z', createdate: '2026-11-01T00:00:00.000Z' };
+
+  it('keys on portal, object, content and version', () => {
+    const a = parseWorkflowPost(post, { portalId: '62515' }).events[0]!;
+    const reordered = parseWorkflowPost({ email: post.email, lastmodifieddate: post.lastmodifieddate, createdate: post.createdate, hs_object_id: '51' }, { portalId: '62515' }).events[0]!;
+    const changed = parseWorkflowPost({ ...post, email: 'b@example.com' }, { portalId: '62515' }).events[0]!;
+    const otherPortal = parseWorkflowPost(post, { portalId: '1' }).events[0]!;
+    expect(a.dedupKey).toBe(reordered.dedupKey);
+    expect(new Set([a.dedupKey, changed.dedupKey, otherPortal.dedupKey]).size).toBe(3);
+    expect(a).toMatchObject({ source: 'workflow', objectType: 'contacts', occurredAt: Date.parse(post.lastmodifieddate) });
+  });
+
+  it('quarantines a post without portal, type or version', () => {
+    expect(parseWorkflowPost(post, {}).quarantined[0]!.reason).toMatch(/portal/);
+    expect(parseWorkflowPost({ hs_object_id: '1', name: 'x' }, { portalId: '1' }).quarantined[0]!.reason).toMatch(/object type/);
+    expect(parseWorkflowPost({ hs_object_id: '1', name: 'x' }, { portalId: '1', objectType: 'companies' }).quarantined[0]!.reason).toMatch(/hs_lastmodifieddate/);
+    expect(parseWorkflowPost(post, { defaultPortalId: 9 }).events[0]!.portalId).toBe(9);
+  });
+
+  it('canonical JSON ignores key order', () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}');
+  });
+});
+
+describe('Paragon events', () => {
+  const event = {
+    eventId: '4f1d0c38-0000-4000-8000-000000000001',
+    userId: 'user-1',
+    integration: 'hubspot',
+    triggerType: 'HUBSPOT_RECORD_CREATED',
+    dateReceived: '2026-11-22T10:00:01.000Z',
+    payload: { id: '51', properties: { email: 'a@example.com', lastmodifieddate: '2026-11-22T10:00:00.000Z' }, createdAt: '2026-11-22T10:00:00.000Z' },
+    triggerSubscriptionMetadata: { portalId: 62515, objectType: 'contacts' },
+  };
+
+  it('keys on eventId and reads the record', () => {
+    const parsed = parseParagonRequest(Buffer.from(JSON.stringify(event)), undefined);
+    expect(parsed.ok && parsed.batch.events[0]).toMatchObject({ source: 'paragon', dedupKey: `paragon:${event.eventId}`, portalId: 62515, objectType: 'contacts', objectId: '51' });
+  });
+
+  it('quarantines an event without eventId or record', () => {
+    const noId = parseParagonRequest(Buffer.from(JSON.stringify({ ...event, eventId: undefined })), undefined);
+    expect(noId.ok && noId.batch.quarantined[0]!.reason).toMatch(/eventId/);
+    const noRecord = parseParagonRequest(Buffer.from(JSON.stringify({ ...event, payload: { note: 'x' } })), undefined);
+    expect(noRecord.ok && noRecord.batch.quarantined).toHaveLength(1);
+  });
+});
