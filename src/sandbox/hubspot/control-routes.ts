@@ -103,7 +103,11 @@ export function registerControlRoutes(app: FastifyInstance, hs: HubSpotSandbox):
     return { portals: hs.truth(q['portalId'] ? Number(q['portalId']) : undefined) };
   });
 
-  app.get(`${PREFIX}/deliveries`, async () => ({ deliveries: hs.deliveries() }));
+  // `?sinceSeq=n` returns only records after n, so a poller can follow along.
+  app.get(`${PREFIX}/deliveries`, async (req) => {
+    const since = Number((req.query as Record<string, string | undefined>)['sinceSeq'] ?? 0);
+    return { deliveries: hs.deliveries().filter((d) => d.seq > since) };
+  });
   app.get(`${PREFIX}/workflow-deliveries`, async () => ({ deliveries: hs.workflowDeliveries() }));
   app.post(`${PREFIX}/idle`, async () => {
     await hs.idle();

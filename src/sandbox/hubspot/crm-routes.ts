@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from './accounts.ts';
 import { registerAssociationRoutes } from './association-routes.ts';
+import { registerBatchWriteRoutes } from './batch-write-routes.ts';
 import { addCrmGuards, requestAccount } from './crm-auth.ts';
 import { errorBody, notFoundError, validationError } from './errors.ts';
 import { resolveObjectType, type ObjectTypeDef } from './object-types.ts';
@@ -19,6 +20,7 @@ export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, acc
   app.register(async (crm) => {
     addCrmGuards(crm, accounts);
     registerAssociationRoutes(crm, store);
+    registerBatchWriteRoutes(crm, store);
 
     const typeOf = (req: FastifyRequest, reply: FastifyReply): ObjectTypeDef | undefined => {
       const t = resolveObjectType((req.params as Params).type);

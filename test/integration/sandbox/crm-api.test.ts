@@ -104,4 +104,14 @@ describe('the real @hubspot/api-client against the sandbox', () => {
     const after = await client.crm.associations.v4.basicApi.getPage('contacts', ids[0] as string, 'companies');
     expect(after.results).toEqual([]);
   });
+
+  it('batch-creates, -updates and -archives', async () => {
+    const created = await client.crm.deals.batchApi.create({ inputs: [{ properties: { dealname: 'One' }, associations: [] }, { properties: { dealname: 'Two' }, associations: [] }] });
+    const ids = created.results.map((r) => r.id);
+    const updated = await client.crm.deals.batchApi.update({ inputs: ids.map((id) => ({ id, properties: { amount: '10' } })) });
+    expect(updated.results.map((r) => r.properties['amount'])).toEqual(['10', '10']);
+    await client.crm.deals.batchApi.archive({ inputs: ids.map((id) => ({ id })) });
+    const archived = await client.crm.deals.basicApi.getPage(10, undefined, undefined, undefined, undefined, true);
+    expect(archived.results.map((r) => r.id).sort()).toEqual([...ids].sort());
+  });
 });
