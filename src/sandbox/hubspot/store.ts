@@ -47,7 +47,6 @@ const SYSTEM = new Set(['hs_object_id', 'createdate', 'hs_createdate', 'lastmodi
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 class PortalData {
-  readonly all = new Map<string, StoredObject>();
   readonly byType = new Map<string, Map<string, StoredObject>>();
   readonly associations = new AssociationSet();
   nextId = 1001;
@@ -117,7 +116,6 @@ export class HubSpotStore {
       state: { properties: {}, createdAt: at, updatedAt: at, archived: false, archivedAt: null },
     };
     const changed = this.#write(obj, { ...properties, hs_object_id: id, [type.createdateProperty]: iso(at) }, at, opts.source, { createdAt: at });
-    p.all.set(id, obj);
     this.#typeMap(portalId, type).set(id, obj);
     this.#emit(opts, { portalId, objectType: type.name, objectId: id, kind: 'creation', at, properties: obj.state.properties, changedProperties: changed });
     return obj;
@@ -128,10 +126,10 @@ export class HubSpotStore {
     if (!obj || obj.state.archived) return { ok: false, status: 404, message: 'resource not found' };
     const at = opts.at ?? this.#clock.now();
     const input = Object.fromEntries(Object.entries(properties).filter(([k]) => !SYSTEM.has(k)));
+    // Writing the values a record already has is not a change: no new last-modified date, no event.
+    if (Object.entries(input).every(([k, v]) => (obj.state.properties[k] ?? '') === (v ?? ''))) return { ok: true, object: obj };
     const changed = this.#write(obj, input, at, opts.source, {});
-    if (Object.keys(changed).length > 0) {
-      this.#emit(opts, { portalId, objectType: type.name, objectId: obj.id, kind: 'propertyChange', at, properties: obj.state.properties, changedProperties: changed });
-    }
+    this.#emit(opts, { portalId, objectType: type.name, objectId: obj.id, kind: 'propertyChange', at, properties: obj.state.properties, changedProperties: changed });
     return { ok: true, object: obj };
   }
 
