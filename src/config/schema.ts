@@ -139,7 +139,16 @@ const paragonSchema = z
     tokenTtlSeconds: positiveInt.default(3600),
     triggers: z.array(triggerSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((paragon, ctx) => {
+    // hubsync identifies its subscriptions by (user, integration, type, credential): one of each.
+    const seen = new Set<string>();
+    paragon.triggers.forEach((t, index) => {
+      const key = [t.user, t.integration, t.type, t.credentialId ?? ''].join('\u0000');
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['triggers', index], message: `duplicate trigger ${t.type} for user "${t.user}"` });
+      seen.add(key);
+    });
+  });
 
 const outboxSourceSchema = z
   .object({
@@ -150,6 +159,9 @@ const outboxSourceSchema = z
     user: z.string().min(1),
     fields: z.record(z.string(), z.string()).default({}),
     pollIntervalMs: positiveInt.default(1000),
+    batchSize: positiveInt.default(500),
+    /** Rows are read a second time once this old, catching transactions that committed late. */
+    lookbackMs: nonNegativeInt.default(30_000),
   })
   .strict();
 
@@ -166,6 +178,10 @@ const outboxSchema = z
     backoffBaseMs: positiveInt.default(1000),
     backoffMaxMs: positiveInt.default(15 * 60_000),
     requestTimeoutMs: positiveInt.default(10_000),
+    /** Deliveries in flight at once, per worker process. */
+    concurrency: positiveInt.default(8),
+    /** Sent rows are deleted after this long (0: kept forever). */
+    sentRetentionHours: nonNegativeInt.default(168),
   })
   .strict();
 

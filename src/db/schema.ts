@@ -3,7 +3,8 @@
  * (`src/db/<area>-tables.ts`), gathered here.
  */
 import type { MirrorTables } from './mirror-tables.ts';
+import type { OutboxTables } from './outbox-tables.ts';
 import type { WebhookTables } from './webhook-tables.ts';
 
 // Table groups are added here as their migrations land.
-export interface Database extends MirrorTables, WebhookTables {}
+export interface Database extends MirrorTables, OutboxTables, WebhookTables {}

@@ -100,6 +100,7 @@ export class AppEventGate {
   }
 
   #capacity(): number {
-    return Math.max(1, this.faults.ratePerSecond);
+    // A tenth of a second of burst: a steady sender at the rate never waits, a flood is cut at once.
+    return Math.max(1, this.faults.ratePerSecond / 10);
   }
 }

@@ -1,0 +1,170 @@
+/**
+ * The outbox delivery loop (`worker` role): claim due App Events, POST each to Paragon with the
+ * user's token, record the outcome. Delivery is at-least-once: a row is marked sent only after
+ * Paragon's 201, so a crash in between sends it again once its lease expires.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { OutboxConfig, ParagonConfig } from '../config/schema.ts';
+import { claimDue, deleteSentBefore, markFailed, markSent, releaseClaims, type OutboxRow } from '../db/outbox.ts';
+import type { Database } from '../db/schema.ts';
+import type { Service } from '../cli/lifecycle.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import { createAppEventsClient } from '../paragon/app-events.ts';
+import type { Fetch } from '../paragon/http.ts';
+import { createUserTokenSigner } from '../paragon/token.ts';
+import { afterFailure, backoffMs, classifyOutcome, type DeliveryResult } from './policy.ts';
+import { sleep } from './sleep.ts';
+
+export interface DeliveryDeps {
+  db: Kysely<Database>;
+  paragon: ParagonConfig;
+  outbox: OutboxConfig;
+  log: Logger;
+  metrics?: Metrics;
+  fetch?: Fetch;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface OutboxDelivery extends Service {
+  /** One claim-and-deliver round; returns how many rows it claimed. Exposed for tests and `outbox retry`. */
+  runOnce(): Promise<number>;
+}
+
+/** Creates the delivery loop as a Service. */
+export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
+  const { db, outbox, metrics } = deps;
+  const log = deps.log.child({ module: 'outbox' });
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const signer = createUserTokenSigner({ projectId: deps.paragon.projectId, signingKey: deps.paragon.signingKey, ttlSeconds: deps.paragon.tokenTtlSeconds });
+  const send = createAppEventsClient({
+    baseUrl: deps.paragon.baseUrl,
+    projectId: deps.paragon.projectId,
+    timeoutMs: outbox.requestTimeoutMs,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
+  const policy = { maxAttempts: outbox.maxAttempts, backoffBaseMs: outbox.backoffBaseMs, backoffMaxMs: outbox.backoffMaxMs };
+  // Long enough for a whole batch at the configured concurrency, each request timing out.
+  const leaseMs = outbox.requestTimeoutMs * (Math.ceil(outbox.batchSize / outbox.concurrency) + 1) + 30_000;
+
+  let stopped = true;
+  let loop: Promise<void> | undefined;
+  let wake = new AbortController();
+  /** The circuit: while Paragon throttles or is unreachable, nothing is claimed. */
+  let pausedUntil = 0;
+  let transientStreak = 0;
+
+  function pause(result: Extract<DeliveryResult, { kind: 'transient' }>): void {
+    transientStreak++;
+    const delay = result.retryAfterMs !== undefined ? Math.min(result.retryAfterMs, outbox.backoffMaxMs) : backoffMs(transientStreak, policy, random());
+    const until = now() + delay;
+    if (until > pausedUntil) {
+      if (pausedUntil <= now()) log.warn({ status: result.status, error: result.error, pauseMs: delay }, result.throttled ? 'paragon throttling: pausing delivery' : 'paragon unavailable: pausing delivery');
+      pausedUntil = until;
+    }
+  }
+
+  async function deliver(row: OutboxRow, claimToken: string): Promise<DeliveryResult> {
+    const started = now();
+    const token = await signer.token(row.user_id, started);
+    const outcome = await send(token, { name: row.name, payload: row.payload });
+    const finished = now();
+    const result = classifyOutcome(outcome, finished);
+    metrics?.observe('outbox.request_ms', finished - started);
+    if (result.kind === 'sent') {
+      await markSent(db, row.id, new Date(finished), result.status);
+      metrics?.count('outbox.delivered');
+      metrics?.observe('outbox.delivery_lag_ms', finished - row.created_at.getTime());
+      if (transientStreak > 0) log.info({ afterFailures: transientStreak }, 'paragon reachable again: delivery resumed');
+      transientStreak = 0;
+      return result;
+    }
+    const update = afterFailure(row, result, policy, finished, random());
+    const applied = await markFailed(db, row.id, claimToken, update);
+    metrics?.count('outbox.failed', 1, { kind: result.kind });
+    if (update.status === 'dead' && applied) {
+      metrics?.count('outbox.dead');
+      log.error({ id: row.id, name: row.name, userId: row.user_id, status: result.status, error: result.error, failures: update.failures }, 'app event dead: redrive with `hubsync outbox retry --dead`');
+    } else if (result.kind === 'permanent') {
+      log.warn({ id: row.id, name: row.name, status: result.status, error: result.error, failures: update.failures }, 'app event refused by paragon');
+    } else {
+      log.debug({ id: row.id, status: result.status, error: result.error }, 'app event delivery failed, will retry');
+      pause(result);
+    }
+    return result;
+  }
+
+  async function runOnce(): Promise<number> {
+    const claimToken = randomUUID();
+    const at = now();
+    const rows = await claimDue(db, { now: new Date(at), limit: outbox.batchSize, lockedUntil: new Date(at + leaseMs), claimToken });
+    if (rows.length === 0) return 0;
+    const queue = [...rows];
+    const worker = async () => {
+      for (let row = queue.shift(); row; row = queue.shift()) {
+        if (pausedUntil > now() || (stopped && loop)) {
+          queue.unshift(row);
+          return;
+        }
+        await deliver(row, claimToken);
+      }
+    };
+    // allSettled: a database error in one worker must not leave the others running unobserved.
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(outbox.concurrency, rows.length) }, worker));
+    await releaseClaims(db, queue.map((row) => row.id), claimToken);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return rows.length;
+  }
+
+  let prunedAt = 0;
+  /** Deletes sent rows past retention, a bounded slice at a time, at most every ten minutes. */
+  async function prune(): Promise<void> {
+    const at = now();
+    if (outbox.sentRetentionHours === 0 || at - prunedAt < 600_000) return;
+    prunedAt = at;
+    const deleted = await deleteSentBefore(db, new Date(at - outbox.sentRetentionHours * 3_600_000), 10_000);
+    if (deleted > 0) log.info({ deleted }, 'old sent app events deleted');
+  }
+
+  async function run(): Promise<void> {
+    while (!stopped) {
+      let claimed = 0;
+      try {
+        await prune();
+        const wait = pausedUntil - now();
+        if (wait > 0) {
+          await sleep(wait, wake.signal);
+          continue;
+        }
+        claimed = await runOnce();
+      } catch (err) {
+        log.error({ err }, 'outbox delivery round failed');
+        metrics?.count('outbox.errors');
+        await sleep(Math.max(outbox.pollIntervalMs, 1000), wake.signal);
+        continue;
+      }
+      if (claimed < outbox.batchSize) await sleep(outbox.pollIntervalMs, wake.signal);
+    }
+  }
+
+  return {
+    name: 'outbox-delivery',
+    runOnce,
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      wake = new AbortController();
+      loop = run();
+    },
+    async stop() {
+      stopped = true;
+      wake.abort();
+      await loop;
+      loop = undefined;
+    },
+  };
+}

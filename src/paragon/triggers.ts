@@ -1,0 +1,170 @@
+/**
+ * Keeps each connected user's Paragon trigger subscriptions as the configuration declares them
+ * (`paragon.triggers`). Subscriptions hubsync manages carry `webhookOverride.metadata.managedBy =
+ * "hubsync"` and a `key`; anything else (made by the app or by hand) is never touched. The plan
+ * is pure; `syncTriggers` applies it, so a second run against an unchanged configuration makes
+ * no API calls beyond the listings.
+ */
+import type { Logger } from 'pino';
+import type { Config, ParagonConfig } from '../config/schema.ts';
+import { HubsyncError } from '../errors.ts';
+import type { Fetch } from './http.ts';
+import { createUserTokenSigner } from './token.ts';
+import { createTriggersApi, type TriggerSubscription, type WebhookOverride } from './triggers-api.ts';
+
+export type TriggerConfig = ParagonConfig['triggers'][number];
+
+export const MANAGED_BY = 'hubsync';
+
+/** A configured trigger's identity among one user's subscriptions. */
+export function triggerKey(t: Pick<TriggerConfig, 'integration' | 'type' | 'credentialId'>): string {
+  return [t.integration, t.type, t.credentialId].filter(Boolean).join(':');
+}
+
+export function desiredOverride(t: TriggerConfig, webhookUrl: string): WebhookOverride {
+  return { url: webhookUrl, metadata: { managedBy: MANAGED_BY, key: triggerKey(t) } };
+}
+
+export interface TriggerPlan {
+  create: TriggerConfig[];
+  update: { subscription: TriggerSubscription; trigger: TriggerConfig; parameters: Record<string, unknown | null>; webhookOverride: WebhookOverride }[];
+  remove: TriggerSubscription[];
+  unchanged: TriggerSubscription[];
+  /** Managed subscriptions Paragon reports as ERRORED (after repeated delivery failures). */
+  errored: TriggerSubscription[];
+}
+
+function managedKey(s: TriggerSubscription): string | undefined {
+  const meta = s.webhookOverride?.metadata;
+  return meta?.['managedBy'] === MANAGED_BY && typeof meta['key'] === 'string' ? meta['key'] : undefined;
+}
+
+/** JSON with sorted keys: parameter objects compare by content, not key order. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** What to change for one user. Pure. */
+export function planTriggers(desired: readonly TriggerConfig[], existing: readonly TriggerSubscription[], webhookUrl: string): TriggerPlan {
+  const plan: TriggerPlan = { create: [], update: [], remove: [], unchanged: [], errored: [] };
+  const byKey = new Map<string, TriggerSubscription[]>();
+  for (const s of existing) {
+    const key = managedKey(s);
+    if (key === undefined) continue;
+    if (s.status === 'ERRORED') plan.errored.push(s);
+    const list = byKey.get(key) ?? [];
+    list.push(s);
+    byKey.set(key, list);
+  }
+  for (const trigger of desired) {
+    const key = triggerKey(trigger);
+    const matches = (byKey.get(key) ?? []).filter((s) => s.integration === trigger.integration && s.type === trigger.type);
+    byKey.delete(key);
+    // Duplicates (a create that timed out but landed, then was retried) collapse to one, an ACTIVE one if any.
+    matches.sort((a, b) => Number(b.status === 'ACTIVE') - Number(a.status === 'ACTIVE'));
+    const [keep, ...extra] = matches;
+    plan.remove.push(...extra);
+    if (!keep) {
+      plan.create.push(trigger);
+      continue;
+    }
+    const override = desiredOverride(trigger, webhookUrl);
+    const sameParams = canonical(keep.parameters ?? {}) === canonical(trigger.parameters);
+    const sameOverride = canonical(keep.webhookOverride ?? {}) === canonical(override);
+    if (sameParams && sameOverride) {
+      plan.unchanged.push(keep);
+      continue;
+    }
+    // PATCH merges parameters shallowly: keys no longer configured are sent as null to remove them.
+    const parameters: Record<string, unknown | null> = { ...trigger.parameters };
+    for (const k of Object.keys(keep.parameters ?? {})) if (!(k in trigger.parameters)) parameters[k] = null;
+    plan.update.push({ subscription: keep, trigger, parameters, webhookOverride: override });
+  }
+  for (const leftovers of byKey.values()) plan.remove.push(...leftovers);
+  return plan;
+}
+
+export interface TriggerSyncReport {
+  users: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  errored: { user: string; id: string; type: string; error: string | undefined }[];
+  /** Calls that failed (the next run retries them). */
+  failures: { user: string; action: string; error: string }[];
+}
+
+export class TriggerSyncError extends HubsyncError {
+  override readonly code = 'TRIGGER_SYNC';
+  override readonly operatorError = true;
+}
+
+export interface TriggerSyncDeps {
+  log: Logger;
+  fetch?: Fetch;
+  timeoutMs?: number;
+}
+
+/** The URL Paragon posts trigger webhooks to. */
+export function paragonWebhookUrl(config: Pick<Config, 'http'>): string {
+  return `${config.http.publicUrl.replace(/\/+$/, '')}/webhooks/paragon`;
+}
+
+/**
+ * `hubsync triggers sync` (and once at worker start): reconciles every configured user's
+ * managed subscriptions with `paragon.triggers`. Failures of single calls are reported, not
+ * thrown, so one user's trouble does not stop the others.
+ */
+export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps): Promise<TriggerSyncReport> {
+  const log = deps.log.child({ module: 'paragon-triggers' });
+  const paragon = config.paragon;
+  if (!paragon) throw new TriggerSyncError('paragon is not configured');
+  const report: TriggerSyncReport = { users: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, errored: [], failures: [] };
+  if (paragon.triggers.length === 0) return report;
+  if (!config.http.publicUrl) throw new TriggerSyncError('http.publicUrl is needed for trigger subscriptions (Paragon posts to <publicUrl>/webhooks/paragon)');
+  const webhookUrl = paragonWebhookUrl(config);
+  const signer = createUserTokenSigner({ projectId: paragon.projectId, signingKey: paragon.signingKey, ttlSeconds: paragon.tokenTtlSeconds });
+  const api = createTriggersApi({ actionKitUrl: paragon.actionKitUrl, projectId: paragon.projectId, timeoutMs: deps.timeoutMs ?? 15_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const byUser = Map.groupBy(paragon.triggers, (t) => t.user);
+  for (const [user, desired] of byUser) {
+    report.users++;
+    const token = await signer.token(user);
+    const fail = (action: string, error: string) => {
+      report.failures.push({ user, action, error });
+      log.error({ user, action, error }, 'trigger subscription call failed');
+    };
+    const listed = await api.list(token);
+    if (!listed.ok) {
+      fail('list', listed.error);
+      continue;
+    }
+    const plan = planTriggers(desired, listed.value, webhookUrl);
+    for (const s of plan.errored) {
+      report.errored.push({ user, id: s.id, type: s.type, error: s.error });
+      log.warn({ user, id: s.id, type: s.type, error: s.error }, 'paragon trigger subscription is ERRORED');
+    }
+    report.unchanged += plan.unchanged.length;
+    for (const t of plan.create) {
+      const r = await api.create(token, { integration: t.integration, type: t.type, parameters: t.parameters, webhookOverride: desiredOverride(t, webhookUrl) }, t.credentialId);
+      if (r.ok) report.created++;
+      else fail(`create ${triggerKey(t)}`, r.error);
+    }
+    for (const u of plan.update) {
+      const r = await api.update(token, u.subscription.id, { parameters: u.parameters, webhookOverride: u.webhookOverride });
+      if (r.ok) report.updated++;
+      else fail(`update ${u.subscription.id}`, r.error);
+    }
+    for (const s of plan.remove) {
+      const r = await api.remove(token, s.id);
+      if (r.ok || r.status === 404) report.deleted++;
+      else fail(`delete ${s.id}`, r.error);
+    }
+  }
+  log.info({ ...report, errored: report.errored.length, failures: report.failures.length }, 'paragon trigger subscriptions synced');
+  return report;
+}

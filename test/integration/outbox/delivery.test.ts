@@ -1,0 +1,142 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
+import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { enqueueAppEvent, outboxStatus, retryOutbox } from '../../../src/outbox/api.ts';
+import { createOutboxDelivery, type OutboxDelivery } from '../../../src/outbox/delivery.ts';
+import { insertAppEvents } from '../../../src/db/outbox.ts';
+import { Metrics } from '../../../src/metrics/registry.ts';
+import type { RunningParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
+import { quietLog, startParagon, testConfig, waitFor } from './harness.ts';
+
+let t: TestDb;
+let sandbox: RunningParagonSandbox;
+const loops: OutboxDelivery[] = [];
+
+beforeAll(async () => {
+  t = await createTestDb();
+  sandbox = await startParagon();
+});
+afterAll(async () => {
+  await sandbox?.close();
+  await t?.close();
+});
+afterEach(async () => {
+  for (const loop of loops.splice(0)) await loop.stop();
+  await t.db.deleteFrom('app_event_outbox').execute();
+  sandbox.paragon.reset();
+  sandbox.paragon.gate.set({ ratePerSecond: 0, outageUntil: 0, reject: [], latencyMs: 0, errorProbability: 0, throttleProbability: 0 });
+});
+
+function startLoop(overrides: Parameters<typeof testConfig>[1] = {}, metrics?: Metrics): OutboxDelivery {
+  const config = testConfig(sandbox.baseUrl, overrides);
+  const loop = createOutboxDelivery({ db: t.db, paragon: config.paragon!, outbox: config.outbox, log: quietLog, ...(metrics ? { metrics } : {}) });
+  loops.push(loop);
+  void loop.start();
+  return loop;
+}
+
+/** `contacts` contacts with `perContact` events each, enqueued interleaved (c0#0, c1#0, ..., c0#1, ...). */
+async function enqueueInterleaved(contacts: number, perContact: number, name = 'Contact Updated'): Promise<number> {
+  const events = [];
+  for (let n = 0; n < perContact; n++) {
+    for (let c = 0; c < contacts; c++) {
+      events.push({ userId: `user-${c % 3}`, name, payload: { contact: `c${c}`, n }, idempotencyKey: `c${c}:${n}`, orderingKey: `contacts:c${c}` });
+    }
+  }
+  return insertAppEvents(t.db, events);
+}
+
+/** Per contact, the `n`s in the order the sandbox accepted them. */
+function arrivalOrder(): Map<string, number[]> {
+  const order = new Map<string, number[]>();
+  for (const e of sandbox.paragon.appEvents) {
+    const list = order.get(String(e.payload['contact'])) ?? [];
+    list.push(Number(e.payload['n']));
+    order.set(String(e.payload['contact']), list);
+  }
+  return order;
+}
+
+describe('outbox delivery', () => {
+  it('delivers every event once, in order per contact, with tokens that verify', async () => {
+    expect(await enqueueInterleaved(6, 8)).toBe(48);
+    const metrics = new Metrics();
+    startLoop({}, metrics);
+    await waitFor(async () => (await outboxStatus(t.db)).pending === 0, 'all sent');
+    expect(sandbox.paragon.appEvents).toHaveLength(48);
+    expect(sandbox.paragon.stats.unauthorized).toBe(0);
+    for (const ns of arrivalOrder().values()) expect(ns).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // The sandbox checked signature and audience; the user is the token's sub.
+    for (const e of sandbox.paragon.appEvents) expect(e.userId).toMatch(/^user-[012]$/);
+    expect(metrics.counter('outbox.delivered')).toBe(48);
+    const rows = await t.db.selectFrom('app_event_outbox').selectAll().execute();
+    expect(rows.every((r) => r.status === 'sent' && r.sent_at !== null && r.attempts === 1 && r.locked_by === null)).toBe(true);
+  });
+
+  it('rides out an outage and throttling without losing or reordering anything', async () => {
+    sandbox.paragon.gate.outage(1500, 'reset');
+    await enqueueInterleaved(5, 6);
+    startLoop();
+    await waitFor(() => sandbox.paragon.stats.outage > 0, 'requests during the outage');
+    // Mid-outage, throttle too: a low rate answers 429 with Retry-After.
+    sandbox.paragon.gate.set({ ratePerSecond: 40 });
+    await waitFor(async () => (await outboxStatus(t.db)).pending === 0, 'all sent after the outage', 60_000);
+    expect(sandbox.paragon.appEvents).toHaveLength(30);
+    for (const ns of arrivalOrder().values()) expect(ns).toEqual([0, 1, 2, 3, 4, 5]);
+    const rows = await t.db.selectFrom('app_event_outbox').select(['status', 'failures']).execute();
+    expect(rows.every((r) => r.status === 'sent' && r.failures === 0)).toBe(true);
+  });
+
+  it('makes a permanently refused event dead, and `retry --dead` redelivers it', async () => {
+    sandbox.paragon.gate.set({ reject: [{ name: 'Contact Created', userId: 'user-bad', status: 400, message: 'bad payload' }] });
+    await enqueueAppEvent(t.db, { userId: 'user-bad', name: 'Contact Created', payload: { email: 'x@example.com' }, idempotencyKey: 'bad-1' });
+    await enqueueAppEvent(t.db, { userId: 'user-ok', name: 'Contact Created', payload: { email: 'y@example.com' }, idempotencyKey: 'ok-1' });
+    expect(await enqueueAppEvent(t.db, { userId: 'user-ok', name: 'Contact Created', payload: {}, idempotencyKey: 'ok-1' })).toBe(false);
+    startLoop({ outbox: { maxAttempts: 3 } });
+    await waitFor(async () => (await outboxStatus(t.db)).dead === 1, 'the refused event dead');
+    const dead = await t.db.selectFrom('app_event_outbox').selectAll().where('idempotency_key', '=', 'bad-1').executeTakeFirstOrThrow();
+    expect(dead).toMatchObject({ status: 'dead', failures: 3, last_status: 400 });
+    expect(dead.last_error).toContain('bad payload');
+    expect(sandbox.paragon.appEvents.map((e) => e.userId)).toEqual(['user-ok']);
+
+    sandbox.paragon.gate.set({ reject: [] });
+    expect(await retryOutbox(t.db, { dead: true })).toMatchObject({ revived: 1 });
+    await waitFor(async () => (await outboxStatus(t.db)).pending === 0, 'the revived event sent');
+    expect(sandbox.paragon.appEvents.map((e) => e.userId)).toEqual(['user-ok', 'user-bad']);
+    expect((await outboxStatus(t.db)).dead).toBe(0);
+  });
+
+  it('two loops at once claim disjoint rows: each event delivered once, order kept', async () => {
+    sandbox.paragon.gate.set({ latencyMs: 5 });
+    await enqueueInterleaved(12, 10);
+    const a = new Metrics();
+    const b = new Metrics();
+    startLoop({}, a);
+    startLoop({}, b);
+    await waitFor(async () => (await outboxStatus(t.db)).pending === 0, 'all sent');
+    expect(sandbox.paragon.appEvents).toHaveLength(120);
+    const keys = sandbox.paragon.appEvents.map((e) => `${e.payload['contact']}:${e.payload['n']}`);
+    expect(new Set(keys).size).toBe(120);
+    for (const ns of arrivalOrder().values()) expect(ns).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(a.counter('outbox.delivered') + b.counter('outbox.delivered')).toBe(120);
+  });
+
+  it('reuses a user token until near expiry', async () => {
+    const tokens: string[] = [];
+    const config = testConfig(sandbox.baseUrl);
+    const loop = createOutboxDelivery({
+      db: t.db, paragon: config.paragon!, outbox: config.outbox, log: quietLog,
+      fetch: async (input, init) => {
+        tokens.push(String(new Headers(init?.headers).get('authorization')).slice(7));
+        return fetch(input, init);
+      },
+    });
+    await enqueueInterleaved(1, 3);
+    while ((await loop.runOnce()) > 0);
+    expect(tokens).toHaveLength(3);
+    expect(new Set(tokens).size).toBe(1);
+    const claims = decodeJwt(tokens[0]!);
+    expect(claims).toMatchObject({ sub: 'user-0', aud: `useparagon.com/${config.paragon!.projectId}` });
+    expect(claims.exp! - claims.iat!).toBe(300);
+  });
+});
