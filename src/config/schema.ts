@@ -180,6 +180,11 @@ const outboxSchema = z
     requestTimeoutMs: positiveInt.default(10_000),
     /** Deliveries in flight at once, per worker process. */
     concurrency: positiveInt.default(8),
+    /**
+     * How long claimed rows stay reserved for one worker; a worker that dies mid-delivery holds
+     * them this long. Default: a whole batch timing out at `requestTimeoutMs`, plus 30 s.
+     */
+    leaseMs: positiveInt.optional(),
     /** Sent rows are deleted after this long (0: kept forever). */
     sentRetentionHours: nonNegativeInt.default(168),
   })

@@ -48,7 +48,7 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
   });
   const policy = { maxAttempts: outbox.maxAttempts, backoffBaseMs: outbox.backoffBaseMs, backoffMaxMs: outbox.backoffMaxMs };
   // Long enough for a whole batch at the configured concurrency, each request timing out.
-  const leaseMs = outbox.requestTimeoutMs * (Math.ceil(outbox.batchSize / outbox.concurrency) + 1) + 30_000;
+  const leaseMs = outbox.leaseMs ?? outbox.requestTimeoutMs * (Math.ceil(outbox.batchSize / outbox.concurrency) + 1) + 30_000;
 
   let stopped = true;
   let loop: Promise<void> | undefined;
