@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema, type Config } from '../../../src/config/schema.ts';
+import { syncTriggers } from '../../../src/paragon/triggers.ts';
+import { createUserTokenSigner } from '../../../src/paragon/token.ts';
+import { startSandbox, DEFAULT_PORTAL_ID, type Sandbox } from '../../../src/sandbox/index.ts';
+import { createParagonSandbox, type ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
+import { verifyParagon } from '../../../src/webhooks/paragon-signature.ts';
+import { startReceiver } from '../sandbox/receiver.ts';
+import { PROJECT_ID, quietLog, testKeys, waitFor } from '../outbox/harness.ts';
+
+let sandbox: Sandbox;
+let paragon: ParagonSandbox;
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+const SECRET = 'paragon-webhook-secret';
+
+beforeAll(async () => {
+  paragon = createParagonSandbox({
+    projectId: PROJECT_ID, publicKeyPem: testKeys().publicKeyPem, webhookSecret: SECRET, timeScale: 0.01,
+    defaultPortalId: DEFAULT_PORTAL_ID, webhooks: { retryBaseMs: 100, maxRetries: 2, erroredAfter: 2 },
+  });
+  sandbox = await startSandbox({ timeScale: 0.01, plugins: [paragon.plugin] });
+  receiver = await startReceiver();
+});
+afterAll(async () => {
+  await paragon?.stop();
+  await sandbox?.close();
+  await receiver?.close();
+});
+
+function config(triggers: unknown[]): Config {
+  return configSchema.parse({
+    http: { publicUrl: receiver.base },
+    paragon: { projectId: PROJECT_ID, signingKey: testKeys().privateKeyPem, webhookSecret: SECRET, baseUrl: sandbox.baseUrl, actionKitUrl: `${sandbox.baseUrl}/actionkit`, triggers },
+  });
+}
+
+const contactCreated = { user: 'user-1', integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Contact' } };
+const contactUpdated = { user: 'user-1', integration: 'hubspot', type: 'HUBSPOT_RECORD_UPDATED', parameters: { recordType: 'Contact' } };
+const companyCreated = { user: 'user-2', integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Company' } };
+
+describe('syncTriggers against the Triggers API', () => {
+  it('creates what is missing, then a second run changes nothing', async () => {
+    const first = await syncTriggers(config([contactCreated, contactUpdated, companyCreated]), { log: quietLog });
+    expect(first).toMatchObject({ users: 2, created: 3, updated: 0, deleted: 0, unchanged: 0, failures: [] });
+    expect(paragon.subscriptions.mutations).toBe(3);
+    const second = await syncTriggers(config([contactCreated, contactUpdated, companyCreated]), { log: quietLog });
+    expect(second).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
+    expect(paragon.subscriptions.mutations).toBe(3);
+    const sub = paragon.subscriptions.forUser('user-1').find((s) => s.type === 'HUBSPOT_RECORD_CREATED');
+    expect(sub?.webhookOverride).toEqual({ url: `${receiver.base}/webhooks/paragon`, metadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED' } });
+  });
+
+  it('updates changed parameters, deletes removed triggers, and leaves unmanaged subscriptions alone', async () => {
+    // A subscription the app made itself, through the same API.
+    const token = await createUserTokenSigner({ projectId: PROJECT_ID, signingKey: testKeys().privateKeyPem, ttlSeconds: 60 }).token('user-1');
+    const res = await fetch(`${sandbox.baseUrl}/actionkit/projects/${PROJECT_ID}/trigger-subscriptions`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ integration: 'hubspot', type: 'HUBSPOT_RECORD_DELETED', parameters: { recordType: 'Deal' }, webhookOverride: { url: 'https://app.example.com/hook' } }),
+    });
+    expect(res.status).toBe(201);
+    const before = paragon.subscriptions.mutations;
+    const report = await syncTriggers(config([{ ...contactCreated, parameters: { recordType: 'Contact', extra: 'x' } }, companyCreated]), { log: quietLog });
+    expect(report).toMatchObject({ created: 0, updated: 1, deleted: 1, unchanged: 1 });
+    expect(paragon.subscriptions.mutations).toBe(before + 2);
+    const user1 = paragon.subscriptions.forUser('user-1');
+    expect(user1.map((s) => s.type).sort()).toEqual(['HUBSPOT_RECORD_CREATED', 'HUBSPOT_RECORD_DELETED']);
+    expect(user1.find((s) => s.type === 'HUBSPOT_RECORD_CREATED')?.parameters).toEqual({ recordType: 'Contact', extra: 'x' });
+    // Back to the original parameters: the extra key is removed through PATCH's null.
+    await syncTriggers(config([contactCreated, companyCreated]), { log: quietLog });
+    expect(paragon.subscriptions.forUser('user-1').find((s) => s.type === 'HUBSPOT_RECORD_CREATED')?.parameters).toEqual({ recordType: 'Contact' });
+    const again = await syncTriggers(config([contactCreated, companyCreated]), { log: quietLog });
+    expect(again).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 2 });
+  });
+
+  it('sends signed trigger webhooks for matching HubSpot changes', async () => {
+    const from = receiver.received.length;
+    const contact = sandbox.hubspot.create('contacts', { email: 'ada@example.com', firstname: 'Ada' });
+    sandbox.hubspot.create('deals', { dealname: 'not watched' });
+    await paragon.idle();
+    const got = receiver.received.slice(from);
+    expect(got).toHaveLength(1);
+    const hook = got[0]!;
+    expect(hook.url).toBe('/webhooks/paragon');
+    expect(verifyParagon(String(hook.headers['x-paragon-signature']), hook.raw, SECRET)).toEqual({ ok: true });
+    const sub = paragon.subscriptions.forUser('user-1').find((s) => s.type === 'HUBSPOT_RECORD_CREATED')!;
+    expect(hook.body).toMatchObject({
+      userId: 'user-1', integration: 'hubspot', triggerType: 'HUBSPOT_RECORD_CREATED', triggerSubscriptionId: sub.id,
+      credentialId: sub.credentialId, projectId: PROJECT_ID,
+      payload: { id: contact.id, properties: { email: 'ada@example.com', firstname: 'Ada' } },
+      triggerSubscriptionMetadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED' },
+    });
+    expect((hook.body as { eventId: string }).eventId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('turns a subscription ERRORED after repeated delivery failures, and sync reports it', async () => {
+    receiver.setResponder(() => ({ status: 500 }));
+    try {
+      sandbox.hubspot.create('contacts', { email: 'b@example.com' });
+      sandbox.hubspot.create('contacts', { email: 'c@example.com' });
+      await waitFor(() => paragon.subscriptions.forUser('user-1').some((s) => s.status === 'ERRORED'), 'the subscription ERRORED');
+      await paragon.idle();
+    } finally {
+      receiver.setResponder(() => ({ status: 204 }));
+    }
+    const report = await syncTriggers(config([contactCreated, companyCreated]), { log: quietLog });
+    expect(report.errored).toHaveLength(1);
+    expect(report.errored[0]).toMatchObject({ user: 'user-1', type: 'HUBSPOT_RECORD_CREATED' });
+    expect(report.errored[0]?.error).toMatch(/failed/);
+    expect(report).toMatchObject({ created: 0, updated: 0, deleted: 0 });
+  });
+
+  it('rejects tokens signed with another key', async () => {
+    const other = (await import('../../../src/sandbox/paragon/keys.ts')).generateSigningKeyPair();
+    const report = await syncTriggers(
+      configSchema.parse({ http: { publicUrl: receiver.base }, paragon: { projectId: PROJECT_ID, signingKey: other.privateKeyPem, actionKitUrl: `${sandbox.baseUrl}/actionkit`, triggers: [contactCreated] } }),
+      { log: quietLog },
+    );
+    expect(report.failures).toEqual([{ user: 'user-1', action: 'list', error: expect.stringContaining('HTTP 401') }]);
+  });
+});
