@@ -3,7 +3,7 @@
  * batch durably in one statement, and only then answer 2xx. A refusal is 401 with no detail (the
  * log says which check failed and why); storage down or slow is 503 within the sender's 5 s budget.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
@@ -45,7 +45,13 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
   const portal = defaultPortalId(config);
   const urlOptions = { publicUrl: config.http.publicUrl, trustProxy: config.http.trustProxy };
 
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit, return503OnClosing: true });
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // Per-request lines at webhook rates are noise; refusals and failures are logged where handled.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    return503OnClosing: true,
+  });
   // Keep the body as bytes: signatures are over exactly what was sent, never re-serialised JSON.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));

@@ -1,0 +1,118 @@
+/**
+ * Stored webhook events as mirror observations. Pure. An event says what changed and when
+ * (`occurredAt` is the version); creation, restore and merge also need the record itself, so
+ * the plan names the objects to hydrate by a batch read.
+ */
+import { snapshotFromObject, type HubSpotObject } from '../hubspot/objects.ts';
+import type { ObjectRef, Observation, Via } from '../mirror/observation.ts';
+import { objectTypeName } from '../hubspot/objects.ts';
+import { parseHubSpotEvent, type EventKind, type HubSpotEvent } from './hubspot-events.ts';
+import type { WebhookSource } from './inbox.ts';
+import { paragonRecord, recordSnapshot, type RecordSnapshot } from './records.ts';
+
+/** The columns of a stored event the plan needs. */
+export interface StoredEvent {
+  id: number;
+  source: WebhookSource;
+  portal_id: number | null;
+  object_type: string | null;
+  object_id: string | null;
+  received_at: Date;
+  payload: Record<string, unknown>;
+}
+
+export type EventPlan =
+  | { id: number; ok: true; observations: Observation[]; hydrate: ObjectRef[] }
+  /** The event cannot become an observation however often it is tried. */
+  | { id: number; ok: false; error: string };
+
+/** Plans one stored event. */
+export function planEvent(event: StoredEvent): EventPlan {
+  const seenAt = new Date(event.received_at);
+  if (event.source === 'hubspot') {
+    const parsed = parseHubSpotEvent(event.payload);
+    if ('reason' in parsed) return { id: event.id, ok: false, error: `stored event no longer validates: ${parsed.reason}` };
+    return { id: event.id, ok: true, ...hubspotObservations(parsed.event, parsed.kind, event, seenAt) };
+  }
+  const hints = { portalId: event.portal_id === null ? undefined : String(event.portal_id), objectType: event.object_type ?? undefined };
+  const record = event.source === 'paragon' ? paragonRecord((event.payload.payload ?? {}) as Record<string, unknown>) : event.payload;
+  const snapshot = recordSnapshot(record, hints);
+  if (typeof snapshot === 'string') return { id: event.id, ok: false, error: snapshot };
+  return { id: event.id, ok: true, observations: [snapshotObservation(snapshot, event.source, seenAt)], hydrate: [] };
+}
+
+function snapshotObservation(snapshot: RecordSnapshot, via: Via, seenAt: Date): Observation {
+  const object: HubSpotObject = {
+    id: snapshot.objectId,
+    properties: snapshot.properties,
+    updatedAt: new Date(snapshot.version),
+    ...(snapshot.createdAt !== undefined ? { createdAt: new Date(snapshot.createdAt) } : {}),
+  };
+  const observation = snapshotFromObject(snapshot.portalId, snapshot.objectType, object, via, seenAt);
+  return snapshot.archived ? { ...observation, archivedAt: snapshot.version } : observation;
+}
+
+function hubspotObservations(e: HubSpotEvent, kind: EventKind, stored: StoredEvent, seenAt: Date): { observations: Observation[]; hydrate: ObjectRef[] } {
+  const objectType = stored.object_type!;
+  const ref: ObjectRef = { portalId: e.portalId, objectType, objectId: stored.object_id! };
+  const base = { ref, version: e.occurredAt, via: 'webhook' as const, seenAt };
+  switch (kind.action) {
+    case 'propertyChange':
+      return {
+        observations: [{ ...base, kind: 'propertyChange', property: e.propertyName!, value: e.propertyValue === null || e.propertyValue === undefined ? null : String(e.propertyValue) }],
+        hydrate: [],
+      };
+    case 'creation':
+      return { observations: [{ ...base, kind: 'created' }], hydrate: [ref] };
+    case 'restore':
+      return { observations: [{ ...base, kind: 'restored' }], hydrate: [ref] };
+    case 'deletion':
+      return { observations: [{ ...base, kind: 'deleted' }], hydrate: [] };
+    case 'privacyDeletion':
+      return { observations: [{ ...base, kind: 'privacyDeleted' }], hydrate: [] };
+    case 'merge': {
+      // The survivor (possibly a new id) absorbs the primary and the merged ids.
+      const merged = [e.primaryObjectId, ...(e.mergedObjectIds ?? []), e.objectId].filter((id): id is string => id !== undefined && id !== ref.objectId);
+      return { observations: [{ ...base, kind: 'merged', mergedIds: [...new Set(merged)] }], hydrate: [ref] };
+    }
+    case 'associationChange': {
+      const [, toSingular] = (e.associationType ?? '').split('_TO_');
+      const toObjectType = associationTarget(toSingular, e);
+      return {
+        observations: [
+          { ...base, kind: 'association', toObjectType, toObjectId: e.toObjectId!, associationType: e.associationType!, removed: e.associationRemoved ?? false },
+        ],
+        hydrate: [],
+      };
+    }
+  }
+}
+
+/** `CONTACT_TO_COMPANY` → companies; a numeric or custom label falls back to `toObjectTypeId` when sent. */
+function associationTarget(toSingular: string | undefined, e: HubSpotEvent): string {
+  const fromId = (e as Record<string, unknown>).toObjectTypeId;
+  if (typeof fromId === 'string' && /^\d+-\d+$/.test(fromId)) return objectTypeName(fromId);
+  return toSingular ? objectTypeName(toSingular.toLowerCase()) : 'unknown';
+}
+
+/** Key of an object ref, for grouping hydration reads. */
+export function refKey(ref: ObjectRef): string {
+  return `${ref.portalId}\u0000${ref.objectType}\u0000${ref.objectId}`;
+}
+
+/** Groups refs to read by (portal, type), unique ids, in chunks of at most `chunk` (HubSpot's batch read takes 100). */
+export function hydrationReads(refs: readonly ObjectRef[], chunk = 100): { portalId: number; objectType: string; ids: string[] }[] {
+  const groups = new Map<string, { portalId: number; objectType: string; ids: Set<string> }>();
+  for (const ref of refs) {
+    const key = `${ref.portalId}\u0000${ref.objectType}`;
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { portalId: ref.portalId, objectType: ref.objectType, ids: new Set() }));
+    group.ids.add(ref.objectId);
+  }
+  const reads: { portalId: number; objectType: string; ids: string[] }[] = [];
+  for (const group of groups.values()) {
+    const ids = [...group.ids];
+    for (let i = 0; i < ids.length; i += chunk) reads.push({ portalId: group.portalId, objectType: group.objectType, ids: ids.slice(i, i + chunk) });
+  }
+  return reads;
+}

@@ -1,0 +1,157 @@
+/**
+ * Webhook processing (`worker` role): claim stored events, turn them into observations, hydrate
+ * what an event does not carry (creation, restore, merge need the record) with batch reads at
+ * hydration priority, and apply everything with `applyObservations` in the transaction that
+ * marks the events processed. Failures back off and are retried; several workers share the
+ * queue through `FOR UPDATE SKIP LOCKED` claims with a lease.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { WebhooksConfig } from '../config/schema.ts';
+import type { Database } from '../db/schema.ts';
+import { claimWebhookEvents, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from '../db/webhook-events.ts';
+import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
+import { applyObservations } from '../mirror/apply.ts';
+import type { Observation, SnapshotObservation } from '../mirror/observation.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import { hydrationReads, planEvent, refKey, type EventPlan } from './observations.ts';
+
+export interface ProcessorDeps {
+  db: Kysely<Database>;
+  log: Logger;
+  metrics: Metrics;
+  config: Pick<WebhooksConfig, 'processBatchSize' | 'leaseSeconds' | 'maxAttempts' | 'backoffBaseMs' | 'backoffMaxMs'>;
+  /** Batch reads through the account's shared budget. Without one, events apply without hydration. */
+  reader?: HubSpotReader;
+  /** Properties to hydrate for a portal and type (a sync job's list), default all. */
+  properties?: (portalId: number, objectType: string) => readonly string[] | 'all';
+  now?: () => Date;
+  random?: () => number;
+}
+
+export interface BatchResult {
+  claimed: number;
+  processed: number;
+  /** Failed this time, to be retried. */
+  retrying: number;
+  /** Given up on (deterministic failures, or out of attempts). */
+  failed: number;
+  hydrated: number;
+}
+
+/** When to retry after `attempts` failed attempts: exponential with jitter, capped; null once out of attempts. */
+export function retryAt(attempts: number, now: Date, config: ProcessorDeps['config'], random: () => number): Date | null {
+  if (attempts >= config.maxAttempts) return null;
+  const exponential = Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
+  return new Date(now.getTime() + Math.round(exponential * (0.5 + random() / 2)));
+}
+
+/** Processes one claimed batch. Never throws for a bad event; throws only when the database is unusable. */
+export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchResult> {
+  const { db, log, metrics, config } = deps;
+  const now = deps.now ?? (() => new Date());
+  const random = deps.random ?? Math.random;
+  const claimedAt = now();
+  const rows = await claimWebhookEvents(db, {
+    now: claimedAt,
+    leaseUntil: new Date(claimedAt.getTime() + config.leaseSeconds * 1000),
+    limit: config.processBatchSize,
+  });
+  const result: BatchResult = { claimed: rows.length, processed: 0, retrying: 0, failed: 0, hydrated: 0 };
+  if (rows.length === 0) return result;
+  const attempts = new Map(rows.map((row) => [row.id, row.attempts]));
+  const failures: WebhookFailure[] = [];
+  const fail = (id: number, error: string, permanent: boolean) =>
+    failures.push({ id, error, retryAt: permanent ? null : retryAt(attempts.get(id) ?? 1, now(), config, random) });
+
+  const plans: Extract<EventPlan, { ok: true }>[] = [];
+  for (const row of rows) {
+    const plan = planEvent(row);
+    if (plan.ok) plans.push(plan);
+    else fail(plan.id, plan.error, true);
+  }
+
+  const { snapshots, errors } = await hydrate(deps, plans.flatMap((plan) => plan.hydrate));
+  result.hydrated = snapshots.size;
+  const ready: typeof plans = [];
+  for (const plan of plans) {
+    const error = plan.hydrate.map((ref) => errors.get(refKey(ref))).find((e) => e !== undefined);
+    if (error !== undefined) fail(plan.id, `hydration failed: ${error}`, false);
+    else ready.push(plan);
+  }
+
+  // One transaction for the whole batch; if it fails, apply event by event so one bad event
+  // cannot hold the others back.
+  // Every hydrated snapshot goes into the batch, including records HubSpot resolved to another
+  // id (a merged-away id reads as its survivor).
+  const applied = await applyPlans(db, ready, [...snapshots.values()], now).then(
+    () => ready.map((plan) => plan.id),
+    async (err: unknown) => {
+      log.warn({ err, events: ready.length }, 'webhook batch failed to apply; retrying event by event');
+      const ok: number[] = [];
+      for (const plan of ready) {
+        try {
+          await applyPlans(db, [plan], plan.hydrate.flatMap((ref) => snapshots.get(refKey(ref)) ?? []), now);
+          ok.push(plan.id);
+        } catch (eventErr) {
+          fail(plan.id, `apply failed: ${(eventErr as Error).message ?? String(eventErr)}`, false);
+        }
+      }
+      return ok;
+    },
+  );
+  result.processed = applied.length;
+
+  await markWebhookEventsFailed(db, failures, now());
+  for (const failure of failures) {
+    if (failure.retryAt === null) result.failed += 1;
+    else result.retrying += 1;
+  }
+  if (failures.length > 0) log.warn({ retrying: result.retrying, failed: result.failed, first: failures[0]?.error }, 'webhook events failed to process');
+  metrics.count('webhook.events.processed', result.processed);
+  if (result.retrying) metrics.count('webhook.events.retrying', result.retrying);
+  if (result.failed) metrics.count('webhook.events.failed', result.failed);
+  if (result.hydrated) metrics.count('webhook.hydration.objects', result.hydrated);
+  return result;
+}
+
+async function applyPlans(db: Kysely<Database>, plans: readonly Extract<EventPlan, { ok: true }>[], snapshots: readonly SnapshotObservation[], now: () => Date): Promise<void> {
+  if (plans.length === 0) return;
+  const observations: Observation[] = [...plans.flatMap((plan) => plan.observations), ...snapshots];
+  const at = now();
+  await db.transaction().execute(async (trx) => {
+    await applyObservations(trx, observations, { now: at });
+    await markWebhookEventsProcessed(trx, plans.map((plan) => plan.id), at);
+  });
+}
+
+/**
+ * Reads the records the events need, each once (many events for one object coalesce), up to
+ * 100 ids per call. Ids HubSpot no longer has are simply absent: the event still applies.
+ */
+async function hydrate(deps: ProcessorDeps, refs: readonly { portalId: number; objectType: string; objectId: string }[]) {
+  const snapshots = new Map<string, SnapshotObservation>();
+  const errors = new Map<string, string>();
+  if (refs.length === 0 || !deps.reader) return { snapshots, errors };
+  const reader = deps.reader;
+  const now = deps.now ?? (() => new Date());
+  await Promise.all(
+    hydrationReads(refs).map(async (read) => {
+      const properties = deps.properties?.(read.portalId, read.objectType) ?? 'all';
+      try {
+        const { results } = await reader.batchRead(read.portalId, read.objectType, read.ids, properties, 'hydration');
+        const seenAt = now();
+        for (const object of results) {
+          const snapshot = snapshotFromObject(read.portalId, read.objectType, object, 'hydration', seenAt);
+          if (!Number.isFinite(snapshot.version)) continue;
+          snapshots.set(refKey(snapshot.ref), snapshot);
+        }
+      } catch (err) {
+        const message = (err as Error).message ?? String(err);
+        deps.log.warn({ err, portalId: read.portalId, objectType: read.objectType, ids: read.ids.length }, 'webhook hydration read failed');
+        for (const id of read.ids) errors.set(refKey({ portalId: read.portalId, objectType: read.objectType, objectId: id }), message);
+      }
+    }),
+  );
+  return { snapshots, errors };
+}

@@ -1,0 +1,153 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Metrics } from '../../../src/metrics/registry.ts';
+import { startSandbox, type Sandbox, type TruthObject } from '../../../src/sandbox/index.ts';
+import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
+import { buildReceiver } from '../../../src/webhooks/receiver.ts';
+import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { captureLogger, PORTAL, SECRET_A, SECRET_B, testConfig } from './helpers.ts';
+import { sandboxReader } from './sandbox-reader.ts';
+
+const PROPERTIES = ['firstname', 'email', 'lifecyclestage'];
+const SUBSCRIPTIONS = [
+  { subscriptionType: 'contact.creation' },
+  ...PROPERTIES.map((propertyName) => ({ subscriptionType: 'contact.propertyChange', propertyName })),
+  { subscriptionType: 'contact.deletion' },
+  { subscriptionType: 'contact.restore' },
+  { subscriptionType: 'contact.merge' },
+  { subscriptionType: 'contact.privacyDeletion' },
+  { subscriptionType: 'contact.associationChange' },
+  { subscriptionType: 'object.creation', objectTypeId: '0-2' },
+  { subscriptionType: 'company.propertyChange', propertyName: 'name' },
+];
+
+let testDb: TestDb;
+let sandbox: Sandbox;
+let receiver: ReturnType<typeof buildReceiver>;
+let reader: ReturnType<typeof sandboxReader>;
+const { log } = captureLogger();
+const metrics = new Metrics();
+
+beforeAll(async () => {
+  testDb = await createTestDb();
+  receiver = buildReceiver({ db: testDb.db, log, metrics, config: testConfig() });
+  await receiver.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}`;
+  sandbox = await startSandbox({
+    timeScale: 0.05,
+    hubspot: {
+      apps: [{ appId: 1001, clientSecret: SECRET_A, targetUrl: `${base}/webhooks/hubspot`, subscriptions: SUBSCRIPTIONS }],
+      workflows: [
+        {
+          workflowId: 9,
+          appId: 1002,
+          clientSecret: SECRET_B,
+          targetUrl: `${base}/webhooks/hubspot?portalId=${PORTAL}&objectType=contacts`,
+          objectType: 'contacts',
+          trigger: 'propertyChange',
+          propertyName: 'lifecyclestage',
+        },
+      ],
+    },
+  });
+  reader = sandboxReader(sandbox.baseUrl, `pat-sandbox-${PORTAL}`);
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  await receiver?.close();
+  await testDb?.close();
+});
+
+const processorDeps = () => ({
+  db: testDb.db,
+  log,
+  metrics,
+  reader,
+  config: testConfig().webhooks,
+  properties: (_portal: number, type: string) => (type === 'contacts' ? [...PROPERTIES, 'lastmodifieddate', 'createdate', 'hs_merged_object_ids'] : ['name', 'hs_lastmodifieddate']),
+});
+
+async function drain(): Promise<void> {
+  await sandbox.idle();
+  while ((await processWebhookBatch(processorDeps())).claimed > 0);
+}
+
+async function mirror(objectType: string) {
+  const rows = await testDb.db.selectFrom('hubspot_objects').selectAll().where('object_type', '=', objectType).execute();
+  return new Map(rows.map((row) => [row.object_id, row]));
+}
+
+function truth(objectType: string): TruthObject[] {
+  return sandbox.hubspot.truth(PORTAL)[0]!.objects.filter((o) => o.objectType === objectType);
+}
+
+describe('sandbox → webhooks → receiver → processor → mirror', () => {
+  it('mirrors creations, changes, deletions, restores, merges, privacy deletions and workflow posts', async () => {
+    const hs = sandbox.hubspot;
+    const a = hs.create('contacts', { firstname: 'Zoë 🚀', email: 'zoe@example.com' });
+    const b = hs.create('contacts', { firstname: 'Bob', email: 'bob@example.com' });
+    const c = hs.create('contacts', { firstname: 'Carla', email: 'carla@example.com' });
+    const d = hs.create('contacts', { firstname: 'Dana', email: 'dana@example.com' });
+    const company = hs.create('companies', { name: 'Ångström AB' });
+    hs.update('contacts', a.id, { firstname: 'Zoë Ä', lifecyclestage: 'lead' });
+    hs.update('contacts', c.id, { lifecyclestage: 'customer' });
+    hs.associate('contacts', c.id, 'companies', company.id);
+    hs.archive('contacts', b.id);
+    hs.restore('contacts', b.id);
+    hs.update('contacts', b.id, { email: 'bob@new.example.com' });
+    const merged = hs.merge('contacts', a.id, c.id);
+    if (!merged.ok) throw new Error(merged.message);
+    hs.privacyDelete(d.id);
+    const e = hs.create('contacts', { firstname: 'Eve' });
+    hs.archive('contacts', e.id);
+    await drain();
+
+    const contacts = await mirror('contacts');
+    for (const expected of truth('contacts')) {
+      const row = contacts.get(expected.id);
+      expect(row, `contact ${expected.id}`).toBeDefined();
+      if (expected.mergedInto) {
+        expect(row!.merged_into).toBe(expected.mergedInto);
+        expect(row!.archived).toBe(true);
+      } else if (expected.privacyDeleted) {
+        expect(row!.privacy_deleted_at).not.toBeNull();
+        expect(row!.properties).toEqual({});
+      } else {
+        expect(row!.archived, `archived of ${expected.id}`).toBe(expected.archived);
+        for (const property of PROPERTIES) expect(row!.properties[property] ?? null, `${property} of ${expected.id}`).toBe(expected.properties[property] ?? null);
+      }
+    }
+    const survivor = contacts.get(merged.object.id)!;
+    expect(survivor.properties.firstname).toBe('Zoë Ä');
+    expect(survivor.first_seen_via).toBe('webhook');
+    const companies = await mirror('companies');
+    expect(companies.get(company.id)!.properties.name).toBe('Ångström AB');
+    const edge = await testDb.db.selectFrom('hubspot_associations').selectAll().where('from_object_id', '=', c.id).executeTakeFirst();
+    expect(edge).toMatchObject({ to_object_type: 'companies', to_object_id: company.id, removed: false });
+
+    // The workflow posts were stored and applied too.
+    const workflow = await testDb.db.selectFrom('webhook_events').select(['object_id', 'processed_at']).where('source', '=', 'workflow').execute();
+    expect(workflow.map((w) => w.object_id).sort()).toEqual([a.id, c.id].sort());
+    expect(workflow.every((w) => w.processed_at !== null)).toBe(true);
+    const ledger = await testDb.db.selectFrom('change_ledger').select('property').where('seen_by_workflow_at', 'is not', null).execute();
+    expect(ledger.map((l) => l.property)).toContain('lifecyclestage');
+
+    // Hydration read each object once per batch, at most 100 ids per call.
+    expect(reader.calls.every((call) => call.ids.length <= 100 && new Set(call.ids).size === call.ids.length)).toBe(true);
+  });
+
+  it('converges under dropped-free duplicated and reordered delivery', async () => {
+    sandbox.hubspot.setFaults({ duplicateRate: 0.5, reorder: true });
+    const ids = Array.from({ length: 120 }, (_, i) => sandbox.hubspot.create('contacts', { firstname: `N${i}`, email: `n${i}@example.com` }).id);
+    for (const [i, id] of ids.entries()) if (i % 3 === 0) sandbox.hubspot.update('contacts', id, { firstname: `N${i} changed` });
+    await drain();
+    sandbox.hubspot.setFaults({ duplicateRate: 0, reorder: false });
+    const contacts = await mirror('contacts');
+    const expected = new Map(truth('contacts').map((t) => [t.id, t]));
+    for (const id of ids) expect(contacts.get(id)!.properties.firstname).toBe(expected.get(id)!.properties.firstname);
+    const status = await testDb.db.selectFrom('webhook_events').select((eb) => eb.fn.sum<number>('deliveries').as('deliveries')).executeTakeFirst();
+    expect(Number(status!.deliveries)).toBeGreaterThan(await testDb.db.selectFrom('webhook_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst().then((r) => Number(r!.n)));
+    expect(reader.calls.some((call) => call.ids.length === 100)).toBe(true);
+  });
+});

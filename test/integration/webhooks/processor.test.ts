@@ -1,0 +1,166 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { storeWebhookBatch, webhookStatus } from '../../../src/db/webhook-events.ts';
+import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
+import { Metrics } from '../../../src/metrics/registry.ts';
+import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
+import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
+import { processWebhookBatch, retryAt, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
+import { createProcessorService } from '../../../src/webhooks/service.ts';
+import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { captureLogger, hubspotEvent, PORTAL, testConfig } from './helpers.ts';
+
+let testDb: TestDb;
+const { log } = captureLogger();
+let clock = new Date('2026-11-22T10:00:00.000Z');
+
+beforeAll(async () => {
+  testDb = await createTestDb();
+});
+afterAll(async () => {
+  await testDb?.close();
+});
+beforeEach(async () => {
+  await sql`truncate webhook_events, webhook_quarantine, hubspot_objects, hubspot_associations, change_ledger`.execute(testDb.db);
+  clock = new Date('2026-11-22T10:00:00.000Z');
+});
+
+async function store(events: Record<string, unknown>[]): Promise<void> {
+  await storeWebhookBatch(testDb.db, foldDuplicates(parseHubSpotBatch(events)).batch, clock);
+}
+
+/** A reader that serves objects from a map and can be told to fail. */
+function fakeReader(objects: Record<string, Record<string, string>>) {
+  const calls: string[][] = [];
+  let failures = 0;
+  const reader: HubSpotReader = {
+    async batchRead(_portal, _type, ids) {
+      calls.push([...ids]);
+      if (failures > 0) {
+        failures -= 1;
+        throw new Error('429 TEN_SECONDLY_ROLLING');
+      }
+      const results = ids.filter((id) => objects[id]).map((id) => ({ id, properties: objects[id]! }));
+      return { results, missing: ids.filter((id) => !objects[id]) };
+    },
+  };
+  return { reader, calls, failNext: (n: number) => (failures = n) };
+}
+
+function deps(reader?: HubSpotReader, overrides: Partial<ProcessorDeps['config']> = {}): ProcessorDeps {
+  return {
+    db: testDb.db,
+    log,
+    metrics: new Metrics(),
+    config: { ...testConfig().webhooks, backoffBaseMs: 1000, backoffMaxMs: 60_000, maxAttempts: 3, ...overrides },
+    ...(reader ? { reader } : {}),
+    now: () => clock,
+    random: () => 1,
+  };
+}
+
+describe('retry policy', () => {
+  it('backs off exponentially to the cap, then gives up', () => {
+    const config = { processBatchSize: 1, leaseSeconds: 1, maxAttempts: 5, backoffBaseMs: 1000, backoffMaxMs: 5000 };
+    const now = new Date(0);
+    expect([1, 2, 3, 4].map((n) => retryAt(n, now, config, () => 1)!.getTime())).toEqual([1000, 2000, 4000, 5000]);
+    expect(retryAt(1, now, config, () => 0)!.getTime()).toBe(500);
+    expect(retryAt(5, now, config, () => 1)).toBeNull();
+  });
+});
+
+describe('processing', () => {
+  it('hydrates creations once per object, applies everything, and marks events processed', async () => {
+    const { reader, calls } = fakeReader({ '51': { firstname: 'Zoë', lastmodifieddate: '1790000000500', createdate: '1790000000000' } });
+    await store([
+      hubspotEvent({ subscriptionType: 'contact.creation', occurredAt: 1_790_000_000_000 }),
+      hubspotEvent({ subscriptionType: 'contact.propertyChange', propertyName: 'email', propertyValue: 'z@example.com', occurredAt: 1_790_000_000_000 }),
+      hubspotEvent({ subscriptionType: 'contact.restore', occurredAt: 1_790_000_000_200 }),
+      hubspotEvent({ subscriptionType: 'contact.creation', objectId: 404, occurredAt: 1_790_000_000_000 }),
+    ]);
+    const result = await processWebhookBatch(deps(reader));
+    expect(result).toMatchObject({ claimed: 4, processed: 4, retrying: 0, failed: 0, hydrated: 1 });
+    expect(calls).toEqual([['51', '404']]);
+    const row = await testDb.db.selectFrom('hubspot_objects').selectAll().where('object_id', '=', '51').executeTakeFirstOrThrow();
+    expect(row.properties).toMatchObject({ firstname: 'Zoë', email: 'z@example.com' });
+    expect(row.archived).toBe(false);
+    // The object HubSpot no longer has still gets its creation recorded.
+    expect(await testDb.db.selectFrom('hubspot_objects').select('lifecycle').where('object_id', '=', '404').executeTakeFirstOrThrow()).toEqual({ lifecycle: 'live' });
+    expect(await webhookStatus(testDb.db, clock)).toMatchObject({ backlog: 0, failed: 0, retrying: 0 });
+    expect((await processWebhookBatch(deps(reader))).claimed).toBe(0);
+  });
+
+  it('retries a failed hydration with backoff and applies the rest of the batch meanwhile', async () => {
+    const { reader, failNext } = fakeReader({ '51': { firstname: 'Zoë', lastmodifieddate: '1790000000500' } });
+    await store([hubspotEvent({ subscriptionType: 'contact.creation' }), hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 60 })]);
+    failNext(1);
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ claimed: 2, processed: 1, retrying: 1 });
+    const waiting = await testDb.db.selectFrom('webhook_events').selectAll().where('processed_at', 'is', null).executeTakeFirstOrThrow();
+    expect(waiting).toMatchObject({ attempts: 1, error: 'hydration failed: 429 TEN_SECONDLY_ROLLING' });
+    expect(waiting.next_attempt_at.getTime() - clock.getTime()).toBe(1000);
+    expect(await webhookStatus(testDb.db, new Date(clock.getTime() + 30_000))).toMatchObject({ backlog: 1, retrying: 1, oldestUnprocessedSeconds: 30 });
+    // Not due yet.
+    expect((await processWebhookBatch(deps(reader))).claimed).toBe(0);
+    clock = new Date(clock.getTime() + 1000);
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ claimed: 1, processed: 1 });
+    expect(await testDb.db.selectFrom('hubspot_objects').select('properties').where('object_id', '=', '51').executeTakeFirstOrThrow()).toEqual({
+      properties: { firstname: 'Zoë', lastmodifieddate: '1790000000500' },
+    });
+  });
+
+  it('gives up after maxAttempts and shows the event as failed', async () => {
+    const { reader, failNext } = fakeReader({});
+    await store([hubspotEvent({ subscriptionType: 'contact.creation' })]);
+    failNext(10);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect((await processWebhookBatch(deps(reader))).claimed).toBe(1);
+      clock = new Date(clock.getTime() + 60_000);
+    }
+    expect((await processWebhookBatch(deps(reader))).claimed).toBe(0);
+    expect(await webhookStatus(testDb.db, clock)).toMatchObject({ backlog: 0, failed: 1 });
+  });
+
+  it('a claimed event whose worker died is claimed again after the lease', async () => {
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion' })]);
+    const row = await testDb.db.updateTable('webhook_events').set({ attempts: 1, next_attempt_at: new Date(clock.getTime() + 120_000) }).returning('id').executeTakeFirstOrThrow();
+    expect((await processWebhookBatch(deps())).claimed).toBe(0);
+    clock = new Date(clock.getTime() + 120_000);
+    expect(await processWebhookBatch(deps())).toMatchObject({ claimed: 1, processed: 1 });
+    expect(await testDb.db.selectFrom('webhook_events').select('attempts').where('id', '=', row.id).executeTakeFirstOrThrow()).toEqual({ attempts: 2 });
+  });
+
+  it('several workers on one database process every event exactly once', async () => {
+    const events = Array.from({ length: 600 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 1000 + (i % 50), propertyValue: `v${i}`, occurredAt: 1_790_000_000_000 + i }));
+    for (let i = 0; i < events.length; i += 100) await store(events.slice(i, i + 100));
+    const seen: number[] = [];
+    const worker = async () => {
+      for (;;) {
+        const result = await processWebhookBatch(deps(undefined, { processBatchSize: 40 }));
+        seen.push(result.processed);
+        if (result.claimed === 0) return;
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    expect(seen.reduce((a, b) => a + b, 0)).toBe(600);
+    const counts = await testDb.db.selectFrom('webhook_events').select(['attempts']).execute();
+    expect(counts.every((c) => c.attempts === 1)).toBe(true);
+    const objects = await testDb.db.selectFrom('hubspot_objects').select(['object_id', 'properties']).where('object_id', '=', '1049').executeTakeFirstOrThrow();
+    expect(objects.properties.email).toBe('v599');
+  });
+});
+
+describe('service', () => {
+  it('runs batches until idle and stops cleanly', async () => {
+    const { reader } = fakeReader({});
+    clock = new Date();
+    await store(Array.from({ length: 30 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 2000 + i })));
+    const metrics = new Metrics();
+    const service = createProcessorService({ ...deps(reader, { processBatchSize: 7 }), metrics, now: () => new Date(), intervalMs: 10_000, statusIntervalMs: 0 });
+    await service.start();
+    await service.idle();
+    expect(await webhookStatus(testDb.db)).toMatchObject({ backlog: 0 });
+    expect(metrics.counter('webhook.events.processed')).toBe(30);
+    expect(metrics.snapshot().gauges['webhook.backlog']).toBe(0);
+    await service.stop();
+  });
+});
