@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createClock, type Clock } from './hubspot/clock.ts';
 import { HubSpotSandbox, type HubSpotOptions } from './hubspot/hubspot.ts';
 import { buildServer, type SandboxPlugin } from './server.ts';
+import { createParagonSandbox, type ParagonSandbox, type ParagonSandboxOptions } from './paragon/index.ts';
 
 export interface SandboxOptions {
   /** Default 0: any free port. The server binds 127.0.0.1 unless `host` says otherwise. */
@@ -16,6 +17,8 @@ export interface SandboxOptions {
    * `app` and can subscribe to `sandbox.hubspot.onChange` through the `hubspot` argument.
    */
   plugins?: readonly ((app: FastifyInstance, hubspot: HubSpotSandbox) => void | Promise<void>)[];
+  /** The Paragon half (App Events, Triggers API, trigger webhooks on HubSpot changes); off when unset. */
+  paragon?: Omit<ParagonSandboxOptions, 'clock'>;
   log?: Logger;
 }
 
@@ -26,6 +29,7 @@ export interface Sandbox {
   readonly clock: Clock;
   readonly app: FastifyInstance;
   readonly hubspot: HubSpotSandbox;
+  readonly paragon: ParagonSandbox | undefined;
   /** Waits for webhook and workflow deliveries to settle (including scheduled retries). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -36,6 +40,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const clock = createClock(options.timeScale ?? 1);
   const hubspot = new HubSpotSandbox(options.hubspot ?? {}, clock, options.log);
   const plugins: SandboxPlugin[] = (options.plugins ?? []).map((p) => (app: FastifyInstance) => p(app, hubspot));
+  const paragon = options.paragon ? createParagonSandbox({ defaultPortalId: hubspot.defaultPortalId, ...options.paragon, clock }) : undefined;
+  if (paragon) plugins.push((app) => paragon.plugin(app, hubspot));
   const app = await buildServer({ hubspot, plugins, ...(options.log ? { log: options.log } : {}) });
   await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = app.server.address();
@@ -47,8 +53,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     clock,
     app,
     hubspot,
-    idle: () => hubspot.idle(),
+    paragon,
+    idle: async () => {
+      await Promise.all([hubspot.idle(), paragon?.idle()]);
+    },
     close: async () => {
+      await paragon?.stop();
       await hubspot.stop();
       await app.close();
     },
@@ -66,3 +76,4 @@ export type { LimitPolicy, Tier, LimitConfig } from './hubspot/limits.ts';
 export { signV1, signV2, signV3 } from './hubspot/signatures.ts';
 export { HubSpotSandbox, DEFAULT_PORTAL_ID } from './hubspot/hubspot.ts';
 export { ChangeStream } from './hubspot/change-stream.ts';
+export { createParagonSandbox, generateSigningKeyPair, ParagonSandbox, type ParagonSandboxOptions } from './paragon/index.ts';
