@@ -3,7 +3,7 @@ import { configSchema, type Config } from '../../../src/config/schema.ts';
 import { syncTriggers } from '../../../src/paragon/triggers.ts';
 import { createUserTokenSigner } from '../../../src/paragon/token.ts';
 import { startSandbox, DEFAULT_PORTAL_ID, type Sandbox } from '../../../src/sandbox/index.ts';
-import { createParagonSandbox, type ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
+import type { ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { verifyParagon } from '../../../src/webhooks/paragon-signature.ts';
 import { startReceiver } from '../sandbox/receiver.ts';
 import { PROJECT_ID, quietLog, testKeys, waitFor } from '../outbox/harness.ts';
@@ -14,15 +14,15 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 const SECRET = 'paragon-webhook-secret';
 
 beforeAll(async () => {
-  paragon = createParagonSandbox({
-    projectId: PROJECT_ID, publicKeyPem: testKeys().publicKeyPem, webhookSecret: SECRET, timeScale: 0.01,
-    defaultPortalId: DEFAULT_PORTAL_ID, webhooks: { retryBaseMs: 100, maxRetries: 2, erroredAfter: 2 },
+  sandbox = await startSandbox({
+    timeScale: 0.01,
+    paragon: { projectId: PROJECT_ID, publicKeyPem: testKeys().publicKeyPem, webhookSecret: SECRET, webhooks: { retryBaseMs: 100, maxRetries: 2, erroredAfter: 2 } },
   });
-  sandbox = await startSandbox({ timeScale: 0.01, plugins: [paragon.plugin] });
+  paragon = sandbox.paragon!;
+  expect(paragon.portalOf('anyone')).toBe(DEFAULT_PORTAL_ID);
   receiver = await startReceiver();
 });
 afterAll(async () => {
-  await paragon?.stop();
   await sandbox?.close();
   await receiver?.close();
 });
