@@ -56,8 +56,16 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
   /** The circuit: while Paragon throttles or is unreachable, nothing is claimed. */
   let pausedUntil = 0;
   let transientStreak = 0;
+  /**
+   * Requests allowed in flight, between 1 and `outbox.concurrency`: halved on every 429, grown by
+   * one per full window of successes (AIMD, as TCP does), so a throttled loop settles just under
+   * Paragon's rate instead of bursting into it after every pause.
+   */
+  let window = outbox.concurrency;
+  let inFlight = 0;
 
   function pause(result: Extract<DeliveryResult, { kind: 'transient' }>): void {
+    if (result.throttled) window = Math.max(1, window / 2);
     transientStreak++;
     const delay = result.retryAfterMs !== undefined ? Math.min(result.retryAfterMs, outbox.backoffMaxMs) : backoffMs(transientStreak, policy, random());
     const until = now() + delay;
@@ -78,6 +86,7 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
       await markSent(db, row.id, new Date(finished), result.status);
       metrics?.count('outbox.delivered');
       metrics?.observe('outbox.delivery_lag_ms', finished - row.created_at.getTime());
+      window = Math.min(outbox.concurrency, window + 1 / Math.floor(window));
       if (transientStreak > 0) log.info({ afterFailures: transientStreak }, 'paragon reachable again: delivery resumed');
       transientStreak = 0;
       return result;
@@ -104,16 +113,20 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
     if (rows.length === 0) return 0;
     const queue = [...rows];
     const worker = async () => {
-      for (let row = queue.shift(); row; row = queue.shift()) {
-        if (pausedUntil > now() || (stopped && loop)) {
-          queue.unshift(row);
-          return;
+      // A worker beyond the current window retires; at least one always stays, so the batch drains.
+      while (queue.length > 0 && inFlight < Math.floor(window)) {
+        if (pausedUntil > now() || (stopped && loop)) return;
+        const row = queue.shift()!;
+        inFlight++;
+        try {
+          await deliver(row, claimToken);
+        } finally {
+          inFlight--;
         }
-        await deliver(row, claimToken);
       }
     };
     // allSettled: a database error in one worker must not leave the others running unobserved.
-    const settled = await Promise.allSettled(Array.from({ length: Math.min(outbox.concurrency, rows.length) }, worker));
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(Math.floor(window), rows.length) }, worker));
     await releaseClaims(db, queue.map((row) => row.id), claimToken);
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
