@@ -138,6 +138,8 @@ const paragonSchema = z
     actionKitUrl: httpUrl.default('https://actionkit.useparagon.com'),
     tokenTtlSeconds: positiveInt.default(3600),
     triggers: z.array(triggerSchema).default([]),
+    /** The worker re-syncs trigger subscriptions this often (and once at start); 0: only at start. */
+    triggersSyncIntervalSeconds: nonNegativeInt.default(3600),
   })
   .strict()
   .superRefine((paragon, ctx) => {
@@ -155,7 +157,6 @@ const outboxSourceSchema = z
     table: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/i, 'a table name'),
     id: z.string().default('id'),
     updatedAt: z.string().default('updated_at'),
-    createdAt: z.string().optional(),
     user: z.string().min(1),
     fields: z.record(z.string(), z.string()).default({}),
     pollIntervalMs: positiveInt.default(1000),

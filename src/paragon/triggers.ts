@@ -108,6 +108,8 @@ export interface TriggerSyncDeps {
   log: Logger;
   fetch?: Fetch;
   timeoutMs?: number;
+  /** Stops between users (a stopping worker does not wait for every user's calls). */
+  signal?: AbortSignal;
 }
 
 /** The URL Paragon posts trigger webhooks to. */
@@ -132,6 +134,7 @@ export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, dep
   const api = createTriggersApi({ actionKitUrl: paragon.actionKitUrl, projectId: paragon.projectId, timeoutMs: deps.timeoutMs ?? 15_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
   const byUser = Map.groupBy(paragon.triggers, (t) => t.user);
   for (const [user, desired] of byUser) {
+    if (deps.signal?.aborted) break;
     report.users++;
     const token = await signer.token(user);
     const fail = (action: string, error: string) => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, type Config } from '../../../src/config/schema.ts';
 import { syncTriggers } from '../../../src/paragon/triggers.ts';
+import { createTriggerSyncService } from '../../../src/paragon/triggers-service.ts';
 import { createUserTokenSigner } from '../../../src/paragon/token.ts';
 import { startSandbox, DEFAULT_PORTAL_ID, type Sandbox } from '../../../src/sandbox/index.ts';
 import type { ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
@@ -116,5 +117,20 @@ describe('syncTriggers against the Triggers API', () => {
       { log: quietLog },
     );
     expect(report.failures).toEqual([{ user: 'user-1', action: 'list', error: expect.stringContaining('HTTP 401') }]);
+  });
+
+  it('as a worker service, re-creates a managed subscription someone deleted', async () => {
+    const c = config([contactCreated, companyCreated]);
+    const service = createTriggerSyncService({ ...c, paragon: { ...c.paragon!, triggersSyncIntervalSeconds: 1 } }, { log: quietLog });
+    await service.start();
+    try {
+      await waitFor(() => service.lastReport() !== undefined, 'the first sync');
+      const victim = paragon.subscriptions.forUser('user-2')[0]!;
+      paragon.subscriptions.delete(victim);
+      await waitFor(() => paragon.subscriptions.forUser('user-2').length === 1, 'the subscription re-created', 10_000);
+      expect(paragon.subscriptions.forUser('user-2')[0]?.id).not.toBe(victim.id);
+    } finally {
+      await service.stop();
+    }
   });
 });

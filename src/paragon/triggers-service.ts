@@ -1,0 +1,59 @@
+import type { Logger } from 'pino';
+import type { Service } from '../cli/lifecycle.ts';
+import type { Config } from '../config/schema.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import { sleep } from '../outbox/sleep.ts';
+import type { Fetch } from './http.ts';
+import { syncTriggers, type TriggerSyncReport } from './triggers.ts';
+
+export interface TriggerSyncServiceDeps {
+  log: Logger;
+  metrics?: Metrics;
+  fetch?: Fetch;
+}
+
+/**
+ * The worker's trigger-subscription keeper: syncs once at start (in the background, so an
+ * unreachable Paragon does not hold up the worker) and every `paragon.triggersSyncIntervalSeconds`,
+ * re-creating subscriptions someone deleted and reporting ERRORED ones. The `triggers.errored`
+ * gauge holds the latest count.
+ */
+export function createTriggerSyncService(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncServiceDeps): Service & { lastReport(): TriggerSyncReport | undefined } {
+  const log = deps.log.child({ module: 'paragon-triggers' });
+  const intervalMs = (config.paragon?.triggersSyncIntervalSeconds ?? 0) * 1000;
+  let stopped = true;
+  let loop: Promise<void> | undefined;
+  let wake = new AbortController();
+  let last: TriggerSyncReport | undefined;
+
+  async function run(): Promise<void> {
+    while (!stopped) {
+      try {
+        last = await syncTriggers(config, { log, signal: wake.signal, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+        deps.metrics?.gauge('triggers.errored', last.errored.length);
+        deps.metrics?.count('triggers.sync.failures', last.failures.length);
+      } catch (err) {
+        log.error({ err }, 'trigger subscription sync failed');
+      }
+      if (intervalMs === 0) return;
+      await sleep(intervalMs, wake.signal);
+    }
+  }
+
+  return {
+    name: 'paragon-trigger-sync',
+    lastReport: () => last,
+    async start() {
+      if (!stopped || !config.paragon || config.paragon.triggers.length === 0) return;
+      stopped = false;
+      wake = new AbortController();
+      loop = run();
+    },
+    async stop() {
+      stopped = true;
+      wake.abort();
+      await loop;
+      loop = undefined;
+    },
+  };
+}
