@@ -14,7 +14,8 @@ const loops: OutboxDelivery[] = [];
 
 beforeAll(async () => {
   t = await createTestDb();
-  sandbox = await startParagon();
+  // Sandbox time runs 200× faster: its minutes are 300 ms.
+  sandbox = await startParagon({ timeScale: 0.005 });
 });
 afterAll(async () => {
   await sandbox?.close();
@@ -73,18 +74,20 @@ describe('outbox delivery', () => {
     expect(rows.every((r) => r.status === 'sent' && r.sent_at !== null && r.attempts === 1 && r.locked_by === null)).toBe(true);
   });
 
-  it('rides out an outage and throttling without losing or reordering anything', async () => {
-    sandbox.paragon.gate.outage(1500, 'reset');
+  it('rides out a three-minute outage and throttling without losing or reordering anything', async () => {
+    sandbox.paragon.gate.outage(3 * 60_000, 'reset');
     await enqueueInterleaved(5, 6);
     startLoop();
     await waitFor(() => sandbox.paragon.stats.outage > 0, 'requests during the outage');
-    // Mid-outage, throttle too: a low rate answers 429 with Retry-After.
-    sandbox.paragon.gate.set({ ratePerSecond: 40 });
+    // Then a throttled spell: random 429s with a Retry-After of two (sandbox) seconds.
+    sandbox.paragon.gate.set({ throttleProbability: 0.3, retryAfterSeconds: 2 });
     await waitFor(async () => (await outboxStatus(t.db)).pending === 0, 'all sent after the outage', 60_000);
+    expect(sandbox.paragon.stats.throttled).toBeGreaterThan(0);
     expect(sandbox.paragon.appEvents).toHaveLength(30);
     for (const ns of arrivalOrder().values()) expect(ns).toEqual([0, 1, 2, 3, 4, 5]);
-    const rows = await t.db.selectFrom('app_event_outbox').select(['status', 'failures']).execute();
+    const rows = await t.db.selectFrom('app_event_outbox').select(['status', 'failures', 'attempts']).execute();
     expect(rows.every((r) => r.status === 'sent' && r.failures === 0)).toBe(true);
+    expect(rows.some((r) => r.attempts > 1)).toBe(true);
   });
 
   it('makes a permanently refused event dead, and `retry --dead` redelivers it', async () => {
