@@ -12,7 +12,7 @@ import type { Database } from '../db/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { verifyHubSpot } from './hubspot-signature.ts';
 import { foldDuplicates, type ParsedBatch, type WebhookSource } from './inbox.ts';
-import { parseHubSpotRequest, parseParagonRequest, storeWithin, type ParsedRequest } from './ingest.ts';
+import { parseHubSpotRequest, parseParagonRequest, storeWithin, type ParsedRequest, type StoreOutcome } from './ingest.ts';
 import { verifyParagon } from './paragon-signature.ts';
 import { alternativeUris, publicUri, type RequestTarget } from './public-url.ts';
 
@@ -27,6 +27,11 @@ export interface ReceiverDeps {
   readiness?: Readiness;
   /** Epoch ms; a parameter so tests can move the clock. */
   now?: () => number;
+  /**
+   * How a verified, parsed request is stored. Default: one statement into the inbox within
+   * `webhooks.storeTimeoutMs`. The benchmark swaps in a no-op to measure the HTTP ceiling.
+   */
+  storeBatch?: (batch: ParsedBatch, receivedAt: Date) => Promise<StoreOutcome>;
 }
 
 /** The portal a record post belongs to when it does not say: the only one configured, if there is exactly one. */
@@ -44,6 +49,7 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
   const maxAgeMs = config.webhooks.maxSignatureAgeSeconds * 1000;
   const portal = defaultPortalId(config);
   const urlOptions = { publicUrl: config.http.publicUrl, trustProxy: config.http.trustProxy };
+  const storeBatch = deps.storeBatch ?? ((batch: ParsedBatch, at: Date) => storeWithin(db, batch, at, config.webhooks.storeTimeoutMs));
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -68,7 +74,7 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
 
   const store = async (reply: FastifyReply, source: WebhookSource, parsed: ParsedBatch, receivedAt: number, started: number) => {
     const { batch, folded } = foldDuplicates(parsed);
-    const outcome = await storeWithin(db, batch, new Date(receivedAt), config.webhooks.storeTimeoutMs);
+    const outcome = await storeBatch(batch, new Date(receivedAt));
     if (!outcome.ok) {
       metrics.count('webhook.requests.unavailable', 1, { source, reason: outcome.reason });
       log.error({ err: outcome.err, source, reason: outcome.reason, events: batch.events.length }, 'webhook batch not stored: answering 503 so the sender retries');
