@@ -34,12 +34,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .columns(['next_attempt_at', 'id'])
     .where(sql.ref('status'), '=', 'pending')
     .execute();
-  // The head-of-line check: "is there an older pending event for this key?"
+  // The head-of-line check: "is there an older undelivered (pending or dead) event for this key?"
   await db.schema
     .createIndex('app_event_outbox_ordering_idx')
     .on('app_event_outbox')
     .columns(['ordering_key', 'id'])
-    .where(sql.ref('status'), '=', 'pending')
+    .where(sql.ref('status'), '<>', 'sent')
     .execute();
   await db.schema
     .createIndex('app_event_outbox_sent_at_idx')

@@ -52,10 +52,11 @@ export interface ClaimOptions {
 }
 
 /**
- * Claims up to `limit` due rows, each the oldest pending row of its ordering key, by leasing
+ * Claims up to `limit` due rows, each the oldest undelivered row of its ordering key, by leasing
  * them. `FOR UPDATE SKIP LOCKED` lets concurrent workers claim disjoint sets without waiting;
  * the head-of-line condition keeps a key's second event unclaimable while its first is still
- * pending (in flight, or backing off), so one contact's events never overtake each other.
+ * pending (in flight, or backing off) or dead, so one contact's events never overtake each
+ * other: a dead event holds its contact's later events until it is redriven.
  */
 export async function claimDue(db: Executor, o: ClaimOptions): Promise<OutboxRow[]> {
   const result = await sql<OutboxRow>`
@@ -66,7 +67,7 @@ export async function claimDue(db: Executor, o: ClaimOptions): Promise<OutboxRow
         and (o.locked_until is null or o.locked_until <= ${o.now})
         and not exists (
           select 1 from app_event_outbox p
-          where p.status = 'pending' and p.ordering_key = o.ordering_key and p.id < o.id)
+          where p.status <> 'sent' and p.ordering_key = o.ordering_key and p.id < o.id)
       order by o.next_attempt_at, o.id
       limit ${o.limit}
       for update skip locked)
@@ -195,4 +196,11 @@ export async function releaseClaims(db: Executor, ids: readonly number[], claimT
     .where('id', 'in', [...ids])
     .where('locked_by', '=', claimToken)
     .execute();
+}
+
+/** Deletes the given dead rows (an operator giving up on them); returns how many went. */
+export async function deleteDead(db: Executor, ids: readonly number[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await db.deleteFrom('app_event_outbox').where('status', '=', 'dead').where('id', 'in', [...ids]).executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

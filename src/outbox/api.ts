@@ -16,7 +16,7 @@
  * have defaults (`status` pending, due now).
  */
 import type { Kysely, Transaction } from 'kysely';
-import { insertAppEvents, outboxCounts, retryRows, type NewAppEvent } from '../db/outbox.ts';
+import { deleteDead, insertAppEvents, outboxCounts, retryRows, type NewAppEvent } from '../db/outbox.ts';
 import type { Database } from '../db/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
 
@@ -36,6 +36,14 @@ export async function enqueueAppEvent(db: Kysely<Database> | Transaction<Databas
  */
 export async function retryOutbox(db: Kysely<Database>, options: { dead?: boolean; now?: Date } = {}): Promise<{ pending: number; revived: number }> {
   return retryRows(db, { now: options.now ?? new Date(), dead: options.dead ?? false });
+}
+
+/**
+ * Gives up on dead events for good (a payload Paragon will never accept): deletes them, which
+ * releases their contacts' later events, held back so far to keep each contact's order.
+ */
+export async function discardDeadEvents(db: Kysely<Database>, ids: readonly number[]): Promise<number> {
+  return deleteDead(db, ids);
 }
 
 export interface OutboxStatus {

@@ -4,7 +4,8 @@
  * Transient failures (429, 5xx, 408, timeouts, network errors) are Paragon's or the network's
  * trouble, not the event's: they back off but never make a row dead, however long the outage.
  * Other 4xx say the event itself is refused; those count toward `maxAttempts`, then the row is
- * dead until an operator redrives it.
+ * dead until an operator redrives it (`hubsync outbox retry --dead`) or discards it; meanwhile it
+ * holds back its contact's later events, so no contact's events are ever reordered.
  */
 import type { FailureUpdate } from '../db/outbox.ts';
 import { describeOutcome, retryAfterMs, type HttpOutcome } from '../paragon/http.ts';

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
-import { enqueueAppEvent, outboxStatus, retryOutbox } from '../../../src/outbox/api.ts';
+import { discardDeadEvents, enqueueAppEvent, outboxStatus, retryOutbox } from '../../../src/outbox/api.ts';
 import { createOutboxDelivery, type OutboxDelivery } from '../../../src/outbox/delivery.ts';
 import { insertAppEvents } from '../../../src/db/outbox.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
@@ -92,7 +92,9 @@ describe('outbox delivery', () => {
 
   it('makes a permanently refused event dead, and `retry --dead` redelivers it', async () => {
     sandbox.paragon.gate.set({ reject: [{ name: 'Contact Created', userId: 'user-bad', status: 400, message: 'bad payload' }] });
-    await enqueueAppEvent(t.db, { userId: 'user-bad', name: 'Contact Created', payload: { email: 'x@example.com' }, idempotencyKey: 'bad-1' });
+    await enqueueAppEvent(t.db, { userId: 'user-bad', name: 'Contact Created', payload: { email: 'x@example.com' }, idempotencyKey: 'bad-1', orderingKey: 'contact-x' });
+    // The same contact's next event waits behind the dead one: order per contact holds.
+    await enqueueAppEvent(t.db, { userId: 'user-bad', name: 'Contact Updated', payload: { email: 'x2@example.com' }, idempotencyKey: 'bad-2', orderingKey: 'contact-x' });
     await enqueueAppEvent(t.db, { userId: 'user-ok', name: 'Contact Created', payload: { email: 'y@example.com' }, idempotencyKey: 'ok-1' });
     expect(await enqueueAppEvent(t.db, { userId: 'user-ok', name: 'Contact Created', payload: {}, idempotencyKey: 'ok-1' })).toBe(false);
     startLoop({ outbox: { maxAttempts: 3 } });
@@ -101,12 +103,25 @@ describe('outbox delivery', () => {
     expect(dead).toMatchObject({ status: 'dead', failures: 3, last_status: 400 });
     expect(dead.last_error).toContain('bad payload');
     expect(sandbox.paragon.appEvents.map((e) => e.userId)).toEqual(['user-ok']);
+    expect(await outboxStatus(t.db)).toMatchObject({ pending: 1, dead: 1 });
 
     sandbox.paragon.gate.set({ reject: [] });
     expect(await retryOutbox(t.db, { dead: true })).toMatchObject({ revived: 1 });
     await waitFor(async () => (await outboxStatus(t.db)).pending === 0, 'the revived event sent');
-    expect(sandbox.paragon.appEvents.map((e) => e.userId)).toEqual(['user-ok', 'user-bad']);
+    expect(sandbox.paragon.appEvents.map((e) => `${e.userId} ${e.name}`)).toEqual(['user-ok Contact Created', 'user-bad Contact Created', 'user-bad Contact Updated']);
     expect((await outboxStatus(t.db)).dead).toBe(0);
+  });
+
+  it('discarding a dead event releases its contact\'s later events', async () => {
+    sandbox.paragon.gate.set({ reject: [{ name: 'Poison', status: 422 }] });
+    await enqueueAppEvent(t.db, { userId: 'u', name: 'Poison', payload: {}, idempotencyKey: 'p-1', orderingKey: 'contact-p' });
+    await enqueueAppEvent(t.db, { userId: 'u', name: 'Contact Updated', payload: {}, idempotencyKey: 'p-2', orderingKey: 'contact-p' });
+    startLoop({ outbox: { maxAttempts: 1 } });
+    await waitFor(async () => (await outboxStatus(t.db)).dead === 1, 'the poison event dead');
+    const dead = await t.db.selectFrom('app_event_outbox').select('id').where('status', '=', 'dead').execute();
+    expect(await discardDeadEvents(t.db, dead.map((r) => r.id))).toBe(1);
+    await waitFor(async () => (await outboxStatus(t.db)).pending === 0, 'the held event sent');
+    expect(sandbox.paragon.appEvents.map((e) => e.name)).toEqual(['Contact Updated']);
   });
 
   it('two loops at once claim disjoint rows: each event delivered once, order kept', async () => {
