@@ -2,6 +2,7 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { LagStats, LedgerChange, LedgerGroupReport, LedgerRange, LedgerReport } from '../mirror/ledger.ts';
 import type { Via } from '../mirror/observation.ts';
+import { msToTimestamp } from './mirror-sql.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -11,7 +12,7 @@ import type { Database } from './schema.ts';
  * sorted (as `reduceSightings` returns them) so concurrent writers lock rows in the same order.
  */
 export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unknown> {
-  const at = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  const at = (ms: number | undefined) => ms ?? null;
   const rows = JSON.stringify(
     changes.map((c) => ({
       portal_id: c.portalId,
@@ -31,9 +32,14 @@ export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unkno
   return sql`
     insert into change_ledger as l (portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at,
       seen_by_webhook_at, seen_by_poll_at, seen_by_hydration_at, seen_by_workflow_at, seen_by_paragon_at)
-    select * from jsonb_to_recordset(${rows}::jsonb) as r(portal_id bigint, object_type text, object_id text, property text,
-      occurred_at timestamptz, first_seen_via text, first_seen_at timestamptz, webhook timestamptz, poll timestamptz,
-      hydration timestamptz, workflow timestamptz, paragon timestamptz)
+    select r.portal_id, r.object_type, r.object_id, r.property, ${msToTimestamp('r.occurred_at')}, r.first_seen_via,
+      ${msToTimestamp('r.first_seen_at')}, ${msToTimestamp('r.webhook')}, ${msToTimestamp('r.poll')}, ${msToTimestamp('r.hydration')},
+      ${msToTimestamp('r.workflow')}, ${msToTimestamp('r.paragon')}
+    from jsonb_to_recordset(${rows}::jsonb) as r(portal_id bigint, object_type text, object_id text, property text,
+      occurred_at bigint, first_seen_via text, first_seen_at bigint, webhook bigint, poll bigint, hydration bigint,
+      workflow bigint, paragon bigint)
+    -- Key order, so concurrent writers take ledger row locks in the same order.
+    order by 1, 2, 3, 4, 5
     on conflict (portal_id, object_type, object_id, property, occurred_at) do update set
       first_seen_via = case when (excluded.first_seen_at, excluded.first_seen_via) < (l.first_seen_at, l.first_seen_via)
         then excluded.first_seen_via else l.first_seen_via end,

@@ -5,6 +5,7 @@
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { LedgerChange } from '../mirror/ledger.ts';
 import { ledgerUpsert } from './mirror-ledger.ts';
+import { msToTimestamp, timestampToMs } from './mirror-sql.ts';
 import type { ObjectRef, Via } from '../mirror/observation.ts';
 import { isArchived, objectKey, type AssociationState, type MirrorObject } from '../mirror/rule.ts';
 import type { HubspotAssociationsTable, HubspotObjectsTable } from './mirror-tables.ts';
@@ -32,34 +33,84 @@ export function toMirrorObject(row: HubspotObjectRow): MirrorObject {
   };
 }
 
+/** A locked row with its times as epoch ms (int8, parsed to numbers). */
+interface LockedRow {
+  portal_id: number;
+  object_type: string;
+  object_id: string;
+  properties: Record<string, string | null>;
+  property_versions: Record<string, number>;
+  lifecycle: 'live' | 'deleted' | null;
+  merged_into: string | null;
+  first_seen_via: string;
+  lifecycle_at: number | null;
+  merged_at: number | null;
+  privacy_deleted_at: number | null;
+  hs_created_at: number | null;
+  hs_updated_at: number | null;
+  first_seen_at: number;
+}
+
 /**
- * Locks the existing rows of `refs` (sorted with `compareRefs`, so concurrent batches lock in the
- * same order and cannot deadlock on each other) and returns them keyed by `objectKey`. Refs
- * without a row are new: `writeMirror` inserts them, and reports any another transaction
- * inserted first.
+ * Makes sure a row exists for every ref and locks them all, in key order (`refs` sorted with
+ * `compareRefs`). Returns the rows that existed before, keyed by `objectKey`; refs missing from
+ * the map are new, and their placeholder rows must be overwritten by `writeMirror` in the same
+ * transaction.
+ *
+ * Placeholders first (ON CONFLICT DO NOTHING waits out a concurrent insert of the same key), then
+ * one SELECT … FOR UPDATE that sees every row, ours and theirs. Every batch takes its inserts and
+ * then its row locks in the same global key order, so batches touching the same objects
+ * serialise without deadlocks or lost updates.
  */
-export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[]): Promise<Map<string, MirrorObject>> {
+export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[], now: Date): Promise<Map<string, MirrorObject>> {
   const stored = new Map<string, MirrorObject>();
   if (refs.length === 0) return stored;
   const keys = JSON.stringify(refs.map((r) => ({ portal_id: r.portalId, object_type: r.objectType, object_id: r.objectId })));
-  const locked = await sql<HubspotObjectRow>`
-    select o.* from hubspot_objects o
+  const inserted = await sql<{ portal_id: number; object_type: string; object_id: string }>`
+    insert into hubspot_objects (portal_id, object_type, object_id, first_seen_via, first_seen_at, updated_at)
+    select k.portal_id, k.object_type, k.object_id, '', ${now}, ${now}
+    from jsonb_to_recordset(${keys}::jsonb) as k(portal_id bigint, object_type text, object_id text)
+    order by 1, 2, 3
+    on conflict do nothing
+    returning portal_id, object_type, object_id`.execute(trx);
+  const fresh = new Set(inserted.rows.map((r) => objectKey({ portalId: Number(r.portal_id), objectType: r.object_type, objectId: r.object_id })));
+  const locked = await sql<LockedRow>`
+    select o.portal_id, o.object_type, o.object_id, o.properties, o.property_versions, o.lifecycle, o.merged_into,
+      o.first_seen_via, ${timestampToMs('o.lifecycle_at')} as lifecycle_at, ${timestampToMs('o.merged_at')} as merged_at,
+      ${timestampToMs('o.privacy_deleted_at')} as privacy_deleted_at, ${timestampToMs('o.hs_created_at')} as hs_created_at,
+      ${timestampToMs('o.hs_updated_at')} as hs_updated_at, ${timestampToMs('o.first_seen_at')} as first_seen_at
+    from hubspot_objects o
     where (o.portal_id, o.object_type, o.object_id) in (
       select k.portal_id, k.object_type, k.object_id
       from jsonb_to_recordset(${keys}::jsonb) as k(portal_id bigint, object_type text, object_id text))
     order by o.portal_id, o.object_type, o.object_id
     for update`.execute(trx);
   for (const row of locked.rows) {
-    const object = toMirrorObject(row);
-    stored.set(objectKey(object), object);
+    const object: MirrorObject = {
+      portalId: Number(row.portal_id),
+      objectType: row.object_type,
+      objectId: row.object_id,
+      properties: row.properties,
+      propertyVersions: row.property_versions,
+      lifecycle: row.lifecycle,
+      lifecycleVersion: num(row.lifecycle_at),
+      mergedInto: row.merged_into,
+      mergedVersion: num(row.merged_at),
+      privacyDeletedAt: num(row.privacy_deleted_at),
+      hsCreatedAt: num(row.hs_created_at),
+      hsUpdatedAt: num(row.hs_updated_at),
+      firstSeenVia: row.first_seen_via as Via,
+      firstSeenAt: Number(row.first_seen_at),
+    };
+    const key = objectKey(object);
+    if (!fresh.has(key)) stored.set(key, object);
   }
   return stored;
 }
 
 export interface MirrorWrite {
-  /** New states; those whose key is not in `existing` are inserted, the rest (locked) updated. */
+  /** New states of rows locked by `lockObjects`. */
   objects: readonly MirrorObject[];
-  existing: ReadonlySet<string>;
   ledger: readonly LedgerChange[];
   associations: readonly AssociationState[];
 }
@@ -68,13 +119,10 @@ export interface MirrorWriteResult {
   objectsWritten: number;
   ledgerChanges: number;
   associationsWritten: number;
-  /** New objects another transaction inserted first: lock them and apply again. */
-  conflicted: ObjectRef[];
 }
 
 /**
- * Writes a batch's outcome in ONE statement (data-modifying CTEs): update the locked rows,
- * insert the new ones (ON CONFLICT DO NOTHING, reporting the losers of an insert race), merge
+ * Writes a batch's outcome in ONE statement (data-modifying CTEs): update the locked rows, merge
  * the ledger changes and the association edges.
  */
 export async function writeMirror(trx: Transaction<Database>, write: MirrorWrite, now: Date): Promise<MirrorWriteResult> {
@@ -83,67 +131,40 @@ export async function writeMirror(trx: Transaction<Database>, write: MirrorWrite
       portal_id: o.portalId,
       object_type: o.objectType,
       object_id: o.objectId,
-      is_new: !write.existing.has(objectKey(o)),
       properties: o.properties,
       property_versions: o.propertyVersions,
       archived: isArchived(o),
       merged_into: o.mergedInto,
-      merged_at: iso(o.mergedVersion),
+      merged_at: o.mergedVersion,
       lifecycle: o.lifecycle,
-      lifecycle_at: iso(o.lifecycleVersion),
-      privacy_deleted_at: iso(o.privacyDeletedAt),
-      hs_created_at: iso(o.hsCreatedAt),
-      hs_updated_at: iso(o.hsUpdatedAt),
+      lifecycle_at: o.lifecycleVersion,
+      privacy_deleted_at: o.privacyDeletedAt,
+      hs_created_at: o.hsCreatedAt,
+      hs_updated_at: o.hsUpdatedAt,
       first_seen_via: o.firstSeenVia,
-      first_seen_at: iso(o.firstSeenAt),
+      first_seen_at: o.firstSeenAt,
     })),
   );
-  const { rows: [result] } = await sql<{ updated: number; inserted: number; ledger: number; associations: number; conflicted: [number, string, string][] }>`
-    with r as (
-      select * from jsonb_to_recordset(${rows}::jsonb) as r(
-        portal_id bigint, object_type text, object_id text, is_new boolean, properties jsonb, property_versions jsonb,
-        archived boolean, merged_into text, merged_at timestamptz, lifecycle text, lifecycle_at timestamptz,
-        privacy_deleted_at timestamptz, hs_created_at timestamptz, hs_updated_at timestamptz, first_seen_via text,
-        first_seen_at timestamptz)
-    ),
-    upd as (
+  const { rows: [result] } = await sql<{ updated: number; ledger: number; associations: number }>`
+    with upd as (
       update hubspot_objects o set
-        properties = r.properties, property_versions = r.property_versions, archived = r.archived,
-        merged_into = r.merged_into, merged_at = r.merged_at, lifecycle = r.lifecycle, lifecycle_at = r.lifecycle_at,
-        privacy_deleted_at = r.privacy_deleted_at, hs_created_at = r.hs_created_at, hs_updated_at = r.hs_updated_at,
-        first_seen_via = r.first_seen_via, first_seen_at = r.first_seen_at, updated_at = ${now}
-      from r
-      where not r.is_new and o.portal_id = r.portal_id and o.object_type = r.object_type and o.object_id = r.object_id
+        properties = j.properties, property_versions = j.property_versions, archived = j.archived,
+        merged_into = j.merged_into, merged_at = ${msToTimestamp('j.merged_at')}, lifecycle = j.lifecycle,
+        lifecycle_at = ${msToTimestamp('j.lifecycle_at')}, privacy_deleted_at = ${msToTimestamp('j.privacy_deleted_at')},
+        hs_created_at = ${msToTimestamp('j.hs_created_at')}, hs_updated_at = ${msToTimestamp('j.hs_updated_at')},
+        first_seen_via = j.first_seen_via, first_seen_at = ${msToTimestamp('j.first_seen_at')}, updated_at = ${now}
+      from jsonb_to_recordset(${rows}::jsonb) as j(
+        portal_id bigint, object_type text, object_id text, properties jsonb, property_versions jsonb,
+        archived boolean, merged_into text, merged_at bigint, lifecycle text, lifecycle_at bigint,
+        privacy_deleted_at bigint, hs_created_at bigint, hs_updated_at bigint, first_seen_via text, first_seen_at bigint)
+      where o.portal_id = j.portal_id and o.object_type = j.object_type and o.object_id = j.object_id
       returning 1
-    ),
-    ins as (
-      insert into hubspot_objects (portal_id, object_type, object_id, properties, property_versions, archived, merged_into,
-        merged_at, lifecycle, lifecycle_at, privacy_deleted_at, hs_created_at, hs_updated_at, first_seen_via, first_seen_at, updated_at)
-      select portal_id, object_type, object_id, properties, property_versions, archived, merged_into, merged_at, lifecycle,
-        lifecycle_at, privacy_deleted_at, hs_created_at, hs_updated_at, first_seen_via, first_seen_at, ${now}
-      from r where r.is_new
-      order by portal_id, object_type, object_id
-      on conflict do nothing
-      returning portal_id, object_type, object_id
     ),
     led as (${ledgerUpsert(write.ledger)} returning 1),
     assoc as (${associationUpsert(write.associations, now)} returning 1)
-    select
-      (select count(*) from upd) as updated,
-      (select count(*) from ins) as inserted,
-      (select count(*) from led) as ledger,
-      (select count(*) from assoc) as associations,
-      (select coalesce(jsonb_agg(jsonb_build_array(r.portal_id, r.object_type, r.object_id)), '[]'::jsonb)
-        from r where r.is_new and not exists (
-          select 1 from ins where ins.portal_id = r.portal_id and ins.object_type = r.object_type and ins.object_id = r.object_id)
-      ) as conflicted`.execute(trx);
+    select (select count(*) from upd) as updated, (select count(*) from led) as ledger, (select count(*) from assoc) as associations`.execute(trx);
   if (!result) throw new Error('mirror write returned no row');
-  return {
-    objectsWritten: Number(result.updated) + Number(result.inserted),
-    ledgerChanges: Number(result.ledger),
-    associationsWritten: Number(result.associations),
-    conflicted: result.conflicted.map(([portalId, objectType, objectId]) => ({ portalId: Number(portalId), objectType, objectId })),
-  };
+  return { objectsWritten: Number(result.updated), ledgerChanges: Number(result.ledger), associationsWritten: Number(result.associations) };
 }
 
 /**
@@ -162,15 +183,18 @@ function associationUpsert(edges: readonly AssociationState[], now: Date): RawBu
       to_object_id: e.toObjectId,
       association_type: e.associationType,
       removed: e.removed,
-      version: iso(e.version),
+      version: e.version,
     })),
   );
   return sql`
     insert into hubspot_associations as a
       (portal_id, from_object_type, from_object_id, to_object_type, to_object_id, association_type, removed, version, updated_at)
-    select r.*, ${now}::timestamptz from jsonb_to_recordset(${rows}::jsonb) as r(
+    select r.portal_id, r.from_object_type, r.from_object_id, r.to_object_type, r.to_object_id, r.association_type, r.removed,
+      ${msToTimestamp('r.version')}, ${now}::timestamptz
+    from jsonb_to_recordset(${rows}::jsonb) as r(
       portal_id bigint, from_object_type text, from_object_id text, to_object_type text, to_object_id text,
-      association_type text, removed boolean, version timestamptz)
+      association_type text, removed boolean, version bigint)
+    order by 1, 2, 3, 4, 5, 6
     on conflict (portal_id, from_object_type, from_object_id, to_object_type, to_object_id, association_type) do update
       set removed = excluded.removed, version = excluded.version, updated_at = excluded.updated_at
       where (excluded.version, excluded.removed) > (a.version, a.removed)`;
@@ -233,10 +257,10 @@ export function toAssociationState(row: AssociationRow): AssociationState {
   };
 }
 
-function ms(value: Date | null): number | null {
-  return value === null ? null : value.getTime();
+function num(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
 }
 
-function iso(value: number | null): string | null {
-  return value === null ? null : new Date(value).toISOString();
+function ms(value: Date | null): number | null {
+  return value === null ? null : value.getTime();
 }

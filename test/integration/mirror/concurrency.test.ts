@@ -47,14 +47,17 @@ describe('mirror under concurrent transactions', () => {
     });
     await applied.promise;
     const t2 = db.transaction().execute((trx) => applyObservations(trx, [second]));
-    // t2 must be blocked on t1's row, not racing past it.
-    await until(async () => {
-      const { rows } = await sql<{ n: number }>`
-        select count(*) as n from pg_stat_activity
-        where datname = current_database() and wait_event_type = 'Lock' and query like '%hubspot_objects%'`.execute(db);
-      return Number(rows[0]?.n) > 0;
-    });
-    release.resolve();
+    try {
+      // t2 must be blocked on t1's new row, not racing past it.
+      await until(async () => {
+        const { rows } = await sql<{ n: number }>`
+          select count(*) as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`.execute(db);
+        return Number(rows[0]?.n) > 0;
+      });
+    } finally {
+      release.resolve();
+    }
     await Promise.all([t1, t2]);
 
     const object = await getObject(db, ref);
