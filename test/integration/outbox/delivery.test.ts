@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
-import { discardDeadEvents, enqueueAppEvent, outboxStatus, retryOutbox } from '../../../src/outbox/api.ts';
+import { discardDeadEvents, enqueueAppEvent, outboxCollector, outboxStatus, retryOutbox } from '../../../src/outbox/api.ts';
 import { createOutboxDelivery, type OutboxDelivery } from '../../../src/outbox/delivery.ts';
 import { insertAppEvents } from '../../../src/db/outbox.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
@@ -70,6 +70,8 @@ describe('outbox delivery', () => {
     // The sandbox checked signature and audience; the user is the token's sub.
     for (const e of sandbox.paragon.appEvents) expect(e.userId).toMatch(/^user-[012]$/);
     expect(metrics.counter('outbox.delivered')).toBe(48);
+    await outboxCollector(t.db)(metrics, new Date());
+    expect(metrics.snapshot().gauges).toMatchObject({ 'outbox.pending': 0, 'outbox.dead': 0, 'outbox.oldest_pending_age_seconds': 0, 'outbox.sent_last_hour': 48 });
     const rows = await t.db.selectFrom('app_event_outbox').selectAll().execute();
     expect(rows.every((r) => r.status === 'sent' && r.sent_at !== null && r.attempts === 1 && r.locked_by === null)).toBe(true);
   });
@@ -103,7 +105,9 @@ describe('outbox delivery', () => {
     expect(dead).toMatchObject({ status: 'dead', failures: 3, last_status: 400 });
     expect(dead.last_error).toContain('bad payload');
     expect(sandbox.paragon.appEvents.map((e) => e.userId)).toEqual(['user-ok']);
-    expect(await outboxStatus(t.db)).toMatchObject({ pending: 1, dead: 1 });
+    const held = await outboxStatus(t.db, new Date(Date.now() + 60_000));
+    expect(held).toMatchObject({ pending: 1, dead: 1 });
+    expect(held.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(60);
 
     sandbox.paragon.gate.set({ reject: [] });
     expect(await retryOutbox(t.db, { dead: true })).toMatchObject({ revived: 1 });
