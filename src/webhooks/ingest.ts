@@ -22,11 +22,11 @@ export function parseHubSpotRequest(body: Buffer, hints: RecordHints): ParsedReq
 }
 
 /** A Paragon trigger webhook body: one JSON object. */
-export function parseParagonRequest(body: Buffer, defaultPortalId: number | undefined): ParsedRequest {
+export function parseParagonRequest(body: Buffer, hints: RecordHints): ParsedRequest {
   const json = parseJson(body);
   if (!json.ok) return json;
   if (!isObject(json.value)) return { ok: false, reason: 'body is not a JSON object' };
-  return { ok: true, source: 'paragon', batch: checkStorable(parseParagonEvent(json.value, defaultPortalId), body) };
+  return { ok: true, source: 'paragon', batch: checkStorable(parseParagonEvent(json.value, hints), body) };
 }
 
 function parseJson(body: Buffer): { ok: true; value: unknown } | { ok: false; reason: string } {

@@ -127,7 +127,8 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
     const signature = request.headers['x-paragon-signature'];
     const verdict = verifyParagon(Array.isArray(signature) ? signature.join(',') : signature, body, config.paragon?.webhookSecret ?? '');
     if (!verdict.ok) return refuse(reply, 'paragon', { source: 'paragon', check: verdict.check, cause: verdict.cause });
-    const parsed = parseParagonRequest(body, portal);
+    const query = request.query as Record<string, string | string[] | undefined>;
+    const parsed = parseParagonRequest(body, { portalId: single(query.portalId), objectType: single(query.objectType), defaultPortalId: portal });
     if (!parsed.ok) return malformed(reply, 'paragon', parsed);
     return store(reply, 'paragon', parsed.batch, started, started);
   });

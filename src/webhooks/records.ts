@@ -150,21 +150,26 @@ function paragonObjectType(event: Json, metadata: Json): string | undefined {
   return match ? { CONTACT: 'contacts', COMPAN: 'companies', DEAL: 'deals', TICKET: 'tickets' }[match[1] as 'CONTACT'] : undefined;
 }
 
-/** The snapshot a Paragon event carries, or why there is none. */
-export function paragonSnapshot(event: Json, defaultPortalId?: number): RecordSnapshot | string {
+/**
+ * The snapshot a Paragon event carries, or why there is none. Portal and type come from the
+ * webhook URL's query, the subscription's `webhookOverride.metadata` ({portalId, objectType}),
+ * the payload, or the trigger type, in that order.
+ */
+export function paragonSnapshot(event: Json, hints: RecordHints): RecordSnapshot | string {
   const payload = event.payload as Json;
   const metadata = (event.triggerSubscriptionMetadata ?? {}) as Json;
-  return recordSnapshot(paragonRecord(payload), { objectType: paragonObjectType(event, metadata), defaultPortalId }, { ...payload, ...metadata });
+  const objectType = hints.objectType ?? paragonObjectType(event, metadata);
+  return recordSnapshot(paragonRecord(payload), { ...hints, objectType }, { ...payload, ...metadata });
 }
 
 /** A Paragon trigger webhook: one event keyed on its eventId, or quarantined. */
-export function parseParagonEvent(body: Json, defaultPortalId?: number): ParsedBatch {
+export function parseParagonEvent(body: Json, hints: RecordHints): ParsedBatch {
   const parsed = paragonSchema.safeParse(body);
   if (!parsed.success) {
     const reason = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
     return { events: [], quarantined: [quarantine('paragon', body, reason)] };
   }
-  const snapshot = paragonSnapshot(body, defaultPortalId);
+  const snapshot = paragonSnapshot(body, hints);
   if (typeof snapshot === 'string') return { events: [], quarantined: [quarantine('paragon', body, snapshot)] };
   const event: IncomingEvent = {
     source: 'paragon',

@@ -2,10 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { startSandbox, type Sandbox, type TruthObject } from '../../../src/sandbox/index.ts';
+import { createParagonSandbox, generateSigningKeyPair, type ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
-import { captureLogger, PORTAL, SECRET_A, SECRET_B, testConfig } from './helpers.ts';
+import { captureLogger, PARAGON_SECRET, PORTAL, SECRET_A, SECRET_B, testConfig } from './helpers.ts';
 import { sandboxReader } from './sandbox-reader.ts';
 
 const PROPERTIES = ['firstname', 'email', 'lifecyclestage'];
@@ -25,6 +26,8 @@ let testDb: TestDb;
 let sandbox: Sandbox;
 let receiver: ReturnType<typeof buildReceiver>;
 let reader: ReturnType<typeof sandboxReader>;
+let paragon: ParagonSandbox;
+let base: string;
 const { log } = captureLogger();
 const metrics = new Metrics();
 
@@ -32,8 +35,10 @@ beforeAll(async () => {
   testDb = await createTestDb();
   receiver = buildReceiver({ db: testDb.db, log, metrics, config: testConfig() });
   await receiver.listen({ host: '127.0.0.1', port: 0 });
-  const base = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}`;
+  base = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}`;
+  paragon = createParagonSandbox({ publicKeyPem: generateSigningKeyPair().publicKeyPem, webhookSecret: PARAGON_SECRET, defaultPortalId: PORTAL, timeScale: 0.05 });
   sandbox = await startSandbox({
+    plugins: [paragon.plugin],
     timeScale: 0.05,
     hubspot: {
       apps: [{ appId: 1001, clientSecret: SECRET_A, targetUrl: `${base}/webhooks/hubspot`, subscriptions: SUBSCRIPTIONS }],
@@ -70,6 +75,7 @@ const processorDeps = () => ({
 
 async function drain(): Promise<void> {
   await sandbox.idle();
+  await paragon.idle();
   while ((await processWebhookBatch(processorDeps())).claimed > 0);
 }
 
@@ -85,22 +91,25 @@ function truth(objectType: string): TruthObject[] {
 describe('sandbox → webhooks → receiver → processor → mirror', () => {
   it('mirrors creations, changes, deletions, restores, merges, privacy deletions and workflow posts', async () => {
     const hs = sandbox.hubspot;
-    const a = hs.create('contacts', { firstname: 'Zoë 🚀', email: 'zoe@example.com' });
-    const b = hs.create('contacts', { firstname: 'Bob', email: 'bob@example.com' });
-    const c = hs.create('contacts', { firstname: 'Carla', email: 'carla@example.com' });
-    const d = hs.create('contacts', { firstname: 'Dana', email: 'dana@example.com' });
-    const company = hs.create('companies', { name: 'Ångström AB' });
-    hs.update('contacts', a.id, { firstname: 'Zoë Ä', lifecyclestage: 'lead' });
-    hs.update('contacts', c.id, { lifecyclestage: 'customer' });
-    hs.associate('contacts', c.id, 'companies', company.id);
-    hs.archive('contacts', b.id);
-    hs.restore('contacts', b.id);
-    hs.update('contacts', b.id, { email: 'bob@new.example.com' });
-    const merged = hs.merge('contacts', a.id, c.id);
+    // Distinct HubSpot times: in the same millisecond a delete and a restore would tie (and delete wins a tie).
+    let time = Date.now();
+    const at = () => ({ at: (time += 5) });
+    const a = hs.create('contacts', { firstname: 'Zoë 🚀', email: 'zoe@example.com' }, at());
+    const b = hs.create('contacts', { firstname: 'Bob', email: 'bob@example.com' }, at());
+    const c = hs.create('contacts', { firstname: 'Carla', email: 'carla@example.com' }, at());
+    const d = hs.create('contacts', { firstname: 'Dana', email: 'dana@example.com' }, at());
+    const company = hs.create('companies', { name: 'Ångström AB' }, at());
+    hs.update('contacts', a.id, { firstname: 'Zoë Ä', lifecyclestage: 'lead' }, at());
+    hs.update('contacts', c.id, { lifecyclestage: 'customer' }, at());
+    hs.associate('contacts', c.id, 'companies', company.id, at());
+    hs.archive('contacts', b.id, at());
+    hs.restore('contacts', b.id, at());
+    hs.update('contacts', b.id, { email: 'bob@new.example.com' }, at());
+    const merged = hs.merge('contacts', a.id, c.id, at());
     if (!merged.ok) throw new Error(merged.message);
-    hs.privacyDelete(d.id);
-    const e = hs.create('contacts', { firstname: 'Eve' });
-    hs.archive('contacts', e.id);
+    hs.privacyDelete(d.id, at());
+    const e = hs.create('contacts', { firstname: 'Eve' }, at());
+    hs.archive('contacts', e.id, at());
     await drain();
 
     const contacts = await mirror('contacts');
@@ -135,6 +144,26 @@ describe('sandbox → webhooks → receiver → processor → mirror', () => {
 
     // Hydration read each object once per batch, at most 100 ids per call.
     expect(reader.calls.every((call) => call.ids.length <= 100 && new Set(call.ids).size === call.ids.length)).toBe(true);
+  });
+
+  it('mirrors records pushed by Paragon trigger webhooks', async () => {
+    const subscribe = (type: string, recordType: string, webhookOverride: { url: string; metadata?: Record<string, unknown> }) =>
+      paragon.subscriptions.create({ userId: 'user-1', integration: 'hubspot', type, parameters: { recordType }, credentialId: paragon.credentialOf('user-1'), webhookOverride });
+    // Portal and type named in the URL, or in the subscription's metadata.
+    subscribe('HUBSPOT_RECORD_CREATED', 'companies', { url: `${base}/webhooks/paragon?objectType=companies` });
+    subscribe('HUBSPOT_RECORD_UPDATED', 'contacts', { url: `${base}/webhooks/paragon`, metadata: { portalId: PORTAL, objectType: 'contacts' } });
+    const company = sandbox.hubspot.create('companies', { name: 'Paragon Ü Corp' });
+    const contact = sandbox.hubspot.create('contacts', { firstname: 'Pia' });
+    sandbox.hubspot.update('contacts', contact.id, { firstname: 'Pia 🎈' });
+    await drain();
+    const stored = await testDb.db.selectFrom('webhook_events').select(['object_type', 'object_id', 'processed_at']).where('source', '=', 'paragon').execute();
+    expect(stored.map((e) => [e.object_type, e.object_id]).sort()).toEqual([['companies', company.id], ['contacts', contact.id]].sort());
+    expect(stored.every((e) => e.processed_at !== null)).toBe(true);
+    expect((await mirror('companies')).get(company.id)!.properties.name).toBe('Paragon Ü Corp');
+    expect((await mirror('contacts')).get(contact.id)!.properties.firstname).toBe('Pia 🎈');
+    const seen = await testDb.db.selectFrom('change_ledger').select('property').where('object_id', '=', contact.id).where('seen_by_paragon_at', 'is not', null).execute();
+    expect(seen.map((s) => s.property)).toContain('firstname');
+    expect((await testDb.db.selectFrom('webhook_quarantine').selectAll().execute()).filter((q) => q.source === 'paragon')).toEqual([]);
   });
 
   it('converges under dropped-free duplicated and reordered delivery', async () => {

@@ -87,7 +87,7 @@ describe('request bodies', () => {
     for (const garbage of ['', 'nope', '42', '"text"', 'null', '[1,']) {
       expect(parseHubSpotRequest(Buffer.from(garbage), {}).ok).toBe(false);
     }
-    expect(parseParagonRequest(Buffer.from('[]'), undefined).ok).toBe(false);
+    expect(parseParagonRequest(Buffer.from('[]'), {}).ok).toBe(false);
   });
 
   it('quarantines text jsonb cannot hold instead of failing the batch', () => {
@@ -137,14 +137,14 @@ describe('Paragon events', () => {
   };
 
   it('keys on eventId and reads the record', () => {
-    const parsed = parseParagonRequest(Buffer.from(JSON.stringify(event)), undefined);
+    const parsed = parseParagonRequest(Buffer.from(JSON.stringify(event)), {});
     expect(parsed.ok && parsed.batch.events[0]).toMatchObject({ source: 'paragon', dedupKey: `paragon:${event.eventId}`, portalId: 62515, objectType: 'contacts', objectId: '51' });
   });
 
   it('quarantines an event without eventId or record', () => {
-    const noId = parseParagonRequest(Buffer.from(JSON.stringify({ ...event, eventId: undefined })), undefined);
+    const noId = parseParagonRequest(Buffer.from(JSON.stringify({ ...event, eventId: undefined })), {});
     expect(noId.ok && noId.batch.quarantined[0]!.reason).toMatch(/eventId/);
-    const noRecord = parseParagonRequest(Buffer.from(JSON.stringify({ ...event, payload: { note: 'x' } })), undefined);
+    const noRecord = parseParagonRequest(Buffer.from(JSON.stringify({ ...event, payload: { note: 'x' } })), {});
     expect(noRecord.ok && noRecord.batch.quarantined).toHaveLength(1);
   });
 });
