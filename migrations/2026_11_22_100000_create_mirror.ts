@@ -88,8 +88,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .on('change_ledger')
     .columns(['portal_id', 'object_type', 'occurred_at'])
     .execute();
-  // Coverage over "everything in the last hour" without a portal filter.
-  await db.schema.createIndex('change_ledger_occurred_at_all_idx').on('change_ledger').column('occurred_at').execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
