@@ -115,6 +115,8 @@ const webhooksSchema = z
     /** Processing retries back off exponentially from the base to the cap, with jitter. */
     backoffBaseMs: positiveInt.default(1000),
     backoffMaxMs: positiveInt.default(10 * 60_000),
+    /** Processed events are deleted once received this long ago (0: kept forever). Failed ones stay. */
+    retentionHours: nonNegativeInt.default(168),
   })
   .strict();
 

@@ -149,6 +149,20 @@ export async function retryFailedWebhookEvents(db: Kysely<Database>, now: Date):
   return Number(result.numUpdatedRows);
 }
 
+/**
+ * Deletes up to `limit` processed events received before `before` (oldest first); returns how
+ * many. Unprocessed and failed events are never deleted. Call repeatedly until it returns < limit.
+ */
+export async function pruneWebhookEvents(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('webhook_events')
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('webhook_events').select('id').where('received_at', '<', before).where('processed_at', 'is not', null).orderBy('received_at').limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export interface WebhookStatus {
   /** Events stored but not yet applied (including ones waiting for a retry). */
   backlog: number;

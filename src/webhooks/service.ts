@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
-import { webhookStatus } from '../db/webhook-events.ts';
+import { pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import { buildReceiver, type ReceiverDeps } from './receiver.ts';
 
@@ -30,7 +30,12 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
   intervalMs: number;
   /** How often the backlog gauges are refreshed from the database. */
   statusIntervalMs?: number;
+  /** Processed events older than this are deleted (0: never), checked every `pruneIntervalMs`. */
+  retentionHours?: number;
+  pruneIntervalMs?: number;
 }
+
+const PRUNE_BATCH = 5_000;
 
 /** Properties to hydrate: the sync job's list for that portal and type, else all. */
 export function jobProperties(config: Pick<Config, 'jobs'>): (portalId: number, objectType: string) => readonly string[] | 'all' {
@@ -44,15 +49,23 @@ export function jobProperties(config: Pick<Config, 'jobs'>): (portalId: number, 
 export function createProcessorService(deps: ProcessorServiceDeps): Service & { idle(): Promise<void> } {
   const log = deps.log.child({ module: 'webhook-processor' });
   const statusEveryMs = deps.statusIntervalMs ?? 10_000;
+  const now = () => (deps.now ? deps.now().getTime() : Date.now());
   let running = false;
   let loop: Promise<void> = Promise.resolve();
   let wake: (() => void) | undefined;
   let lastStatus = 0;
-  const idleWaiters: (() => void)[] = [];
+  let lastPrune = 0;
+  let batchesStarted = 0;
+  /** Each waits for a batch that started after it did (so it saw everything stored before). */
+  let idleWaiters: { after: number; resolve: () => void }[] = [];
+  const resolveIdle = (batch: number) => {
+    for (const waiter of idleWaiters) if (waiter.after < batch) waiter.resolve();
+    idleWaiters = idleWaiters.filter((waiter) => waiter.after >= batch);
+  };
 
   const refreshStatus = async () => {
-    if (Date.now() - lastStatus < statusEveryMs) return;
-    lastStatus = Date.now();
+    if (now() - lastStatus < statusEveryMs) return;
+    lastStatus = now();
     const status = await webhookStatus(deps.db);
     deps.metrics.gauge('webhook.backlog', status.backlog);
     deps.metrics.gauge('webhook.oldest_unprocessed_seconds', status.oldestUnprocessedSeconds ?? 0);
@@ -60,14 +73,33 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     deps.metrics.gauge('webhook.quarantined', status.quarantined);
   };
 
+  // Small batches, so a large first prune never holds long locks or one long transaction.
+  const prune = async () => {
+    const hours = deps.retentionHours ?? 0;
+    if (hours <= 0 || now() - lastPrune < (deps.pruneIntervalMs ?? 10 * 60_000)) return;
+    lastPrune = now();
+    const before = new Date(now() - hours * 3_600_000);
+    let deleted = 0;
+    while (running) {
+      const n = await pruneWebhookEvents(deps.db, before, PRUNE_BATCH);
+      deleted += n;
+      if (n < PRUNE_BATCH) break;
+    }
+    if (deleted > 0) log.info({ deleted, before }, 'pruned processed webhook events');
+  };
+
   const run = async () => {
     while (running) {
       let full = false;
+      const batch = ++batchesStarted;
       try {
         const result = await processWebhookBatch({ ...deps, log });
         full = result.claimed >= deps.config.processBatchSize;
-        if (!full) for (const resolve of idleWaiters.splice(0)) resolve();
-        await refreshStatus();
+        if (!full) {
+          await refreshStatus();
+          await prune();
+          resolveIdle(batch);
+        }
       } catch (err) {
         log.error({ err }, 'webhook processing failed');
       }
@@ -93,12 +125,12 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       running = false;
       wake?.();
       await loop;
-      for (const resolve of idleWaiters.splice(0)) resolve();
+      resolveIdle(Number.POSITIVE_INFINITY);
     },
-    /** Resolves after the next batch that found less than a full batch of work (tests, demo). */
+    /** Resolves once a batch started after this call found less than a full batch of work (tests, demo). */
     idle() {
       return new Promise<void>((resolve) => {
-        idleWaiters.push(resolve);
+        idleWaiters.push({ after: batchesStarted, resolve });
         wake?.();
       });
     },

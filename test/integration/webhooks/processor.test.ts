@@ -150,17 +150,38 @@ describe('processing', () => {
 });
 
 describe('service', () => {
-  it('runs batches until idle and stops cleanly', async () => {
+  it('runs batches until idle, prunes old processed events, and stops cleanly', async () => {
     const { reader } = fakeReader({});
-    clock = new Date();
+    const now = new Date();
+    clock = new Date(now.getTime() - 200 * 3_600_000);
+    await store(Array.from({ length: 12 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 3000 + i })));
+    // An old event that failed for good is kept for the operator.
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 3999 })]);
+    await testDb.db.updateTable('webhook_events').set({ failed_at: clock, error: 'gave up' }).where('object_id', '=', '3999').execute();
+    clock = now;
     await store(Array.from({ length: 30 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 2000 + i })));
     const metrics = new Metrics();
-    const service = createProcessorService({ ...deps(reader, { processBatchSize: 7 }), metrics, now: () => new Date(), intervalMs: 10_000, statusIntervalMs: 0 });
+    const service = createProcessorService({
+      ...deps(reader, { processBatchSize: 7 }),
+      metrics,
+      now: () => new Date(),
+      intervalMs: 10_000,
+      statusIntervalMs: 0,
+      retentionHours: 168,
+      pruneIntervalMs: 0,
+    });
     await service.start();
     await service.idle();
-    expect(await webhookStatus(testDb.db)).toMatchObject({ backlog: 0 });
-    expect(metrics.counter('webhook.events.processed')).toBe(30);
+    expect(await webhookStatus(testDb.db)).toMatchObject({ backlog: 0, failed: 1 });
+    expect(metrics.counter('webhook.events.processed')).toBe(42);
     expect(metrics.snapshot().gauges['webhook.backlog']).toBe(0);
+    const left = await testDb.db.selectFrom('webhook_events').select('object_id').execute();
+    expect(left).toHaveLength(31);
+    expect(left.map((r) => r.object_id)).toContain('3999');
+    // Events stored after an idle() call are processed before the next idle() resolves.
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 4000 })]);
+    await service.idle();
+    expect(await webhookStatus(testDb.db)).toMatchObject({ backlog: 0 });
     await service.stop();
   });
 });
