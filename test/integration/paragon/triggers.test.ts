@@ -93,6 +93,21 @@ describe('syncTriggers against the Triggers API', () => {
     expect((hook.body as { eventId: string }).eventId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('can duplicate a trigger webhook (same eventId, as Paragon retries do) or drop it', async () => {
+    const from = receiver.received.length;
+    paragon.webhooks.setFaults({ duplicateProbability: 1 });
+    sandbox.hubspot.create('contacts', { email: 'twice@example.com' });
+    await paragon.idle();
+    paragon.webhooks.setFaults({ duplicateProbability: 0, dropProbability: 1 });
+    sandbox.hubspot.create('contacts', { email: 'never@example.com' });
+    await paragon.idle();
+    paragon.webhooks.setFaults({ dropProbability: 0 });
+    const got = receiver.received.slice(from).map((r) => r.body as { eventId: string; payload: { properties: { email: string } } });
+    expect(got.map((b) => b.payload.properties.email)).toEqual(['twice@example.com', 'twice@example.com']);
+    expect(got[0]?.eventId).toBe(got[1]?.eventId);
+    expect(paragon.webhooks.deliveries.at(-1)).toMatchObject({ dropped: true, delivered: false });
+  });
+
   it('turns a subscription ERRORED after repeated delivery failures, and sync reports it', async () => {
     receiver.setResponder(() => ({ status: 500 }));
     try {
