@@ -11,6 +11,7 @@ import { ping } from '../db/index.ts';
 import type { Database } from '../db/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { verifyHubSpot } from './hubspot-signature.ts';
+import { logThrottle } from './log-throttle.ts';
 import { foldDuplicates, type ParsedBatch, type WebhookSource } from './inbox.ts';
 import { parseHubSpotRequest, parseParagonRequest, storeWithin, type ParsedRequest, type StoreOutcome } from './ingest.ts';
 import { verifyParagon } from './paragon-signature.ts';
@@ -49,6 +50,7 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
   const maxAgeMs = config.webhooks.maxSignatureAgeSeconds * 1000;
   const portal = defaultPortalId(config);
   const urlOptions = { publicUrl: config.http.publicUrl, trustProxy: config.http.trustProxy };
+  const throttle = logThrottle(10_000, now);
   const storeBatch = deps.storeBatch ?? ((batch: ParsedBatch, at: Date) => storeWithin(db, batch, at, config.webhooks.storeTimeoutMs));
 
   const app = Fastify({
@@ -66,13 +68,14 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) log.error({ err, url: request.url }, 'webhook request failed');
     else {
-      metrics.count('webhook.requests.rejected', 1, { source: sourceOfPath(request.url), status });
-      log.warn({ status, code: err.code, url: request.url }, 'webhook request refused');
+      const source = sourceOfPath(request.url);
+      metrics.count('webhook.requests.rejected', 1, { source, status });
+      throttle(`${status}:${source}:${err.code}`, (suppressed) => log.warn({ status, code: err.code, source, ...(suppressed ? { suppressed } : {}) }, 'webhook request refused'));
     }
     return reply.code(status).send({ error: status === 413 ? 'payload too large' : status === 415 ? 'unsupported media type' : status >= 500 ? 'internal error' : 'bad request' });
   });
 
-  const store = async (reply: FastifyReply, source: WebhookSource, parsed: ParsedBatch, receivedAt: number, started: number) => {
+  const store = async (reply: FastifyReply, source: WebhookSource, parsed: ParsedBatch, receivedAt: number) => {
     const { batch, folded } = foldDuplicates(parsed);
     const outcome = await storeBatch(batch, new Date(receivedAt));
     if (!outcome.ok) {
@@ -80,28 +83,32 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
       log.error({ err: outcome.err, source, reason: outcome.reason, events: batch.events.length }, 'webhook batch not stored: answering 503 so the sender retries');
       return reply.code(503).header('retry-after', '5').send({ error: 'unavailable' });
     }
-    const { inserted, duplicates, quarantined } = outcome.result;
+    const { inserted, duplicates } = outcome.result;
+    const quarantined = parsed.quarantined.length;
     const received = parsed.events.length;
     metrics.count('webhook.events.received', received, { source });
     if (duplicates + folded > 0) metrics.count('webhook.events.duplicate', duplicates + folded, { source });
-    if (parsed.quarantined.length > 0) {
-      metrics.count('webhook.events.quarantined', parsed.quarantined.length, { source });
-      log.warn({ source, quarantined: parsed.quarantined.length, reasons: [...new Set(parsed.quarantined.map((q) => q.reason))].slice(0, 5) }, 'webhook events quarantined');
+    if (quarantined > 0) {
+      metrics.count('webhook.events.quarantined', quarantined, { source });
+      log.warn({ source, quarantined, reasons: [...new Set(parsed.quarantined.map((q) => q.reason))].slice(0, 5) }, 'webhook events quarantined');
     }
-    for (const event of batch.events) if (event.occurredAt !== null) metrics.observe('webhook.lag_ms', receivedAt - event.occurredAt, { source });
-    metrics.observe('webhook.ack_ms', now() - started, { source });
-    return reply.code(200).send({ received, stored: inserted, duplicates: duplicates + folded, quarantined: Math.max(quarantined, parsed.quarantined.length) });
+    // Lag of first deliveries only: a retry's lag measures HubSpot's backoff, not the pipeline.
+    for (const event of batch.events) {
+      if (event.occurredAt !== null && (event.firstAttempt ?? 0) === 0) metrics.observe('webhook.lag_ms', receivedAt - event.occurredAt, { source });
+    }
+    metrics.observe('webhook.ack_ms', now() - receivedAt, { source });
+    return reply.code(200).send({ received, stored: inserted, duplicates: duplicates + folded, quarantined });
   };
 
-  const refuse = (reply: FastifyReply, source: WebhookSource | 'hubspot', fields: Record<string, unknown>) => {
+  const refuse = (reply: FastifyReply, source: WebhookSource, fields: { check: string; cause: string } & Record<string, unknown>) => {
     metrics.count('webhook.requests.rejected', 1, { source, status: 401 });
-    log.warn(fields, 'webhook signature refused');
+    throttle(`401:${source}:${fields.check}:${fields.cause}`, (suppressed) => log.warn({ ...fields, ...(suppressed ? { suppressed } : {}) }, 'webhook signature refused'));
     return reply.code(401).send({ error: 'unauthorized' });
   };
 
   const malformed = (reply: FastifyReply, source: string, parsed: Extract<ParsedRequest, { ok: false }>) => {
     metrics.count('webhook.requests.rejected', 1, { source, status: 400 });
-    log.warn({ source, reason: parsed.reason }, 'webhook request malformed');
+    throttle(`400:${source}:${parsed.reason}`, (suppressed) => log.warn({ source, reason: parsed.reason, ...(suppressed ? { suppressed } : {}) }, 'webhook request malformed'));
     return reply.code(400).send({ error: 'bad request' });
   };
 
@@ -118,7 +125,7 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
     const query = request.query as Record<string, string | string[] | undefined>;
     const parsed = parseHubSpotRequest(body, { portalId: single(query.portalId), objectType: single(query.objectType), defaultPortalId: portal });
     if (!parsed.ok) return malformed(reply, 'hubspot', parsed);
-    return store(reply, parsed.source, parsed.batch, started, started);
+    return store(reply, parsed.source, parsed.batch, started);
   });
 
   app.post('/webhooks/paragon', async (request, reply) => {
@@ -130,7 +137,7 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
     const query = request.query as Record<string, string | string[] | undefined>;
     const parsed = parseParagonRequest(body, { portalId: single(query.portalId), objectType: single(query.objectType), defaultPortalId: portal });
     if (!parsed.ok) return malformed(reply, 'paragon', parsed);
-    return store(reply, 'paragon', parsed.batch, started, started);
+    return store(reply, 'paragon', parsed.batch, started);
   });
 
   app.get('/healthz', async () => ({ ok: true }));

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { canonicalJson, foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { checkStorable, parseHubSpotRequest, parseParagonRequest } from '../../../src/webhooks/ingest.ts';
+import { logThrottle } from '../../../src/webhooks/log-throttle.ts';
 import { parseWorkflowPost } from '../../../src/webhooks/records.ts';
 
 const base = { eventId: 100, subscriptionId: 5, portalId: 62515, appId: 1, occurredAt: 1_700_000_000_000, attemptNumber: 0, objectId: 51 };
@@ -146,5 +147,22 @@ describe('Paragon events', () => {
     expect(noId.ok && noId.batch.quarantined[0]!.reason).toMatch(/eventId/);
     const noRecord = parseParagonRequest(Buffer.from(JSON.stringify({ ...event, payload: { note: 'x' } })), {});
     expect(noRecord.ok && noRecord.batch.quarantined).toHaveLength(1);
+  });
+});
+
+describe('log throttle', () => {
+  it('lets one line per key per interval through and counts the rest', () => {
+    let now = 0;
+    const lines: [string, number][] = [];
+    const throttle = logThrottle(10_000, () => now);
+    for (let i = 0; i < 5; i++) throttle('a', (suppressed) => lines.push(['a', suppressed]));
+    throttle('b', (suppressed) => lines.push(['b', suppressed]));
+    now = 10_000;
+    throttle('a', (suppressed) => lines.push(['a', suppressed]));
+    expect(lines).toEqual([
+      ['a', 0],
+      ['b', 0],
+      ['a', 4],
+    ]);
   });
 });
