@@ -199,3 +199,36 @@ export async function webhookStatus(db: Kysely<Database>, now: Date = new Date()
     quarantinedDeliveries: row.qdeliveries ?? 0,
   };
 }
+
+export interface QuarantineReason {
+  source: string;
+  reason: string;
+  /** Distinct events quarantined for this reason, and their deliveries. */
+  events: number;
+  deliveries: number;
+  lastReceivedAt: Date;
+}
+
+/** The most recent quarantine reasons with their counts, for `hubsync status`. */
+export async function quarantineReasons(db: Kysely<Database>, limit = 10): Promise<QuarantineReason[]> {
+  const rows = await db
+    .selectFrom('webhook_quarantine')
+    .select((eb) => [
+      'source',
+      'reason',
+      eb.fn.countAll<number>().as('events'),
+      eb.fn.sum<number>('deliveries').as('deliveries'),
+      eb.fn.max('last_received_at').as('last_received_at'),
+    ])
+    .groupBy(['source', 'reason'])
+    .orderBy('last_received_at', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    source: row.source,
+    reason: row.reason,
+    events: Number(row.events),
+    deliveries: Number(row.deliveries),
+    lastReceivedAt: new Date(row.last_received_at),
+  }));
+}

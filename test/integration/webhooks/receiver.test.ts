@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import { quarantineReasons, webhookStatus } from '../../../src/db/webhook-events.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
@@ -97,6 +98,12 @@ describe('Webhooks-API batches', () => {
     // The same bad event again is counted, not stored twice.
     await app.inject({ method: 'POST', url: '/webhooks/hubspot', headers: v1Headers(SECRET_A, body), payload: body });
     expect((await quarantine()).map((r) => r.deliveries)).toEqual([2, 2, 2]);
+    expect((await quarantineReasons(testDb.db)).map((r) => [r.source, r.reason, r.events, r.deliveries]).sort()).toEqual([
+      ['hubspot', 'event is not a JSON object', 1, 2],
+      ['hubspot', 'propertyChange without propertyName', 1, 2],
+      ['hubspot', 'unsupported subscription type "conversation.creation"', 1, 2],
+    ]);
+    expect(await webhookStatus(testDb.db)).toMatchObject({ quarantined: 3, quarantinedDeliveries: 6 });
     expect(metrics.counter('webhook.events.quarantined', { source: 'hubspot' })).toBe(6);
   });
 
