@@ -94,25 +94,32 @@ interface ReportRow {
  * only polling saw, and each path's lag (first sight − occurred_at) at p50/p95/max.
  */
 export async function ledgerReport(db: Kysely<Database>, range: LedgerRange): Promise<LedgerReport> {
-  const webhookLag = sql`extract(epoch from (seen_by_webhook_at - occurred_at))::float8 * 1000`;
+  const webhookLag = sql`extract(epoch from (pushed_at - occurred_at))::float8 * 1000`;
   const pollLag = sql`extract(epoch from (seen_by_poll_at - occurred_at))::float8 * 1000`;
   const { rows } = await sql<ReportRow>`
+    with c as (
+      select portal_id, object_type, occurred_at, seen_by_poll_at,
+        -- The push side: webhooks, hydration reads they trigger, workflow posts, Paragon triggers.
+        least(seen_by_webhook_at, seen_by_hydration_at, seen_by_workflow_at, seen_by_paragon_at) as pushed_at
+      from change_ledger
+      where occurred_at >= ${range.since} and occurred_at < ${range.until}
+        ${range.portalId !== undefined ? sql`and portal_id = ${range.portalId}` : sql``}
+        ${range.objectType !== undefined ? sql`and object_type = ${range.objectType}` : sql``}
+        ${range.propertiesOnly ? sql`and property not like '@%'` : sql``}
+    )
     select grouping(portal_id, object_type) as total, portal_id, object_type,
       count(*) as changes,
-      count(*) filter (where seen_by_webhook_at is not null) as seen_by_webhook,
+      count(*) filter (where pushed_at is not null) as seen_by_webhook,
       count(*) filter (where seen_by_poll_at is not null) as seen_by_poll,
-      count(*) filter (where seen_by_webhook_at <= coalesce(seen_by_poll_at, 'infinity')) as webhook_before_poll,
-      count(*) filter (where seen_by_webhook_at is null and seen_by_poll_at is not null) as missed_by_webhook,
+      count(*) filter (where pushed_at <= coalesce(seen_by_poll_at, 'infinity')) as webhook_before_poll,
+      count(*) filter (where pushed_at is null and seen_by_poll_at is not null) as missed_by_webhook,
       percentile_cont(0.5) within group (order by ${webhookLag}) as webhook_p50,
       percentile_cont(0.95) within group (order by ${webhookLag}) as webhook_p95,
       max(${webhookLag}) as webhook_max,
       percentile_cont(0.5) within group (order by ${pollLag}) as poll_p50,
       percentile_cont(0.95) within group (order by ${pollLag}) as poll_p95,
       max(${pollLag}) as poll_max
-    from change_ledger
-    where occurred_at >= ${range.since} and occurred_at < ${range.until}
-      ${range.portalId !== undefined ? sql`and portal_id = ${range.portalId}` : sql``}
-      ${range.objectType !== undefined ? sql`and object_type = ${range.objectType}` : sql``}
+    from c
     group by grouping sets ((portal_id, object_type), ())
     order by total, portal_id, object_type`.execute(db);
   const groups = rows.filter((r) => Number(r.total) === 0).map(toGroup);
@@ -136,16 +143,20 @@ export interface MissedChange {
   firstSeenAt: Date;
 }
 
-/** Changes in the range that webhooks missed (seen by another path only), oldest first. */
+/** Changes in the range no push path delivered (only polling saw them), oldest first. */
 export async function missedByWebhook(db: Kysely<Database>, range: LedgerRange, limit = 100): Promise<MissedChange[]> {
   let query = db
     .selectFrom('change_ledger')
     .select(['portal_id', 'object_type', 'object_id', 'property', 'occurred_at', 'first_seen_via', 'first_seen_at'])
     .where('occurred_at', '>=', range.since)
     .where('occurred_at', '<', range.until)
-    .where('seen_by_webhook_at', 'is', null);
+    .where('seen_by_webhook_at', 'is', null)
+    .where('seen_by_hydration_at', 'is', null)
+    .where('seen_by_workflow_at', 'is', null)
+    .where('seen_by_paragon_at', 'is', null);
   if (range.portalId !== undefined) query = query.where('portal_id', '=', range.portalId);
   if (range.objectType !== undefined) query = query.where('object_type', '=', range.objectType);
+  if (range.propertiesOnly) query = query.where('property', 'not like', '@%');
   const rows = await query.orderBy('occurred_at').orderBy('object_id').limit(limit).execute();
   return rows.map((r) => ({
     portalId: Number(r.portal_id),

@@ -78,7 +78,12 @@ export interface LagStats {
   max: number | null;
 }
 
-/** Webhook coverage of one portal and object type (or of everything, when both are null) over a time range. */
+/**
+ * Webhook coverage of one portal and object type (or of everything, when both are null) over a
+ * time range. "Webhook" means the push side as a whole: Webhooks API deliveries, the hydration
+ * reads they trigger, workflow posts and Paragon triggers (its earliest sight); "poll" is the
+ * cursored polling path. Per-path times stay in the ledger's own columns.
+ */
 export interface LedgerGroupReport {
   portalId: number | null;
   objectType: string | null;
@@ -114,4 +119,6 @@ export interface LedgerRange {
   since: Date;
   /** Exclusive upper bound on `occurred_at`. */
   until: Date;
+  /** Count property changes only, leaving out the @-markers (lifecycle, merges, associations). */
+  propertiesOnly?: boolean;
 }

@@ -134,6 +134,10 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
       ['p8', 'poll'],
       ['p9', 'poll'],
     ]);
+    // A creation only the webhook saw counts as a change, unless the report is about properties only.
+    await applyBatches([[{ kind: 'created', ref, version: T, via: 'webhook', seenAt: new Date(T + 500) }]]);
+    expect((await ledgerReport(testDb.db, range)).total).toMatchObject({ changes: 11, seenByWebhook: 9 });
+    expect((await ledgerReport(testDb.db, { ...range, propertiesOnly: true })).total).toMatchObject({ changes: 10, seenByWebhook: 8 });
     const empty = await ledgerReport(testDb.db, { ...range, objectType: 'deals' });
     expect(empty.total.changes).toBe(0);
     expect(empty.groups).toEqual([]);
