@@ -193,12 +193,22 @@ describe('v2/v3 URIs', () => {
     const response = await app.inject({
       method: 'POST',
       url: path,
-      headers: { ...v3Headers(SECRET_A, uri.replace('caf%C3%A9', 'caf%C3%A9'), post, NOW), host: 'internal:3000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'hooks.example.com' },
+      headers: { ...v3Headers(SECRET_A, uri, post, NOW), host: 'internal:3000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'hooks.example.com' },
       payload: post,
     });
     expect(response.statusCode).toBe(401);
     const refusal = lines().find((l) => l.msg === 'webhook signature refused')!;
     expect(refusal.cause).toMatch(/signed for https:\/\/hooks\.example\.com.*http\.publicUrl/);
+  });
+
+  it('signs the path exactly as sent when it carries escapes outside the v3 table', async () => {
+    const { app } = receiver({ publicUrl: 'https://hooks.example.com' });
+    const sent = '/webhooks/hub%73pot?portalId=62515&objectType=contacts&x=%E2%9C%93%3A';
+    const signedUri = 'https://hooks.example.com/webhooks/hub%73pot?portalId=62515&objectType=contacts&x=%E2%9C%93:';
+    const response = await app.inject({ method: 'POST', url: sent, headers: v3Headers(SECRET_B, signedUri, post, NOW), payload: post });
+    expect(response.statusCode).toBe(200);
+    const decodedPath = 'https://hooks.example.com/webhooks/hubspot?portalId=62515&objectType=contacts&x=%E2%9C%93:';
+    expect((await app.inject({ method: 'POST', url: sent, headers: v3Headers(SECRET_B, decodedPath, post, NOW), payload: post })).statusCode).toBe(401);
   });
 
   it('keeps the query string in its original order', async () => {
