@@ -59,20 +59,18 @@ interface LockedRow {
  *
  * Every batch takes its inserts and then its row locks in one global key order, so batches
  * touching the same objects serialise without deadlocks or lost updates. The common case (every
- * row exists) is one SELECT … FOR UPDATE under a savepoint. If rows are missing, those locks are
- * rolled back first (inserting while holding locks taken out of order could deadlock), then
- * placeholders are inserted (ON CONFLICT DO NOTHING waits out a concurrent insert of the same
- * key) and everything is locked again, now seeing every row, ours and theirs.
+ * row exists) is a single SELECT … FOR NO KEY UPDATE. It locks nothing when any row is missing,
+ * because inserting while holding locks taken out of order could deadlock; then placeholders are
+ * inserted first (ON CONFLICT DO NOTHING waits out a concurrent insert of the same key) and
+ * everything is locked, now seeing every row, ours and theirs.
  */
 export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[], now: Date): Promise<Map<string, MirrorObject>> {
   const stored = new Map<string, MirrorObject>();
   if (refs.length === 0) return stored;
   const keys = JSON.stringify(refs.map((r) => ({ portal_id: r.portalId, object_type: r.objectType, object_id: r.objectId })));
-  await sql`savepoint hubsync_mirror_lock`.execute(trx);
-  let locked = await selectForUpdate(trx, keys);
+  let locked = await selectForUpdate(trx, keys, true);
   const fresh = new Set<string>();
   if (locked.length < refs.length) {
-    await sql`rollback to savepoint hubsync_mirror_lock`.execute(trx);
     const inserted = await sql<{ portal_id: number; object_type: string; object_id: string }>`
       insert into hubspot_objects (portal_id, object_type, object_id, first_seen_via, first_seen_at, updated_at)
       select k.portal_id, k.object_type, k.object_id, '', ${now}, ${now}
@@ -81,10 +79,8 @@ export async function lockObjects(trx: Transaction<Database>, refs: readonly Obj
       on conflict do nothing
       returning portal_id, object_type, object_id`.execute(trx);
     for (const r of inserted.rows) fresh.add(objectKey({ portalId: Number(r.portal_id), objectType: r.object_type, objectId: r.object_id }));
-    locked = await selectForUpdate(trx, keys);
+    locked = await selectForUpdate(trx, keys, false);
   }
-  // Locks taken in a subtransaction pass to the enclosing transaction on release.
-  await sql`release savepoint hubsync_mirror_lock`.execute(trx);
   for (const row of locked) {
     const object: MirrorObject = {
       portalId: Number(row.portal_id),
@@ -108,18 +104,28 @@ export async function lockObjects(trx: Transaction<Database>, refs: readonly Obj
   return stored;
 }
 
-async function selectForUpdate(trx: Transaction<Database>, keys: string): Promise<LockedRow[]> {
+/** Locks and reads the rows of `keys`; with `allOrNothing`, locks and returns nothing unless every key has a row. */
+async function selectForUpdate(trx: Transaction<Database>, keys: string, allOrNothing: boolean): Promise<LockedRow[]> {
   const { rows } = await sql<LockedRow>`
+    with k as (
+      select * from jsonb_to_recordset(${keys}::jsonb) as k(portal_id bigint, object_type text, object_id text)
+    )
     select o.portal_id, o.object_type, o.object_id, o.properties, o.property_versions, o.lifecycle, o.merged_into,
       o.first_seen_via, ${timestampToMs('o.lifecycle_at')} as lifecycle_at, ${timestampToMs('o.merged_at')} as merged_at,
       ${timestampToMs('o.privacy_deleted_at')} as privacy_deleted_at, ${timestampToMs('o.hs_created_at')} as hs_created_at,
       ${timestampToMs('o.hs_updated_at')} as hs_updated_at, ${timestampToMs('o.first_seen_at')} as first_seen_at
     from hubspot_objects o
-    where (o.portal_id, o.object_type, o.object_id) in (
-      select k.portal_id, k.object_type, k.object_id
-      from jsonb_to_recordset(${keys}::jsonb) as k(portal_id bigint, object_type text, object_id text))
+    where (o.portal_id, o.object_type, o.object_id) in (select portal_id, object_type, object_id from k)
+      ${
+        allOrNothing
+          ? sql`and not exists (
+              select 1 from k where not exists (
+                select 1 from hubspot_objects x
+                where x.portal_id = k.portal_id and x.object_type = k.object_type and x.object_id = k.object_id))`
+          : sql``
+      }
     order by o.portal_id, o.object_type, o.object_id
-    for update`.execute(trx);
+    for no key update of o`.execute(trx);
   return rows;
 }
 
