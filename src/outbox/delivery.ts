@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OutboxConfig, ParagonConfig } from '../config/schema.ts';
-import { claimDue, deleteSentBefore, markFailed, markSent, releaseClaims, type OutboxRow } from '../db/outbox.ts';
+import { claimDue, claimNextOfKey, deleteSentBefore, markFailed, markSent, releaseClaims, type OutboxRow } from '../db/outbox.ts';
 import type { Database } from '../db/schema.ts';
 import type { Service } from '../cli/lifecycle.ts';
 import type { Metrics } from '../metrics/registry.ts';
@@ -29,7 +29,7 @@ export interface DeliveryDeps {
 }
 
 export interface OutboxDelivery extends Service {
-  /** One claim-and-deliver round; returns how many rows it claimed. Exposed for tests and `outbox retry`. */
+  /** One claim-and-deliver round; returns how many rows it attempted (0: nothing due). Exposed for tests. */
   runOnce(): Promise<number>;
 }
 
@@ -112,16 +112,30 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
     const rows = await claimDue(db, { now: new Date(at), limit: outbox.batchSize, lockedUntil: new Date(at + leaseMs), claimToken });
     if (rows.length === 0) return 0;
     const queue = [...rows];
+    const halted = () => pausedUntil > now() || (stopped && loop !== undefined);
+    let delivered = 0;
+    // A full batch means heads are plentiful and the next claim finds more cheaply than chaining.
+    const chain = rows.length < outbox.batchSize;
     const worker = async () => {
       // A worker beyond the current window retires; at least one always stays, so the batch drains.
       while (queue.length > 0 && inFlight < Math.floor(window)) {
-        if (pausedUntil > now() || (stopped && loop)) return;
-        const row = queue.shift()!;
-        inFlight++;
-        try {
-          await deliver(row, claimToken);
-        } finally {
-          inFlight--;
+        if (halted()) return;
+        let row: OutboxRow | undefined = queue.shift()!;
+        // When the batch found few heads (a few contacts with long backlogs), a worker follows its
+        // contact's backlog once the batch's heads are all taken, up to a batch's worth of rows,
+        // each with a fresh lease (no queued row waits behind the chain).
+        for (let chained = 0; row; chained++) {
+          inFlight++;
+          let result: DeliveryResult;
+          try {
+            result = await deliver(row, claimToken);
+          } finally {
+            inFlight--;
+          }
+          delivered++;
+          const go = chain && result.kind === 'sent' && queue.length === 0 && chained < outbox.batchSize && !halted();
+          const at = now();
+          row = go ? await claimNextOfKey(db, row.ordering_key, { now: new Date(at), lockedUntil: new Date(at + leaseMs), claimToken }) : undefined;
         }
       }
     };
@@ -130,7 +144,7 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
     await releaseClaims(db, queue.map((row) => row.id), claimToken);
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
-    return rows.length;
+    return Math.max(rows.length, delivered);
   }
 
   let prunedAt = 0;

@@ -143,6 +143,18 @@ describe('outbox delivery', () => {
     expect(a.counter('outbox.delivered') + b.counter('outbox.delivered')).toBe(120);
   });
 
+  it('works through long per-contact backlogs in order (the next event of a contact is chained)', async () => {
+    const events = [];
+    for (let c = 0; c < 3; c++) {
+      for (let n = 0; n < 60; n++) events.push({ userId: 'u', name: 'Contact Updated', payload: { contact: `c${c}`, n }, idempotencyKey: `h${c}:${n}`, orderingKey: `contacts:c${c}` });
+    }
+    await insertAppEvents(t.db, events);
+    startLoop();
+    await waitFor(async () => (await outboxStatus(t.db)).pending === 0, 'all sent');
+    expect(sandbox.paragon.appEvents).toHaveLength(180);
+    for (const ns of arrivalOrder().values()) expect(ns).toEqual(Array.from({ length: 60 }, (_, i) => i));
+  });
+
   it('reuses a user token until near expiry', async () => {
     const tokens: string[] = [];
     const config = testConfig(sandbox.baseUrl);
