@@ -1,5 +1,5 @@
 /** Queries on change_ledger: recording sightings and the coverage/lag report built on them. */
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { LagStats, LedgerChange, LedgerGroupReport, LedgerRange, LedgerReport } from '../mirror/ledger.ts';
 import type { Via } from '../mirror/observation.ts';
 import { msToTimestamp } from './mirror-sql.ts';
@@ -56,13 +56,6 @@ export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unkno
         or excluded.seen_by_hydration_at < coalesce(l.seen_by_hydration_at, 'infinity')
         or excluded.seen_by_workflow_at < coalesce(l.seen_by_workflow_at, 'infinity')
         or excluded.seen_by_paragon_at < coalesce(l.seen_by_paragon_at, 'infinity')`;
-}
-
-/** Merges changes into the ledger on their own (the mirror writes them with its rows, in `writeMirror`). */
-export async function recordChanges(trx: Transaction<Database>, changes: readonly LedgerChange[]): Promise<number> {
-  if (changes.length === 0) return 0;
-  const result = await ledgerUpsert(changes).execute(trx);
-  return Number(result.numAffectedRows ?? 0);
 }
 
 /** Deletes ledger rows of changes that occurred before `before` (the ledger is evidence, not history). */
