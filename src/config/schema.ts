@@ -97,6 +97,8 @@ const jobSchema = z
     /** /readyz fails when the job's newest successful run is older than this. */
     freshnessSeconds: positiveInt.optional(),
     pageSize: z.coerce.number().int().min(1).max(200).default(200),
+    /** A running job holds a lease this long, renewed every third of it; a dead worker's lease expires. */
+    leaseSeconds: positiveInt.default(60),
     adaptive: adaptiveSchema.prefault({}),
   })
   .strict();
@@ -127,6 +129,8 @@ const triggerSchema = z
     type: z.string().min(1),
     parameters: z.record(z.string(), z.unknown()).default({}),
     credentialId: z.string().optional(),
+    /** The user's HubSpot portal, passed to the receiver in the subscription's metadata (webhooks carry no portal id). */
+    portalId: positiveInt.optional(),
   })
   .strict();
 

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Config, ParagonConfig } from '../config/schema.ts';
 import { HubsyncError } from '../errors.ts';
+import { objectTypeName } from '../hubspot/objects.ts';
 import type { Fetch } from './http.ts';
 import { createUserTokenSigner } from './token.ts';
 import { createTriggersApi, type TriggerSubscription, type WebhookOverride } from './triggers-api.ts';
@@ -21,8 +22,22 @@ export function triggerKey(t: Pick<TriggerConfig, 'integration' | 'type' | 'cred
   return [t.integration, t.type, t.credentialId].filter(Boolean).join(':');
 }
 
+/**
+ * The webhookOverride hubsync keeps on a subscription. Besides marking it managed, the metadata
+ * tells the receiver what Paragon's webhook body does not: the portal and the object type
+ * (Paragon echoes it back as `triggerSubscriptionMetadata`).
+ */
 export function desiredOverride(t: TriggerConfig, webhookUrl: string): WebhookOverride {
-  return { url: webhookUrl, metadata: { managedBy: MANAGED_BY, key: triggerKey(t) } };
+  const recordType = t.parameters['recordType'];
+  return {
+    url: webhookUrl,
+    metadata: {
+      managedBy: MANAGED_BY,
+      key: triggerKey(t),
+      ...(t.portalId ? { portalId: t.portalId } : {}),
+      ...(typeof recordType === 'string' ? { objectType: objectTypeName(recordType.toLowerCase()) } : {}),
+    },
+  };
 }
 
 export interface TriggerPlan {

@@ -35,7 +35,7 @@ function config(triggers: unknown[]): Config {
   });
 }
 
-const contactCreated = { user: 'user-1', integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Contact' } };
+const contactCreated = { user: 'user-1', integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Contact' }, portalId: DEFAULT_PORTAL_ID };
 const contactUpdated = { user: 'user-1', integration: 'hubspot', type: 'HUBSPOT_RECORD_UPDATED', parameters: { recordType: 'Contact' } };
 const companyCreated = { user: 'user-2', integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Company' } };
 
@@ -48,7 +48,10 @@ describe('syncTriggers against the Triggers API', () => {
     expect(second).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
     expect(paragon.subscriptions.mutations).toBe(3);
     const sub = paragon.subscriptions.forUser('user-1').find((s) => s.type === 'HUBSPOT_RECORD_CREATED');
-    expect(sub?.webhookOverride).toEqual({ url: `${receiver.base}/webhooks/paragon`, metadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED' } });
+    expect(sub?.webhookOverride).toEqual({
+      url: `${receiver.base}/webhooks/paragon`,
+      metadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED', portalId: DEFAULT_PORTAL_ID, objectType: 'contacts' },
+    });
   });
 
   it('updates changed parameters, deletes removed triggers, and leaves unmanaged subscriptions alone', async () => {
@@ -88,7 +91,7 @@ describe('syncTriggers against the Triggers API', () => {
       userId: 'user-1', integration: 'hubspot', triggerType: 'HUBSPOT_RECORD_CREATED', triggerSubscriptionId: sub.id,
       credentialId: sub.credentialId, projectId: PROJECT_ID,
       payload: { id: contact.id, properties: { email: 'ada@example.com', firstname: 'Ada' } },
-      triggerSubscriptionMetadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED' },
+      triggerSubscriptionMetadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED', portalId: DEFAULT_PORTAL_ID, objectType: 'contacts' },
     });
     expect((hook.body as { eventId: string }).eventId).toMatch(/^[0-9a-f-]{36}$/);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonical, planTriggers, type TriggerConfig } from '../../../src/paragon/triggers.ts';
+import { canonical, desiredOverride, planTriggers, type TriggerConfig } from '../../../src/paragon/triggers.ts';
 import type { TriggerSubscription } from '../../../src/paragon/triggers-api.ts';
 
 const URL_ = 'https://hubsync.example.com/webhooks/paragon';
@@ -9,10 +9,19 @@ const updated: TriggerConfig = { user: 'u', integration: 'hubspot', type: 'HUBSP
 function managed(id: string, t: TriggerConfig, extra: Partial<TriggerSubscription> = {}): TriggerSubscription {
   return {
     id, integration: t.integration, type: t.type, parameters: t.parameters, status: 'ACTIVE',
-    webhookOverride: { url: URL_, metadata: { managedBy: 'hubsync', key: `${t.integration}:${t.type}` } },
+    webhookOverride: desiredOverride(t, URL_),
     ...extra,
   };
 }
+
+describe('desiredOverride', () => {
+  it('marks the subscription managed and tells the receiver its portal and object type', () => {
+    expect(desiredOverride({ ...created, portalId: 62515, parameters: { recordType: 'Company' } }, URL_)).toEqual({
+      url: URL_,
+      metadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED', portalId: 62515, objectType: 'companies' },
+    });
+  });
+});
 
 describe('planTriggers', () => {
   it('creates what is missing', () => {
@@ -29,7 +38,7 @@ describe('planTriggers', () => {
   it('patches changed parameters (null removes a key no longer configured) and a moved webhook URL', () => {
     const s = managed('1', created, { parameters: { recordType: 'Company', old: 'x' } });
     const plan = planTriggers([created], [s], URL_);
-    expect(plan.update).toEqual([{ subscription: s, trigger: created, parameters: { recordType: 'Contact', old: null }, webhookOverride: { url: URL_, metadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED' } } }]);
+    expect(plan.update).toEqual([{ subscription: s, trigger: created, parameters: { recordType: 'Contact', old: null }, webhookOverride: { url: URL_, metadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED', objectType: 'contacts' } } }]);
     const moved = planTriggers([created], [managed('1', created)], 'https://new.example.com/webhooks/paragon');
     expect(moved.update).toHaveLength(1);
   });
