@@ -1,10 +1,19 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getObject, listAssociations } from '../../../src/db/mirror.ts';
+import { getObject, listAssociations, toAssociationState, toMirrorObject } from '../../../src/db/mirror.ts';
 import { ledgerReport, missedByWebhook } from '../../../src/db/mirror-ledger.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import type { Observation, Via } from '../../../src/mirror/observation.ts';
+import {
+  applyRule,
+  associationKey,
+  isArchived,
+  mergeAssociation,
+  objectKey,
+  type AssociationState,
+  type MirrorObject,
+} from '../../../src/mirror/rule.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 import { deliveryArb, historyArb, PORTAL } from '../../unit/mirror/arbitraries.ts';
 
@@ -20,6 +29,23 @@ let nextPortal = 1_000;
 /** The same history under a portal of its own, so runs never see each other's rows. */
 function onPortal(history: Observation[], portalId: number): Observation[] {
   return history.map((obs) => ({ ...obs, ref: { ...obs.ref, portalId } }));
+}
+
+/** The pure rule applied one observation at a time: the model the database must match. */
+function pureFold(history: Observation[]) {
+  const objects = new Map<string, MirrorObject>();
+  const associations = new Map<string, AssociationState>();
+  for (const obs of history) {
+    const result = applyRule(objects, [obs]);
+    for (const object of result.objects) objects.set(objectKey(object), object);
+    for (const edge of result.associations) associations.set(associationKey(edge), mergeAssociation(associations.get(associationKey(edge)), edge));
+  }
+  return { objects, associations };
+}
+
+function sortByKey<T extends MirrorObject | AssociationState>(items: T[]): T[] {
+  const key = (item: T) => ('objectId' in item ? objectKey(item) : associationKey(item));
+  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 async function applyBatches(batches: Observation[][]): Promise<void> {
@@ -54,6 +80,13 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
           const expectedPortal = nextPortal++;
           const actualPortal = nextPortal++;
           await applyBatches(onPortal(history, expectedPortal).map((obs) => [obs]));
+          // The stored rows are exactly what the pure rule computes for the same history.
+          const model = pureFold(onPortal(history, expectedPortal));
+          const stored = await testDb.db.selectFrom('hubspot_objects').selectAll().where('portal_id', '=', expectedPortal).execute();
+          expect(sortByKey(stored.map(toMirrorObject))).toEqual(sortByKey([...model.objects.values()]));
+          for (const row of stored) expect(row.archived).toBe(isArchived(toMirrorObject(row)));
+          const edges = await testDb.db.selectFrom('hubspot_associations').selectAll().where('portal_id', '=', expectedPortal).execute();
+          expect(sortByKey(edges.map(toAssociationState))).toEqual(sortByKey([...model.associations.values()]));
           let i = 0;
           const delivered = batches.map((batch) => onPortal(batch, actualPortal).map((obs) => ({ ...obs, via: paths[i++] ?? 'poll' })));
           await applyBatches(delivered);
