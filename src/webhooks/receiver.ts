@@ -60,6 +60,15 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
     bodyLimit,
     return503OnClosing: true,
   });
+  // On shutdown, in-flight requests finish; their keep-alive sockets close with the response
+  // instead of idling until the keep-alive timeout and holding close() up.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   // Keep the body as bytes: signatures are over exactly what was sent, never re-serialised JSON.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));

@@ -2,11 +2,16 @@
  * The webhook services `hubsync run` starts: the receiver (`web`) and the processor (`worker`).
  */
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
+import type { Database } from '../db/schema.ts';
 import { pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
+import type { HubSpotReader } from '../hubspot/objects.ts';
+import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
-import { buildReceiver, type ReceiverDeps } from './receiver.ts';
+import { buildReceiver, type Readiness, type ReceiverDeps } from './receiver.ts';
 
 /** The receiver as a service: listens on `http.host:http.port`; stop closes it after in-flight requests finish. */
 export function createReceiverService(deps: ReceiverDeps): Service & { app: FastifyInstance; address(): string | undefined } {
@@ -135,4 +140,37 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       });
     },
   };
+}
+
+export interface WebhookServicesDeps {
+  config: Config;
+  db: Kysely<Database>;
+  log: Logger;
+  metrics: Metrics;
+  /** Hydration reads (the account's shared budget, priority 'hydration'). */
+  reader?: HubSpotReader;
+  /** Freshness for /readyz. */
+  readiness?: Readiness;
+}
+
+/** The webhook services a role runs, wired from the configuration: `web` the receiver, `worker` the processor. */
+export function webhookServices(deps: WebhookServicesDeps, role: 'web' | 'worker' | 'all'): Service[] {
+  const { config, db, log, metrics } = deps;
+  const services: Service[] = [];
+  if (role !== 'worker') services.push(createReceiverService({ db, log, metrics, config, ...(deps.readiness ? { readiness: deps.readiness } : {}) }));
+  if (role !== 'web') {
+    services.push(
+      createProcessorService({
+        db,
+        log,
+        metrics,
+        config: config.webhooks,
+        ...(deps.reader ? { reader: deps.reader } : {}),
+        properties: jobProperties(config),
+        intervalMs: config.webhooks.processIntervalMs,
+        retentionHours: config.webhooks.retentionHours,
+      }),
+    );
+  }
+  return services;
 }
