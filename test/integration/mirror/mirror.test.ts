@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getObject, listAssociations, toAssociationState, toMirrorObject } from '../../../src/db/mirror.ts';
 import { ledgerReport, missedByWebhook } from '../../../src/db/mirror-ledger.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
+import { ledgerChangeKey, mergeSighting, reduceSightings, type LedgerChange } from '../../../src/mirror/ledger.ts';
 import type { Observation, Via } from '../../../src/mirror/observation.ts';
 import {
   applyRule,
@@ -41,6 +42,42 @@ function pureFold(history: Observation[]) {
     for (const edge of result.associations) associations.set(associationKey(edge), mergeAssociation(associations.get(associationKey(edge)), edge));
   }
   return { objects, associations };
+}
+
+/** Ledger rows the pure rule and `mergeSighting` produce for batches applied in this order. */
+function pureLedger(batches: Observation[][]): LedgerChange[] {
+  const objects = new Map<string, MirrorObject>();
+  const ledger = new Map<string, LedgerChange>();
+  for (const batch of batches) {
+    const result = applyRule(objects, batch);
+    for (const object of result.objects) objects.set(objectKey(object), object);
+    for (const change of reduceSightings(result.ledger)) {
+      const stored = ledger.get(ledgerChangeKey(change));
+      if (!stored) ledger.set(ledgerChangeKey(change), change);
+      else for (const [via, at] of Object.entries(change.seenAt)) mergeSighting(stored, via as Via, at);
+    }
+  }
+  return [...ledger.values()].sort((a, b) => (ledgerChangeKey(a) < ledgerChangeKey(b) ? -1 : 1));
+}
+
+async function storedLedger(portalId: number): Promise<LedgerChange[]> {
+  const rows = await testDb.db.selectFrom('change_ledger').selectAll().where('portal_id', '=', portalId).execute();
+  const ms = (d: Date | null) => (d === null ? undefined : d.getTime());
+  return rows
+    .map((r): LedgerChange => {
+      const seenAt = { webhook: ms(r.seen_by_webhook_at), poll: ms(r.seen_by_poll_at), hydration: ms(r.seen_by_hydration_at), workflow: ms(r.seen_by_workflow_at), paragon: ms(r.seen_by_paragon_at) };
+      return {
+        portalId: Number(r.portal_id),
+        objectType: r.object_type,
+        objectId: r.object_id,
+        property: r.property,
+        version: r.occurred_at.getTime(),
+        firstSeenVia: r.first_seen_via as Via,
+        firstSeenAt: r.first_seen_at.getTime(),
+        seenAt: Object.fromEntries(Object.entries(seenAt).filter(([, at]) => at !== undefined)),
+      };
+    })
+    .sort((a, b) => (ledgerChangeKey(a) < ledgerChangeKey(b) ? -1 : 1));
 }
 
 function sortByKey<T extends MirrorObject | AssociationState>(items: T[]): T[] {
@@ -91,6 +128,8 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
           const delivered = batches.map((batch) => onPortal(batch, actualPortal).map((obs) => ({ ...obs, via: paths[i++] ?? 'poll' })));
           await applyBatches(delivered);
           expect(await mirrorState(actualPortal)).toEqual(await mirrorState(expectedPortal));
+          // The ledger holds what the pure rule's sightings, merged the same way, say about this delivery.
+          expect(await storedLedger(actualPortal)).toEqual(pureLedger(delivered));
         },
       ),
       { numRuns: 40 },
