@@ -158,6 +158,7 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
   }
 
   async function run(): Promise<void> {
+    let errors = 0;
     while (!stopped) {
       let claimed = 0;
       try {
@@ -168,10 +169,13 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
           continue;
         }
         claimed = await runOnce();
+        errors = 0;
       } catch (err) {
-        log.error({ err }, 'outbox delivery round failed');
+        // Typically the database is away: back off (1 s doubling to 30 s) rather than spin and flood the log.
+        errors++;
+        if (errors === 1 || errors % 10 === 0) log.error({ err, consecutive: errors }, 'outbox delivery round failed');
         metrics?.count('outbox.errors');
-        await sleep(Math.max(outbox.pollIntervalMs, 1000), wake.signal);
+        await sleep(Math.min(30_000, 1000 * 2 ** Math.min(errors - 1, 5)), wake.signal);
         continue;
       }
       if (claimed < outbox.batchSize) await sleep(outbox.pollIntervalMs, wake.signal);

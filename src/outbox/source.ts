@@ -114,14 +114,18 @@ export function createOutboxSource(deps: SourceDeps): Service & { drain(): Promi
   }
 
   async function run(): Promise<void> {
+    let errors = 0;
     while (!stopped) {
       try {
         await drain();
+        errors = 0;
       } catch (err) {
-        log.error({ err }, 'outbox source scan failed');
+        errors++;
+        if (errors === 1 || errors % 10 === 0) log.error({ err, consecutive: errors }, 'outbox source scan failed');
         deps.metrics?.count('outbox.source.errors');
       }
-      await sleep(source.pollIntervalMs, wake.signal);
+      // After failures (the database or the table away), wait longer each time, up to 30 s.
+      await sleep(errors === 0 ? source.pollIntervalMs : Math.min(30_000, source.pollIntervalMs * 2 ** Math.min(errors, 10)), wake.signal);
     }
   }
 
