@@ -59,6 +59,8 @@ export class ParagonSandbox {
   /** Ground truth: every App Event answered 201, in arrival order. */
   appEvents: ReceivedAppEvent[] = [];
   stats = { accepted: 0, throttled: 0, errors: 0, outage: 0, rejected: 0, unauthorized: 0, badRequest: 0 };
+  /** App Event requests waiting out the injected latency right now (they are accepted even if the client goes away). */
+  inFlight = 0;
   readonly verifyToken: (authorization: string | undefined) => Promise<TokenCheck>;
   readonly #connections = new Map<string, number | null>();
   readonly #defaultPortalId: number | undefined;

@@ -36,7 +36,11 @@ export function registerParagonRoutes(app: FastifyInstance, p: ParagonSandbox): 
       return error(reply, 400, 'Body must be {"name": string, "payload": object}');
     }
     const latency = p.gate.faults.latencyMs;
-    if (latency > 0) await delay(p.clock.scale(latency));
+    if (latency > 0) {
+      // Tests kill a client while requests are in flight: this is how they know some are.
+      p.inFlight++;
+      await delay(p.clock.scale(latency)).finally(() => p.inFlight--);
+    }
     const admission = p.gate.admit({ name: body.name, userId });
     switch (admission.kind) {
       case 'outage':
