@@ -159,6 +159,16 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     expect((await listAssociations(testDb.db, ref('3'))).map((a) => a.toObjectId)).toEqual(['9']);
   });
 
+  it('stores any text faithfully (quotes, backslashes, braces, NULL, unicode)', async () => {
+    const portalId = nextPortal++;
+    const ref = { portalId, objectType: 'contacts', objectId: 'x"y\\z' };
+    const tricky = { a: '"quoted" \\ back\\slash', b: '{braces},[x]', c: 'NULL', d: 'ä 😀 \u0001', e: null, 'we"ird\\key': "it's" };
+    await applyBatches([[{ kind: 'snapshot', ref, version: 1_000, via: 'poll', seenAt: new Date(2_000), properties: tricky }]]);
+    const object = await getObject(testDb.db, ref);
+    expect(object?.properties).toEqual(tricky);
+    expect(object?.objectId).toBe('x"y\\z');
+  });
+
   it('the ledger tells how much webhooks delivered before polling, and each path\'s lag', async () => {
     const portalId = nextPortal++;
     const T = Date.UTC(2026, 10, 2);
