@@ -4,7 +4,8 @@
  */
 import type { MirrorTables } from './mirror-tables.ts';
 import type { OutboxTables } from './outbox-tables.ts';
+import type { SyncTables } from './sync-tables.ts';
 import type { WebhookTables } from './webhook-tables.ts';
 
 // Table groups are added here as their migrations land.
-export interface Database extends MirrorTables, OutboxTables, WebhookTables {}
+export interface Database extends MirrorTables, OutboxTables, SyncTables, WebhookTables {}

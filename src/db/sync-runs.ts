@@ -1,0 +1,88 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Database } from './schema.ts';
+import type { SyncRunKind, SyncRunStatus, SyncRunsTable } from './sync-tables.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export type SyncRun = Selectable<SyncRunsTable>;
+
+export interface RunCounts {
+  pages: number;
+  records: number;
+  total: number | null;
+  apiCalls: number;
+  rateLimited: number;
+}
+
+/** Opens a run row in status `running`; returns its id. */
+export async function insertRun(
+  db: Db,
+  run: { jobName: string; portalId: number; objectType: string; kind: SyncRunKind; worker: string; startedAt: Date },
+): Promise<number> {
+  const row = await db
+    .insertInto('sync_runs')
+    .values({
+      job_name: run.jobName,
+      portal_id: run.portalId,
+      object_type: run.objectType,
+      kind: run.kind,
+      status: 'running',
+      worker: run.worker,
+      started_at: run.startedAt,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** Progress of a running run (so status shows a long backfill moving). */
+export async function updateRunCounts(db: Db, id: number, counts: RunCounts): Promise<void> {
+  await db
+    .updateTable('sync_runs')
+    .set({ pages: counts.pages, records: counts.records, total: counts.total, api_calls: counts.apiCalls, rate_limited: counts.rateLimited })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Closes a run with its final counts, status and error. */
+export async function finishRun(
+  db: Db,
+  id: number,
+  end: RunCounts & { status: Exclude<SyncRunStatus, 'running'>; error: string | null; finishedAt: Date; durationMs: number },
+): Promise<void> {
+  await db
+    .updateTable('sync_runs')
+    .set({
+      status: end.status,
+      error: end.error,
+      finished_at: end.finishedAt,
+      duration_ms: end.durationMs,
+      pages: end.pages,
+      records: end.records,
+      total: end.total,
+      api_calls: end.apiCalls,
+      rate_limited: end.rateLimited,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The newest run of each job (any kind), and its newest successful run. */
+export async function latestRuns(db: Db): Promise<{ last: SyncRun[]; lastOk: SyncRun[] }> {
+  const last = await db
+    .selectFrom('sync_runs')
+    .selectAll()
+    .where('id', 'in', (qb) => qb.selectFrom('sync_runs').select((eb) => eb.fn.max('id').as('id')).groupBy('job_name'))
+    .execute();
+  const lastOk = await db
+    .selectFrom('sync_runs')
+    .selectAll()
+    .where('id', 'in', (qb) => qb.selectFrom('sync_runs').select((eb) => eb.fn.max('id').as('id')).where('status', '=', 'ok').groupBy('job_name'))
+    .execute();
+  return { last, lastOk };
+}
+
+/** Runs of one job, newest first. */
+export async function runsOf(db: Db, jobName: string, limit = 20): Promise<SyncRun[]> {
+  return db.selectFrom('sync_runs').selectAll().where('job_name', '=', jobName).orderBy('id', 'desc').limit(limit).execute();
+}

@@ -1,0 +1,196 @@
+/**
+ * HubSpot API access per account: `@hubspot/api-client` pointed at `hubspot.baseUrl`, with its own
+ * retries and Bottleneck limiter off (v14 only installs the limiter when `limiterOptions` is set and
+ * retries when `numberOfApiCallRetries > 0`), every call through the account's `AccountBudget`, and
+ * `ApiException`s turned into typed values.
+ */
+import { Client } from '@hubspot/api-client';
+import type { Logger } from 'pino';
+import type { Config, HubSpotAccountConfig } from '../config/schema.ts';
+import { TIERS } from '../config/schema.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import { AccountBudget, type CallStats } from './budget.ts';
+import { parseRetryAfter, policyOf, type Pause } from './limits.ts';
+import type { HubSpotObject, HubSpotReader, Priority } from './objects.ts';
+import { describeFailure, type CallOutcome, type CallResult } from './outcome.ts';
+
+export interface SearchFilter {
+  propertyName: string;
+  operator: 'EQ' | 'GT' | 'GTE' | 'LT' | 'LTE' | 'NEQ' | 'HAS_PROPERTY';
+  value?: string;
+}
+
+export interface SearchRequest {
+  filterGroups: { filters: SearchFilter[] }[];
+  sorts: { propertyName: string; direction: 'ASCENDING' | 'DESCENDING' }[];
+  properties?: readonly string[];
+  limit: number;
+  after?: string;
+}
+
+export interface Page {
+  results: HubSpotObject[];
+  /** Search only: every match of the query. */
+  total?: number;
+  after: string | undefined;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  stats?: CallStats;
+}
+
+/** One portal's API: every method waits for the shared budget and retries what may be retried. */
+export interface HubSpotAccount {
+  readonly portalId: number;
+  readonly budget: AccountBudget;
+  search(objectType: string, request: SearchRequest, priority: Priority, opts?: CallOptions): Promise<CallResult<Page>>;
+  /** List endpoint (`GET /crm/v3/objects/{type}`), live or `archived=true`; limit up to 100. */
+  listPage(
+    objectType: string,
+    page: { limit: number; after?: string; properties?: readonly string[]; archived?: boolean },
+    priority: Priority,
+    opts?: CallOptions,
+  ): Promise<CallResult<Page>>;
+  batchRead(objectType: string, ids: readonly string[], properties: readonly string[] | 'all', priority: Priority, opts?: CallOptions): Promise<CallResult<{ results: HubSpotObject[]; missing: string[] }>>;
+  /** Property names of the object type (`GET /crm/v3/properties/{type}`); a 404 when the API has none. */
+  propertyNames(objectType: string, opts?: CallOptions): Promise<CallResult<string[]>>;
+}
+
+export interface HubSpotAccounts {
+  get(portalId: number): HubSpotAccount | undefined;
+  list(): HubSpotAccount[];
+  /** Batch reads for webhook hydration; throws when a read cannot be had (the processor retries). */
+  reader: HubSpotReader;
+  /** Stops admitting calls (waiters get `aborted`). */
+  close(): void;
+}
+
+export interface AccountsDeps {
+  log: Logger;
+  metrics?: Metrics;
+  /** Scales the budget's assumed durations (a time-scaled sandbox); default 1. */
+  timeScale?: number;
+  /** Daily pauses from earlier runs, and where to persist new ones. */
+  restoredPauses?: readonly { portalId: number; until: Date }[];
+  onPause?: (portalId: number, pause: Pause) => void;
+}
+
+/** Builds one client and one budget per configured account. */
+export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsDeps): HubSpotAccounts {
+  const accounts = new Map<number, HubSpotAccount>();
+  for (const account of config.accounts) {
+    accounts.set(account.portalId, createAccount(config.baseUrl, account, deps));
+  }
+  for (const p of deps.restoredPauses ?? []) accounts.get(p.portalId)?.budget.restorePause(p.until.getTime());
+  const reader: HubSpotReader = {
+    async batchRead(portalId, objectType, ids, properties, priority) {
+      const account = accounts.get(portalId);
+      if (!account) throw new Error(`no hubspot.accounts entry for portal ${portalId}`);
+      const result = await account.batchRead(objectType, ids, properties, priority);
+      if (!result.ok) throw new Error(`batch read of ${objectType} failed: ${describeFailure(result)}`);
+      return result.value;
+    },
+  };
+  return {
+    get: (portalId) => accounts.get(portalId),
+    list: () => [...accounts.values()],
+    reader,
+    close: () => {
+      for (const a of accounts.values()) a.budget.close();
+    },
+  };
+}
+
+function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: AccountsDeps): HubSpotAccount {
+  const tier = TIERS[config.tier];
+  const log = deps.log.child({ module: 'hubspot', portalId: config.portalId });
+  const budget = new AccountBudget({
+    portalId: config.portalId,
+    windowLimit: config.windowLimit ?? tier.windowLimit,
+    windowMs: config.windowMs,
+    dailyLimit: config.dailyLimit ?? tier.dailyLimit,
+    searchPerSecond: config.searchPerSecond,
+    budgetShare: config.budgetShare,
+    timeZone: config.timeZone,
+    timeScale: deps.timeScale ?? 1,
+    log,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.onPause ? { onPause: (pause: Pause) => deps.onPause?.(config.portalId, pause) } : {}),
+  });
+  const client = new Client({ accessToken: config.accessToken, basePath: baseUrl.replace(/\/$/, ''), numberOfApiCallRetries: 0 });
+  // The client's decorators are a process-wide singleton applied when an API object is built: build
+  // ours now, while they are the empty set this constructor just installed.
+  const objects = client.crm.objects;
+  const properties = client.crm.properties.coreApi;
+
+  return {
+    portalId: config.portalId,
+    budget,
+    search: (objectType, request, priority, opts = {}) =>
+      budget.run('search', priority, () => attempt(async () => {
+        const r = await objects.searchApi.doSearchWithHttpInfo(objectType, {
+          filterGroups: request.filterGroups.map((g) => ({ filters: g.filters.map((f) => ({ ...f })) })) as never,
+          // The model types sorts as strings; the serializer passes objects through, and HubSpot takes both.
+          sorts: request.sorts.map((s) => ({ ...s })) as never,
+          properties: [...(request.properties ?? [])],
+          limit: request.limit,
+          ...(request.after !== undefined ? { after: request.after } : {}),
+        });
+        return { value: { results: r.data.results as HubSpotObject[], total: r.data.total, after: r.data.paging?.next?.after }, headers: r.headers };
+      }), opts),
+    listPage: (objectType, page, priority, opts = {}) =>
+      budget.run('api', priority, () => attempt(async () => {
+        const r = await objects.basicApi.getPageWithHttpInfo(objectType, page.limit, page.after, page.properties ? [...page.properties] : undefined, undefined, undefined, page.archived ?? false);
+        return { value: { results: r.data.results as HubSpotObject[], after: r.data.paging?.next?.after }, headers: r.headers };
+      }), opts),
+    batchRead: (objectType, ids, props, priority, opts = {}) =>
+      budget.run('api', priority, () => attempt(async () => {
+        const r = await objects.batchApi.readWithHttpInfo(objectType, {
+          inputs: ids.map((id) => ({ id })),
+          properties: props === 'all' ? [] : [...props],
+          propertiesWithHistory: [],
+        });
+        const errors = ('errors' in r.data ? r.data.errors : undefined) ?? [];
+        const missing = errors.flatMap((e) => Object.values(e.context ?? {}).flat().map(String));
+        return { value: { results: r.data.results as HubSpotObject[], missing }, headers: r.headers };
+      }), opts),
+    propertyNames: (objectType, opts = {}) =>
+      budget.run('api', 'backfill', () => attempt(async () => {
+        const r = await properties.getAllWithHttpInfo(objectType);
+        return { value: r.data.results.map((p) => p.name), headers: r.headers };
+      }), opts),
+  };
+}
+
+/** Runs one HTTP attempt and classifies what came back. */
+async function attempt<T>(call: () => Promise<{ value: T; headers: Record<string, string> }>): Promise<CallOutcome<T>> {
+  try {
+    const { value, headers } = await call();
+    return { ok: true, value, headers: { ...headers } };
+  } catch (err) {
+    const e = err as { code?: unknown; body?: unknown; headers?: unknown; message?: unknown };
+    if (typeof e?.code !== 'number' || e.code < 100) {
+      return { ok: false, failure: 'network', message: err instanceof Error ? err.message : String(err) };
+    }
+    const status = e.code;
+    const headers = (e.headers && typeof e.headers === 'object' ? e.headers : {}) as Record<string, string>;
+    const body = parseBody(e.body);
+    const message = typeof (body as { message?: unknown })?.message === 'string' ? (body as { message: string }).message : `HTTP ${status}`;
+    if (status === 429) {
+      const retryAfterMs = parseRetryAfter(headers['retry-after'], Date.now());
+      return { ok: false, failure: 'rate_limited', status: 429, policy: policyOf(body), retryAfterMs, headers, message };
+    }
+    if (status >= 500) return { ok: false, failure: 'server', status, headers, message };
+    return { ok: false, failure: 'client', status, headers, message, body };
+  }
+}
+
+function parseBody(body: unknown): unknown {
+  if (typeof body !== 'string') return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
+}
