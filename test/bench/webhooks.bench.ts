@@ -11,6 +11,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { configSchema } from '../../src/config/schema.ts';
@@ -168,7 +169,8 @@ export async function run(options: WebhookBenchOptions = {}): Promise<string[]> 
     const ratio = ingest.eventsPerSecond / lower;
     const fmt = (r: Run) => `${r.eventsPerSecond.toFixed(0)} events/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`;
     return [
-      `database: ${url ? 'postgres' : 'embedded PGlite'}; ${requests} signed (v1+v3) batches of ${BATCH} events per mode, concurrency ${CONCURRENCY}`,
+      `database: ${url ? 'postgres' : 'embedded PGlite'}; ${requests} signed (v1+v3) batches of ${BATCH} events per mode, concurrency ${CONCURRENCY}; ` +
+        `load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores (client, server and database share them)`,
       `ingestion (verify, validate, store, ack): ${fmt(ingest)}`,
       `ceiling, same receiver answering 200 without storing: ${fmt(httpCeiling)}`,
       `ceiling, same rows inserted directly: ${fmt(storeCeiling)} (per batch)`,
