@@ -12,34 +12,22 @@ import type { Database } from './schema.ts';
  * sorted (as `reduceSightings` returns them) so concurrent writers lock rows in the same order.
  */
 export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unknown> {
-  const at = (ms: number | undefined) => ms ?? null;
-  const rows = JSON.stringify(
-    changes.map((c) => ({
-      portal_id: c.portalId,
-      object_type: c.objectType,
-      object_id: c.objectId,
-      property: c.property,
-      occurred_at: at(c.version),
-      first_seen_via: c.firstSeenVia,
-      first_seen_at: at(c.firstSeenAt),
-      webhook: at(c.seenAt.webhook),
-      poll: at(c.seenAt.poll),
-      hydration: at(c.seenAt.hydration),
-      workflow: at(c.seenAt.workflow),
-      paragon: at(c.seenAt.paragon),
-    })),
-  );
+  const column = <T>(pick: (c: LedgerChange) => T): T[] => changes.map(pick);
+  const seen = (via: Via) => column((c) => c.seenAt[via] ?? null);
   return sql`
     insert into change_ledger as l (portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at,
       seen_by_webhook_at, seen_by_poll_at, seen_by_hydration_at, seen_by_workflow_at, seen_by_paragon_at)
     select r.portal_id, r.object_type, r.object_id, r.property, ${msToTimestamp('r.occurred_at')}, r.first_seen_via,
       ${msToTimestamp('r.first_seen_at')}, ${msToTimestamp('r.webhook')}, ${msToTimestamp('r.poll')}, ${msToTimestamp('r.hydration')},
       ${msToTimestamp('r.workflow')}, ${msToTimestamp('r.paragon')}
-    from jsonb_to_recordset(${rows}::jsonb) as r(portal_id bigint, object_type text, object_id text, property text,
-      occurred_at bigint, first_seen_via text, first_seen_at bigint, webhook bigint, poll bigint, hydration bigint,
-      workflow bigint, paragon bigint)
-    -- Key order, so concurrent writers take ledger row locks in the same order.
-    order by 1, 2, 3, 4, 5
+    -- In the order given (key order), so concurrent writers take ledger row locks in the same order.
+    from unnest(
+      ${column((c) => c.portalId)}::int8[], ${column((c) => c.objectType)}::text[], ${column((c) => c.objectId)}::text[],
+      ${column((c) => c.property)}::text[], ${column((c) => c.version)}::int8[], ${column((c) => c.firstSeenVia)}::text[],
+      ${column((c) => c.firstSeenAt)}::int8[], ${seen('webhook')}::int8[], ${seen('poll')}::int8[], ${seen('hydration')}::int8[],
+      ${seen('workflow')}::int8[], ${seen('paragon')}::int8[]
+    ) as r(portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at, webhook, poll, hydration,
+      workflow, paragon)
     on conflict (portal_id, object_type, object_id, property, occurred_at) do update set
       first_seen_via = case when (excluded.first_seen_at, excluded.first_seen_via) < (l.first_seen_at, l.first_seen_via)
         then excluded.first_seen_via else l.first_seen_via end,

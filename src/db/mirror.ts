@@ -67,14 +67,15 @@ interface LockedRow {
 export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[], now: Date): Promise<Map<string, MirrorObject>> {
   const stored = new Map<string, MirrorObject>();
   if (refs.length === 0) return stored;
-  const keys = JSON.stringify(refs.map((r) => ({ portal_id: r.portalId, object_type: r.objectType, object_id: r.objectId })));
+  const keys = sql`unnest(${refs.map((r) => r.portalId)}::int8[], ${refs.map((r) => r.objectType)}::text[], ${refs.map((r) => r.objectId)}::text[])
+    as k(portal_id, object_type, object_id)`;
   let locked = await selectForUpdate(trx, keys, true);
   const fresh = new Set<string>();
   if (locked.length < refs.length) {
     const inserted = await sql<{ portal_id: number; object_type: string; object_id: string }>`
       insert into hubspot_objects (portal_id, object_type, object_id, first_seen_via, first_seen_at, updated_at)
       select k.portal_id, k.object_type, k.object_id, '', ${now}, ${now}
-      from jsonb_to_recordset(${keys}::jsonb) as k(portal_id bigint, object_type text, object_id text)
+      from ${keys}
       order by 1, 2, 3
       on conflict do nothing
       returning portal_id, object_type, object_id`.execute(trx);
@@ -105,11 +106,9 @@ export async function lockObjects(trx: Transaction<Database>, refs: readonly Obj
 }
 
 /** Locks and reads the rows of `keys`; with `allOrNothing`, locks and returns nothing unless every key has a row. */
-async function selectForUpdate(trx: Transaction<Database>, keys: string, allOrNothing: boolean): Promise<LockedRow[]> {
+async function selectForUpdate(trx: Transaction<Database>, keys: RawBuilder<unknown>, allOrNothing: boolean): Promise<LockedRow[]> {
   const { rows } = await sql<LockedRow>`
-    with k as (
-      select * from jsonb_to_recordset(${keys}::jsonb) as k(portal_id bigint, object_type text, object_id text)
-    )
+    with k as (select * from ${keys})
     select o.portal_id, o.object_type, o.object_id, o.properties, o.property_versions, o.lifecycle, o.merged_into,
       o.first_seen_via, ${timestampToMs('o.lifecycle_at')} as lifecycle_at, ${timestampToMs('o.merged_at')} as merged_at,
       ${timestampToMs('o.privacy_deleted_at')} as privacy_deleted_at, ${timestampToMs('o.hs_created_at')} as hs_created_at,
