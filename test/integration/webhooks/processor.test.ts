@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { storeWebhookBatch, webhookStatus } from '../../../src/db/webhook-events.ts';
+import { retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/db/webhook-events.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
@@ -118,6 +118,10 @@ describe('processing', () => {
     }
     expect((await processWebhookBatch(deps(reader))).claimed).toBe(0);
     expect(await webhookStatus(testDb.db, clock)).toMatchObject({ backlog: 0, failed: 1 });
+    // The operator redrives it once HubSpot answers again.
+    expect(await retryFailedWebhookEvents(testDb.db, clock)).toBe(1);
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ claimed: 1, processed: 1 });
+    expect(await webhookStatus(testDb.db, clock)).toMatchObject({ backlog: 0, failed: 0 });
   });
 
   it('a claimed event whose worker died is claimed again after the lease', async () => {
