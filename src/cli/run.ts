@@ -1,28 +1,88 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import type { DatabaseHandle } from '../db/index.ts';
+import { activePauses, savePause } from '../db/sync-pauses.ts';
+import { UsageError } from '../errors.ts';
+import { createHubSpotAccounts, type HubSpotAccounts } from '../hubspot/client.ts';
+import { metricsService, type Collector } from '../metrics/loop.ts';
+import { Metrics } from '../metrics/registry.ts';
+import { outboxCollector } from '../outbox/api.ts';
+import { outboxServices } from '../outbox/services.ts';
+import { freshnessReadiness } from '../polling/freshness.ts';
+import { createPollingService } from '../polling/index.ts';
+import { webhookServices } from '../webhooks/service.ts';
 import type { Context } from './context.ts';
 import { openReadyDatabase } from './context.ts';
 import { handleSignals, startAll, type Service } from './lifecycle.ts';
-import type { DatabaseHandle } from '../db/index.ts';
-import { UsageError } from '../errors.ts';
+import type { SandboxMode } from './sandbox-mode.ts';
 
 export const ROLES = ['all', 'web', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** The services a role runs. Each module contributes its own; they start in this order. */
-export function buildServices(_ctx: Context, _handle: DatabaseHandle, _role: Role): Service[] {
-  return [];
+export interface Daemon {
+  services: Service[];
+  metrics: Metrics;
+  accounts: HubSpotAccounts | undefined;
+  /** The receiver's address once it listens (web and all roles). */
+  receiverUrl(): string | undefined;
+}
+
+/** Wires every module a role runs, in start order: receiver, processor, polling, outbox, metrics. */
+export async function buildDaemon(config: Config, handle: DatabaseHandle, log: Logger, role: Role, options: { timeScale?: number } = {}): Promise<Daemon> {
+  const { db } = handle;
+  const metrics = new Metrics();
+  const worker = role !== 'web';
+  const accounts = worker
+    ? createHubSpotAccounts(config.hubspot, {
+        log,
+        metrics,
+        ...(options.timeScale ? { timeScale: options.timeScale } : {}),
+        restoredPauses: await activePauses(db, new Date()),
+        onPause: (portalId, pause) => {
+          if (pause.policy === 'DAILY') {
+            savePause(db, portalId, pause.policy, new Date(pause.untilMs), new Date()).catch((err: unknown) => log.warn({ err, portalId }, 'could not persist the daily pause'));
+          }
+        },
+      })
+    : undefined;
+  const services = webhookServices(
+    { config, db, log, metrics, readiness: freshnessReadiness(db, config.jobs), ...(accounts ? { reader: accounts.reader } : {}) },
+    role,
+  );
+  const collectors: Collector[] = [];
+  if (worker && accounts) {
+    services.push(createPollingService({ db, accounts, log, metrics, jobs: config.jobs }));
+    services.push(...outboxServices({ db, config, log, metrics }));
+    collectors.push(outboxCollector(db));
+  }
+  services.push(metricsService({ metrics, log, config: config.metrics, collectors }));
+  const receiver = services.find((service) => 'address' in service) as (Service & { address(): string | undefined }) | undefined;
+  return { services, metrics, accounts, receiverUrl: () => receiver?.address() };
 }
 
 /** `hubsync run`: start the role's services, then wait for SIGTERM/SIGINT and drain. */
 export async function runDaemon(ctx: Context, role: Role): Promise<number> {
-  const { log, config } = ctx;
+  const { log } = ctx;
+  let config = ctx.config;
   if (role !== 'all' && !config.database.url) {
     throw new UsageError(`--role ${role} needs a shared Postgres (database.url); the embedded database runs only with --role all`);
   }
   const handle = await openReadyDatabase(ctx);
+  let sandbox: SandboxMode | undefined;
   let stopServices: () => Promise<void>;
+  let daemon: Daemon;
   try {
-    stopServices = await startAll(buildServices(ctx, handle, role), log);
+    if (config.sandbox) {
+      const { startSandboxMode } = await import('./sandbox-mode.ts');
+      sandbox = await startSandboxMode(config, log);
+      config = sandbox.config;
+    }
+    daemon = await buildDaemon(config, handle, log, role, { timeScale: config.sandboxOptions.timeScale });
+    stopServices = await startAll(daemon.services, log);
+    const receiverUrl = daemon.receiverUrl();
+    if (sandbox && receiverUrl) sandbox.connect(receiverUrl.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//127.0.0.1:'));
   } catch (err) {
+    await sandbox?.close();
     await handle.close();
     throw err;
   }
@@ -30,10 +90,12 @@ export async function runDaemon(ctx: Context, role: Role): Promise<number> {
     handleSignals(
       async () => {
         await stopServices();
+        daemon.accounts?.close();
+        await sandbox?.close();
         await handle.close();
       },
       { log, exit: (code) => resolve(code) },
     );
-    log.info({ role, database: handle.description, sandbox: config.sandbox }, 'hubsync running');
+    log.info({ role, database: handle.description, receiver: daemon.receiverUrl(), sandbox: sandbox?.sandbox.baseUrl }, 'hubsync running');
   });
 }

@@ -28,6 +28,13 @@ export function loadConfig(text: string, env: Env, source = 'config'): Config {
   return deepFreeze(parsed.data);
 }
 
+/** Validates a configuration built in code (sandbox mode derives one), returning it frozen. */
+export function parseConfigObject(raw: unknown, source = 'derived config'): Config {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.flatMap(describeIssue));
+  return deepFreeze(parsed.data);
+}
+
 /** Reads the file named by `--config`, then `HUBSYNC_CONFIG`, then the default path. */
 export async function loadConfigFile(path: string | undefined, env: Env): Promise<{ config: Config; path: string }> {
   const file = path ?? env.HUBSYNC_CONFIG ?? DEFAULT_CONFIG_PATH;

@@ -217,6 +217,11 @@ const sandboxOptionsSchema = z
     port: port.default(0),
     seed: nonNegativeInt.default(1),
     timeScale: z.coerce.number().positive().default(1),
+    /** A change every this many ms in the stand-in (0: none after the initial data). */
+    streamIntervalMs: nonNegativeInt.default(2000),
+    /** Webhook faults the stand-in injects, to show what polling recovers. */
+    webhookDropRate: z.coerce.number().min(0).max(1).default(0),
+    webhookDuplicateRate: z.coerce.number().min(0).max(1).default(0),
   })
   .strict();
 

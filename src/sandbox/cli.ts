@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { defaultSubscriptions } from './hubspot/defaults.ts';
-import { DEFAULT_PORTAL_ID } from './hubspot/hubspot.ts';
+import { DEFAULT_PORTAL_ID, type HubSpotSandbox } from './hubspot/hubspot.ts';
 import { startSandbox, type Sandbox } from './index.ts';
 
 export interface SandboxCommandOptions {
@@ -21,6 +21,20 @@ export const SANDBOX_APP_ID = 54321;
 export const SANDBOX_CLIENT_SECRET = 'sandbox-client-secret';
 export const SANDBOX_TOKEN = `pat-sandbox-${DEFAULT_PORTAL_ID}`;
 
+/**
+ * Realistic starting data (a few hundred records of each standard type and the custom one), a
+ * burst of changes, and then a change every `streamIntervalMs` (0: none). Returns the stream's stop.
+ */
+export function seedDemoData(hs: HubSpotSandbox, seed: number, streamIntervalMs: number, portalId = DEFAULT_PORTAL_ID): () => void {
+  hs.seed({ portalId, objectType: 'contacts', count: 200 });
+  hs.seed({ portalId, objectType: 'companies', count: 40 });
+  hs.seed({ portalId, objectType: 'deals', count: 60 });
+  hs.seed({ portalId, objectType: 'tickets', count: 30 });
+  hs.seed({ portalId, objectType: 'p_projects', count: 10 });
+  hs.runStream({ seed, count: 100, portalId });
+  return streamIntervalMs > 0 ? hs.startStream({ seed: seed + 1, intervalMs: streamIntervalMs, portalId }) : () => {};
+}
+
 /** `hubsync sandbox`: starts the stand-in standalone, seeds it, and prints what to point a client at. */
 export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<Sandbox> {
   const seed = o.seed ?? 1;
@@ -35,15 +49,8 @@ export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<
       apps: o.webhookUrl ? [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET, targetUrl: o.webhookUrl, subscriptions: defaultSubscriptions() }] : [],
     },
   });
-  const hs = sandbox.hubspot;
-  hs.seed({ objectType: 'contacts', count: 200 });
-  hs.seed({ objectType: 'companies', count: 40 });
-  hs.seed({ objectType: 'deals', count: 60 });
-  hs.seed({ objectType: 'tickets', count: 30 });
-  hs.seed({ objectType: 'p_projects', count: 10 });
-  hs.runStream({ seed, count: 100 });
   const interval = o.streamIntervalMs ?? 2_000;
-  if (interval > 0) hs.startStream({ seed: seed + 1, intervalMs: interval });
+  seedDemoData(sandbox.hubspot, seed, interval);
 
   print(`HubSpot sandbox listening on ${sandbox.baseUrl}`);
   print(`  CRM API base (basePath / hubspot.baseUrl): ${sandbox.baseUrl}`);

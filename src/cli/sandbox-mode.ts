@@ -1,0 +1,77 @@
+import type { Logger } from 'pino';
+import { parseConfigObject } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { defaultSubscriptions } from '../sandbox/hubspot/defaults.ts';
+import { DEFAULT_PORTAL_ID } from '../sandbox/hubspot/hubspot.ts';
+import { SANDBOX_APP_ID, SANDBOX_CLIENT_SECRET, seedDemoData } from '../sandbox/cli.ts';
+import { generateSigningKeyPair, startSandbox, type Sandbox } from '../sandbox/index.ts';
+
+/**
+ * `sandbox: true`: the stand-in HubSpot and Paragon run inside this process, and the daemon's
+ * configuration is rewritten to point at them (base URLs, tokens, app secret, signing key). Only
+ * the CLI reaches this file; no daemon module imports the sandbox.
+ */
+export interface SandboxMode {
+  config: Config;
+  sandbox: Sandbox;
+  /** Starts webhook delivery to the receiver once it listens (`http://127.0.0.1:PORT`). */
+  connect(receiverBaseUrl: string): void;
+  close(): Promise<void>;
+}
+
+export const SANDBOX_PROJECT_ID = 'sandbox-project';
+
+export async function startSandboxMode(config: Config, log: Logger): Promise<SandboxMode> {
+  const options = config.sandboxOptions;
+  const portals = [...new Set(config.jobs.map((job) => job.portalId))];
+  if (portals.length === 0) portals.push(DEFAULT_PORTAL_ID);
+  const keys = generateSigningKeyPair();
+  const webhookSecret = 'sandbox-paragon-webhook-secret';
+  const sandbox = await startSandbox({
+    port: options.port,
+    timeScale: options.timeScale,
+    log: log.child({ module: 'sandbox' }),
+    hubspot: {
+      seed: options.seed,
+      accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' as const })),
+      faults: { dropRate: options.webhookDropRate, duplicateRate: options.webhookDuplicateRate },
+    },
+    paragon: { projectId: SANDBOX_PROJECT_ID, publicKeyPem: keys.publicKeyPem, webhookSecret, seed: options.seed },
+  });
+  const derived = parseConfigObject({
+    ...config,
+    hubspot: {
+      ...config.hubspot,
+      baseUrl: sandbox.baseUrl,
+      apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
+      accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
+    },
+    paragon: {
+      triggers: config.paragon?.triggers ?? [],
+      projectId: SANDBOX_PROJECT_ID,
+      signingKey: keys.privateKeyPem,
+      webhookSecret,
+      baseUrl: sandbox.baseUrl,
+      actionKitUrl: `${sandbox.baseUrl}${sandbox.paragon!.actionKitPath}`,
+    },
+  });
+  const stops: (() => void)[] = [];
+  log.info({ sandbox: sandbox.baseUrl, portals }, 'sandbox mode: HubSpot and Paragon stand-in running in this process');
+  return {
+    config: derived,
+    sandbox,
+    connect(receiverBaseUrl) {
+      sandbox.hubspot.webhooks.addApp({
+        appId: SANDBOX_APP_ID,
+        clientSecret: SANDBOX_CLIENT_SECRET,
+        targetUrl: `${receiverBaseUrl}/webhooks/hubspot`,
+        subscriptions: defaultSubscriptions(),
+      });
+      for (const portalId of portals) stops.push(seedDemoData(sandbox.hubspot, options.seed, options.streamIntervalMs, portalId));
+    },
+    async close() {
+      for (const stop of stops) stop();
+      await sandbox.close();
+    },
+  };
+}
