@@ -1,0 +1,172 @@
+/**
+ * One run of a polling job: take the job's lease (one worker at a time across every process), open a
+ * `sync_runs` row, run the pass(es), close the row with its counts. Overlapping runs are skipped.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { JobConfig } from '../config/schema.ts';
+import { getCursor, resetCursors } from '../db/sync-cursors.ts';
+import { acquireLease, releaseLease, renewLease } from '../db/sync-leases.ts';
+import { finishRun, insertRun, updateRunCounts } from '../db/sync-runs.ts';
+import type { Database } from '../db/schema.ts';
+import type { SyncRunKind } from '../db/sync-tables.ts';
+import { coerceError } from '../errors.ts';
+import type { HubSpotAccount, HubSpotAccounts } from '../hubspot/client.ts';
+import { objectTypeName } from '../hubspot/objects.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import { backfillPass, incrementalPass, PassFailed, sweepPass, type PassContext } from './passes.ts';
+import { createProgress } from './progress.ts';
+
+export interface PollDeps {
+  db: Kysely<Database>;
+  accounts: HubSpotAccounts;
+  log: Logger;
+  metrics?: Metrics;
+  /** This process's lease owner id (unique per process). */
+  worker: string;
+  now?: () => number;
+  /** Aborts in-flight runs (stop). */
+  signal?: AbortSignal;
+  /** Live progress line target (stderr on a TTY). */
+  progressStream?: NodeJS.WriteStream;
+  /** Property names of `properties: all` jobs, per portal and type (filled on first use). */
+  propertyCache?: Map<string, readonly string[] | undefined>;
+}
+
+export type RunKind = 'poll' | 'sweep';
+
+export type RunOutcome =
+  | { status: 'skipped'; reason: 'leased' | 'no-account' }
+  | { status: 'ok' | 'failed' | 'aborted'; runs: { id: number; kind: SyncRunKind; records: number; error: string | null }[] };
+
+/** Lease name of a job's poll or sweep: the two may overlap, two polls of one job never. */
+export function leaseName(job: JobConfig, kind: RunKind): string {
+  return `${kind}:${job.name}`;
+}
+
+/**
+ * Runs a job once: `poll` does the list backfill when the cursor asks for one, then the incremental
+ * search; `sweep` lists archived records. Returns `skipped` when another worker holds the lease.
+ */
+export async function runJob(deps: PollDeps, job: JobConfig, kind: RunKind): Promise<RunOutcome> {
+  const now = deps.now ?? Date.now;
+  const log = deps.log.child({ module: 'polling', job: job.name, portalId: job.portalId });
+  const account = deps.accounts.get(job.portalId);
+  if (!account) {
+    log.error('no hubspot.accounts entry for the job\'s portal: not polling');
+    return { status: 'skipped', reason: 'no-account' };
+  }
+  const lease = leaseName(job, kind);
+  const ttlMs = job.leaseSeconds * 1000;
+  if (!(await acquireLease(deps.db, lease, deps.worker, new Date(now()), ttlMs))) {
+    log.debug({ lease }, 'job is running elsewhere: skipped');
+    deps.metrics?.count('polling.runs.skipped', 1, { job: job.name });
+    return { status: 'skipped', reason: 'leased' };
+  }
+  const controller = new AbortController();
+  const onStop = () => controller.abort();
+  deps.signal?.addEventListener('abort', onStop, { once: true });
+  if (deps.signal?.aborted) controller.abort();
+  // Renewed well inside its expiry; a lost lease (this worker stalled past it) stops the run.
+  const renew = setInterval(() => {
+    renewLease(deps.db, lease, deps.worker, new Date(now()), ttlMs).then(
+      (held) => {
+        if (!held) {
+          log.warn({ lease }, 'job lease lost: stopping the run');
+          controller.abort();
+        }
+      },
+      (err: unknown) => log.warn({ err }, 'job lease renewal failed'),
+    );
+  }, Math.max(50, ttlMs / 3));
+  const runs: { id: number; kind: SyncRunKind; records: number; error: string | null }[] = [];
+  try {
+    const properties = await resolveProperties(deps, job, account, controller.signal);
+    const objectType = objectTypeName(job.objectType);
+    const kinds: SyncRunKind[] = [];
+    if (kind === 'sweep') kinds.push('sweep');
+    else {
+      const cursor = await getCursor(deps.db, { jobName: job.name, portalId: job.portalId, objectType });
+      if (!cursor || cursor.mode === 'backfill') kinds.push('backfill');
+      kinds.push('incremental');
+    }
+    for (const k of kinds) {
+      const run = await runPass(deps, job, account, k, properties, controller.signal, log);
+      runs.push(run);
+      if (run.status !== 'ok') return { status: run.status, runs };
+    }
+    return { status: 'ok', runs };
+  } finally {
+    clearInterval(renew);
+    deps.signal?.removeEventListener('abort', onStop);
+    await releaseLease(deps.db, lease, deps.worker).catch((err: unknown) => log.warn({ err }, 'job lease release failed'));
+  }
+}
+
+async function runPass(
+  deps: PollDeps,
+  job: JobConfig,
+  account: HubSpotAccount,
+  kind: SyncRunKind,
+  properties: readonly string[] | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<{ id: number; kind: SyncRunKind; records: number; error: string | null; status: 'ok' | 'failed' | 'aborted' }> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const objectType = objectTypeName(job.objectType);
+  const id = await insertRun(deps.db, { jobName: job.name, portalId: job.portalId, objectType, kind, worker: deps.worker, startedAt: new Date(started) });
+  const stats = { calls: 0, rateLimited: 0 };
+  const counts = { pages: 0, records: 0, total: null as number | null };
+  const snapshot = () => ({ ...counts, apiCalls: stats.calls, rateLimited: stats.rateLimited });
+  const progress = createProgress({ log, label: `${job.name} ${kind}`, stream: deps.progressStream, now });
+  let lastSaved = started;
+  const ctx: PassContext = {
+    db: deps.db, job, account, properties, log, metrics: deps.metrics, now, signal, stats, counts, progress,
+    onPage: async () => {
+      if (now() - lastSaved < 2_000) return;
+      lastSaved = now();
+      await updateRunCounts(deps.db, id, snapshot());
+    },
+  };
+  let status: 'ok' | 'failed' | 'aborted' = 'ok';
+  let error: string | null = null;
+  try {
+    if (kind === 'backfill') await backfillPass(ctx);
+    else if (kind === 'incremental') await incrementalPass(ctx);
+    else await sweepPass(ctx);
+  } catch (err) {
+    status = signal.aborted ? 'aborted' : 'failed';
+    error = err instanceof PassFailed ? err.message : coerceError(err).message;
+    if (status === 'failed') log.error({ err: coerceError(err), kind }, 'polling run failed');
+  }
+  progress.finish();
+  const finished = now();
+  await finishRun(deps.db, id, { ...snapshot(), status, error, finishedAt: new Date(finished), durationMs: finished - started });
+  deps.metrics?.count('polling.runs', 1, { job: job.name, kind, status });
+  deps.metrics?.count('hubspot.api.429s.polling', stats.rateLimited, { job: job.name });
+  log.info({ kind, status, records: counts.records, pages: counts.pages, apiCalls: stats.calls, rateLimited: stats.rateLimited, durationMs: finished - started }, 'polling run finished');
+  return { id, kind, records: counts.records, error, status };
+}
+
+/** The job's property list; for `all`, the type's property names when the API lists them. */
+async function resolveProperties(deps: PollDeps, job: JobConfig, account: HubSpotAccount, signal: AbortSignal): Promise<readonly string[] | undefined> {
+  if (job.properties !== 'all') return job.properties;
+  const key = `${job.portalId}:${objectTypeName(job.objectType)}`;
+  if (deps.propertyCache?.has(key)) return deps.propertyCache.get(key);
+  const result = await account.propertyNames(objectTypeName(job.objectType), { signal });
+  let names: readonly string[] | undefined;
+  if (result.ok) names = result.value;
+  else if (result.failure === 'client') names = undefined; // no properties API (404): take what a read returns
+  else throw new PassFailed(`property list: ${result.message}`);
+  deps.propertyCache?.set(key, names);
+  return names;
+}
+
+/**
+ * Makes the job's next run re-read everything through the list endpoint, without stopping the
+ * daemon (`hubsync backfill <job>`). Returns how many cursors were reset.
+ */
+export async function startBackfill(db: Kysely<Database>, jobName: string, now: Date = new Date()): Promise<number> {
+  return resetCursors(db, jobName, now);
+}

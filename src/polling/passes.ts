@@ -1,0 +1,180 @@
+/**
+ * The three kinds of pass over a job's object type: the list backfill (resumable by its `after`
+ * token), the cursored incremental search, and the archived sweep. Each page's mirror rows and the
+ * cursor they advance commit in one transaction.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { JobConfig } from '../config/schema.ts';
+import { getCursor, saveCursor, type SyncCursor } from '../db/sync-cursors.ts';
+import type { Database } from '../db/schema.ts';
+import type { CallStats } from '../hubspot/budget.ts';
+import type { HubSpotAccount, Page } from '../hubspot/client.ts';
+import { objectTypeName, snapshotFromObject, toEpochMs, type HubSpotObject } from '../hubspot/objects.ts';
+import { describeFailure, type CallResult } from '../hubspot/outcome.ts';
+import { applyObservations } from '../mirror/apply.ts';
+import type { LifecycleObservation } from '../mirror/observation.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import { pipelined } from './pipeline.ts';
+import type { Progress } from './progress.ts';
+import { advance, comparePositions, planQuery, startPosition, type SearchPosition } from './search-cursor.ts';
+
+/** What a pass needs; `counts` is updated as pages commit. */
+export interface PassContext {
+  db: Kysely<Database>;
+  job: JobConfig;
+  account: HubSpotAccount;
+  /** Resolved property names; undefined: whatever a read returns by default. */
+  properties: readonly string[] | undefined;
+  log: Logger;
+  metrics?: Metrics | undefined;
+  now: () => number;
+  signal: AbortSignal;
+  stats: CallStats;
+  counts: { pages: number; records: number; total: number | null };
+  progress?: Progress | undefined;
+  /** Called after each committed page (to persist run counts). */
+  onPage?: (() => Promise<void>) | undefined;
+}
+
+/** A pass ends with a failure it could not retry away (the cursor keeps what committed). */
+export class PassFailed extends Error {
+  override readonly name = 'PassFailed';
+}
+
+const LIST_LIMIT = 100;
+
+function unwrap<T>(result: CallResult<T>, what: string): T {
+  if (result.ok) return result.value;
+  throw new PassFailed(`${what}: ${describeFailure(result)}`);
+}
+
+function keyOf(ctx: PassContext): { jobName: string; portalId: number; objectType: string } {
+  return { jobName: ctx.job.name, portalId: ctx.job.portalId, objectType: objectTypeName(ctx.job.objectType) };
+}
+
+function positionOf(cursor: SyncCursor | undefined): SearchPosition | undefined {
+  if (!cursor || cursor.cursorTs === null) return undefined;
+  return { ts: cursor.cursorTs, id: cursor.cursorId, complete: cursor.cursorTsComplete };
+}
+
+function committed(ctx: PassContext, records: number): void {
+  ctx.counts.pages += 1;
+  ctx.counts.records += records;
+  ctx.metrics?.count('polling.records', records, { job: ctx.job.name });
+  ctx.metrics?.count('polling.pages', 1, { job: ctx.job.name });
+}
+
+/**
+ * Lists every live record (100 a page), resuming from the stored `after` token; at the end the
+ * cursor turns incremental, starting the look-back before the backfill began.
+ */
+export async function backfillPass(ctx: PassContext): Promise<void> {
+  const key = keyOf(ctx);
+  const objectType = key.objectType;
+  const initial = await getCursor(ctx.db, key);
+  const startedAt = initial?.mode === 'backfill' && initial.backfillStartedAt !== null ? initial.backfillStartedAt : ctx.now();
+  const base: Omit<SyncCursor, 'updatedAt'> = {
+    ...key, mode: 'backfill', backfillAfter: null, backfillStartedAt: startedAt,
+    cursorTs: null, cursorId: null, cursorTsComplete: false, rescanFrom: null,
+    ...(initial?.mode === 'backfill' ? { backfillAfter: initial.backfillAfter } : {}),
+  };
+  let after = base.backfillAfter ?? undefined;
+  const fetchNext = async () => {
+    const opts = { signal: ctx.signal, stats: ctx.stats };
+    const page = unwrap(await ctx.account.listPage(objectType, { limit: LIST_LIMIT, ...(after ? { after } : {}), ...(ctx.properties ? { properties: ctx.properties } : {}) }, 'backfill', opts), 'list');
+    after = page.after;
+    return { page, last: page.after === undefined };
+  };
+  await pipelined(fetchNext, async (page: Page) => {
+    const seenAt = new Date(ctx.now());
+    const observations = page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt));
+    await ctx.db.transaction().execute(async (trx) => {
+      if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
+      await saveCursor(trx, { ...base, backfillAfter: page.after ?? null }, seenAt);
+    });
+    committed(ctx, page.results.length);
+    ctx.progress?.update(ctx.counts.records, undefined);
+    await ctx.onPage?.();
+  });
+  const lookbackFrom = startedAt - ctx.job.lookbackSeconds * 1000;
+  await saveCursor(ctx.db, {
+    ...key, mode: 'incremental', backfillAfter: null, backfillStartedAt: startedAt,
+    cursorTs: lookbackFrom, cursorId: null, cursorTsComplete: false, rescanFrom: lookbackFrom,
+  }, new Date(ctx.now()));
+}
+
+/**
+ * Reads every change from the cursor up to the run's start through the search API (see
+ * search-cursor.ts), then anchors the next run's look-back at this run's start.
+ */
+export async function incrementalPass(ctx: PassContext): Promise<void> {
+  const key = keyOf(ctx);
+  const objectType = key.objectType;
+  const runStart = ctx.now();
+  const cursor = await getCursor(ctx.db, key);
+  let stored = positionOf(cursor);
+  let position = startPosition(stored, cursor?.rescanFrom ?? null);
+  const rescanFrom = cursor?.rescanFrom ?? null;
+  let totalBase: number | undefined;
+  const fetchNext = async () => {
+    const query = planQuery(objectType, position, runStart, ctx.properties, ctx.job.pageSize);
+    const page = unwrap(await ctx.account.search(objectType, query.request, 'incremental', { signal: ctx.signal, stats: ctx.stats }), 'search');
+    if (query.mode === 'range' && page.total !== undefined) {
+      // `total` counts what is left from this query's start: done so far plus it is the run's size.
+      totalBase = ctx.counts.records + page.total;
+    }
+    const step = advance(objectType, position, query, page.results);
+    position = step.position;
+    return { page: { results: page.results, position: step.position }, last: step.done };
+  };
+  await pipelined(fetchNext, async (page: { results: HubSpotObject[]; position: SearchPosition }) => {
+    const seenAt = new Date(ctx.now());
+    const observations = page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt));
+    const next = stored && comparePositions(stored, page.position) > 0 ? stored : page.position;
+    const t0 = ctx.now();
+    await ctx.db.transaction().execute(async (trx) => {
+      if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
+      await saveCursor(trx, incrementalCursor(key, next, rescanFrom), seenAt);
+    });
+    ctx.metrics?.observe('polling.page_write_ms', ctx.now() - t0, { job: ctx.job.name });
+    stored = next;
+    committed(ctx, page.results.length);
+    ctx.counts.total = totalBase ?? null;
+    ctx.progress?.update(ctx.counts.records, totalBase);
+    await ctx.onPage?.();
+  });
+  const final = stored ?? { ts: runStart - ctx.job.lookbackSeconds * 1000, id: null, complete: false };
+  await saveCursor(ctx.db, incrementalCursor(key, final, runStart - ctx.job.lookbackSeconds * 1000), new Date(ctx.now()));
+}
+
+function incrementalCursor(key: { jobName: string; portalId: number; objectType: string }, p: SearchPosition, rescanFrom: number | null): Omit<SyncCursor, 'updatedAt'> {
+  return {
+    ...key, mode: 'incremental', backfillAfter: null, backfillStartedAt: null,
+    cursorTs: p.ts, cursorId: p.complete ? null : p.id, cursorTsComplete: p.complete, rescanFrom,
+  };
+}
+
+/** Lists archived records and records each as a tombstone at its `archivedAt`. */
+export async function sweepPass(ctx: PassContext): Promise<void> {
+  const key = keyOf(ctx);
+  let after: string | undefined;
+  const fetchNext = async () => {
+    const page = unwrap(await ctx.account.listPage(key.objectType, { limit: LIST_LIMIT, archived: true, ...(after ? { after } : {}), properties: [] }, 'backfill', { signal: ctx.signal, stats: ctx.stats }), 'archived list');
+    after = page.after;
+    return { page, last: page.after === undefined };
+  };
+  await pipelined(fetchNext, async (page: Page) => {
+    const seenAt = new Date(ctx.now());
+    const tombstones: LifecycleObservation[] = [];
+    for (const o of page.results) {
+      const archivedAt = toEpochMs(o.archivedAt);
+      if (!Number.isFinite(archivedAt)) continue;
+      tombstones.push({ kind: 'deleted', ref: { portalId: key.portalId, objectType: key.objectType, objectId: String(o.id) }, version: archivedAt, via: 'poll', seenAt });
+    }
+    if (tombstones.length > 0) await ctx.db.transaction().execute((trx) => applyObservations(trx, tombstones, { now: seenAt }));
+    committed(ctx, tombstones.length);
+    ctx.progress?.update(ctx.counts.records, undefined);
+    await ctx.onPage?.();
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * The polling service: node-cron schedules per job (poll and archived sweep) whose callbacks only
+ * call `runJob`. A run still going when its next tick comes is skipped, not queued; across processes
+ * the job lease does the same. `stop()` stops the schedules, aborts nothing mid-page, waits for the
+ * runs in flight and releases their leases.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Service } from '../cli/lifecycle.ts';
+import type { JobConfig } from '../config/schema.ts';
+import { coerceError } from '../errors.ts';
+import { runJob, type PollDeps, type RunKind, type RunOutcome } from './jobs.ts';
+
+export interface PollingServiceOptions extends Omit<PollDeps, 'worker' | 'signal'> {
+  jobs: readonly JobConfig[];
+  /** Lease owner id; default host:pid:random. */
+  worker?: string;
+  /** Run every job's poll once at start, without waiting for its first tick. Default true. */
+  runAtStart?: boolean;
+}
+
+export interface PollingService extends Service {
+  /** Runs a job now (as a tick would); skipped when it is already running here or elsewhere. */
+  trigger(jobName: string, kind?: RunKind): Promise<RunOutcome | undefined>;
+  /** Next scheduled poll of each job. */
+  nextRuns(): Record<string, Date | null>;
+}
+
+/** A unique lease owner for this process. */
+export function workerId(): string {
+  return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+export function createPollingService(options: PollingServiceOptions): PollingService {
+  const worker = options.worker ?? workerId();
+  const controller = new AbortController();
+  const deps: PollDeps = { ...options, worker, signal: controller.signal, propertyCache: options.propertyCache ?? new Map() };
+  const log = options.log.child({ module: 'polling' });
+  const tasks: { job: string; kind: RunKind; task: ScheduledTask }[] = [];
+  const inFlight = new Map<string, Promise<RunOutcome>>();
+  let stopped = false;
+
+  const trigger = async (jobName: string, kind: RunKind = 'poll'): Promise<RunOutcome | undefined> => {
+    const job = options.jobs.find((j) => j.name === jobName);
+    if (!job || stopped) return undefined;
+    const key = `${kind}:${job.name}`;
+    if (inFlight.has(key)) {
+      log.debug({ job: job.name, kind }, 'previous run still going: tick skipped');
+      return { status: 'skipped', reason: 'leased' };
+    }
+    const run = runJob(deps, job, kind).catch((err: unknown): RunOutcome => {
+      log.error({ err: coerceError(err), job: job.name, kind }, 'polling run crashed');
+      return { status: 'failed', runs: [] };
+    });
+    inFlight.set(key, run);
+    try {
+      return await run;
+    } finally {
+      inFlight.delete(key);
+    }
+  };
+
+  return {
+    name: 'polling',
+    trigger,
+    nextRuns: () => Object.fromEntries(tasks.filter((t) => t.kind === 'poll').map((t) => [t.job, t.task.getNextRun()])),
+    async start() {
+      for (const job of options.jobs) {
+        tasks.push({ job: job.name, kind: 'poll', task: cron.schedule(job.schedule, () => void trigger(job.name, 'poll'), { name: `poll:${job.name}` }) });
+        if (job.archivedSweep) {
+          tasks.push({ job: job.name, kind: 'sweep', task: cron.schedule(job.archivedSweep, () => void trigger(job.name, 'sweep'), { name: `sweep:${job.name}` }) });
+        }
+      }
+      if (options.runAtStart !== false) for (const job of options.jobs) void trigger(job.name, 'poll');
+      log.info({ jobs: options.jobs.map((j) => j.name), worker }, 'polling scheduled');
+    },
+    async stop() {
+      stopped = true;
+      for (const t of tasks) await t.task.destroy();
+      // Runs stop at their next call: a page being written commits with its cursor first.
+      controller.abort();
+      await Promise.allSettled([...inFlight.values()]);
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import cron from 'node-cron';
+import type { Kysely } from 'kysely';
+import type { JobConfig } from '../config/schema.ts';
+import type { Database } from '../db/schema.ts';
+import { listCursors } from '../db/sync-cursors.ts';
+import { latestRuns, type SyncRun } from '../db/sync-runs.ts';
+
+export interface JobStatus {
+  job: string;
+  portalId: number | null;
+  objectType: string | null;
+  mode: 'backfill' | 'incremental' | null;
+  /** Search position (ISO) and id, or the backfill's list token. */
+  cursorAt: string | null;
+  cursorId: string | null;
+  backfillAfter: string | null;
+  /** now − cursor position, seconds. */
+  cursorLagSeconds: number | null;
+  lastRun: Pick<SyncRun, 'id' | 'kind' | 'status' | 'started_at' | 'finished_at' | 'records' | 'pages' | 'api_calls' | 'rate_limited' | 'total' | 'error'> | null;
+  lastSuccessAt: string | null;
+  nextRunAt: string | null;
+}
+
+/**
+ * Per job: last run, cursor position and lag, next scheduled run. `jobs` (the configuration) adds
+ * jobs that have not run yet and the next run times; without it, only jobs with a cursor or a run.
+ */
+export async function pollingStatus(db: Kysely<Database>, jobs: readonly JobConfig[] = [], now: Date = new Date()): Promise<JobStatus[]> {
+  const [cursors, runs] = await Promise.all([listCursors(db), latestRuns(db)]);
+  const names = new Set([...jobs.map((j) => j.name), ...cursors.map((c) => c.jobName), ...runs.last.map((r) => r.job_name)]);
+  return [...names].sort().map((name) => {
+    const job = jobs.find((j) => j.name === name);
+    const cursor = cursors.find((c) => c.jobName === name && (!job || c.portalId === job.portalId));
+    const last = runs.last.find((r) => r.job_name === name);
+    const ok = runs.lastOk.find((r) => r.job_name === name);
+    const ts = cursor?.mode === 'incremental' ? cursor.cursorTs : null;
+    return {
+      job: name,
+      portalId: job?.portalId ?? cursor?.portalId ?? null,
+      objectType: cursor?.objectType ?? job?.objectType ?? null,
+      mode: cursor?.mode ?? null,
+      cursorAt: ts === null ? null : new Date(ts).toISOString(),
+      cursorId: cursor?.cursorId ?? null,
+      backfillAfter: cursor?.backfillAfter ?? null,
+      cursorLagSeconds: ts === null ? null : Math.max(0, Math.round((now.getTime() - ts) / 1000)),
+      lastRun: last
+        ? { id: last.id, kind: last.kind, status: last.status, started_at: last.started_at, finished_at: last.finished_at, records: last.records, pages: last.pages, api_calls: last.api_calls, rate_limited: last.rate_limited, total: last.total, error: last.error }
+        : null,
+      lastSuccessAt: ok?.finished_at?.toISOString() ?? null,
+      nextRunAt: job ? nextRun(job.schedule) : null,
+    };
+  });
+}
+
+function nextRun(schedule: string): string | null {
+  const task = cron.createTask(schedule, () => undefined);
+  try {
+    return task.getNextRun()?.toISOString() ?? null;
+  } finally {
+    void task.destroy();
+  }
+}
