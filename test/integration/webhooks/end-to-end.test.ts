@@ -7,7 +7,9 @@ import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 import { captureLogger, PARAGON_SECRET, PORTAL, SECRET_A, SECRET_B, testConfig } from './helpers.ts';
-import { sandboxReader } from './sandbox-reader.ts';
+import { configSchema } from '../../../src/config/schema.ts';
+import { createHubSpotAccounts, type HubSpotAccounts } from '../../../src/hubspot/client.ts';
+import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 
 const PROPERTIES = ['firstname', 'email', 'lifecyclestage'];
 const SUBSCRIPTIONS = [
@@ -25,7 +27,8 @@ const SUBSCRIPTIONS = [
 let testDb: TestDb;
 let sandbox: Sandbox;
 let receiver: ReturnType<typeof buildReceiver>;
-let reader: ReturnType<typeof sandboxReader>;
+let accounts: HubSpotAccounts;
+let reader: HubSpotReader & { calls: { objectType: string; ids: readonly string[] }[] };
 let paragon: ParagonSandbox;
 let base: string;
 const { log } = captureLogger();
@@ -55,10 +58,21 @@ beforeAll(async () => {
       ],
     },
   });
-  reader = sandboxReader(sandbox.baseUrl, `pat-sandbox-${PORTAL}`);
+  // The daemon's own reader: batch reads through the account's rate budget at hydration priority.
+  const hubspot = configSchema.parse({ hubspot: { baseUrl: sandbox.baseUrl, accounts: [{ portalId: PORTAL, accessToken: `pat-sandbox-${PORTAL}` }] } }).hubspot;
+  accounts = createHubSpotAccounts(hubspot, { log, timeScale: 0.05 });
+  const calls: { objectType: string; ids: readonly string[] }[] = [];
+  reader = {
+    calls,
+    batchRead: (portalId, objectType, ids, properties, priority) => {
+      calls.push({ objectType, ids });
+      return accounts.reader.batchRead(portalId, objectType, ids, properties, priority);
+    },
+  };
 });
 
 afterAll(async () => {
+  accounts?.close();
   await sandbox?.close();
   await receiver?.close();
   await testDb?.close();
