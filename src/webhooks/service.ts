@@ -8,7 +8,7 @@ import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
-import type { HubSpotReader } from '../hubspot/objects.ts';
+import { lastModifiedProperty, objectTypeName, type HubSpotReader } from '../hubspot/objects.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import { buildReceiver, type Readiness, type ReceiverDeps } from './receiver.ts';
@@ -42,9 +42,16 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
 
 const PRUNE_BATCH = 5_000;
 
-/** Properties to hydrate: the sync job's list for that portal and type, else all. */
+/**
+ * Properties to hydrate: the sync job's list for that portal and type (plus the timestamps and
+ * merge list the mirror needs), else all.
+ */
 export function jobProperties(config: Pick<Config, 'jobs'>): (portalId: number, objectType: string) => readonly string[] | 'all' {
-  return (portalId, objectType) => config.jobs.find((job) => job.portalId === portalId && job.objectType === objectType)?.properties ?? 'all';
+  return (portalId, objectType) => {
+    const job = config.jobs.find((j) => j.portalId === portalId && objectTypeName(j.objectType) === objectType);
+    if (!job || job.properties === 'all') return 'all';
+    return [...new Set([...job.properties, lastModifiedProperty(objectType), 'createdate', 'hs_merged_object_ids'])];
+  };
 }
 
 /**

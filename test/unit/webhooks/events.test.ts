@@ -3,6 +3,7 @@ import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { canonicalJson, foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { checkStorable, parseHubSpotRequest, parseParagonRequest } from '../../../src/webhooks/ingest.ts';
 import { logThrottle } from '../../../src/webhooks/log-throttle.ts';
+import { jobProperties } from '../../../src/webhooks/service.ts';
 import { parseWorkflowPost } from '../../../src/webhooks/records.ts';
 
 const base = { eventId: 100, subscriptionId: 5, portalId: 62515, appId: 1, occurredAt: 1_700_000_000_000, attemptNumber: 0, objectId: 51 };
@@ -164,5 +165,16 @@ describe('log throttle', () => {
       ['b', 0],
       ['a', 4],
     ]);
+  });
+});
+
+describe('hydration properties', () => {
+  it("use the job's list plus the mirror's bookkeeping, else all", () => {
+    const properties = jobProperties({
+      jobs: [{ portalId: 1, objectType: 'contact', properties: ['email', 'createdate'] }, { portalId: 1, objectType: 'companies', properties: 'all' }] as never,
+    });
+    expect(properties(1, 'contacts')).toEqual(['email', 'createdate', 'lastmodifieddate', 'hs_merged_object_ids']);
+    expect(properties(1, 'companies')).toBe('all');
+    expect(properties(2, 'contacts')).toBe('all');
   });
 });
