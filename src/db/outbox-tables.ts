@@ -3,7 +3,7 @@ import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
-export type OutboxStatus = 'pending' | 'sent' | 'dead';
+export type OutboxRowStatus = 'pending' | 'sent' | 'dead';
 
 /** `app_event_outbox`: one row per App Event to deliver. A public contract (the app may insert rows itself). */
 export interface AppEventOutboxTable {
@@ -13,7 +13,7 @@ export interface AppEventOutboxTable {
   payload: JSONColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
   idempotency_key: string;
   ordering_key: string;
-  status: ColumnType<OutboxStatus, OutboxStatus | undefined, OutboxStatus>;
+  status: ColumnType<OutboxRowStatus, OutboxRowStatus | undefined, OutboxRowStatus>;
   attempts: Generated<number>;
   failures: Generated<number>;
   next_attempt_at: Timestamp;

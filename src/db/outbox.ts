@@ -3,7 +3,7 @@
  * src/outbox/policy.ts; this file only moves rows.
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { AppEventOutboxTable, OutboxStatus } from './outbox-tables.ts';
+import type { AppEventOutboxTable, OutboxRowStatus } from './outbox-tables.ts';
 import type { Database } from './schema.ts';
 
 export type OutboxRow = Selectable<AppEventOutboxTable>;
@@ -118,7 +118,7 @@ export async function markSent(db: Executor, id: number, now: Date, status: numb
 }
 
 export interface FailureUpdate {
-  status: Exclude<OutboxStatus, 'sent'>;
+  status: Exclude<OutboxRowStatus, 'sent'>;
   attempts: number;
   failures: number;
   nextAttemptAt: Date;
