@@ -3,8 +3,14 @@ import type { Env } from '../config/load.ts';
 import { maskConfig } from '../config/mask.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { openDatabase } from '../db/index.ts';
-import { NotBuiltError, UsageError } from '../errors.ts';
-import { loadContext } from './context.ts';
+import { UsageError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { retryOutbox } from '../outbox/api.ts';
+import { syncTriggers } from '../paragon/triggers.ts';
+import { startBackfill } from '../polling/index.ts';
+import { loadContext, openReadyDatabase } from './context.ts';
+import { handleSignals } from './lifecycle.ts';
+import { collectStatus, formatStatus } from './status.ts';
 import { runDaemon, ROLES, type Role } from './run.ts';
 
 export interface Invocation {
@@ -24,10 +30,12 @@ export interface Command {
 
 const configFlag = (flags: Invocation['flags']) => (typeof flags.config === 'string' ? flags.config : undefined);
 
-function notBuilt(what: string): () => Promise<number> {
-  return async () => {
-    throw new NotBuiltError(`${what} is not built yet`);
-  };
+function numberFlag(flags: Invocation['flags'], name: string, fallback: number): number {
+  const value = flags[name];
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (typeof value !== 'string' || !Number.isFinite(parsed)) throw new UsageError(`--${name} takes a number`);
+  return parsed;
 }
 
 export const COMMANDS: Command[] = [
@@ -76,38 +84,102 @@ export const COMMANDS: Command[] = [
     usage: 'status [--json]',
     summary: 'sync state: cursors, runs, webhook coverage and lag, outbox',
     options: { json: { type: 'boolean' } },
-    action: notBuilt('`hubsync status`'),
+    async action({ flags, env }) {
+      const ctx = await loadContext(configFlag(flags), env);
+      const handle = await openReadyDatabase(ctx);
+      try {
+        const status = await collectStatus(handle.db, ctx.config);
+        process.stdout.write(`${flags.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
+      } finally {
+        await handle.close();
+      }
+      return 0;
+    },
   },
   {
     name: 'sandbox',
-    usage: 'sandbox [--port N] [--seed N] [--time-scale X]',
+    usage: 'sandbox [--port N] [--seed N] [--time-scale X] [--webhook-url URL]',
     summary: 'run the HubSpot/Paragon stand-in standalone and print its URLs',
-    options: { port: { type: 'string' }, seed: { type: 'string' }, 'time-scale': { type: 'string' } },
-    action: notBuilt('`hubsync sandbox`'),
+    options: { port: { type: 'string' }, seed: { type: 'string' }, 'time-scale': { type: 'string' }, 'webhook-url': { type: 'string' } },
+    async action({ flags }) {
+      const { runSandboxCommand } = await import('../sandbox/cli.ts');
+      const log = createLogger({ level: 'warn' });
+      const sandbox = await runSandboxCommand({
+        port: numberFlag(flags, 'port', 0),
+        seed: numberFlag(flags, 'seed', 1),
+        timeScale: numberFlag(flags, 'time-scale', 1),
+        log,
+        ...(typeof flags['webhook-url'] === 'string' ? { webhookUrl: flags['webhook-url'] } : {}),
+      });
+      return new Promise((resolve) => {
+        handleSignals(() => sandbox.close(), { log, exit: resolve });
+      });
+    },
   },
   {
     name: 'demo',
-    usage: 'demo',
+    usage: 'demo [--duration S] [--drop-rate R] [--duplicate-rate R]',
     summary: 'sandbox + embedded database + daemon in one process, with a live view and a convergence check',
-    action: notBuilt('`hubsync demo`'),
+    options: { duration: { type: 'string' }, 'drop-rate': { type: 'string' }, 'duplicate-rate': { type: 'string' } },
+    async action({ flags, env }) {
+      if (env.NODE_ENV === 'production') throw new UsageError('the demo runs the built-in stand-in, which is refused when NODE_ENV=production');
+      const ctx = await loadContext(configFlag(flags), env);
+      const { runDemo } = await import('./demo.ts');
+      return runDemo(ctx, {
+        durationSeconds: numberFlag(flags, 'duration', 60),
+        dropRate: numberFlag(flags, 'drop-rate', 0.1),
+        duplicateRate: numberFlag(flags, 'duplicate-rate', 0.05),
+      });
+    },
   },
   {
     name: 'backfill',
     usage: 'backfill <job>',
     summary: "re-read a job's objects from scratch without stopping the daemon",
-    action: notBuilt('`hubsync backfill`'),
+    async action({ args, flags, env }) {
+      const ctx = await loadContext(configFlag(flags), env);
+      const name = args[0];
+      if (!name || !ctx.config.jobs.some((job) => job.name === name)) {
+        throw new UsageError(`backfill needs one of the configured jobs: ${ctx.config.jobs.map((job) => job.name).join(', ') || '(none)'}`);
+      }
+      const handle = await openReadyDatabase(ctx);
+      try {
+        const reset = await startBackfill(handle.db, name);
+        process.stdout.write(`job ${name}: ${reset} cursor${reset === 1 ? '' : 's'} reset; its next run re-reads everything from scratch\n`);
+      } finally {
+        await handle.close();
+      }
+      return 0;
+    },
   },
   {
     name: 'outbox retry',
     usage: 'outbox retry [--dead]',
     summary: 'redeliver failed App Events now (--dead: also the dead ones)',
     options: { dead: { type: 'boolean' } },
-    action: notBuilt('`hubsync outbox retry`'),
+    async action({ flags, env }) {
+      const ctx = await loadContext(configFlag(flags), env);
+      const handle = await openReadyDatabase(ctx);
+      try {
+        const result = await retryOutbox(handle.db, { dead: flags.dead === true });
+        process.stdout.write(`${result.pending} pending event${result.pending === 1 ? '' : 's'} due now${flags.dead ? `, ${result.revived} dead event${result.revived === 1 ? '' : 's'} revived` : ''}\n`);
+      } finally {
+        await handle.close();
+      }
+      return 0;
+    },
   },
   {
     name: 'triggers sync',
     usage: 'triggers sync',
     summary: 'reconcile Paragon trigger subscriptions with the configuration',
-    action: notBuilt('`hubsync triggers sync`'),
+    async action({ flags, env }) {
+      const ctx = await loadContext(configFlag(flags), env);
+      if (!ctx.config.paragon) throw new UsageError('triggers sync needs a paragon section in the configuration');
+      if (ctx.config.sandbox) throw new UsageError('triggers sync talks to the real Paragon; in sandbox mode the worker syncs triggers itself');
+      const report = await syncTriggers(ctx.config, { log: ctx.log });
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return report.failures.length > 0 ? 1 : 0;
+    },
   },
 ];

@@ -4,6 +4,7 @@ import type { DatabaseHandle } from '../db/index.ts';
 import { activePauses, savePause } from '../db/sync-pauses.ts';
 import { UsageError } from '../errors.ts';
 import { createHubSpotAccounts, type HubSpotAccounts } from '../hubspot/client.ts';
+import { ledgerCollector, pollingCollector } from '../metrics/collectors.ts';
 import { metricsService, type Collector } from '../metrics/loop.ts';
 import { Metrics } from '../metrics/registry.ts';
 import { outboxCollector } from '../outbox/api.ts';
@@ -53,7 +54,7 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
   if (worker && accounts) {
     services.push(createPollingService({ db, accounts, log, metrics, jobs: config.jobs }));
     services.push(...outboxServices({ db, config, log, metrics }));
-    collectors.push(outboxCollector(db));
+    collectors.push(outboxCollector(db), pollingCollector(db, config.jobs), ledgerCollector(db));
   }
   services.push(metricsService({ metrics, log, config: config.metrics, collectors }));
   const receiver = services.find((service) => 'address' in service) as (Service & { address(): string | undefined }) | undefined;

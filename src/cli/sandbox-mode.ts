@@ -16,6 +16,8 @@ export interface SandboxMode {
   sandbox: Sandbox;
   /** Starts webhook delivery to the receiver once it listens (`http://127.0.0.1:PORT`). */
   connect(receiverBaseUrl: string): void;
+  /** Stops the change stream (the stand-in keeps answering). */
+  stopStream(): void;
   close(): Promise<void>;
 }
 
@@ -69,8 +71,11 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
       });
       for (const portalId of portals) stops.push(seedDemoData(sandbox.hubspot, options.seed, options.streamIntervalMs, portalId));
     },
+    stopStream() {
+      for (const stop of stops.splice(0)) stop();
+    },
     async close() {
-      for (const stop of stops) stop();
+      for (const stop of stops.splice(0)) stop();
       await sandbox.close();
     },
   };

@@ -70,6 +70,13 @@ export class Metrics {
   counter(name: string, labels?: Labels): number {
     return this.#counters.get(metricKey(name, labels)) ?? 0;
   }
+
+  /** A counter summed over all its label sets. */
+  total(name: string): number {
+    let sum = 0;
+    for (const [key, value] of this.#counters) if (key === name || key.startsWith(`${name}{`)) sum += value;
+    return sum;
+  }
 }
 
 /** `name` with labels in a stable order: `webhook.events.received{source=hubspot}`. */

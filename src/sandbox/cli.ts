@@ -22,15 +22,17 @@ export const SANDBOX_CLIENT_SECRET = 'sandbox-client-secret';
 export const SANDBOX_TOKEN = `pat-sandbox-${DEFAULT_PORTAL_ID}`;
 
 /**
- * Realistic starting data (a few hundred records of each standard type and the custom one), a
+ * Realistic starting data, a day old, (a few hundred records of each standard type and the custom one), a
  * burst of changes, and then a change every `streamIntervalMs` (0: none). Returns the stream's stop.
  */
 export function seedDemoData(hs: HubSpotSandbox, seed: number, streamIntervalMs: number, portalId = DEFAULT_PORTAL_ID): () => void {
-  hs.seed({ portalId, objectType: 'contacts', count: 200 });
-  hs.seed({ portalId, objectType: 'companies', count: 40 });
-  hs.seed({ portalId, objectType: 'deals', count: 60 });
-  hs.seed({ portalId, objectType: 'tickets', count: 30 });
-  hs.seed({ portalId, objectType: 'p_projects', count: 10 });
+  // The existing data predates the webhook subscription by a day: only polling can know it.
+  const at = Date.now() - 25 * 3_600_000;
+  hs.seed({ portalId, objectType: 'contacts', count: 200, at });
+  hs.seed({ portalId, objectType: 'companies', count: 40, at });
+  hs.seed({ portalId, objectType: 'deals', count: 60, at });
+  hs.seed({ portalId, objectType: 'tickets', count: 30, at });
+  hs.seed({ portalId, objectType: 'p_projects', count: 10, at });
   hs.runStream({ seed, count: 100, portalId });
   return streamIntervalMs > 0 ? hs.startStream({ seed: seed + 1, intervalMs: streamIntervalMs, portalId }) : () => {};
 }

@@ -1,0 +1,177 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { parseConfigObject } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { openDatabase } from '../db/index.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { webhookStatus } from '../db/webhook-events.ts';
+import { createLogger } from '../log.ts';
+import type { PollingService } from '../polling/scheduler.ts';
+import { checkConvergence, type ConvergenceReport } from './convergence.ts';
+import type { Context } from './context.ts';
+import { startAll } from './lifecycle.ts';
+import { buildDaemon } from './run.ts';
+import { startSandboxMode } from './sandbox-mode.ts';
+import { collectStatus, formatStatus } from './status.ts';
+
+export interface DemoOptions {
+  durationSeconds: number;
+  dropRate: number;
+  duplicateRate: number;
+  /** Where the live view and the report go. */
+  out?: NodeJS.WriteStream;
+}
+
+/** The demo's configuration: the user's jobs, polled briskly, against the stand-in and a throwaway embedded database. */
+export function demoConfig(config: Config, dataDir: string, options: DemoOptions): Config {
+  return parseConfigObject({
+    ...config,
+    sandbox: true,
+    sandboxOptions: {
+      ...config.sandboxOptions,
+      port: 0,
+      streamIntervalMs: Math.min(config.sandboxOptions.streamIntervalMs || 250, 250),
+      webhookDropRate: options.dropRate,
+      webhookDuplicateRate: options.duplicateRate,
+    },
+    database: { ...config.database, url: '', embeddedDir: dataDir },
+    http: { ...config.http, port: 0, host: '127.0.0.1' },
+    jobs: config.jobs.map((job) => ({ ...job, schedule: '*/5 * * * * *', archivedSweep: '*/20 * * * * *', lookbackSeconds: Math.max(job.lookbackSeconds, 10) })),
+    log: { level: 'warn', pretty: 'never' },
+  });
+}
+
+/**
+ * `hubsync demo`: the stand-in HubSpot and Paragon, the embedded database and the whole daemon in
+ * one process. A realistic change stream runs with dropped and duplicated webhooks; a live view
+ * shows both paths at work; at the end (or on Ctrl-C) a last catch-up poll runs, the mirror is
+ * compared with the stand-in's ground truth, and the polling-vs-webhooks report is printed.
+ */
+export async function runDemo(ctx: Context, options: DemoOptions): Promise<number> {
+  const out = options.out ?? process.stdout;
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'hubsync-demo-'));
+  const log = createLogger({ level: 'warn', pretty: 'never', destination: process.stderr });
+  const handle = await openDatabase({ ...ctx.config.database, url: '', embeddedDir: dataDir });
+  let stopAll = async () => {};
+  let sandbox: Awaited<ReturnType<typeof startSandboxMode>> | undefined;
+  try {
+    await migrateToLatest(handle.db);
+    sandbox = await startSandboxMode(demoConfig(ctx.config, dataDir, options), log);
+    const config = sandbox.config;
+    const daemon = await buildDaemon(config, handle, log, 'all');
+    stopAll = await startAll(daemon.services, log);
+    sandbox.connect(daemon.receiverUrl()!.replace('//0.0.0.0:', '//127.0.0.1:'));
+    const polling = daemon.services.find((service) => service.name === 'polling') as PollingService;
+    const processor = daemon.services.find((service) => 'idle' in service) as { idle(): Promise<void> } | undefined;
+
+    out.write(`hubsync demo: ${config.jobs.map((job) => job.name).join(', ')} from the HubSpot stand-in at ${sandbox.sandbox.baseUrl}\n`);
+    out.write(`webhooks drop ${pct(options.dropRate)} and duplicate ${pct(options.duplicateRate)} of events; polling every 5 s; ${options.durationSeconds} s (Ctrl-C ends early)\n\n`);
+
+    const view = liveView(out);
+    const started = Date.now();
+    const figures = async () => {
+      const deliveries = sandbox!.sandbox.hubspot.deliveries();
+      const rows = await sql<{ n: number }>`select count(*)::int as n from hubspot_objects`.execute(handle.db);
+      const inbox = await webhookStatus(handle.db);
+      return [
+        `elapsed ${Math.round((Date.now() - started) / 1000)} s / ${options.durationSeconds} s`,
+        `HubSpot events   ${deliveries.length} generated, ${deliveries.filter((d) => d.dropped).length} dropped, ${deliveries.filter((d) => d.duplicated).length} duplicated`,
+        `webhooks         ${daemon.metrics.total('webhook.events.received')} received, ${daemon.metrics.total('webhook.events.duplicate')} duplicates folded, backlog ${inbox.backlog}`,
+        `polling          ${daemon.metrics.total('polling.runs')} runs, ${daemon.metrics.total('polling.records')} records read, ${daemon.metrics.total('hubspot.api.calls')} API calls, ${daemon.metrics.total('hubspot.api.429s')} × 429`,
+        `mirror           ${rows.rows[0]?.n ?? 0} objects`,
+      ];
+    };
+    const interrupted = await runFor(options.durationSeconds * 1000, async () => view.show(await figures()));
+    view.show(await figures());
+    view.done();
+    out.write(`\n${interrupted ? 'interrupted: ' : ''}stopping the change stream; catching up (webhook retries, one last poll and archived sweep per job)\n`);
+
+    sandbox.stopStream();
+    await withTimeout(sandbox.sandbox.idle(), 15_000);
+    await drain(handle.db, processor);
+    for (const job of config.jobs) {
+      await polling.trigger(job.name, 'poll');
+      await polling.trigger(job.name, 'sweep');
+    }
+    await drain(handle.db, processor);
+
+    const report = await checkConvergence(handle.db, sandbox.sandbox.hubspot.truth(), config.jobs);
+    out.write(`\n${formatConvergence(report)}\n\n`);
+    const status = await collectStatus(handle.db, config);
+    out.write(`${formatStatus(status).split('\n').slice(status.jobs.length + 3).join('\n')}\n`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await stopAll();
+    await sandbox?.close();
+    await handle.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+function formatConvergence(report: ConvergenceReport): string {
+  if (report.ok) return `convergence check PASSED: the mirror matches HubSpot's ground truth for all ${report.checked} objects`;
+  const lines = [`convergence check FAILED: ${report.mismatches.length} differences over ${report.checked} objects`];
+  for (const m of report.mismatches.slice(0, 15)) lines.push(`  ${m.ref} ${m.what}: expected ${JSON.stringify(m.expected)}, mirror has ${JSON.stringify(m.actual)}`);
+  return lines.join('\n');
+}
+
+/** A compact block redrawn in place on a terminal; a plain line every few seconds otherwise. */
+function liveView(out: NodeJS.WriteStream) {
+  let drawn = 0;
+  let lastPlain = 0;
+  return {
+    show(lines: string[]) {
+      if (out.isTTY) {
+        if (drawn) out.write(`\x1b[${drawn}A`);
+        for (const line of lines) out.write(`\x1b[2K${line}\n`);
+        drawn = lines.length;
+      } else if (Date.now() - lastPlain >= 5_000) {
+        lastPlain = Date.now();
+        out.write(`${lines.join(' | ')}\n`);
+      }
+    },
+    done() {
+      drawn = 0;
+    },
+  };
+}
+
+/** Calls `tick` every second for `ms`, or until SIGINT/SIGTERM; true when interrupted. */
+async function runFor(ms: number, tick: () => Promise<void>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const end = Date.now() + ms;
+    let busy = false;
+    const timer = setInterval(() => {
+      if (Date.now() >= end) return finish(false);
+      if (busy) return;
+      busy = true;
+      tick().finally(() => (busy = false));
+    }, 1_000);
+    const onSignal = () => finish(true);
+    function finish(interrupted: boolean) {
+      clearInterval(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(interrupted);
+    }
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+async function drain(db: Parameters<typeof webhookStatus>[0], processor: { idle(): Promise<void> } | undefined): Promise<void> {
+  for (let i = 0; i < 50 && processor; i++) {
+    if ((await webhookStatus(db)).backlog === 0) return;
+    await withTimeout(processor.idle(), 5_000);
+  }
+}
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+const pct = (value: number) => `${Math.round(value * 100)}%`;
