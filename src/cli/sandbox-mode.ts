@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { parseConfigObject } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
@@ -21,6 +22,18 @@ export interface SandboxMode {
   close(): Promise<void>;
 }
 
+/** A port nothing listens on right now, for a receiver configured with port 0. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export const SANDBOX_PROJECT_ID = 'sandbox-project';
 
 export async function startSandboxMode(config: Config, log: Logger): Promise<SandboxMode> {
@@ -28,6 +41,7 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
   const portals = [...new Set(config.jobs.map((job) => job.portalId))];
   if (portals.length === 0) portals.push(DEFAULT_PORTAL_ID);
   const keys = generateSigningKeyPair();
+  const receiverPort = config.http.port || (await freePort());
   const webhookSecret = 'sandbox-paragon-webhook-secret';
   const sandbox = await startSandbox({
     port: options.port,
@@ -48,7 +62,10 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
       apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
       accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
     },
+    // The receiver's own address is the public URL the stand-in signs and Paragon triggers call.
+    http: { ...config.http, port: receiverPort, publicUrl: config.http.publicUrl || `http://127.0.0.1:${receiverPort}` },
     paragon: {
+      ...config.paragon,
       triggers: config.paragon?.triggers ?? [],
       projectId: SANDBOX_PROJECT_ID,
       signingKey: keys.privateKeyPem,

@@ -53,6 +53,9 @@ function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', (err) => log?.warn({ err }, 'idle database connection failed'));
+  // A checked-out client whose connection drops (failover, terminated backend) emits 'error'
+  // too; unheard, that would crash the process. The query in flight fails and is retried.
+  pool.on('connect', (client) => client.on('error', (err) => log?.warn({ err }, 'database connection lost')));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
