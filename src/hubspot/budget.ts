@@ -131,6 +131,8 @@ export class AccountBudget {
       if (outcome.ok) return { ok: true, value: outcome.value };
       if (outcome.failure === 'rate_limited') {
         if (opts.stats) opts.stats.rateLimited += 1;
+        // HubSpot answered: the 5xx streak is over, and 429s are retried for as long as they last.
+        failures = 0;
         this.#on429(kind, outcome.policy, outcome.retryAfterMs, now);
         continue;
       }

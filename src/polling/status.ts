@@ -55,7 +55,8 @@ export async function pollingStatus(db: Kysely<Database>, jobs: readonly JobConf
 function nextRun(schedule: string): string | null {
   const task = cron.createTask(schedule, () => undefined);
   try {
-    return task.getNextRun()?.toISOString() ?? null;
+    // getNextRun() answers null for a task that is not started; getNextRuns() does not care.
+    return task.getNextRuns(1)[0]?.toISOString() ?? null;
   } finally {
     void task.destroy();
   }

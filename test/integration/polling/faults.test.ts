@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activePauses, savePause } from '../../../src/db/sync-pauses.ts';
+import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
+import { runJob } from '../../../src/polling/jobs.ts';
+import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { captureLogger, liveTruth, missingOrStale, PORTAL, poller, pollingConfig, TOKEN } from './harness.ts';
+
+let testDb: TestDb;
+let sandbox: Sandbox;
+
+beforeAll(async () => {
+  testDb = await createTestDb();
+  sandbox = await startSandbox({
+    timeScale: 0.01,
+    hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN, tier: 'professional', retryAfter: true }] },
+  });
+  sandbox.hubspot.seed({ objectType: 'contacts', count: 1500, at: Date.now() - 60_000 });
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  await testDb?.close();
+});
+
+const tick = async () => {
+  const at = Date.now() + 2;
+  while (Date.now() <= at) await new Promise((r) => setTimeout(r, 1));
+};
+
+describe('polling under failures', () => {
+  it('a 429 storm and 5xx bursts slow the sync but lose nothing', async () => {
+    const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'storm', properties: ['email'] }]));
+    sandbox.hubspot.failNext({ status: 429, count: 25, policy: 'TEN_SECONDLY_ROLLING' });
+    const backfill = await runJob(p.deps, p.job('storm'), 'poll');
+    expect(backfill.status).toBe('ok');
+    await tick();
+    const ids = liveTruth(sandbox).map((o) => o.id);
+    ids.slice(0, 900).forEach((id, i) => sandbox.hubspot.update('contacts', id, { email: `storm-${i}@example.com` }, { silent: true }));
+    // Alternating bursts: three 502s, a secondly 429 run, three 503s.
+    sandbox.hubspot.failNext({ status: 502, count: 3 });
+    sandbox.hubspot.failNext({ status: 429, count: 10, policy: 'SECONDLY' });
+    sandbox.hubspot.failNext({ status: 503, count: 3 });
+    const outcome = await runJob(p.deps, p.job('storm'), 'poll');
+    expect(outcome.status).toBe('ok');
+    expect(await missingOrStale(testDb, sandbox)).toEqual([]);
+    const runs = await testDb.db.selectFrom('sync_runs').selectAll().where('job_name', '=', 'storm').orderBy('id').execute();
+    expect(runs.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+    expect(runs.reduce((n, r) => n + r.rate_limited, 0)).toBe(35);
+    const counters = Object.entries(p.metrics.snapshot().counters);
+    expect(counters.filter(([k]) => k.split('{')[0] === 'hubspot.api.429s').reduce((n, [, v]) => n + v, 0)).toBe(35);
+  }, 120_000);
+
+  it('a 5xx outage longer than the retries fails the run; the next run resumes from the committed cursor', async () => {
+    const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'outage', properties: ['email'] }]));
+    expect((await runJob(p.deps, p.job('outage'), 'poll')).status).toBe('ok');
+    await tick();
+    const ids = liveTruth(sandbox).map((o) => o.id);
+    ids.slice(0, 600).forEach((id, i) => sandbox.hubspot.update('contacts', id, { email: `outage-${i}@example.com` }, { silent: true, at: Date.now() + i }));
+    await new Promise((r) => setTimeout(r, 700));
+    sandbox.hubspot.failNext({ status: 500, count: 50 });
+    const failed = await runJob(p.deps, p.job('outage'), 'poll');
+    expect(failed.status).toBe('failed');
+    const run = await testDb.db.selectFrom('sync_runs').selectAll().where('job_name', '=', 'outage').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/server 500/);
+    sandbox.hubspot.accounts.clearFaults();
+    expect((await runJob(p.deps, p.job('outage'), 'poll')).status).toBe('ok');
+    expect(await missingOrStale(testDb, sandbox)).toEqual([]);
+  }, 120_000);
+
+  it('hitting the daily limit pauses with a clear log line until the reset, and remembers the pause', async () => {
+    // Its own sandbox, whose first daily reset is a few seconds away and announced in Retry-After.
+    const daily = await startSandbox({
+      timeScale: 0.01,
+      hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN, tier: 'professional', retryAfter: true, firstDailyResetAt: Date.now() + 4000 }] },
+    });
+    try {
+      daily.hubspot.seed({ objectType: 'contacts', count: 300, at: Date.now() - 60_000 });
+      const p = poller(testDb, daily, pollingConfig(daily.baseUrl, [{ name: 'daily', properties: ['email'] }]));
+      expect((await runJob(p.deps, p.job('daily'), 'poll')).status).toBe('ok');
+      await tick();
+      liveTruth(daily).forEach((o, i) => daily.hubspot.update('contacts', o.id, { email: `daily-${i}@example.com` }, { silent: true }));
+      const { log, lines } = captureLogger();
+      const pauses: { until: number; policy: string }[] = [];
+      const accounts = createHubSpotAccounts(p.config.hubspot, {
+        log,
+        timeScale: 0.01,
+        onPause: (portalId, pause) => {
+          pauses.push({ until: pause.untilMs, policy: pause.policy });
+          if (pause.policy === 'DAILY') void savePause(testDb.db, portalId, pause.policy, new Date(pause.untilMs), new Date());
+        },
+      });
+      daily.hubspot.exhaustLimit('DAILY');
+      const outcome = await runJob({ ...p.deps, accounts, log }, p.job('daily'), 'poll');
+      expect(outcome.status).toBe('ok');
+      const line = lines.find((l) => typeof l.msg === 'string' && l.msg.includes('daily API limit reached'));
+      expect(line).toMatchObject({ policy: 'DAILY', portalId: PORTAL });
+      const pause = pauses.find((x) => x.policy === 'DAILY');
+      expect(pause).toBeDefined();
+      await expect.poll(async () => (await testDb.db.selectFrom('sync_account_pauses').selectAll().execute()).length).toBe(1);
+      // A process started before the reset starts paused.
+      expect((await activePauses(testDb.db, new Date(pause!.until - 1))).map((x) => x.portalId)).toEqual([PORTAL]);
+      const restored = createHubSpotAccounts(p.config.hubspot, { log, restoredPauses: [{ portalId: PORTAL, until: new Date(Date.now() + 60_000) }] });
+      expect(restored.get(PORTAL)?.budget.pausedUntil()).toBeGreaterThan(Date.now());
+      restored.close();
+      expect(await missingOrStale(testDb, daily)).toEqual([]);
+    } finally {
+      await daily.close();
+    }
+  }, 120_000);
+});
+
