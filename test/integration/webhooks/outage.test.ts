@@ -1,8 +1,7 @@
 import net from 'node:net';
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../../src/db/index.ts';
+import { openDatabase } from '../../../src/db/index.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
 import { createTestDb, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
@@ -79,7 +78,8 @@ describe('storage down or slow', () => {
     const url = new URL(testDb.url!);
     url.port = String(proxy.port);
     url.hostname = '127.0.0.1';
-    const handle = proxiedDatabase(url.toString());
+    // The daemon's own pool: a connection dropped under a checked-out client must not crash the process.
+    const handle = await openDatabase({ ...testDatabaseConfig(url.toString()), poolSize: 4 });
     try {
       const app = buildReceiver({ db: handle.db, log: captureLogger().log, metrics: new Metrics(), config: testConfig({ webhooks: { storeTimeoutMs: 2000 } }) });
       const bodies = batches(4);
@@ -108,20 +108,6 @@ describe('storage down or slow', () => {
     }
   });
 });
-
-/**
- * A Kysely over a pg pool like `openDatabase`'s, plus an error listener on every client: without
- * one, a connection that drops while a client is checked out (Kysely holds clients outside
- * `pool.query`) emits an unhandled 'error' and ends the process. `openDatabase` needs the same
- * listener (reported to the lead); until then this test supplies it so it can test the receiver.
- */
-function proxiedDatabase(url: string) {
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, close: () => db.destroy() };
-}
 
 /** A TCP proxy to the database that the test can cut (every connection reset, new ones refused) and restore. */
 async function tcpProxy(target: URL) {
