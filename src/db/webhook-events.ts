@@ -89,9 +89,13 @@ function eventRecord(e: IncomingEvent) {
 /**
  * Claims up to `limit` due, unprocessed events, oldest first, with `FOR UPDATE SKIP LOCKED` so
  * several workers never take the same row; the claim is a lease (`next_attempt_at` pushed to
- * `leaseUntil`), so a worker that dies mid-batch only delays its events. One statement.
+ * `leaseUntil`), so a worker that dies mid-batch only delays its events. Events already claimed
+ * `maxAttempts` times are left to `failAbandonedWebhookEvents`. One statement.
  */
-export async function claimWebhookEvents(db: Kysely<Database>, options: { now: Date; leaseUntil: Date; limit: number }): Promise<WebhookEventRow[]> {
+export async function claimWebhookEvents(
+  db: Kysely<Database>,
+  options: { now: Date; leaseUntil: Date; limit: number; maxAttempts: number },
+): Promise<WebhookEventRow[]> {
   const rows = await db
     .updateTable('webhook_events')
     .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: options.leaseUntil }))
@@ -102,6 +106,7 @@ export async function claimWebhookEvents(db: Kysely<Database>, options: { now: D
         .where('processed_at', 'is', null)
         .where('failed_at', 'is', null)
         .where('next_attempt_at', '<=', options.now)
+        .where('attempts', '<', options.maxAttempts)
         .orderBy('id')
         .limit(options.limit)
         .forUpdate()
@@ -136,6 +141,22 @@ export async function markWebhookEventsFailed(db: Kysely<Database>, failures: re
     from jsonb_to_recordset(${rows}::jsonb) as f(id bigint, error text, next_attempt_at timestamptz, failed_at timestamptz)
     where w.id = f.id and w.processed_at is null
   `.execute(db);
+}
+
+/**
+ * Gives up on events whose every attempt ended without an outcome (the worker died or was killed
+ * mid-batch each time: a poison event). They become failed, visible in status, and can be redriven.
+ */
+export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date, maxAttempts: number): Promise<number> {
+  const result = await db
+    .updateTable('webhook_events')
+    .set({ failed_at: now, error: sql<string>`coalesce(error, 'abandoned: every attempt ended without an outcome (the worker stopped while processing it)')` })
+    .where('processed_at', 'is', null)
+    .where('failed_at', 'is', null)
+    .where('attempts', '>=', maxAttempts)
+    .where('next_attempt_at', '<=', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 /** Gives failed events another round of attempts (the `retry` of an operator). Returns how many. */

@@ -56,6 +56,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
     now: claimedAt,
     leaseUntil: new Date(claimedAt.getTime() + config.leaseSeconds * 1000),
     limit: config.processBatchSize,
+    maxAttempts: config.maxAttempts,
   });
   const result: BatchResult = { claimed: rows.length, processed: 0, retrying: 0, failed: 0, hydrated: 0 };
   if (rows.length === 0) return result;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
+import { failAbandonedWebhookEvents, pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
 import { lastModifiedProperty, objectTypeName, type HubSpotReader } from '../hubspot/objects.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
@@ -78,6 +78,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const refreshStatus = async () => {
     if (now() - lastStatus < statusEveryMs) return;
     lastStatus = now();
+    const abandoned = await failAbandonedWebhookEvents(deps.db, new Date(now()), deps.config.maxAttempts);
+    if (abandoned > 0) log.error({ abandoned }, 'webhook events abandoned: every attempt ended without an outcome');
     const status = await webhookStatus(deps.db);
     deps.metrics.gauge('webhook.backlog', status.backlog);
     deps.metrics.gauge('webhook.oldest_unprocessed_seconds', status.oldestUnprocessedSeconds ?? 0);

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/db/webhook-events.ts';
+import { failAbandonedWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/db/webhook-events.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
@@ -132,6 +132,18 @@ describe('processing', () => {
     clock = new Date(clock.getTime() + 120_000);
     expect(await processWebhookBatch(deps())).toMatchObject({ claimed: 1, processed: 1 });
     expect(await testDb.db.selectFrom('webhook_events').select('attempts').where('id', '=', row.id).executeTakeFirstOrThrow()).toEqual({ attempts: 2 });
+  });
+
+  it('an event whose every attempt was abandoned (a poison event) is given up, not claimed forever', async () => {
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 66 })]);
+    // Three claims whose workers never reported back, the last lease now expired.
+    await testDb.db.updateTable('webhook_events').set({ attempts: 3, next_attempt_at: clock }).execute();
+    expect((await processWebhookBatch(deps())).claimed).toBe(0);
+    expect(await failAbandonedWebhookEvents(testDb.db, clock, 3)).toBe(1);
+    const row = await testDb.db.selectFrom('webhook_events').select(['failed_at', 'error']).executeTakeFirstOrThrow();
+    expect(row.failed_at).toEqual(clock);
+    expect(row.error).toMatch(/abandoned/);
+    expect(await webhookStatus(testDb.db, clock)).toMatchObject({ backlog: 0, failed: 1 });
   });
 
   it('several workers on one database process every event exactly once', async () => {
