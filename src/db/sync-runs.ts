@@ -35,6 +35,21 @@ export async function insertRun(
   return row.id;
 }
 
+/**
+ * Closes runs of a job left `running` by a worker that died; call it holding the job's lease (so no
+ * live run can be among them). Returns how many were closed.
+ */
+export async function abandonRuns(db: Db, jobName: string, kinds: readonly SyncRunKind[], now: Date): Promise<number> {
+  const result = await db
+    .updateTable('sync_runs')
+    .set({ status: 'aborted', error: 'worker stopped mid-run', finished_at: now })
+    .where('job_name', '=', jobName)
+    .where('kind', 'in', [...kinds])
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** Progress of a running run (so status shows a long backfill moving). */
 export async function updateRunCounts(db: Db, id: number, counts: RunCounts): Promise<void> {
   await db

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
 import { getCursor, resetCursors } from '../db/sync-cursors.ts';
 import { acquireLease, releaseLease, renewLease } from '../db/sync-leases.ts';
-import { finishRun, insertRun, updateRunCounts } from '../db/sync-runs.ts';
+import { abandonRuns, finishRun, insertRun, updateRunCounts } from '../db/sync-runs.ts';
 import type { Database } from '../db/schema.ts';
 import type { SyncRunKind } from '../db/sync-tables.ts';
 import { coerceError } from '../errors.ts';
@@ -81,6 +81,8 @@ export async function runJob(deps: PollDeps, job: JobConfig, kind: RunKind): Pro
   }, Math.max(50, ttlMs / 3));
   const runs: { id: number; kind: SyncRunKind; records: number; error: string | null }[] = [];
   try {
+    const abandoned = await abandonRuns(deps.db, job.name, kind === 'sweep' ? ['sweep'] : ['backfill', 'incremental'], new Date(now()));
+    if (abandoned > 0) log.warn({ abandoned }, 'closed runs a stopped worker left open; resuming from the committed cursor');
     const properties = await resolveProperties(deps, job, account, controller.signal);
     const objectType = objectTypeName(job.objectType);
     const kinds: SyncRunKind[] = [];
@@ -122,7 +124,7 @@ async function runPass(
   const progress = createProgress({ log, label: `${job.name} ${kind}`, stream: deps.progressStream, now });
   let lastSaved = started;
   const ctx: PassContext = {
-    db: deps.db, job, account, properties, log, metrics: deps.metrics, now, signal, stats, counts, progress,
+    db: deps.db, job, account, properties, log: log.child({ kind }), metrics: deps.metrics, now, signal, stats, counts, progress,
     onPage: async () => {
       if (now() - lastSaved < 2_000) return;
       lastSaved = now();

@@ -63,6 +63,7 @@ function committed(ctx: PassContext, records: number): void {
   ctx.counts.records += records;
   ctx.metrics?.count('polling.records', records, { job: ctx.job.name });
   ctx.metrics?.count('polling.pages', 1, { job: ctx.job.name });
+  ctx.log.debug({ pages: ctx.counts.pages, records: ctx.counts.records }, 'page committed');
 }
 
 /**
@@ -114,8 +115,12 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
   const runStart = ctx.now();
   const cursor = await getCursor(ctx.db, key);
   let stored = positionOf(cursor);
+  const storedAtStart = stored;
   let position = startPosition(stored, cursor?.rescanFrom ?? null);
-  const rescanFrom = cursor?.rescanFrom ?? null;
+  // The look-back range is re-read once the run passes where the last one stopped; from then on a
+  // crash need only re-read from this run's own anchor (what it commits when it completes).
+  const anchor = runStart - ctx.job.lookbackSeconds * 1000;
+  let rescanFrom = cursor?.rescanFrom ?? null;
   let totalBase: number | undefined;
   const fetchNext = async () => {
     const query = planQuery(objectType, position, runStart, ctx.properties, ctx.job.pageSize);
@@ -132,6 +137,7 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     const seenAt = new Date(ctx.now());
     const observations = page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt));
     const next = stored && comparePositions(stored, page.position) > 0 ? stored : page.position;
+    if (!storedAtStart || comparePositions(page.position, storedAtStart) >= 0) rescanFrom = anchor;
     const t0 = ctx.now();
     await ctx.db.transaction().execute(async (trx) => {
       if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
@@ -145,7 +151,7 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     await ctx.onPage?.();
   });
   const final = stored ?? { ts: runStart - ctx.job.lookbackSeconds * 1000, id: null, complete: false };
-  await saveCursor(ctx.db, incrementalCursor(key, final, runStart - ctx.job.lookbackSeconds * 1000), new Date(ctx.now()));
+  await saveCursor(ctx.db, incrementalCursor(key, final, anchor), new Date(ctx.now()));
 }
 
 function incrementalCursor(key: { jobName: string; portalId: number; objectType: string }, p: SearchPosition, rescanFrom: number | null): Omit<SyncCursor, 'updatedAt'> {
