@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
+import { isConnectionError } from '../errors.ts';
 import { claimWebhookEvents, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from '../db/webhook-events.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
@@ -81,13 +82,14 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
     else ready.push(plan);
   }
 
-  // One transaction for the whole batch; if it fails, apply event by event so one bad event
-  // cannot hold the others back.
-  // Every hydrated snapshot goes into the batch, including records HubSpot resolved to another
-  // id (a merged-away id reads as its survivor).
+  // One transaction for the whole batch, with every hydrated snapshot (including records HubSpot
+  // resolved to another id: a merged-away id reads as its survivor). If it fails for a reason
+  // other than the database being gone, apply event by event so one bad event cannot hold the
+  // others back. With the database gone, the leases expire and the batch is claimed again.
   const applied = await applyPlans(db, ready, [...snapshots.values()], now).then(
     () => ready.map((plan) => plan.id),
     async (err: unknown) => {
+      if (isConnectionError(err)) throw err;
       log.warn({ err, events: ready.length }, 'webhook batch failed to apply; retrying event by event');
       const ok: number[] = [];
       for (const plan of ready) {
