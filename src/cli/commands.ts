@@ -118,9 +118,9 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'demo',
-    usage: 'demo [--duration S] [--drop-rate R] [--duplicate-rate R]',
+    usage: 'demo [--duration S] [--drop-rate R] [--duplicate-rate R] [--data-dir DIR]',
     summary: 'sandbox + embedded database + daemon in one process, with a live view and a convergence check',
-    options: { duration: { type: 'string' }, 'drop-rate': { type: 'string' }, 'duplicate-rate': { type: 'string' } },
+    options: { duration: { type: 'string' }, 'drop-rate': { type: 'string' }, 'duplicate-rate': { type: 'string' }, 'data-dir': { type: 'string' } },
     async action({ flags, env }) {
       if (env.NODE_ENV === 'production') throw new UsageError('the demo runs the built-in stand-in, which is refused when NODE_ENV=production');
       const ctx = await loadContext(configFlag(flags), env);
@@ -129,6 +129,7 @@ export const COMMANDS: Command[] = [
         durationSeconds: numberFlag(flags, 'duration', 60),
         dropRate: numberFlag(flags, 'drop-rate', 0.1),
         duplicateRate: numberFlag(flags, 'duplicate-rate', 0.05),
+        ...(typeof flags['data-dir'] === 'string' ? { dataDir: flags['data-dir'] } : {}),
       });
     },
   },

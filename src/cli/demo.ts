@@ -20,6 +20,8 @@ export interface DemoOptions {
   durationSeconds: number;
   dropRate: number;
   duplicateRate: number;
+  /** Keep the embedded database here (for `hubsync status` afterwards); default a temporary directory, removed at the end. */
+  dataDir?: string;
   /** Where the live view and the report go. */
   out?: NodeJS.WriteStream;
 }
@@ -51,7 +53,7 @@ export function demoConfig(config: Config, dataDir: string, options: DemoOptions
  */
 export async function runDemo(ctx: Context, options: DemoOptions): Promise<number> {
   const out = options.out ?? process.stdout;
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'hubsync-demo-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'hubsync-demo-')));
   const log = createLogger({ level: 'warn', pretty: 'never', destination: process.stderr });
   const handle = await openDatabase({ ...ctx.config.database, url: '', embeddedDir: dataDir });
   let stopAll = async () => {};
@@ -106,7 +108,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     await stopAll();
     await sandbox?.close();
     await handle.close();
-    await rm(dataDir, { recursive: true, force: true });
+    if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -159,12 +159,18 @@ export function applyRule(current: ReadonlyMap<string, MirrorObject>, observatio
     const object = touch(obs.ref, obs);
     switch (obs.kind) {
       case 'snapshot': {
+        // Every read attests the object's creation. The first read of an object we know nothing
+        // of cannot date its values (they may be years old): they count as changes only when
+        // the object was never modified after it was created.
+        if (obs.createdAt !== undefined) sight(obs.ref, '@created', obs.createdAt, obs);
+        const firstSight = object.lifecycle === null && Object.keys(object.propertyVersions).length === 0 && object.mergedInto === null;
+        const datable = !firstSight || obs.createdAt === obs.version;
         for (const [property, value] of Object.entries(obs.properties)) {
           const explicit = obs.propertyVersions?.[property];
           const version = explicit ?? obs.version;
           // Without per-property timestamps a read only says "this object changed at `version`";
           // count a property as changed then only if its value is news to us or already carries that version.
-          if (!NOT_CHANGES.has(property) && (explicit !== undefined || isSnapshotChange(object, property, value, version))) {
+          if (!NOT_CHANGES.has(property) && (explicit !== undefined || (datable && isSnapshotChange(object, property, value, version)))) {
             sight(obs.ref, property, version, obs);
           }
           setProperty(object, property, value, version);

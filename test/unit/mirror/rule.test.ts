@@ -175,4 +175,12 @@ describe('mirror rule cases', () => {
     const ledger = [...inOrder([first, hook, read]).ledger.values()].filter((c) => c.version === v(20));
     expect(ledger.map((c) => [c.property, c.firstSeenVia, c.seenAt])).toEqual([['email', 'webhook', { webhook: at(21).getTime(), poll: at(25).getTime() }]]);
   });
+
+  it('the first read of an object modified since its creation dates no property values, only the creation', () => {
+    const old: Observation = { kind: 'snapshot', ref, version: v(20), via: 'poll', seenAt: at(25), createdAt: v(1), properties: { email: 'b', firstname: 'f' } };
+    const ledger = [...inOrder([old]).ledger.values()];
+    expect(ledger.map((c) => [c.property, c.version])).toEqual([['@created', v(1)]]);
+    const fresh: Observation = { ...old, version: v(1) };
+    expect([...inOrder([fresh]).ledger.values()].map((c) => c.property).sort()).toEqual(['@created', 'email', 'firstname']);
+  });
 });
