@@ -33,6 +33,12 @@ export interface BudgetOptions {
   metrics?: Metrics;
   now?: () => number;
   random?: () => number;
+  /**
+   * Upper bound on how long after we send a call HubSpot counts it. A call occupies its window slot
+   * from min(its completion, sending + this): completion is always safe, and this keeps a slow
+   * response from holding a slot it was never counted in. Default 50 ms.
+   */
+  arrivalMarginMs?: number;
   /** Called when a 429 pauses the account (to persist daily pauses). */
   onPause?: (pause: Pause) => void;
 }
@@ -53,6 +59,8 @@ interface Lane {
   windowMs: number;
   limit: number;
   pausedUntil: number;
+  /** The arrival margin in use: doubled after each 429 this lane runs into (self-tuning). */
+  marginMs: number;
 }
 
 export class AccountBudget {
@@ -73,15 +81,16 @@ export class AccountBudget {
       maxAttempts: 6,
       backoffBaseMs: 500,
       backoffMaxMs: 30_000,
+      arrivalMarginMs: 50,
       now: Date.now,
       random: Math.random,
       ...options,
     };
     this.#o = o;
     this.portalId = o.portalId;
-    this.#api = lane(Math.max(1, Math.floor(o.windowLimit * o.budgetShare)), o.windowMs * o.timeScale);
+    this.#api = lane(Math.max(1, Math.floor(o.windowLimit * o.budgetShare)), o.windowMs * o.timeScale, o.arrivalMarginMs);
     // Search has no headers to share with others and its own small limit: use all of it.
-    this.#search = lane(o.searchPerSecond, 1000 * o.timeScale);
+    this.#search = lane(o.searchPerSecond, 1000 * o.timeScale, o.arrivalMarginMs);
     const labels = { portalId: o.portalId };
     o.metrics?.gaugeFn('hubspot.budget.window_remaining', () => this.windowRemaining(), labels);
     o.metrics?.gaugeFn('hubspot.budget.daily_remaining', () => this.#dailyRemaining, labels);
@@ -113,8 +122,9 @@ export class AccountBudget {
     for (;;) {
       if (opts.signal?.aborted || this.#closed) return { ok: false, failure: 'aborted', message: 'stopped' };
       await l.queue.add(() => this.#admit(l, opts.signal), { priority: PRIORITY[priority] });
+      const sentAt = this.#o.now();
       if (opts.signal?.aborted || this.#closed) {
-        this.#release(l, this.#o.now());
+        this.#release(l, sentAt);
         return { ok: false, failure: 'aborted', message: 'stopped' };
       }
       let outcome: CallOutcome<T>;
@@ -124,7 +134,7 @@ export class AccountBudget {
         outcome = { ok: false, failure: 'network', message: err instanceof Error ? err.message : String(err) };
       }
       const now = this.#o.now();
-      this.#release(l, now);
+      this.#release(l, Math.min(now, sentAt + l.marginMs));
       if (opts.stats) opts.stats.calls += 1;
       this.#o.metrics?.count('hubspot.api.calls', 1, { portalId: this.portalId, kind });
       if ('headers' in outcome && outcome.headers) this.#observeHeaders(outcome.headers, now);
@@ -187,10 +197,12 @@ export class AccountBudget {
     return free;
   }
 
-  #release(l: Lane, now: number): void {
+  #release(l: Lane, countedAt: number): void {
     l.inFlight = Math.max(0, l.inFlight - 1);
-    // Counted from completion, which is never before HubSpot counted it: the window can only err safe.
-    l.done.push(now);
+    // Kept sorted: with the arrival margin, a later release can carry an earlier time.
+    let i = l.done.length;
+    while (i > 0 && (l.done[i - 1] ?? 0) > countedAt) i--;
+    l.done.splice(i, 0, countedAt);
     this.#notify();
   }
 
@@ -216,6 +228,11 @@ export class AccountBudget {
       policy, kind, retryAfterMs, nowMs: now, windowMs: this.#api.windowMs, searchWindowMs: this.#search.windowMs,
       oldestInWindowMs: oldest, timeZone: this.#o.timeZone, timeScale: this.#o.timeScale,
     });
+    if (pause.policy === 'SECONDLY' || pause.policy === 'TEN_SECONDLY_ROLLING') {
+      // HubSpot counted calls later than we assumed (or others share the token): assume later still.
+      const l = pause.policy === 'SECONDLY' ? this.#search : this.#api;
+      l.marginMs = Math.min(l.windowMs, l.marginMs * 2 + 10);
+    }
     if (pause.scope === 'search') this.#search.pausedUntil = Math.max(this.#search.pausedUntil, pause.untilMs);
     else this.#accountPausedUntil = Math.max(this.#accountPausedUntil, pause.untilMs);
     // The window is full as far as HubSpot is concerned: forget any hint that says otherwise.
@@ -253,8 +270,8 @@ export class AccountBudget {
   }
 }
 
-function lane(limit: number, windowMs: number): Lane {
-  return { queue: new PQueue({ concurrency: 1 }), done: [], inFlight: 0, windowMs, limit, pausedUntil: 0 };
+function lane(limit: number, windowMs: number, marginMs: number): Lane {
+  return { queue: new PQueue({ concurrency: 1 }), done: [], inFlight: 0, windowMs, limit, pausedUntil: 0, marginMs };
 }
 
 function prune(l: Lane, now: number): void {
