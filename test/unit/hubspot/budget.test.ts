@@ -1,0 +1,114 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { AccountBudget } from '../../../src/hubspot/budget.ts';
+import type { CallOutcome } from '../../../src/hubspot/outcome.ts';
+
+const log = pino({ level: 'silent' });
+
+function budget(overrides: Partial<ConstructorParameters<typeof AccountBudget>[0]> = {}): AccountBudget {
+  return new AccountBudget({ portalId: 1, windowLimit: 10, windowMs: 200, dailyLimit: null, searchPerSecond: 2, budgetShare: 1, timeZone: 'UTC', log, backoffBaseMs: 5, backoffMaxMs: 20, arrivalMarginMs: 1000, ...overrides });
+}
+
+const ok = <T>(value: T, headers: Record<string, string> = {}): CallOutcome<T> => ({ ok: true, value, headers });
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('account budget', () => {
+  it('never has more calls in flight or in the window than the window allows', async () => {
+    const b = budget({ windowLimit: 4 });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const starts: number[] = [];
+    const gate = deferred();
+    const calls = Array.from({ length: 8 }, () =>
+      b.run('api', 'incremental', async () => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        starts.push(Date.now());
+        await gate.promise;
+        inFlight--;
+        return ok(1);
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(starts.length).toBe(4);
+    gate.resolve();
+    await Promise.all(calls);
+    expect(maxInFlight).toBe(4);
+    // The second four waited for the first four to leave the window.
+    expect((starts[4] ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(150);
+  });
+
+  it('admits waiting calls by priority: hydration, then incremental, then backfill', async () => {
+    const b = budget({ windowLimit: 1, windowMs: 60 });
+    const order: string[] = [];
+    const first = b.run('api', 'backfill', async () => ok(order.push('first')));
+    await first;
+    const calls = (['backfill', 'incremental', 'hydration'] as const).map((p) => b.run('api', p, async () => ok(order.push(p))));
+    await Promise.all(calls);
+    // The first waiter was already being admitted; the rest follow priority.
+    expect(order.slice(1)).toEqual(['backfill', 'hydration', 'incremental']);
+  });
+
+  it('narrows the window from the rate-limit headers, keeping the other integrations\u2019 share', async () => {
+    const b = budget({ windowLimit: 100, budgetShare: 0.5 });
+    await b.run('api', 'incremental', async () => ok(1, { 'x-hubspot-ratelimit-max': '20', 'x-hubspot-ratelimit-remaining': '12', 'x-hubspot-ratelimit-interval-milliseconds': '200' }));
+    // Remaining 12, less the 10 that are others' share of 20.
+    expect(b.windowRemaining()).toBe(2);
+  });
+
+  it('retries 5xx and network failures with backoff, and gives up after maxAttempts', async () => {
+    const b = budget({ maxAttempts: 3 });
+    let attempts = 0;
+    const flaky = await b.run('api', 'incremental', async (): Promise<CallOutcome<number>> => {
+      attempts++;
+      if (attempts === 1) throw new Error('socket hang up');
+      if (attempts === 2) return { ok: false, failure: 'server', status: 502, headers: {}, message: 'bad gateway' };
+      return ok(7);
+    });
+    expect(flaky).toEqual({ ok: true, value: 7 });
+    const down = await b.run('api', 'incremental', async (): Promise<CallOutcome<number>> => ({ ok: false, failure: 'server', status: 500, headers: {}, message: 'down' }));
+    expect(down).toMatchObject({ ok: false, failure: 'server', status: 500 });
+    const bad = await b.run('api', 'incremental', async (): Promise<CallOutcome<number>> => ({ ok: false, failure: 'client', status: 400, headers: {}, message: 'bad', body: {} }));
+    expect(bad).toMatchObject({ ok: false, failure: 'client', status: 400 });
+  });
+
+  it('a 429 pauses the whole account; a secondly 429 only searches', async () => {
+    const b = budget({ windowMs: 200 });
+    let n = 0;
+    const stats = { calls: 0, rateLimited: 0 };
+    const started = Date.now();
+    const r = await b.run('api', 'incremental', async (): Promise<CallOutcome<number>> => (n++ === 0 ? { ok: false, failure: 'rate_limited', status: 429, policy: 'TEN_SECONDLY_ROLLING', retryAfterMs: 100, headers: {}, message: 'limit' } : ok(n)), { stats });
+    expect(r).toEqual({ ok: true, value: 2 });
+    expect(stats).toEqual({ calls: 2, rateLimited: 1 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+    let s = 0;
+    const search = b.run('search', 'incremental', async (): Promise<CallOutcome<number>> => (s++ === 0 ? { ok: false, failure: 'rate_limited', status: 429, policy: 'SECONDLY', retryAfterMs: 300, headers: {}, message: 'limit' } : ok(s)));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(b.pausedUntil()).toBeUndefined();
+    const order: string[] = [];
+    await Promise.all([
+      search.then(() => order.push('search')),
+      b.run('api', 'incremental', async () => ok(1)).then(() => order.push('api')),
+    ]);
+    // The paused search finished after a call made later: the account itself was not paused.
+    expect(order).toEqual(['api', 'search']);
+    expect(await search).toEqual({ ok: true, value: 2 });
+  });
+
+  it('stops waiting calls when closed or aborted', async () => {
+    const b = budget({ windowLimit: 1, windowMs: 10_000 });
+    await b.run('api', 'incremental', async () => ok(1));
+    const controller = new AbortController();
+    const waiting = b.run('api', 'incremental', async () => ok(2), { signal: controller.signal });
+    controller.abort();
+    expect(await waiting).toMatchObject({ ok: false, failure: 'aborted' });
+    const other = b.run('api', 'incremental', async () => ok(3));
+    b.close();
+    expect(await other).toMatchObject({ ok: false, failure: 'aborted' });
+  });
+});
