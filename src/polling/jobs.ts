@@ -27,7 +27,7 @@ export interface PollDeps {
   now?: () => number;
   /** Aborts in-flight runs (stop). */
   signal?: AbortSignal;
-  /** Live progress line target (stderr on a TTY). */
+  /** Live progress line target when it is a TTY (default stderr); otherwise progress is logged. */
   progressStream?: NodeJS.WriteStream;
   /** Property names of `properties: all` jobs, per portal and type (filled on first use). */
   propertyCache?: Map<string, readonly string[] | undefined>;
@@ -121,7 +121,7 @@ async function runPass(
   const stats = { calls: 0, rateLimited: 0 };
   const counts = { pages: 0, records: 0, total: null as number | null };
   const snapshot = () => ({ ...counts, apiCalls: stats.calls, rateLimited: stats.rateLimited });
-  const progress = createProgress({ log, label: `${job.name} ${kind}`, stream: deps.progressStream, now });
+  const progress = createProgress({ log, label: `${job.name} ${kind}`, stream: deps.progressStream ?? process.stderr, now });
   let lastSaved = started;
   const ctx: PassContext = {
     db: deps.db, job, account, properties, log: log.child({ kind }), metrics: deps.metrics, now, signal, stats, counts, progress,

@@ -145,6 +145,7 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     });
     ctx.metrics?.observe('polling.page_write_ms', ctx.now() - t0, { job: ctx.job.name });
     stored = next;
+    ctx.metrics?.gauge('polling.cursor_lag_seconds', Math.max(0, (seenAt.getTime() - next.ts) / 1000), { job: ctx.job.name });
     committed(ctx, page.results.length);
     ctx.counts.total = totalBase ?? null;
     ctx.progress?.update(ctx.counts.records, totalBase);

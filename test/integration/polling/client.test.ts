@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
+import { activePauses, savePause } from '../../../src/db/sync-pauses.ts';
+import { openHubSpotAccounts } from '../../../src/hubspot/accounts.ts';
 import { createHubSpotAccounts, type HubSpotAccounts } from '../../../src/hubspot/client.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import { createTestDb } from '../../helpers/db.ts';
 import { captureLogger, PORTAL, TOKEN } from './harness.ts';
 
 let sandbox: Sandbox;
@@ -57,5 +60,29 @@ describe('HubSpot client over the sandbox', () => {
     expect(snap.counters[`hubspot.api.calls{kind=api,portalId=${PORTAL}}`]).toBeGreaterThanOrEqual(3);
     expect(snap.gauges[`hubspot.budget.window_remaining{portalId=${PORTAL}}`]).toBeGreaterThan(0);
     expect(snap.gauges[`hubspot.budget.daily_remaining{portalId=${PORTAL}}`]).toBeGreaterThan(0);
+  });
+});
+
+describe('daily pauses across restarts', () => {
+  it('restores a stored daily pause and stores new ones', async () => {
+    const testDb = await createTestDb();
+    try {
+      const config = configSchema.parse({ hubspot: { baseUrl: sandbox.baseUrl, accounts: [{ portalId: PORTAL, accessToken: TOKEN }] } });
+      await savePause(testDb.db, PORTAL, 'DAILY', new Date(Date.now() + 60_000), new Date());
+      const { log, lines } = captureLogger();
+      const restored = await openHubSpotAccounts(testDb.db, config.hubspot, { log, timeScale: 0.01 });
+      expect(restored.get(PORTAL)?.budget.pausedUntil()).toBeGreaterThan(Date.now());
+      expect(lines.some((l) => String(l.msg).includes('paused for portal'))).toBe(true);
+      restored.close();
+      await testDb.db.deleteFrom('sync_account_pauses').execute();
+      const fresh = await openHubSpotAccounts(testDb.db, config.hubspot, { log, timeScale: 0.01 });
+      sandbox.hubspot.failNext({ status: 429, count: 1, policy: 'DAILY' });
+      const pending = fresh.get(PORTAL)!.listPage('contacts', { limit: 1 }, 'backfill');
+      await expect.poll(async () => (await activePauses(testDb.db, new Date())).length).toBe(1);
+      fresh.close();
+      expect(await pending).toMatchObject({ ok: false, failure: 'aborted' });
+    } finally {
+      await testDb.close();
+    }
   });
 });
