@@ -111,4 +111,20 @@ describe('polling jobs', () => {
     expect(again?.nextRunAt).toMatch(/^\d{4}-/);
     expect(status.map((s) => s.job)).toContain('lag');
   }, 60_000);
+  it('stop() ends the service: the run in flight closes, its page commits stay, its lease is released', async () => {
+    const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'stopping', properties: ['email'] }]));
+    const service = createPollingService({ ...p.deps, jobs: p.config.jobs, runAtStart: true });
+    await service.start();
+    expect(service.nextRuns()).toEqual({ stopping: expect.any(Date) });
+    // Wait until the backfill has committed a page, then stop mid-run.
+    await expect.poll(async () => (await testDb.db.selectFrom('sync_runs').select('pages').where('job_name', '=', 'stopping').executeTakeFirst())?.pages ?? 0, { timeout: 20_000 }).toBeGreaterThan(0);
+    await service.stop();
+    const runs = await testDb.db.selectFrom('sync_runs').select(['status']).where('job_name', '=', 'stopping').execute();
+    expect(runs.every((r) => r.status !== 'running')).toBe(true);
+    expect(await testDb.db.selectFrom('job_leases').selectAll().where('name', 'like', '%stopping').execute()).toEqual([]);
+    // Whatever was committed is kept; the next run completes the job.
+    expect((await runJob(p.deps, p.job('stopping'), 'poll')).status).toBe('ok');
+    const rows = await mirrorRows(testDb);
+    expect(liveTruth(sandbox).every((o) => rows.has(o.id))).toBe(true);
+  }, 60_000);
 });
