@@ -58,11 +58,11 @@ function positionOf(cursor: SyncCursor | undefined): SearchPosition | undefined 
   return { ts: cursor.cursorTs, id: cursor.cursorId, complete: cursor.cursorTsComplete };
 }
 
-function committed(ctx: PassContext, records: number): void {
-  ctx.counts.pages += 1;
+function committed(ctx: PassContext, pages: number, records: number): void {
+  ctx.counts.pages += pages;
   ctx.counts.records += records;
   ctx.metrics?.count('polling.records', records, { job: ctx.job.name });
-  ctx.metrics?.count('polling.pages', 1, { job: ctx.job.name });
+  ctx.metrics?.count('polling.pages', pages, { job: ctx.job.name });
   ctx.log.debug({ pages: ctx.counts.pages, records: ctx.counts.records }, 'page committed');
 }
 
@@ -87,14 +87,14 @@ export async function backfillPass(ctx: PassContext): Promise<void> {
     after = page.after;
     return { page, last: page.after === undefined };
   };
-  await pipelined(fetchNext, async (page: Page) => {
+  await pipelined(fetchNext, async (pages: Page[]) => {
     const seenAt = new Date(ctx.now());
-    const observations = page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt));
+    const observations = pages.flatMap((page) => page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt)));
     await ctx.db.transaction().execute(async (trx) => {
       if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
-      await saveCursor(trx, { ...base, backfillAfter: page.after ?? null }, seenAt);
+      await saveCursor(trx, { ...base, backfillAfter: pages.at(-1)?.after ?? null }, seenAt);
     });
-    committed(ctx, page.results.length);
+    committed(ctx, pages.length, observations.length);
     ctx.progress?.update(ctx.counts.records, undefined);
     await ctx.onPage?.();
   });
@@ -133,11 +133,12 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     position = step.position;
     return { page: { results: page.results, position: step.position }, last: step.done };
   };
-  await pipelined(fetchNext, async (page: { results: HubSpotObject[]; position: SearchPosition }) => {
+  await pipelined(fetchNext, async (pages: { results: HubSpotObject[]; position: SearchPosition }[]) => {
     const seenAt = new Date(ctx.now());
-    const observations = page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt));
-    const next = stored && comparePositions(stored, page.position) > 0 ? stored : page.position;
-    if (!storedAtStart || comparePositions(page.position, storedAtStart) >= 0) rescanFrom = anchor;
+    const observations = pages.flatMap((page) => page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt)));
+    const reached = pages.at(-1)!.position;
+    const next = stored && comparePositions(stored, reached) > 0 ? stored : reached;
+    if (!storedAtStart || comparePositions(reached, storedAtStart) >= 0) rescanFrom = anchor;
     const t0 = ctx.now();
     await ctx.db.transaction().execute(async (trx) => {
       if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
@@ -146,7 +147,7 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     ctx.metrics?.observe('polling.page_write_ms', ctx.now() - t0, { job: ctx.job.name });
     stored = next;
     ctx.metrics?.gauge('polling.cursor_lag_seconds', Math.max(0, (seenAt.getTime() - next.ts) / 1000), { job: ctx.job.name });
-    committed(ctx, page.results.length);
+    committed(ctx, pages.length, observations.length);
     ctx.counts.total = totalBase ?? null;
     ctx.progress?.update(ctx.counts.records, totalBase);
     await ctx.onPage?.();
@@ -171,16 +172,16 @@ export async function sweepPass(ctx: PassContext): Promise<void> {
     after = page.after;
     return { page, last: page.after === undefined };
   };
-  await pipelined(fetchNext, async (page: Page) => {
+  await pipelined(fetchNext, async (pages: Page[]) => {
     const seenAt = new Date(ctx.now());
     const tombstones: LifecycleObservation[] = [];
-    for (const o of page.results) {
+    for (const o of pages.flatMap((page) => page.results)) {
       const archivedAt = toEpochMs(o.archivedAt);
       if (!Number.isFinite(archivedAt)) continue;
       tombstones.push({ kind: 'deleted', ref: { portalId: key.portalId, objectType: key.objectType, objectId: String(o.id) }, version: archivedAt, via: 'poll', seenAt });
     }
     if (tombstones.length > 0) await ctx.db.transaction().execute((trx) => applyObservations(trx, tombstones, { now: seenAt }));
-    committed(ctx, tombstones.length);
+    committed(ctx, pages.length, tombstones.length);
     ctx.progress?.update(ctx.counts.records, undefined);
     await ctx.onPage?.();
   });

@@ -1,7 +1,8 @@
 /**
  * Fetch ahead while applying: the next page's request depends only on the previous response, not on
- * the database write, so reading page n+1 overlaps writing page n. Pages are applied in order, one
- * at a time; at most `depth` fetched pages wait.
+ * the database write, so reading page n+1 overlaps writing page n. Pages are applied in order; when
+ * writing falls behind, the pages that piled up (at most `depth`) are applied together in one call,
+ * so a slow database costs fewer, larger transactions instead of a stalled fetcher.
  */
 export interface Step<P> {
   page: P;
@@ -9,7 +10,7 @@ export interface Step<P> {
   last: boolean;
 }
 
-export async function pipelined<P>(fetchNext: () => Promise<Step<P>>, apply: (page: P) => Promise<void>, depth = 2): Promise<void> {
+export async function pipelined<P>(fetchNext: () => Promise<Step<P>>, apply: (pages: P[]) => Promise<void>, depth = 4): Promise<void> {
   const ready: Step<P>[] = [];
   let fetchError: { error: unknown } | undefined;
   let fetching = true;
@@ -44,14 +45,14 @@ export async function pipelined<P>(fetchNext: () => Promise<Step<P>>, apply: (pa
   try {
     for (;;) {
       while (ready.length === 0 && fetching) await new Promise<void>((r) => (wakeApplier = r));
-      const step = ready.shift();
-      if (!step) {
+      const steps = ready.splice(0, ready.length);
+      if (steps.length === 0) {
         if (fetchError) throw fetchError.error;
         return;
       }
       nudge('fetcher');
-      await apply(step.page);
-      if (step.last) return;
+      await apply(steps.map((s) => s.page));
+      if (steps.some((s) => s.last)) return;
     }
   } finally {
     stopFetching = true;
