@@ -81,9 +81,9 @@ export function advance(objectType: string, position: SearchPosition, query: Pla
   if (!last) return { position, done: true };
   const lastTs = maxVersion(objectType, results, position.ts);
   if (results.length < limit) return { position: { ts: lastTs, id: null, complete: true }, done: true };
-  if (lastTs > position.ts) return { position: { ts: lastTs, id: null, complete: false }, done: false };
   // A full page at one timestamp: no range query can get past it; walk it by id.
-  return { position: { ts: position.ts, id: BEFORE_FIRST_ID, complete: false }, done: false };
+  if (results.every((r) => objectVersion(objectType, r) === lastTs)) return { position: { ts: lastTs, id: BEFORE_FIRST_ID, complete: false }, done: false };
+  return { position: { ts: lastTs, id: null, complete: false }, done: false };
 }
 
 function maxVersion(objectType: string, results: readonly HubSpotObject[], floor: number): number {
