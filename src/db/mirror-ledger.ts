@@ -25,9 +25,14 @@ export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unkno
       ${column((c) => c.portalId)}::int8[], ${column((c) => c.objectType)}::text[], ${column((c) => c.objectId)}::text[],
       ${column((c) => c.property)}::text[], ${column((c) => c.version)}::int8[], ${column((c) => c.firstSeenVia)}::text[],
       ${column((c) => c.firstSeenAt)}::int8[], ${seen('webhook')}::int8[], ${seen('poll')}::int8[], ${seen('hydration')}::int8[],
-      ${seen('workflow')}::int8[], ${seen('paragon')}::int8[]
+      ${seen('workflow')}::int8[], ${seen('paragon')}::int8[], ${column((c) => c.confirmOnly)}::bool[]
     ) as r(portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at, webhook, poll, hydration,
-      workflow, paragon)
+      workflow, paragon, confirm_only)
+    -- A confirming read adds its sight to a known change but never creates one.
+    where not r.confirm_only or exists (
+      select 1 from change_ledger e
+      where (e.portal_id, e.object_type, e.object_id, e.property, e.occurred_at)
+        = (r.portal_id, r.object_type, r.object_id, r.property, ${msToTimestamp('r.occurred_at')}))
     on conflict (portal_id, object_type, object_id, property, occurred_at) do update set
       first_seen_via = case when (excluded.first_seen_at, excluded.first_seen_via) < (l.first_seen_at, l.first_seen_via)
         then excluded.first_seen_via else l.first_seen_via end,

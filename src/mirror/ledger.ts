@@ -17,6 +17,12 @@ export interface LedgerSighting extends ObjectRef {
   version: number;
   via: Via;
   seenAt: number;
+  /**
+   * A read that only confirms a value the mirror already holds at this version: it adds this
+   * path's sight to a change already in the ledger, but is no evidence of a change by itself
+   * (the stored version may be an undated read's).
+   */
+  confirmOnly?: boolean;
 }
 
 /** One ledger row to merge into storage: the first sight of the change by each path in a batch. */
@@ -26,6 +32,8 @@ export interface LedgerChange extends ObjectRef {
   firstSeenVia: Via;
   firstSeenAt: number;
   seenAt: Partial<Record<Via, number>>;
+  /** Every sighting was confirm-only: the row is updated if it exists, never created. */
+  confirmOnly: boolean;
 }
 
 /** Identity of a change, independent of the path that saw it. */
@@ -53,9 +61,11 @@ export function reduceSightings(sightings: readonly LedgerSighting[]): LedgerCha
         firstSeenVia: s.via,
         firstSeenAt: s.seenAt,
         seenAt: {},
+        confirmOnly: true,
       };
       changes.set(key, change);
     }
+    if (!s.confirmOnly) change.confirmOnly = false;
     mergeSighting(change, s.via, s.seenAt);
   }
   return [...changes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, change]) => change);

@@ -143,9 +143,9 @@ export function applyRule(current: ReadonlyMap<string, MirrorObject>, observatio
     if (object.hsUpdatedAt === null || obs.version > object.hsUpdatedAt) object.hsUpdatedAt = obs.version;
     return object;
   };
-  const sight = (ref: ObjectRef, property: string, version: number, obs: Observation) => {
-    const sighting: LedgerSighting = { ...pickRef(ref), property, version, via: obs.via, seenAt: obs.seenAt.getTime() };
-    const key = `${ledgerChangeKey(sighting)}\u0000${obs.via}`;
+  const sight = (ref: ObjectRef, property: string, version: number, obs: Observation, confirmOnly = false) => {
+    const sighting: LedgerSighting = { ...pickRef(ref), property, version, via: obs.via, seenAt: obs.seenAt.getTime(), ...(confirmOnly ? { confirmOnly } : {}) };
+    const key = `${ledgerChangeKey(sighting)}\u0000${obs.via}\u0000${confirmOnly}`;
     const seen = ledger.get(key);
     if (!seen || sighting.seenAt < seen.seenAt) ledger.set(key, sighting);
   };
@@ -159,19 +159,19 @@ export function applyRule(current: ReadonlyMap<string, MirrorObject>, observatio
     const object = touch(obs.ref, obs);
     switch (obs.kind) {
       case 'snapshot': {
-        // Every read attests the object's creation. The first read of an object we know nothing
-        // of cannot date its values (they may be years old): they count as changes only when
-        // the object was never modified after it was created.
+        // Every read attests the object's creation.
         if (obs.createdAt !== undefined) sight(obs.ref, '@created', obs.createdAt, obs);
-        const firstSight = object.lifecycle === null && Object.keys(object.propertyVersions).length === 0 && object.mergedInto === null;
-        const datable = !firstSight || obs.createdAt === obs.version;
         for (const [property, value] of Object.entries(obs.properties)) {
           const explicit = obs.propertyVersions?.[property];
           const version = explicit ?? obs.version;
           // Without per-property timestamps a read only says "this object changed at `version`";
           // count a property as changed then only if its value is news to us or already carries that version.
-          if (!NOT_CHANGES.has(property) && (explicit !== undefined || (datable && isSnapshotChange(object, property, value, version)))) {
+          if (NOT_CHANGES.has(property)) {
+            // bookkeeping, never a change of its own
+          } else if (explicit !== undefined || isSnapshotChange(object, property, value, version, obs.createdAt)) {
             sight(obs.ref, property, version, obs);
+          } else if (object.propertyVersions[property] === version && object.properties[property] === value) {
+            sight(obs.ref, property, version, obs, true);
           }
           setProperty(object, property, value, version);
         }
@@ -280,10 +280,12 @@ function setProperty(object: MirrorObject, property: string, value: string | nul
   }
 }
 
-function isSnapshotChange(object: MirrorObject, property: string, value: string | null, version: number): boolean {
-  if (!Object.hasOwn(object.propertyVersions, property)) return true;
+function isSnapshotChange(object: MirrorObject, property: string, value: string | null, version: number, createdAt: number | undefined): boolean {
+  // A value we have never seen cannot be dated (it may be years old), unless the object was
+  // never modified after its creation.
+  if (!Object.hasOwn(object.propertyVersions, property)) return createdAt === undefined || createdAt === version;
   const stored = object.propertyVersions[property]!;
-  return stored === version || (stored < version && object.properties[property] !== value);
+  return stored <= version && object.properties[property] !== value;
 }
 
 function setLifecycle(object: MirrorObject, state: Lifecycle, version: number): void {

@@ -53,8 +53,10 @@ function pureLedger(batches: Observation[][]): LedgerChange[] {
     for (const object of result.objects) objects.set(objectKey(object), object);
     for (const change of reduceSightings(result.ledger)) {
       const stored = ledger.get(ledgerChangeKey(change));
-      if (!stored) ledger.set(ledgerChangeKey(change), change);
-      else for (const [via, at] of Object.entries(change.seenAt)) mergeSighting(stored, via as Via, at);
+      // A confirming read adds to a known change but never creates one.
+      if (!stored) {
+        if (!change.confirmOnly) ledger.set(ledgerChangeKey(change), change);
+      } else for (const [via, at] of Object.entries(change.seenAt)) mergeSighting(stored, via as Via, at);
     }
   }
   return [...ledger.values()].sort((a, b) => (ledgerChangeKey(a) < ledgerChangeKey(b) ? -1 : 1));
@@ -75,6 +77,7 @@ async function storedLedger(portalId: number): Promise<LedgerChange[]> {
         firstSeenVia: r.first_seen_via as Via,
         firstSeenAt: r.first_seen_at.getTime(),
         seenAt: Object.fromEntries(Object.entries(seenAt).filter(([, at]) => at !== undefined)),
+        confirmOnly: false,
       };
     })
     .sort((a, b) => (ledgerChangeKey(a) < ledgerChangeKey(b) ? -1 : 1));

@@ -183,4 +183,12 @@ describe('mirror rule cases', () => {
     const fresh: Observation = { ...old, version: v(1) };
     expect([...inOrder([fresh]).ledger.values()].map((c) => c.property).sort()).toEqual(['@created', 'email', 'firstname']);
   });
+
+  it('a read that finds a value it already stored at the same version only confirms, never creates a change', () => {
+    const old: Observation = { kind: 'snapshot', ref, version: v(20), via: 'poll', seenAt: at(25), createdAt: v(1), properties: { email: 'b' } };
+    const again: Observation = { ...old, seenAt: at(40) };
+    const second = applyRule(new Map(inOrder([old]).objects), [again]).ledger;
+    expect(second.filter((s) => s.property === 'email').map((s) => s.confirmOnly)).toEqual([true]);
+    expect(reduceSightings(second).find((c) => c.property === 'email')?.confirmOnly).toBe(true);
+  });
 });
