@@ -86,7 +86,7 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
         targetUrl: `${receiverBaseUrl}/webhooks/hubspot`,
         subscriptions: defaultSubscriptions(),
       });
-      for (const portalId of portals) stops.push(seedDemoData(sandbox.hubspot, options.seed, options.streamIntervalMs, portalId));
+      for (const portalId of portals) stops.push(seedDemoData(sandbox.hubspot, options.seed, options.streamIntervalMs, portalId, options.initialChanges));
     },
     stopStream() {
       for (const stop of stops.splice(0)) stop();

@@ -219,6 +219,8 @@ const sandboxOptionsSchema = z
     timeScale: z.coerce.number().positive().default(1),
     /** A change every this many ms in the stand-in (0: none after the initial data). */
     streamIntervalMs: nonNegativeInt.default(2000),
+    /** Changes made at once when webhook delivery starts. */
+    initialChanges: nonNegativeInt.default(100),
     /** Webhook faults the stand-in injects, to show what polling recovers. */
     webhookDropRate: z.coerce.number().min(0).max(1).default(0),
     webhookDuplicateRate: z.coerce.number().min(0).max(1).default(0),

@@ -25,7 +25,7 @@ export const SANDBOX_TOKEN = `pat-sandbox-${DEFAULT_PORTAL_ID}`;
  * Realistic starting data, a day old, (a few hundred records of each standard type and the custom one), a
  * burst of changes, and then a change every `streamIntervalMs` (0: none). Returns the stream's stop.
  */
-export function seedDemoData(hs: HubSpotSandbox, seed: number, streamIntervalMs: number, portalId = DEFAULT_PORTAL_ID): () => void {
+export function seedDemoData(hs: HubSpotSandbox, seed: number, streamIntervalMs: number, portalId = DEFAULT_PORTAL_ID, initialChanges = 100): () => void {
   // The existing data predates the webhook subscription by a day: only polling can know it.
   const at = Date.now() - 25 * 3_600_000;
   hs.seed({ portalId, objectType: 'contacts', count: 200, at });
@@ -33,7 +33,7 @@ export function seedDemoData(hs: HubSpotSandbox, seed: number, streamIntervalMs:
   hs.seed({ portalId, objectType: 'deals', count: 60, at });
   hs.seed({ portalId, objectType: 'tickets', count: 30, at });
   hs.seed({ portalId, objectType: 'p_projects', count: 10, at });
-  hs.runStream({ seed, count: 100, portalId });
+  if (initialChanges > 0) hs.runStream({ seed, count: initialChanges, portalId });
   return streamIntervalMs > 0 ? hs.startStream({ seed: seed + 1, intervalMs: streamIntervalMs, portalId }) : () => {};
 }
 
