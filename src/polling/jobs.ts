@@ -146,7 +146,7 @@ async function runPass(
   const finished = now();
   await finishRun(deps.db, id, { ...snapshot(), status, error, finishedAt: new Date(finished), durationMs: finished - started });
   deps.metrics?.count('polling.runs', 1, { job: job.name, kind, status });
-  deps.metrics?.count('hubspot.api.429s.polling', stats.rateLimited, { job: job.name });
+  deps.metrics?.count('polling.429s', stats.rateLimited, { job: job.name });
   log.info({ kind, status, records: counts.records, pages: counts.pages, apiCalls: stats.calls, rateLimited: stats.rateLimited, durationMs: finished - started }, 'polling run finished');
   return { id, kind, records: counts.records, error, status };
 }

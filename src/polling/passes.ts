@@ -126,7 +126,7 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     const query = planQuery(objectType, position, runStart, ctx.properties, ctx.job.pageSize);
     const page = unwrap(await ctx.account.search(objectType, query.request, 'incremental', { signal: ctx.signal, stats: ctx.stats }), 'search');
     if (query.mode === 'range' && page.total !== undefined) {
-      // `total` counts what is left from this query's start: done so far plus it is the run's size.
+      // `total` counts the matches from this query's start on: with what is done, the run's size.
       totalBase = ctx.counts.records + page.total;
     }
     const step = advance(objectType, position, query, page.results);
