@@ -43,7 +43,7 @@ function startWorker(): Worker {
     jobs: [{ name: 'crash', portalId: PORTAL, objectType: 'contacts', properties: ['email', 'firstname'], lookbackSeconds: 0, leaseSeconds: 1, schedule: '0 0 1 1 *' }],
   };
   const child = spawn(process.execPath, [CHILD], { env: { ...process.env, POLL_CHILD: JSON.stringify({ config, timeScale: TIME_SCALE, job: 'crash' }) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const waiters: { n: number; search: boolean; resolve: () => void }[] = [];
+  const waiters: { n: number; search: boolean; resolve: () => void; reject: (e: Error) => void }[] = [];
   const worker: Worker = {
     child,
     pages: 0,
@@ -55,16 +55,24 @@ function startWorker(): Worker {
         const lines = buffer.split('\n');
         buffer = lines.pop() ?? '';
         for (const line of lines) {
-          if (line.includes('"page committed"')) worker.pages += 1;
-          if (line.includes('"page committed"') && line.includes('"kind":"incremental"')) worker.searchPages += 1;
+          if (line.includes('"page committed"')) {
+            // Several pages can commit together: the line carries the run's page count so far.
+            const entry = JSON.parse(line) as { kind: string; pages: number };
+            if (entry.kind === 'incremental') worker.searchPages = entry.pages;
+            else worker.pages = entry.pages;
+          }
           const done = /^done (\w+)/.exec(line);
           if (done) resolve(done[1]!);
         }
         for (const w of waiters.filter((x) => (x.search ? worker.searchPages : worker.pages) >= x.n)) w.resolve();
       });
-      child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal})`)));
+      child.once('exit', (code, signal) => {
+        const error = new Error(`worker exited (${code ?? signal}) after ${worker.pages} list and ${worker.searchPages} search pages`);
+        for (const w of waiters) w.reject(error);
+        reject(error);
+      });
     }),
-    pagesReached: (n, search = false) => new Promise((resolve) => waiters.push({ n, search, resolve })),
+    pagesReached: (n, search = false) => new Promise((resolve, reject) => waiters.push({ n, search, resolve, reject })),
   };
   worker.done.catch(() => undefined);
   return worker;
@@ -93,12 +101,14 @@ describe('a polling worker killed mid-run', () => {
     first.child.kill('SIGKILL');
     await exited(first.child);
 
-    // Changes after the backfill began: 1,500 sharing one timestamp, 1,500 spread out.
+    // Changes after the backfill began: 2,000 sharing one timestamp, 1,000 spread out (on 3,000 records).
     const ids = liveTruth(sandbox).map((o) => o.id);
     const at = Date.now() + 5;
     while (Date.now() <= at) await new Promise((r) => setTimeout(r, 2));
-    ids.slice(0, 1500).forEach((id, i) => sandbox.hubspot.update('contacts', id, { firstname: `tied-${i}` }, { at, silent: true }));
-    ids.slice(1500, 3000).forEach((id, i) => sandbox.hubspot.update('contacts', id, { firstname: `spread-${i}` }, { at: at + 1 + i, silent: true }));
+    ids.slice(0, 2000).forEach((id, i) => sandbox.hubspot.update('contacts', id, { firstname: `tied-${i}` }, { at, silent: true }));
+    ids.slice(2000, 3000).forEach((id, i) => sandbox.hubspot.update('contacts', id, { firstname: `spread-${i}` }, { at: at + 1 + i, silent: true }));
+    // A run reads up to its own start: let every change be in the past.
+    while (Date.now() <= at + 1000) await new Promise((r) => setTimeout(r, 20));
 
     // Second life: finishes the backfill, then dies mid-way through the incremental search.
     const second = startWorker();
