@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
+import { analyzeMirror } from '../db/sync-analyze.ts';
 import { getCursor, saveCursor, type SyncCursor } from '../db/sync-cursors.ts';
 import type { Database } from '../db/schema.ts';
 import type { CallStats } from '../hubspot/budget.ts';
@@ -58,9 +59,22 @@ function positionOf(cursor: SyncCursor | undefined): SearchPosition | undefined 
   return { ts: cursor.cursorTs, id: cursor.cursorId, complete: cursor.cursorTsComplete };
 }
 
-function committed(ctx: PassContext, pages: number, records: number): void {
+/** Records written before the first statistics refresh; then at every doubling. */
+const ANALYZE_FROM = 2000;
+
+/** -1 below the first threshold, then 0, 1, 2… at each doubling of it. */
+export function analyzeLevel(records: number): number {
+  return records < ANALYZE_FROM ? -1 : Math.floor(Math.log2(records / ANALYZE_FROM));
+}
+
+async function committed(ctx: PassContext, pages: number, records: number): Promise<void> {
+  const before = ctx.counts.records;
   ctx.counts.pages += pages;
   ctx.counts.records += records;
+  // A bulk load: refresh planner statistics at 2k, 4k, 8k… records written (log n times a run).
+  if (analyzeLevel(ctx.counts.records) > analyzeLevel(before)) {
+    await analyzeMirror(ctx.db).catch((err: unknown) => ctx.log.warn({ err }, 'analyze of the mirror tables failed'));
+  }
   ctx.metrics?.count('polling.records', records, { job: ctx.job.name });
   ctx.metrics?.count('polling.pages', pages, { job: ctx.job.name });
   ctx.log.debug({ pages: ctx.counts.pages, records: ctx.counts.records }, 'page committed');
@@ -94,7 +108,7 @@ export async function backfillPass(ctx: PassContext): Promise<void> {
       if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
       await saveCursor(trx, { ...base, backfillAfter: pages.at(-1)?.after ?? null }, seenAt);
     });
-    committed(ctx, pages.length, observations.length);
+    await committed(ctx, pages.length, observations.length);
     ctx.progress?.update(ctx.counts.records, undefined);
     await ctx.onPage?.();
   });
@@ -147,7 +161,7 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     ctx.metrics?.observe('polling.page_write_ms', ctx.now() - t0, { job: ctx.job.name });
     stored = next;
     ctx.metrics?.gauge('polling.cursor_lag_seconds', Math.max(0, (seenAt.getTime() - next.ts) / 1000), { job: ctx.job.name });
-    committed(ctx, pages.length, observations.length);
+    await committed(ctx, pages.length, observations.length);
     ctx.counts.total = totalBase ?? null;
     ctx.progress?.update(ctx.counts.records, totalBase);
     await ctx.onPage?.();
@@ -181,7 +195,7 @@ export async function sweepPass(ctx: PassContext): Promise<void> {
       tombstones.push({ kind: 'deleted', ref: { portalId: key.portalId, objectType: key.objectType, objectId: String(o.id) }, version: archivedAt, via: 'poll', seenAt });
     }
     if (tombstones.length > 0) await ctx.db.transaction().execute((trx) => applyObservations(trx, tombstones, { now: seenAt }));
-    committed(ctx, pages.length, tombstones.length);
+    await committed(ctx, pages.length, tombstones.length);
     ctx.progress?.update(ctx.counts.records, undefined);
     await ctx.onPage?.();
   });

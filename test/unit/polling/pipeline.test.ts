@@ -57,3 +57,10 @@ describe('fetch-ahead pipeline', () => {
     expect(n).toBeLessThanOrEqual(3);
   });
 });
+
+describe('statistics refresh schedule', () => {
+  it('analyzes at 2k records written, then at every doubling', async () => {
+    const { analyzeLevel } = await import('../../../src/polling/passes.ts');
+    expect([0, 1999, 2000, 3999, 4000, 8000, 16_000, 31_999].map(analyzeLevel)).toEqual([-1, -1, 0, 0, 1, 2, 3, 3]);
+  });
+});
