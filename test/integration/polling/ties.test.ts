@@ -48,7 +48,7 @@ describe('cursored search', () => {
     expect(row.records).toBeGreaterThanOrEqual(25_000);
     expect(row.records).toBeLessThanOrEqual(25_000 + 200);
     expect(row.pages).toBeLessThanOrEqual(Math.ceil(25_000 / 200) + 5);
-  }, 600_000);
+  }, 180_000);
 
   it('mirrors more than 10,000 changes within one window', async () => {
     // The same job, caught up by the test above: the changes arrive through the search alone.
@@ -69,5 +69,5 @@ describe('cursored search', () => {
     // 2,000 timestamps of six records each: a page re-reads at most the six at its last timestamp.
     const run = await testDb.db.selectFrom('sync_runs').selectAll().where('job_name', '=', 'ties').orderBy('id', 'desc').executeTakeFirstOrThrow();
     expect(run.records).toBeLessThanOrEqual(12_000 + 6 * run.pages);
-  }, 600_000);
+  }, 180_000);
 });
