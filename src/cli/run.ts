@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { DatabaseHandle } from '../db/index.ts';
-import { activePauses, savePause } from '../db/sync-pauses.ts';
 import { UsageError } from '../errors.ts';
-import { createHubSpotAccounts, type HubSpotAccounts } from '../hubspot/client.ts';
+import { openHubSpotAccounts } from '../hubspot/accounts.ts';
+import type { HubSpotAccounts } from '../hubspot/client.ts';
 import { ledgerCollector, pollingCollector } from '../metrics/collectors.ts';
 import { metricsService, type Collector } from '../metrics/loop.ts';
 import { Metrics } from '../metrics/registry.ts';
@@ -34,17 +34,7 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
   const metrics = new Metrics();
   const worker = role !== 'web';
   const accounts = worker
-    ? createHubSpotAccounts(config.hubspot, {
-        log,
-        metrics,
-        ...(options.timeScale ? { timeScale: options.timeScale } : {}),
-        restoredPauses: await activePauses(db, new Date()),
-        onPause: (portalId, pause) => {
-          if (pause.policy === 'DAILY') {
-            savePause(db, portalId, pause.policy, new Date(pause.untilMs), new Date()).catch((err: unknown) => log.warn({ err, portalId }, 'could not persist the daily pause'));
-          }
-        },
-      })
+    ? await openHubSpotAccounts(db, config.hubspot, { log, metrics, ...(options.timeScale ? { timeScale: options.timeScale } : {}) })
     : undefined;
   const services = webhookServices(
     { config, db, log, metrics, readiness: freshnessReadiness(db, config.jobs), ...(accounts ? { reader: accounts.reader } : {}) },

@@ -54,6 +54,14 @@ export function lastModifiedProperty(objectType: string): string {
   return objectType === 'contacts' ? 'lastmodifieddate' : 'hs_lastmodifieddate';
 }
 
+/**
+ * What to read of an object for a list of wanted properties: the list plus what the mirror rule
+ * needs, the version (last-modified), the creation time and the ids merged into the object.
+ */
+export function mirrorProperties(objectType: string, properties: readonly string[]): readonly string[] {
+  return [...new Set([...properties, lastModifiedProperty(objectType), 'createdate', 'hs_merged_object_ids'])];
+}
+
 /** Epoch ms from HubSpot's timestamp forms: ISO strings, epoch-ms strings, Dates. NaN when absent. */
 export function toEpochMs(value: string | Date | null | undefined): number {
   if (value === null || value === undefined || value === '') return Number.NaN;

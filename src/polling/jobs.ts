@@ -12,7 +12,7 @@ import type { Database } from '../db/schema.ts';
 import type { SyncRunKind } from '../db/sync-tables.ts';
 import { coerceError } from '../errors.ts';
 import type { HubSpotAccount, HubSpotAccounts } from '../hubspot/client.ts';
-import { objectTypeName } from '../hubspot/objects.ts';
+import { mirrorProperties, objectTypeName } from '../hubspot/objects.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { backfillPass, incrementalPass, PassFailed, sweepPass, type PassContext } from './passes.ts';
 import { createProgress } from './progress.ts';
@@ -153,7 +153,7 @@ async function runPass(
 
 /** The job's property list; for `all`, the type's property names when the API lists them. */
 async function resolveProperties(deps: PollDeps, job: JobConfig, account: HubSpotAccount, signal: AbortSignal): Promise<readonly string[] | undefined> {
-  if (job.properties !== 'all') return job.properties;
+  if (job.properties !== 'all') return mirrorProperties(objectTypeName(job.objectType), job.properties);
   const key = `${job.portalId}:${objectTypeName(job.objectType)}`;
   if (deps.propertyCache?.has(key)) return deps.propertyCache.get(key);
   const result = await account.propertyNames(objectTypeName(job.objectType), { signal });

@@ -8,7 +8,7 @@ import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { failAbandonedWebhookEvents, pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
-import { lastModifiedProperty, objectTypeName, type HubSpotReader } from '../hubspot/objects.ts';
+import { mirrorProperties, objectTypeName, type HubSpotReader } from '../hubspot/objects.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import { buildReceiver, type Readiness, type ReceiverDeps } from './receiver.ts';
@@ -50,7 +50,7 @@ export function jobProperties(config: Pick<Config, 'jobs'>): (portalId: number, 
   return (portalId, objectType) => {
     const job = config.jobs.find((j) => j.portalId === portalId && objectTypeName(j.objectType) === objectType);
     if (!job || job.properties === 'all') return 'all';
-    return [...new Set([...job.properties, lastModifiedProperty(objectType), 'createdate', 'hs_merged_object_ids'])];
+    return mirrorProperties(objectType, job.properties);
   };
 }
 

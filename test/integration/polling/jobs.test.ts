@@ -63,6 +63,31 @@ describe('polling jobs', () => {
     expect([...rows.values()].filter((r) => r.deleted).length).toBe(7);
   }, 60_000);
 
+  it('follows a merge only polling saw: both merged ids end archived into the new record', async () => {
+    const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'merges', properties: ['email'] }]));
+    expect((await runJob(p.deps, p.job('merges'), 'poll')).status).toBe('ok');
+    const [a, b] = liveTruth(sandbox).slice(-2).map((o) => o.id) as [string, string];
+    const merged = sandbox.hubspot.merge('contacts', a, b, { silent: true });
+    if (!merged.ok) throw new Error(merged.message);
+    await later(5);
+    expect((await runJob(p.deps, p.job('merges'), 'poll')).status).toBe('ok');
+    const rows = await testDb.db
+      .selectFrom('hubspot_objects')
+      .select(['object_id', 'archived', 'merged_into'])
+      .where('portal_id', '=', PORTAL)
+      .where('object_type', '=', 'contacts')
+      .where('object_id', 'in', [a, b, merged.object.id])
+      .orderBy('object_id')
+      .execute();
+    expect(rows).toEqual(
+      [
+        { object_id: a, archived: true, merged_into: merged.object.id },
+        { object_id: b, archived: true, merged_into: merged.object.id },
+        { object_id: merged.object.id, archived: false, merged_into: null },
+      ].sort((x, y) => (x.object_id < y.object_id ? -1 : 1)),
+    );
+  }, 60_000);
+
   it('skips a run while another worker holds the job lease, and takes it once expired', async () => {
     const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'leased', properties: ['email'] }]), 'worker-b');
     const job = p.job('leased');
