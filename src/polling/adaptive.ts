@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
 import { ledgerReport } from '../db/mirror-ledger.ts';
 import type { Database } from '../db/schema.ts';
+import { objectTypeName } from '../hubspot/objects.ts';
 
 /**
  * Adaptive polling: while webhooks deliver (nearly) every change a job's polls find, the polls
@@ -47,43 +48,74 @@ export function scheduleIntervalMs(schedule: string): number {
 
 export interface AdaptiveGate {
   /** Whether a tick at `now` should poll (false while a stretched interval has not elapsed). */
-  shouldRun(now: number): boolean;
+  shouldRun(now: number): Promise<boolean>;
   /** After a successful poll that started at `startedAt`: judge the webhooks and set the next interval. */
-  afterRun(startedAt: number, now: number): Promise<AdaptiveDecision>;
+  afterRun(startedAt: number): Promise<AdaptiveDecision>;
   intervalMs(): number;
 }
 
-/** One job's adaptive state in this process (each worker judges from the shared ledger). */
+/**
+ * A change is judged once both paths have had time to report it: polling the look-back (search
+ * shows changes late by up to that), webhooks at least this long (delivery and processing).
+ */
+export const MIN_JUDGE_DELAY_MS = 5_000;
+
+/**
+ * One job's adaptive state. The interval is this process's (every worker judges from the shared
+ * ledger, so they agree); the last poll's start is read from `sync_runs`, so a stretched interval
+ * holds whichever worker ran the poll.
+ */
 export function createAdaptiveGate(db: Kysely<Database>, job: JobConfig, log: Logger): AdaptiveGate {
   const baseMs = scheduleIntervalMs(job.schedule);
   const maxMs = job.adaptive.maxIntervalSeconds * 1000;
+  const judgeDelayMs = Math.max(job.lookbackSeconds * 1000, MIN_JUDGE_DELAY_MS);
   let interval = baseMs;
-  let lastStart: number | null = null;
+  let judgedUntil: number | null = null;
   return {
     intervalMs: () => interval,
-    shouldRun(now) {
+    async shouldRun(now) {
+      if (interval <= baseMs) return true;
+      const last = await lastPollStart(db, job.name);
       // A tick a little early (cron jitter) still counts as due.
-      return lastStart === null || now - lastStart >= interval - Math.min(1000, baseMs / 10);
+      return last === null || now - last >= interval - Math.min(1000, baseMs / 10);
     },
-    async afterRun(startedAt, now) {
-      // Judge the changes since the previous poll began, leaving out the look-back's re-reads.
-      const since = lastStart ?? startedAt - baseMs;
-      lastStart = startedAt;
+    async afterRun(startedAt) {
+      // Windows follow one another, so every change is judged exactly once.
+      const until = startedAt - judgeDelayMs;
+      const since = judgedUntil ?? until - interval;
+      if (until <= since) return { intervalMs: interval, action: 'hold' };
       const report = await ledgerReport(db, {
         portalId: job.portalId,
-        objectType: job.objectType,
-        since: new Date(since - job.lookbackSeconds * 1000),
-        until: new Date(now),
+        objectType: objectTypeName(job.objectType),
+        since: new Date(since),
+        until: new Date(until),
         propertiesOnly: true,
       });
+      judgedUntil = until;
       const group = report.groups[0];
       const evidence = { changes: group?.changes ?? 0, missed: group?.missedByWebhook ?? 0, coverage: group?.webhookCoverage ?? null };
       const decision = nextInterval(interval, baseMs, maxMs, job.adaptive.minCoverage, evidence);
       if (decision.action !== 'hold') {
-        log.info({ job: job.name, action: decision.action, intervalSeconds: decision.intervalMs / 1000, ...evidence }, decision.action === 'stretch' ? 'adaptive polling: webhooks complete, polling less often' : 'adaptive polling: webhooks missed changes, back to the schedule');
+        log.info(
+          { job: job.name, action: decision.action, intervalSeconds: decision.intervalMs / 1000, ...evidence },
+          decision.action === 'stretch' ? 'adaptive polling: webhooks complete, polling less often' : 'adaptive polling: webhooks missed changes, back to the schedule',
+        );
       }
       interval = decision.intervalMs;
       return decision;
     },
   };
+}
+
+/** When the job's newest poll (not sweep) began, on any worker. */
+async function lastPollStart(db: Kysely<Database>, jobName: string): Promise<number | null> {
+  const row = await db
+    .selectFrom('sync_runs')
+    .select('started_at')
+    .where('job_name', '=', jobName)
+    .where('kind', '!=', 'sweep')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? row.started_at.getTime() : null;
 }

@@ -10,6 +10,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Service } from '../cli/lifecycle.ts';
 import type { JobConfig } from '../config/schema.ts';
 import { coerceError } from '../errors.ts';
+import { createAdaptiveGate } from './adaptive.ts';
 import { runJob, type PollDeps, type RunKind, type RunOutcome } from './jobs.ts';
 
 export interface PollingServiceOptions extends Omit<PollDeps, 'worker' | 'signal'> {
@@ -40,6 +41,8 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
   const tasks: { job: string; kind: RunKind; task: ScheduledTask }[] = [];
   const inFlight = new Map<string, Promise<RunOutcome>>();
   let stopped = false;
+  const clock = options.now ?? Date.now;
+  const gates = new Map(options.jobs.filter((job) => job.adaptive.enabled).map((job) => [job.name, createAdaptiveGate(options.db, job, log)]));
 
   const trigger = async (jobName: string, kind: RunKind = 'poll'): Promise<RunOutcome | undefined> => {
     const job = options.jobs.find((j) => j.name === jobName);
@@ -49,10 +52,23 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
       log.debug({ job: job.name, kind }, 'previous run still going: tick skipped');
       return { status: 'skipped', reason: 'leased' };
     }
-    const run = runJob(deps, job, kind).catch((err: unknown): RunOutcome => {
-      log.error({ err: coerceError(err), job: job.name, kind }, 'polling run crashed');
-      return { status: 'failed', runs: [] };
-    });
+    const run = (async () => {
+      const startedAt = clock();
+      const outcome = await runJob(deps, job, kind).catch((err: unknown): RunOutcome => {
+        log.error({ err: coerceError(err), job: job.name, kind }, 'polling run crashed');
+        return { status: 'failed', runs: [] };
+      });
+      const gate = gates.get(job.name);
+      if (gate && kind === 'poll' && outcome.status === 'ok') {
+        try {
+          const decision = await gate.afterRun(startedAt);
+          options.metrics?.gauge('polling.interval_seconds', decision.intervalMs / 1000, { job: job.name });
+        } catch (err) {
+          log.warn({ err: coerceError(err), job: job.name }, 'adaptive polling: could not judge the webhooks; interval kept');
+        }
+      }
+      return outcome;
+    })();
     inFlight.set(key, run);
     try {
       return await run;
@@ -61,13 +77,26 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
     }
   };
 
+  /** A scheduled tick: an adaptive job whose stretched interval has not elapsed skips it. */
+  const tick = async (job: JobConfig): Promise<void> => {
+    const gate = gates.get(job.name);
+    if (gate) {
+      const due = await gate.shouldRun(clock()).catch((err: unknown) => {
+        log.warn({ err: coerceError(err), job: job.name }, 'adaptive polling: could not read the last run; polling');
+        return true;
+      });
+      if (!due) return;
+    }
+    await trigger(job.name, 'poll');
+  };
+
   return {
     name: 'polling',
     trigger,
     nextRuns: () => Object.fromEntries(tasks.filter((t) => t.kind === 'poll').map((t) => [t.job, t.task.getNextRun()])),
     async start() {
       for (const job of options.jobs) {
-        tasks.push({ job: job.name, kind: 'poll', task: cron.schedule(job.schedule, () => void trigger(job.name, 'poll'), { name: `poll:${job.name}` }) });
+        tasks.push({ job: job.name, kind: 'poll', task: cron.schedule(job.schedule, () => void tick(job), { name: `poll:${job.name}` }) });
         if (job.archivedSweep) {
           tasks.push({ job: job.name, kind: 'sweep', task: cron.schedule(job.archivedSweep, () => void trigger(job.name, 'sweep'), { name: `sweep:${job.name}` }) });
         }
