@@ -15,7 +15,7 @@ import { createAppEventsClient } from '../paragon/app-events.ts';
 import type { Fetch } from '../paragon/http.ts';
 import { createUserTokenSigner } from '../paragon/token.ts';
 import { afterFailure, backoffMs, classifyOutcome, type DeliveryResult } from './policy.ts';
-import { sleep } from './sleep.ts';
+import { loopLifecycle, sleep } from '../loop.ts';
 
 export interface DeliveryDeps {
   db: Kysely<Database>;
@@ -50,9 +50,8 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
   // Long enough for a whole batch at the configured concurrency, each request timing out.
   const leaseMs = outbox.leaseMs ?? outbox.requestTimeoutMs * (Math.ceil(outbox.batchSize / outbox.concurrency) + 1) + 30_000;
 
-  let stopped = true;
-  let loop: Promise<void> | undefined;
-  let wake = new AbortController();
+  const lifecycle = loopLifecycle(run);
+  const { control } = lifecycle;
   /** The circuit: while Paragon throttles or is unreachable, nothing is claimed. */
   let pausedUntil = 0;
   let transientStreak = 0;
@@ -112,7 +111,7 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
     const rows = await claimDue(db, { now: new Date(at), limit: outbox.batchSize, lockedUntil: new Date(at + leaseMs), claimToken });
     if (rows.length === 0) return 0;
     const queue = [...rows];
-    const halted = () => pausedUntil > now() || (stopped && loop !== undefined);
+    const halted = () => pausedUntil > now() || control.stopping;
     let delivered = 0;
     // A full batch means heads are plentiful and the next claim finds more cheaply than chaining.
     const chain = rows.length < outbox.batchSize;
@@ -159,13 +158,13 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
 
   async function run(): Promise<void> {
     let errors = 0;
-    while (!stopped) {
+    while (!control.stopping) {
       let claimed = 0;
       try {
         await prune();
         const wait = pausedUntil - now();
         if (wait > 0) {
-          await sleep(wait, wake.signal);
+          await sleep(wait, control.signal);
           continue;
         }
         claimed = await runOnce();
@@ -175,27 +174,17 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
         errors++;
         if (errors === 1 || errors % 10 === 0) log.error({ err, consecutive: errors }, 'outbox delivery round failed');
         metrics?.count('outbox.errors');
-        await sleep(Math.min(30_000, 1000 * 2 ** Math.min(errors - 1, 5)), wake.signal);
+        await sleep(Math.min(30_000, 1000 * 2 ** Math.min(errors - 1, 5)), control.signal);
         continue;
       }
-      if (claimed < outbox.batchSize) await sleep(outbox.pollIntervalMs, wake.signal);
+      if (claimed < outbox.batchSize) await sleep(outbox.pollIntervalMs, control.signal);
     }
   }
 
   return {
     name: 'outbox-delivery',
     runOnce,
-    async start() {
-      if (!stopped) return;
-      stopped = false;
-      wake = new AbortController();
-      loop = run();
-    },
-    async stop() {
-      stopped = true;
-      wake.abort();
-      await loop;
-      loop = undefined;
-    },
+    start: lifecycle.start,
+    stop: lifecycle.stop,
   };
 }

@@ -13,7 +13,7 @@ import { lockCursor, readSourceRows, registerSourceRows, saveCursor, type Source
 import type { Database } from '../db/schema.ts';
 import type { Service } from '../cli/lifecycle.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { sleep } from './sleep.ts';
+import { loopLifecycle, sleep } from '../loop.ts';
 
 export type SourceConfig = NonNullable<OutboxConfig['source']>;
 
@@ -88,9 +88,8 @@ export async function scanOnce(deps: SourceDeps, pass: 'head' | 'trail'): Promis
 export function createOutboxSource(deps: SourceDeps): Service & { drain(): Promise<ScanResult> } {
   const { source } = deps.outbox;
   const log = deps.log.child({ module: 'outbox-source', table: source.table });
-  let stopped = true;
-  let loop: Promise<void> | undefined;
-  let wake = new AbortController();
+  const lifecycle = loopLifecycle(run);
+  const { control } = lifecycle;
 
   async function drain(): Promise<ScanResult> {
     const total: ScanResult = { read: 0, enqueued: 0, skipped: 0, ran: true };
@@ -102,7 +101,7 @@ export function createOutboxSource(deps: SourceDeps): Service & { drain(): Promi
         total.enqueued += r.enqueued;
         total.skipped += r.skipped;
         total.ran &&= r.ran;
-        if (!r.ran || r.read < source.batchSize || (stopped && loop)) break;
+        if (!r.ran || r.read < source.batchSize || control.stopping) break;
       }
     }
     if (total.enqueued) deps.metrics?.count('outbox.source.enqueued', total.enqueued);
@@ -115,7 +114,7 @@ export function createOutboxSource(deps: SourceDeps): Service & { drain(): Promi
 
   async function run(): Promise<void> {
     let errors = 0;
-    while (!stopped) {
+    while (!control.stopping) {
       try {
         await drain();
         errors = 0;
@@ -125,24 +124,14 @@ export function createOutboxSource(deps: SourceDeps): Service & { drain(): Promi
         deps.metrics?.count('outbox.source.errors');
       }
       // After failures (the database or the table away), wait longer each time, up to 30 s.
-      await sleep(errors === 0 ? source.pollIntervalMs : Math.min(30_000, source.pollIntervalMs * 2 ** Math.min(errors, 10)), wake.signal);
+      await sleep(errors === 0 ? source.pollIntervalMs : Math.min(30_000, source.pollIntervalMs * 2 ** Math.min(errors, 10)), control.signal);
     }
   }
 
   return {
     name: 'outbox-source',
     drain,
-    async start() {
-      if (!stopped) return;
-      stopped = false;
-      wake = new AbortController();
-      loop = run();
-    },
-    async stop() {
-      stopped = true;
-      wake.abort();
-      await loop;
-      loop = undefined;
-    },
+    start: lifecycle.start,
+    stop: lifecycle.stop,
   };
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { sleep } from '../outbox/sleep.ts';
+import { loopLifecycle, sleep } from '../loop.ts';
 import type { Fetch } from './http.ts';
 import { syncTriggers, type TriggerSyncReport } from './triggers.ts';
 
@@ -21,22 +21,21 @@ export interface TriggerSyncServiceDeps {
 export function createTriggerSyncService(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncServiceDeps): Service & { lastReport(): TriggerSyncReport | undefined } {
   const log = deps.log.child({ module: 'paragon-triggers' });
   const intervalMs = (config.paragon?.triggersSyncIntervalSeconds ?? 0) * 1000;
-  let stopped = true;
-  let loop: Promise<void> | undefined;
-  let wake = new AbortController();
+  const lifecycle = loopLifecycle(run);
+  const { control } = lifecycle;
   let last: TriggerSyncReport | undefined;
 
   async function run(): Promise<void> {
-    while (!stopped) {
+    while (!control.stopping) {
       try {
-        last = await syncTriggers(config, { log, signal: wake.signal, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+        last = await syncTriggers(config, { log, signal: control.signal, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
         deps.metrics?.gauge('triggers.errored', last.errored.length);
         deps.metrics?.count('triggers.sync.failures', last.failures.length);
       } catch (err) {
         log.error({ err }, 'trigger subscription sync failed');
       }
       if (intervalMs === 0) return;
-      await sleep(intervalMs, wake.signal);
+      await sleep(intervalMs, control.signal);
     }
   }
 
@@ -44,16 +43,9 @@ export function createTriggerSyncService(config: Pick<Config, 'paragon' | 'http'
     name: 'paragon-trigger-sync',
     lastReport: () => last,
     async start() {
-      if (!stopped || !config.paragon || config.paragon.triggers.length === 0) return;
-      stopped = false;
-      wake = new AbortController();
-      loop = run();
+      if (!config.paragon || config.paragon.triggers.length === 0) return;
+      await lifecycle.start();
     },
-    async stop() {
-      stopped = true;
-      wake.abort();
-      await loop;
-      loop = undefined;
-    },
+    stop: lifecycle.stop,
   };
 }
