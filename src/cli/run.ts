@@ -7,6 +7,7 @@ import type { HubSpotAccounts } from '../hubspot/client.ts';
 import { ledgerCollector, pollingCollector } from '../metrics/collectors.ts';
 import { metricsService, type Collector } from '../metrics/loop.ts';
 import { Metrics } from '../metrics/registry.ts';
+import { createLedgerRetention } from '../mirror/retention.ts';
 import { outboxCollector } from '../outbox/api.ts';
 import { outboxServices } from '../outbox/services.ts';
 import { freshnessReadiness } from '../polling/freshness.ts';
@@ -44,6 +45,7 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
   if (worker && accounts) {
     services.push(createPollingService({ db, accounts, log, metrics, jobs: config.jobs }));
     services.push(...outboxServices({ db, config, log, metrics }));
+    services.push(createLedgerRetention({ db, log, retentionHours: config.ledger.retentionHours }));
     collectors.push(outboxCollector(db), pollingCollector(db, config.jobs), ledgerCollector(db));
   }
   services.push(metricsService({ metrics, log, config: config.metrics, collectors }));

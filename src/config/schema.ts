@@ -197,6 +197,13 @@ const outboxSchema = z
   })
   .strict();
 
+const ledgerSchema = z
+  .object({
+    /** Ledger rows of changes older than this are deleted (0: kept for ever). */
+    retentionHours: nonNegativeInt.default(720),
+  })
+  .strict();
+
 const metricsSchema = z
   .object({
     intervalSeconds: z.coerce.number().positive().default(60),
@@ -246,6 +253,7 @@ export const configSchema = z
     webhooks: webhooksSchema.prefault({}),
     paragon: paragonSchema.optional(),
     outbox: outboxSchema.prefault({}),
+    ledger: ledgerSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
     log: logSchema.prefault({}),
   })

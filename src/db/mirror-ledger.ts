@@ -51,10 +51,34 @@ export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unkno
         or excluded.seen_by_paragon_at < coalesce(l.seen_by_paragon_at, 'infinity')`;
 }
 
-/** Deletes ledger rows of changes that occurred before `before` (the ledger is evidence, not history). */
-export async function pruneLedger(db: Kysely<Database>, before: Date): Promise<number> {
-  const result = await db.deleteFrom('change_ledger').where('occurred_at', '<', before).executeTakeFirst();
-  return Number(result.numDeletedRows);
+/**
+ * Deletes up to `limit` ledger rows of changes that occurred before `before` (the ledger is
+ * evidence, not history). One portal and object type at a time through the (portal, type,
+ * occurred_at) index, the pairs found by a skip scan of it, so no step reads the whole table.
+ * Returns how many rows went.
+ */
+export async function pruneLedger(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
+  const { rows: pairs } = await sql<{ portal_id: number; object_type: string }>`
+    with recursive pairs(portal_id, object_type) as (
+      (select portal_id, object_type from change_ledger order by portal_id, object_type limit 1)
+      union all
+      select next.portal_id, next.object_type from pairs p cross join lateral (
+        select l.portal_id, l.object_type from change_ledger l
+        where (l.portal_id, l.object_type) > (p.portal_id, p.object_type)
+        order by l.portal_id, l.object_type limit 1) next
+    )
+    select portal_id, object_type from pairs`.execute(db);
+  let deleted = 0;
+  for (const pair of pairs) {
+    if (deleted >= limit) break;
+    const result = await sql`
+      delete from change_ledger where ctid = any(array(
+        select ctid from change_ledger
+        where portal_id = ${pair.portal_id} and object_type = ${pair.object_type} and occurred_at < ${before}
+        limit ${limit - deleted}))`.execute(db);
+    deleted += Number(result.numAffectedRows ?? 0);
+  }
+  return deleted;
 }
 
 interface ReportRow {
