@@ -3,14 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startAll } from '../../../src/cli/lifecycle.ts';
-import { buildDaemon } from '../../../src/cli/run.ts';
-import { startSandboxMode } from '../../../src/cli/sandbox-mode.ts';
 import { loadConfig } from '../../../src/config/load.ts';
-import { openDatabase } from '../../../src/db/index.ts';
 import { ledgerReport } from '../../../src/db/mirror-ledger.ts';
-import { migrateToLatest } from '../../../src/db/migrate.ts';
 import { createLogger } from '../../../src/log.ts';
+import { startSandboxDaemon } from '../../helpers/daemon.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-adaptive-'));
@@ -70,11 +66,8 @@ jobs:
       },
     });
     const log = createLogger({ level: 'info', destination: capture });
-    const handle = await openDatabase(config.database);
-    await migrateToLatest(handle.db);
-    const sandbox = await startSandboxMode(config, log);
-    const daemon = await buildDaemon(sandbox.config, handle, log, 'all');
-    const stop = await startAll(daemon.services, log);
+    const running = await startSandboxDaemon(config, log);
+    const { handle, sandbox, daemon } = running;
     const hs = sandbox.sandbox.hubspot;
     let contacts: { id: string }[] = [];
     let updates = 0;
@@ -126,10 +119,7 @@ jobs:
     } finally {
       updating = false;
       await updater;
-      await stop();
-      daemon.accounts?.close();
-      await sandbox.close();
-      await handle.close();
+      await running.close();
     }
   }, 120_000);
 });

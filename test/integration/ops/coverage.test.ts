@@ -3,16 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startAll } from '../../../src/cli/lifecycle.ts';
-import { buildDaemon } from '../../../src/cli/run.ts';
-import { startSandboxMode } from '../../../src/cli/sandbox-mode.ts';
 import { loadConfig } from '../../../src/config/load.ts';
-import { openDatabase } from '../../../src/db/index.ts';
-import { migrateToLatest } from '../../../src/db/migrate.ts';
 import { webhookStatus } from '../../../src/db/webhook-events.ts';
 import { createLogger } from '../../../src/log.ts';
 import type { PollingService } from '../../../src/polling/scheduler.ts';
 import { finished, startCli } from '../../helpers/cli.ts';
+import { startSandboxDaemon } from '../../helpers/daemon.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
 
 const DROP_RATE = 0.25;
@@ -41,11 +37,8 @@ jobs:
     );
     const config = loadConfig(await import('node:fs/promises').then((fs) => fs.readFile(file, 'utf8')), {});
     const log = createLogger({ level: 'warn', destination: quiet });
-    const handle = await openDatabase(config.database);
-    await migrateToLatest(handle.db);
-    const sandbox = await startSandboxMode(config, log);
-    const daemon = await buildDaemon(sandbox.config, handle, log, 'all');
-    const stop = await startAll(daemon.services, log);
+    const running = await startSandboxDaemon(config, log);
+    const { handle, sandbox, daemon } = running;
     const polling = daemon.services.find((service) => service.name === 'polling') as PollingService;
     const processor = daemon.services.find((service) => 'idle' in service) as unknown as { idle(): Promise<void> };
     try {
@@ -70,10 +63,7 @@ jobs:
       expect(dropped / UPDATES).toBeGreaterThan(DROP_RATE - 0.06);
       expect(dropped / UPDATES).toBeLessThan(DROP_RATE + 0.06);
     } finally {
-      await stop();
-      daemon.accounts?.close();
-      await sandbox.close();
-      await handle.close();
+      await running.close();
     }
 
     const result = await finished(startCli(['status', '--json', '--config', file]));
