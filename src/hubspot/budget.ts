@@ -71,7 +71,8 @@ export class AccountBudget {
   #accountPausedUntil = 0;
   /** Server's Remaining at the last response, less what we sent since. */
   #hint: { remaining: number; atMs: number; sentSince: number; inFlightAt: number } | undefined;
-  #dailyRemaining: number | undefined;
+  /** The daily count from the last headers that carried it, and the calls sent since. */
+  #daily: { remaining: number; max: number | undefined; sentSince: number } | undefined;
   #wake: (() => void)[] = [];
   #closed = false;
 
@@ -93,13 +94,18 @@ export class AccountBudget {
     this.#search = lane(o.searchPerSecond, 1000 * o.timeScale, o.arrivalMarginMs);
     const labels = { portalId: o.portalId };
     o.metrics?.gaugeFn('hubspot.budget.window_remaining', () => this.windowRemaining(), labels);
-    o.metrics?.gaugeFn('hubspot.budget.daily_remaining', () => this.#dailyRemaining, labels);
+    o.metrics?.gaugeFn('hubspot.budget.daily_remaining', () => this.dailyRemaining(), labels);
     o.metrics?.gaugeFn('hubspot.budget.queued', () => this.#api.queue.size + this.#search.queue.size, labels);
   }
 
   /** Calls still allowed in the current 10-second window (ours, narrowed by the last headers). */
   windowRemaining(): number {
     return Math.max(0, this.#capacity(this.#api, this.#o.now()));
+  }
+
+  /** Calls left today by the last headers, less those sent since; undefined before any header said. */
+  dailyRemaining(): number | undefined {
+    return this.#daily ? Math.max(0, this.#daily.remaining - this.#daily.sentSince) : undefined;
   }
 
   /** When the account is paused by a 429, until when (epoch ms); else undefined. */
@@ -177,6 +183,10 @@ export class AccountBudget {
         await this.#sleep(pausedUntil - now, signal);
         continue;
       }
+      if (this.#dailyShareUsed()) {
+        this.#pauseForTheDay(now);
+        continue;
+      }
       prune(l, now);
       if (this.#capacity(l, now) > 0) break;
       // Full: the oldest completion leaving the window frees a slot; a call finishing may too.
@@ -185,6 +195,8 @@ export class AccountBudget {
       await this.#sleep(Math.max(1, waitMs), signal, true);
     }
     l.inFlight += 1;
+    // Searches count towards the daily limit too, though their answers carry no headers.
+    if (this.#daily) this.#daily.sentSince += 1;
     if (l === this.#api && this.#hint) this.#hint.sentSince += 1;
   }
 
@@ -216,8 +228,8 @@ export class AccountBudget {
       this.#hint = { remaining: h.remaining - reserve, atMs: now, sentSince: 0, inFlightAt: this.#api.inFlight };
     }
     if (h.dailyRemaining !== undefined) {
-      this.#dailyRemaining = h.dailyRemaining;
-      this.#o.metrics?.gauge('hubspot.budget.daily_remaining', h.dailyRemaining, { portalId: this.portalId });
+      // Calls still in flight may not be counted yet: assume they are.
+      this.#daily = { remaining: h.dailyRemaining, max: h.daily, sentSince: this.#api.inFlight + this.#search.inFlight };
     }
   }
 
@@ -233,13 +245,40 @@ export class AccountBudget {
       const l = pause.policy === 'SECONDLY' ? this.#search : this.#api;
       l.marginMs = Math.min(l.windowMs, l.marginMs * 2 + 10);
     }
+    this.#pause(pause, now, 'HubSpot daily API limit reached');
+  }
+
+  /**
+   * Whether the calls left today are only the other integrations' share: hubsync's is
+   * `budgetShare` of the daily limit (from the headers, else the tier's or configured one).
+   */
+  #dailyShareUsed(): boolean {
+    const max = this.#daily?.max ?? this.#o.dailyLimit ?? undefined;
+    const left = this.dailyRemaining();
+    if (left === undefined || max === undefined) return false;
+    return left <= max - Math.floor(max * this.#o.budgetShare);
+  }
+
+  /** Pauses the account until the daily limit resets, before HubSpot has to answer 429. */
+  #pauseForTheDay(now: number): void {
+    const pause = pauseFor429({
+      policy: 'DAILY', kind: 'api', retryAfterMs: undefined, nowMs: now, windowMs: this.#api.windowMs, searchWindowMs: this.#search.windowMs,
+      oldestInWindowMs: undefined, timeZone: this.#o.timeZone, timeScale: this.#o.timeScale,
+    });
+    const left = this.dailyRemaining();
+    this.#pause(pause, now, `hubsync's share (budgetShare ${this.#o.budgetShare}) of the HubSpot daily API limit used, ${left} calls left for other integrations`);
+  }
+
+  #pause(pause: Pause, now: number, dailyReason: string): void {
     if (pause.scope === 'search') this.#search.pausedUntil = Math.max(this.#search.pausedUntil, pause.untilMs);
     else this.#accountPausedUntil = Math.max(this.#accountPausedUntil, pause.untilMs);
     // The window is full as far as HubSpot is concerned: forget any hint that says otherwise.
     if (pause.scope === 'account') this.#hint = undefined;
+    // Past the reset the first answer brings the new day's count.
+    if (pause.policy === 'DAILY') this.#daily = undefined;
     const fields = { portalId: this.portalId, policy: pause.policy, pausedUntil: new Date(pause.untilMs).toISOString(), waitMs: pause.untilMs - now };
     if (pause.policy === 'DAILY') {
-      this.#o.log.warn({ ...fields, timeZone: this.#o.timeZone }, `HubSpot daily API limit reached for portal ${this.portalId}: paused until ${new Date(pause.untilMs).toISOString()} (next midnight, ${this.#o.timeZone})`);
+      this.#o.log.warn({ ...fields, timeZone: this.#o.timeZone }, `${dailyReason} for portal ${this.portalId}: paused until ${new Date(pause.untilMs).toISOString()} (next midnight, ${this.#o.timeZone})`);
     } else {
       this.#o.log.debug(fields, 'HubSpot rate limit (429): pausing');
     }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activePauses, savePause } from '../../../src/db/sync-pauses.ts';
+import { openHubSpotAccounts } from '../../../src/hubspot/accounts.ts';
 import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
@@ -67,6 +68,38 @@ describe('polling under failures', () => {
     sandbox.hubspot.accounts.clearFaults();
     expect((await runJob(p.deps, p.job('outage'), 'poll')).status).toBe('ok');
     expect(await missingOrStale(testDb, sandbox)).toEqual([]);
+  }, 120_000);
+
+  it('stops at its share of the daily limit before HubSpot has to answer 429, says so and remembers the pause', async () => {
+    // A day of 60 calls, half of them hubsync's: the backfill needs 60 list pages.
+    const small = await startSandbox({
+      timeScale: 0.01,
+      hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN, tier: 'professional', limits: { daily: 60 } }] },
+    });
+    const stop = new AbortController();
+    try {
+      small.hubspot.seed({ objectType: 'contacts', count: 6_000, at: Date.now() - 60_000 });
+      const config = pollingConfig(small.baseUrl, [{ name: 'share', properties: ['email'] }], { budgetShare: 0.5 });
+      const p = poller(testDb, small, config);
+      const accounts = await openHubSpotAccounts(testDb.db, config.hubspot, { log: p.deps.log, metrics: p.metrics, timeScale: 0.01 });
+      const run = runJob({ ...p.deps, accounts, signal: stop.signal }, p.job('share'), 'poll');
+      await expect.poll(() => p.lines.find((l) => typeof l.msg === 'string' && l.msg.includes('share (budgetShare 0.5) of the HubSpot daily API limit used')), { timeout: 30_000 }).toBeDefined();
+      await expect.poll(async () => (await activePauses(testDb.db, new Date())).map((x) => [x.portalId, x.policy])).toEqual([[PORTAL, 'DAILY']]);
+      const calls = p.metrics.total('hubspot.api.calls');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Paused: no call since, none answered 429, and the other half of the day is untouched.
+      expect(p.metrics.total('hubspot.api.calls')).toBe(calls);
+      expect(calls).toBeGreaterThanOrEqual(29);
+      expect(calls).toBeLessThanOrEqual(31);
+      expect(p.metrics.total('hubspot.api.429s')).toBe(0);
+      stop.abort();
+      expect((await run).status).toBe('aborted');
+      accounts.close();
+    } finally {
+      stop.abort();
+      await small.close();
+      await testDb.db.deleteFrom('sync_account_pauses').execute();
+    }
   }, 120_000);
 
   it('hitting the daily limit pauses with a clear log line until the reset, and remembers the pause', async () => {

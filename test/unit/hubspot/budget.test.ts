@@ -100,6 +100,34 @@ describe('account budget', () => {
     expect(await search).toEqual({ ok: true, value: 2 });
   });
 
+  it('stops for the day at its share of the daily limit, counting searches, before HubSpot answers 429', async () => {
+    // 19:00 UTC: five hours to midnight, scaled to 180 ms.
+    let clock = Date.UTC(2026, 11, 5, 19);
+    const pauses: { policy: string; untilMs: number }[] = [];
+    const b = budget({ budgetShare: 0.5, timeScale: 1e-5, now: () => clock, onPause: (p) => pauses.push(p) });
+    const daily = (remaining: number) => ({ 'x-hubspot-ratelimit-daily': '10', 'x-hubspot-ratelimit-daily-remaining': String(remaining) });
+    await b.run('api', 'incremental', async () => ok(1, daily(7)));
+    expect(b.dailyRemaining()).toBe(7);
+    // Two searches (no headers) still count: 5 left, which is the other integrations' half of 10.
+    await b.run('search', 'incremental', async () => ok(2));
+    await b.run('search', 'incremental', async () => ok(3));
+    expect(b.dailyRemaining()).toBe(5);
+    expect(pauses).toEqual([]);
+    const calls: number[] = [];
+    const next = b.run('api', 'incremental', async () => {
+      calls.push(clock);
+      return ok(4, daily(9));
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toEqual([]);
+    expect(pauses).toEqual([{ scope: 'account', policy: 'DAILY', untilMs: clock + 5 * 3_600_000 * 1e-5 }]);
+    expect(b.pausedUntil()).toBe(pauses[0]!.untilMs);
+    // After the reset the call goes out, and the new day's count comes from its answer.
+    clock = pauses[0]!.untilMs;
+    expect(await next).toEqual({ ok: true, value: 4 });
+    expect(b.dailyRemaining()).toBe(9);
+  });
+
   it('stops waiting calls when closed or aborted', async () => {
     const b = budget({ windowLimit: 1, windowMs: 10_000 });
     await b.run('api', 'incremental', async () => ok(1));
