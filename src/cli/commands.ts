@@ -88,7 +88,7 @@ export const COMMANDS: Command[] = [
       const ctx = await loadContext(configFlag(flags), env);
       const handle = await openReadyDatabase(ctx);
       try {
-        const status = await collectStatus(handle.db, ctx.config);
+        const status = await collectStatus(handle.db, ctx.config, ctx.log);
         process.stdout.write(`${flags.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
       } finally {
         await handle.close();

@@ -101,7 +101,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
 
     const report = await checkConvergence(handle.db, sandbox.sandbox.hubspot.truth(), config.jobs);
     out.write(`\n${formatConvergence(report)}\n\n`);
-    const status = await collectStatus(handle.db, config);
+    const status = await collectStatus(handle.db, config, log);
     out.write(`${formatStatus(status).split('\n').slice(status.jobs.length + 3).join('\n')}\n`);
     return report.ok ? 0 : 1;
   } finally {

@@ -1,10 +1,13 @@
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { ledgerReport, missedByWebhook, type MissedChange } from '../db/mirror-ledger.ts';
 import type { Database } from '../db/schema.ts';
+import { coerceError } from '../errors.ts';
 import { webhookStatus, type WebhookStatus } from '../db/webhook-events.ts';
 import type { LedgerGroupReport } from '../mirror/ledger.ts';
 import { outboxStatus, type OutboxStatus } from '../outbox/api.ts';
+import { triggerStatus, type TriggerStatus } from '../paragon/triggers.ts';
 import { pollingStatus, type JobStatus } from '../polling/status.ts';
 
 export interface StatusReport {
@@ -16,19 +19,27 @@ export interface StatusReport {
   coverage: { since: string; until: string; total: LedgerGroupReport; groups: LedgerGroupReport[] };
   /** Changes only polling saw in the last 24 h: the newest few. */
   missed: MissedChange[];
+  /** Paragon trigger subscriptions, read from the Triggers API (absent when none are configured). */
+  triggers?: TriggerStatus | { error: string };
 }
 
 const DAY_MS = 86_400_000;
 
-/** Everything `hubsync status` shows, from the database alone (works while the daemon runs elsewhere). */
-export async function collectStatus(db: Kysely<Database>, config: Config, now: Date = new Date()): Promise<StatusReport> {
+/**
+ * Everything `hubsync status` shows: from the database (so it works while the daemon runs
+ * elsewhere), and the trigger subscriptions from Paragon when some are configured.
+ */
+export async function collectStatus(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<StatusReport> {
   const range = { since: new Date(now.getTime() - DAY_MS), until: new Date(now.getTime() + 1), propertiesOnly: true };
-  const [jobs, webhooks, outbox, report, missed] = await Promise.all([
+  const [jobs, webhooks, outbox, report, missed, triggers] = await Promise.all([
     pollingStatus(db, config.jobs, now),
     webhookStatus(db, now),
     outboxStatus(db, now),
     ledgerReport(db, range),
     missedByWebhook(db, range, 20),
+    config.paragon?.triggers.length
+      ? triggerStatus(config, { log, timeoutMs: 5_000 }).catch((err: unknown) => ({ error: coerceError(err).message }))
+      : undefined,
   ]);
   return {
     generatedAt: now.toISOString(),
@@ -37,6 +48,7 @@ export async function collectStatus(db: Kysely<Database>, config: Config, now: D
     outbox,
     coverage: { since: range.since.toISOString(), until: now.toISOString(), total: report.total, groups: report.groups },
     missed,
+    ...(triggers ? { triggers } : {}),
   };
 }
 
@@ -76,5 +88,20 @@ export function formatStatus(status: StatusReport): string {
   }
   const o = status.outbox;
   lines.push('', 'Outbox (App Events to Paragon)', `  pending ${o.pending} (${o.waiting} backing off, oldest ${o.oldestPendingAgeSeconds} s), dead ${o.dead}, sent last hour ${o.sentLastHour}`);
+  const t = status.triggers;
+  if (t) {
+    lines.push('', 'Paragon trigger subscriptions');
+    if ('error' in t) lines.push(`  could not read them: ${t.error}`);
+    else {
+      const drift = t.toCreate + t.toUpdate + t.toDelete;
+      lines.push(
+        `  ${t.users} users: ${t.inSync} in sync` +
+          (drift ? `; the next sync creates ${t.toCreate}, updates ${t.toUpdate}, deletes ${t.toDelete}` : '') +
+          `; ${t.errored.length} ERRORED`,
+      );
+      for (const e of t.errored) lines.push(`    ERRORED ${e.user} ${e.type} (${e.id}): ${e.error ?? 'no reason given'}`);
+      for (const f of t.failures) lines.push(`    ${f.user}: could not list: ${f.error}`);
+    }
+  }
   return lines.join('\n');
 }

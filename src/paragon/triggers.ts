@@ -11,7 +11,7 @@ import { HubsyncError } from '../errors.ts';
 import { objectTypeName } from '../hubspot/objects.ts';
 import type { Fetch } from './http.ts';
 import { createUserTokenSigner } from './token.ts';
-import { createTriggersApi, type TriggerSubscription, type WebhookOverride } from './triggers-api.ts';
+import { createTriggersApi, type TriggersApi, type TriggerSubscription, type WebhookOverride } from './triggers-api.ts';
 
 export type TriggerConfig = ParagonConfig['triggers'][number];
 
@@ -132,6 +132,37 @@ export function paragonWebhookUrl(config: Pick<Config, 'http'>): string {
   return `${config.http.publicUrl.replace(/\/+$/, '')}/webhooks/paragon`;
 }
 
+/** One configured user's subscriptions as Paragon lists them, planned against the configuration. */
+interface UserPlan {
+  user: string;
+  token: string;
+  plan: TriggerPlan | undefined;
+  /** Why the list failed, when it did. */
+  error: string | undefined;
+}
+
+/** Lists each configured user's subscriptions (read only) and plans what a sync would change. */
+async function* planPerUser(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps, api: TriggersApi): AsyncGenerator<UserPlan> {
+  const paragon = config.paragon!;
+  const webhookUrl = paragonWebhookUrl(config);
+  const signer = createUserTokenSigner({ projectId: paragon.projectId, signingKey: paragon.signingKey, ttlSeconds: paragon.tokenTtlSeconds });
+  for (const [user, desired] of Map.groupBy(paragon.triggers, (t) => t.user)) {
+    if (deps.signal?.aborted) break;
+    const token = await signer.token(user);
+    const listed = await api.list(token);
+    yield listed.ok
+      ? { user, token, plan: planTriggers(desired, listed.value, webhookUrl), error: undefined }
+      : { user, token, plan: undefined, error: listed.error };
+  }
+}
+
+function triggersApi(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps): TriggersApi {
+  const paragon = config.paragon;
+  if (!paragon) throw new TriggerSyncError('paragon is not configured');
+  if (!config.http.publicUrl) throw new TriggerSyncError('http.publicUrl is needed for trigger subscriptions (Paragon posts to <publicUrl>/webhooks/paragon)');
+  return createTriggersApi({ actionKitUrl: paragon.actionKitUrl, projectId: paragon.projectId, timeoutMs: deps.timeoutMs ?? 15_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+}
+
 /**
  * `hubsync triggers sync` (and once at worker start): reconciles every configured user's
  * managed subscriptions with `paragon.triggers`. Failures of single calls are reported, not
@@ -139,29 +170,21 @@ export function paragonWebhookUrl(config: Pick<Config, 'http'>): string {
  */
 export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps): Promise<TriggerSyncReport> {
   const log = deps.log.child({ module: 'paragon-triggers' });
-  const paragon = config.paragon;
-  if (!paragon) throw new TriggerSyncError('paragon is not configured');
   const report: TriggerSyncReport = { users: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, errored: [], failures: [] };
-  if (paragon.triggers.length === 0) return report;
-  if (!config.http.publicUrl) throw new TriggerSyncError('http.publicUrl is needed for trigger subscriptions (Paragon posts to <publicUrl>/webhooks/paragon)');
+  if (!config.paragon) throw new TriggerSyncError('paragon is not configured');
+  if (config.paragon.triggers.length === 0) return report;
+  const api = triggersApi(config, deps);
   const webhookUrl = paragonWebhookUrl(config);
-  const signer = createUserTokenSigner({ projectId: paragon.projectId, signingKey: paragon.signingKey, ttlSeconds: paragon.tokenTtlSeconds });
-  const api = createTriggersApi({ actionKitUrl: paragon.actionKitUrl, projectId: paragon.projectId, timeoutMs: deps.timeoutMs ?? 15_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
-  const byUser = Map.groupBy(paragon.triggers, (t) => t.user);
-  for (const [user, desired] of byUser) {
-    if (deps.signal?.aborted) break;
+  for await (const { user, token, plan, error } of planPerUser(config, deps, api)) {
     report.users++;
-    const token = await signer.token(user);
-    const fail = (action: string, error: string) => {
-      report.failures.push({ user, action, error });
-      log.error({ user, action, error }, 'trigger subscription call failed');
+    const fail = (action: string, message: string) => {
+      report.failures.push({ user, action, error: message });
+      log.error({ user, action, error: message }, 'trigger subscription call failed');
     };
-    const listed = await api.list(token);
-    if (!listed.ok) {
-      fail('list', listed.error);
+    if (!plan) {
+      fail('list', error ?? 'list failed');
       continue;
     }
-    const plan = planTriggers(desired, listed.value, webhookUrl);
     for (const s of plan.errored) {
       report.errored.push({ user, id: s.id, type: s.type, error: s.error });
       log.warn({ user, id: s.id, type: s.type, error: s.error }, 'paragon trigger subscription is ERRORED');
@@ -185,4 +208,36 @@ export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, dep
   }
   log.info({ ...report, errored: report.errored.length, failures: report.failures.length }, 'paragon trigger subscriptions synced');
   return report;
+}
+
+/** What `hubsync status` shows of the trigger subscriptions: read from Paragon, nothing changed. */
+export interface TriggerStatus {
+  users: number;
+  /** Managed subscriptions that match the configuration. */
+  inSync: number;
+  /** What the next sync would do. */
+  toCreate: number;
+  toUpdate: number;
+  toDelete: number;
+  errored: TriggerSyncReport['errored'];
+  /** Users whose subscriptions could not be listed. */
+  failures: { user: string; error: string }[];
+}
+
+export async function triggerStatus(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps): Promise<TriggerStatus> {
+  const status: TriggerStatus = { users: 0, inSync: 0, toCreate: 0, toUpdate: 0, toDelete: 0, errored: [], failures: [] };
+  if (!config.paragon || config.paragon.triggers.length === 0) return status;
+  for await (const { user, plan, error } of planPerUser(config, deps, triggersApi(config, deps))) {
+    status.users++;
+    if (!plan) {
+      status.failures.push({ user, error: error ?? 'list failed' });
+      continue;
+    }
+    status.inSync += plan.unchanged.length;
+    status.toCreate += plan.create.length;
+    status.toUpdate += plan.update.length;
+    status.toDelete += plan.remove.length;
+    for (const s of plan.errored) status.errored.push({ user, id: s.id, type: s.type, error: s.error });
+  }
+  return status;
 }

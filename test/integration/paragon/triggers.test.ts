@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, type Config } from '../../../src/config/schema.ts';
-import { syncTriggers } from '../../../src/paragon/triggers.ts';
+import { collectStatus, formatStatus } from '../../../src/cli/status.ts';
+import { syncTriggers, triggerStatus } from '../../../src/paragon/triggers.ts';
 import { createTriggerSyncService } from '../../../src/paragon/triggers-service.ts';
 import { createUserTokenSigner } from '../../../src/paragon/token.ts';
 import { startSandbox, DEFAULT_PORTAL_ID, type Sandbox } from '../../../src/sandbox/index.ts';
 import type { ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { verifyParagon } from '../../../src/webhooks/paragon-signature.ts';
+import { createTestDb } from '../../helpers/db.ts';
 import { startReceiver } from '../sandbox/receiver.ts';
 import { PROJECT_ID, quietLog, testKeys, waitFor } from '../outbox/harness.ts';
 
@@ -126,6 +128,24 @@ describe('syncTriggers against the Triggers API', () => {
     expect(report.errored[0]).toMatchObject({ user: 'user-1', type: 'HUBSPOT_RECORD_CREATED' });
     expect(report.errored[0]?.error).toMatch(/failed/);
     expect(report).toMatchObject({ created: 0, updated: 0, deleted: 0 });
+  });
+
+  it('status reads the subscriptions without changing them: ERRORED ones, and what a sync would do', async () => {
+    const mutations = paragon.subscriptions.mutations;
+    const status = await triggerStatus(config([contactCreated, contactUpdated, companyCreated]), { log: quietLog });
+    expect(status).toMatchObject({ users: 2, inSync: 2, toCreate: 1, toUpdate: 0, toDelete: 0, failures: [] });
+    expect(status.errored).toEqual([expect.objectContaining({ user: 'user-1', type: 'HUBSPOT_RECORD_CREATED' })]);
+    expect(paragon.subscriptions.mutations).toBe(mutations);
+    const testDb = await createTestDb();
+    try {
+      const report = await collectStatus(testDb.db, config([contactCreated, contactUpdated, companyCreated]), quietLog);
+      expect(report.triggers).toEqual(status);
+      const text = formatStatus(report);
+      expect(text).toContain('2 users: 2 in sync; the next sync creates 1, updates 0, deletes 0; 1 ERRORED');
+      expect(text).toMatch(/ERRORED user-1 HUBSPOT_RECORD_CREATED \(.+\): .*failed/);
+    } finally {
+      await testDb.close();
+    }
   });
 
   it('rejects tokens signed with another key', async () => {
