@@ -1,3 +1,4 @@
+import { storableText } from '../db/storable.ts';
 import type { SnapshotObservation, Via } from '../mirror/observation.ts';
 
 /** A CRM v3 object as the API returns it (search, list, batch read). */
@@ -62,11 +63,15 @@ export function mirrorProperties(objectType: string, properties: readonly string
   return [...new Set([...properties, lastModifiedProperty(objectType), 'createdate', 'hs_merged_object_ids'])];
 }
 
-/** Epoch ms from HubSpot's timestamp forms: ISO strings, epoch-ms strings, Dates. NaN when absent. */
+/** The range of epoch ms stored as timestamps: years 1 to 9999 (what Postgres prints and reads back). */
+export const MIN_EPOCH_MS = -62_135_596_800_000;
+export const MAX_EPOCH_MS = 253_402_300_799_999;
+
+/** Epoch ms from HubSpot's timestamp forms: ISO strings, epoch-ms strings, Dates. NaN when absent or out of range. */
 export function toEpochMs(value: string | Date | null | undefined): number {
   if (value === null || value === undefined || value === '') return Number.NaN;
-  if (value instanceof Date) return value.getTime();
-  return /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  const ms = value instanceof Date ? value.getTime() : /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  return ms >= MIN_EPOCH_MS && ms <= MAX_EPOCH_MS ? ms : Number.NaN;
 }
 
 /** The object's version: its last-modified timestamp (the property, else `updatedAt`). */
@@ -91,7 +96,8 @@ export function snapshotFromObject(
     version: objectVersion(objectType, object),
     via,
     seenAt,
-    properties: { ...object.properties },
+    // A value Postgres cannot store (NUL, a lone surrogate) would fail its whole page, for ever.
+    properties: Object.fromEntries(Object.entries(object.properties).map(([name, value]) => [name, typeof value === 'string' ? storableText(value) : value])),
     ...(Number.isFinite(createdAt) ? { createdAt } : {}),
     ...(merged ? { mergedIds: merged.split(';').filter(Boolean) } : {}),
   };

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { objectTypeName } from '../hubspot/objects.ts';
+import { MAX_EPOCH_MS, objectTypeName } from '../hubspot/objects.ts';
 import { quarantine, type IncomingEvent, type ParsedBatch } from './inbox.ts';
 
 const FAMILIES = ['contact', 'company', 'deal', 'ticket', 'line_item', 'product', 'object'] as const;
@@ -14,8 +14,8 @@ export type Action = (typeof ACTIONS)[number];
 /** HubSpot sends ids as JSON numbers; accept numeric strings too, and keep them as text. */
 const id = z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,19}$/)]).transform(String);
 const int = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-/** Epoch ms that a Date can hold. */
-const epochMs = z.number().int().min(0).max(8.64e15);
+/** Epoch ms a timestamp column holds. */
+const epochMs = z.number().int().min(0).max(MAX_EPOCH_MS);
 
 const eventSchema = z.looseObject({
   eventId: id,
@@ -25,7 +25,8 @@ const eventSchema = z.looseObject({
   occurredAt: epochMs,
   subscriptionType: z.string().optional(),
   eventType: z.string().optional(),
-  attemptNumber: int.default(0),
+  // Stored in an integer column.
+  attemptNumber: z.number().int().nonnegative().max(2 ** 31 - 1).default(0),
   objectId: id.optional(),
   objectTypeId: z.string().regex(/^\d+-\d+$/).optional(),
   propertyName: z.string().min(1).optional(),

@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import { UNSTORABLE } from '../db/storable.ts';
 import { storeWebhookBatch, type StoreResult } from '../db/webhook-events.ts';
 import { isConnectionError } from '../errors.ts';
 import { parseHubSpotBatch } from './hubspot-events.ts';
@@ -41,9 +42,6 @@ function parseJson(body: Buffer): { ok: true; value: unknown } | { ok: false; re
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
-
-/** NUL and unpaired surrogates are valid JSON escapes that Postgres' jsonb refuses. */
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function unstorable(value: unknown): boolean {
   if (typeof value === 'string') return UNSTORABLE.test(value);

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getObject, listAssociations, toAssociationState, toMirrorObject } from '../../../src/db/mirror.ts';
 import { ledgerReport, missedByWebhook } from '../../../src/db/mirror-ledger.ts';
+import { snapshotFromObject } from '../../../src/hubspot/objects.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import { ledgerChangeKey, mergeSighting, reduceSightings, type LedgerChange } from '../../../src/mirror/ledger.ts';
 import type { Observation, Via } from '../../../src/mirror/observation.ts';
@@ -170,6 +171,14 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     const object = await getObject(testDb.db, ref);
     expect(object?.properties).toEqual(tricky);
     expect(object?.objectId).toBe('x"y\\z');
+  });
+
+  it('a read carrying text Postgres cannot store (NUL, a lone surrogate) is stored with U+FFFD in its place', async () => {
+    const portalId = nextPortal++;
+    const properties = { email: 'nul\u0000x', firstname: 'lone\ud800x', lastname: 'pair \ud83d\ude00', lastmodifieddate: '2026-11-02T00:00:00.000Z' };
+    await applyBatches([[snapshotFromObject(portalId, 'contacts', { id: '1', properties }, 'poll', new Date(Date.UTC(2026, 10, 3)))]]);
+    const object = await getObject(testDb.db, { portalId, objectType: 'contacts', objectId: '1' });
+    expect(object?.properties).toMatchObject({ email: 'nul\ufffdx', firstname: 'lone\ufffdx', lastname: 'pair 😀' });
   });
 
   it('the ledger tells how much webhooks delivered before polling, and each path\'s lag', async () => {

@@ -54,6 +54,16 @@ describe('HubSpot events', () => {
     ]);
   });
 
+  it('quarantines values its columns cannot hold instead of failing the batch', () => {
+    const batch = parseHubSpotBatch([
+      { ...base, subscriptionType: 'contact.creation' },
+      { ...base, subscriptionType: 'contact.creation', attemptNumber: 3e9 },
+      { ...base, subscriptionType: 'contact.creation', occurredAt: 253_402_300_800_000 },
+    ]);
+    expect(batch.events).toHaveLength(1);
+    expect(batch.quarantined.map((q) => q.reason)).toEqual([expect.stringContaining('attemptNumber'), expect.stringContaining('occurredAt')]);
+  });
+
   it('quarantines invalid events with a reason and keeps the valid ones', () => {
     const batch = parseHubSpotBatch([
       { ...base, subscriptionType: 'contact.creation' },
