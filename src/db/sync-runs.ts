@@ -82,18 +82,22 @@ export async function finishRun(
     .execute();
 }
 
-/** The newest run of each job (any kind), and its newest successful run. */
+/**
+ * The newest poll of each job and its newest successful one. Archived sweeps are left out: a
+ * sweep that succeeds says nothing about whether the job's changes are fresh.
+ */
 export async function latestRuns(db: Db): Promise<{ last: SyncRun[]; lastOk: SyncRun[] }> {
-  const last = await db
-    .selectFrom('sync_runs')
-    .selectAll()
-    .where('id', 'in', (qb) => qb.selectFrom('sync_runs').select((eb) => eb.fn.max('id').as('id')).groupBy('job_name'))
-    .execute();
-  const lastOk = await db
-    .selectFrom('sync_runs')
-    .selectAll()
-    .where('id', 'in', (qb) => qb.selectFrom('sync_runs').select((eb) => eb.fn.max('id').as('id')).where('status', '=', 'ok').groupBy('job_name'))
-    .execute();
+  const newest = (okOnly: boolean) =>
+    db
+      .selectFrom('sync_runs')
+      .selectAll()
+      .where('id', 'in', (qb) => {
+        let ids = qb.selectFrom('sync_runs').select((eb) => eb.fn.max('id').as('id')).where('kind', '!=', 'sweep');
+        if (okOnly) ids = ids.where('status', '=', 'ok');
+        return ids.groupBy('job_name');
+      })
+      .execute();
+  const [last, lastOk] = await Promise.all([newest(false), newest(true)]);
   return { last, lastOk };
 }
 

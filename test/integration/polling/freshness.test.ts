@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../../src/config/schema.ts';
+import { finishRun, insertRun } from '../../../src/db/sync-runs.ts';
+import type { SyncRunKind } from '../../../src/db/sync-tables.ts';
+import { freshnessReadiness } from '../../../src/polling/freshness.ts';
+import { createTestDb, type TestDb } from '../../helpers/db.ts';
+
+let testDb: TestDb;
+beforeAll(async () => {
+  testDb = await createTestDb();
+});
+afterAll(async () => {
+  await testDb?.close();
+});
+
+const NOW = Date.UTC(2026, 11, 5, 12);
+const jobs = configSchema.parse({
+  hubspot: { accounts: [{ portalId: 1, accessToken: 'pat-test' }] },
+  jobs: [{ name: 'contacts', portalId: 1, objectType: 'contacts', properties: ['email'], archivedSweep: '* * * * *', freshnessSeconds: 300 }],
+}).jobs;
+
+async function run(kind: SyncRunKind, status: 'ok' | 'failed', secondsAgo: number): Promise<void> {
+  const startedAt = new Date(NOW - secondsAgo * 1000);
+  const id = await insertRun(testDb.db, { jobName: 'contacts', portalId: 1, objectType: 'contacts', kind, worker: 'w', startedAt });
+  await finishRun(testDb.db, id, { pages: 0, records: 0, total: null, apiCalls: 0, rateLimited: 0, status, error: status === 'failed' ? 'search failed' : null, finishedAt: startedAt, durationMs: 0 });
+}
+
+describe('freshness readiness', () => {
+  it('judges a job by its polls: successful archived sweeps do not make failing polls look fresh', async () => {
+    const ready = freshnessReadiness(testDb.db, jobs, NOW - 86_400_000, () => NOW);
+    await run('incremental', 'ok', 3 * 3600);
+    await run('incremental', 'failed', 20);
+    await run('sweep', 'ok', 10);
+    await run('incremental', 'failed', 5);
+    expect(await ready()).toEqual({ ok: false, reasons: ['job contacts: last successful poll 10800 s ago (bound 300 s)'] });
+    await run('incremental', 'ok', 1);
+    expect(await ready()).toEqual({ ok: true, reasons: [] });
+  });
+});
