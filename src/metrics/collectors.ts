@@ -4,21 +4,35 @@ import { ledgerReport } from '../db/mirror-ledger.ts';
 import type { Database } from '../db/schema.ts';
 import { pollingStatus } from '../polling/status.ts';
 import type { Collector } from './loop.ts';
+import type { Labels } from './registry.ts';
 
 /** Webhook coverage and each path's lag over the last `windowMs`, per portal and object type. */
 export function ledgerCollector(db: Kysely<Database>, windowMs = 3_600_000): Collector {
+  /** Groups reported last time: one that went quiet reports no changes, not its old figures. */
+  let previous = new Map<string, { portalId: number; objectType: string }>();
   return async (metrics, now) => {
     const report = await ledgerReport(db, { since: new Date(now.getTime() - windowMs), until: now, propertiesOnly: true });
+    const current = new Map<string, { portalId: number; objectType: string }>();
+    const set = (name: string, value: number | null, labels: Labels) => (value === null ? metrics.clearGauge(name, labels) : metrics.gauge(name, value, labels));
     for (const group of report.groups) {
       const labels = { portalId: group.portalId ?? 0, objectType: group.objectType ?? '' };
-      metrics.gauge('webhook.coverage', group.webhookCoverage ?? 1, labels);
-      metrics.gauge('webhook.missed', group.missedByWebhook, labels);
-      metrics.gauge('changes.observed', group.changes, labels);
-      if (group.webhookLagMs.p50 !== null) metrics.gauge('webhook.lag_p50_ms', group.webhookLagMs.p50, labels);
-      if (group.webhookLagMs.p95 !== null) metrics.gauge('webhook.lag_p95_ms', group.webhookLagMs.p95, labels);
-      if (group.pollLagMs.p50 !== null) metrics.gauge('poll.detection_lag_p50_ms', group.pollLagMs.p50, labels);
-      if (group.pollLagMs.p95 !== null) metrics.gauge('poll.detection_lag_p95_ms', group.pollLagMs.p95, labels);
+      current.set(`${labels.portalId}/${labels.objectType}`, labels);
+      set('webhook.coverage', group.webhookCoverage, labels);
+      set('webhook.missed', group.missedByWebhook, labels);
+      set('changes.observed', group.changes, labels);
+      set('webhook.lag_p50_ms', group.webhookLagMs.p50, labels);
+      set('webhook.lag_p95_ms', group.webhookLagMs.p95, labels);
+      set('poll.detection_lag_p50_ms', group.pollLagMs.p50, labels);
+      set('poll.detection_lag_p95_ms', group.pollLagMs.p95, labels);
     }
+    for (const [key, labels] of previous) {
+      if (current.has(key)) continue;
+      set('webhook.missed', 0, labels);
+      set('changes.observed', 0, labels);
+      for (const name of ['webhook.coverage', 'webhook.lag_p50_ms', 'webhook.lag_p95_ms', 'poll.detection_lag_p50_ms', 'poll.detection_lag_p95_ms']) set(name, null, labels);
+      current.set(key, labels);
+    }
+    previous = current;
   };
 }
 

@@ -40,6 +40,11 @@ export class Metrics {
     this.#gauges.set(metricKey(name, labels), value);
   }
 
+  /** Removes a gauge (a figure that no longer applies), so the next lines leave it out. */
+  clearGauge(name: string, labels?: Labels): void {
+    this.#gauges.delete(metricKey(name, labels));
+  }
+
   /** Registers a gauge read at snapshot time (queue depths, budget remaining). */
   gaugeFn(name: string, read: () => number | undefined, labels?: Labels): void {
     this.#gaugeReaders.set(metricKey(name, labels), read);
