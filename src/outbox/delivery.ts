@@ -47,8 +47,10 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   const policy = { maxAttempts: outbox.maxAttempts, backoffBaseMs: outbox.backoffBaseMs, backoffMaxMs: outbox.backoffMaxMs };
-  // Long enough for a whole batch at the configured concurrency, each request timing out.
-  const leaseMs = outbox.leaseMs ?? outbox.requestTimeoutMs * (Math.ceil(outbox.batchSize / outbox.concurrency) + 1) + 30_000;
+  // Each sender works through at most this many claimed rows, one after another...
+  const perSender = Math.ceil(outbox.batchSize / outbox.concurrency);
+  // ...so a claim lasts while each of them times out.
+  const leaseMs = outbox.leaseMs ?? outbox.requestTimeoutMs * (perSender + 1) + 30_000;
 
   const lifecycle = loopLifecycle(run);
   const { control } = lifecycle;
@@ -62,6 +64,8 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
    */
   let window = outbox.concurrency;
   let inFlight = 0;
+  /** The last claim took all it asked for: more are probably due, so claim again at once. */
+  let claimFull = false;
 
   function pause(result: Extract<DeliveryResult, { kind: 'transient' }>): void {
     if (result.throttled) window = Math.max(1, window / 2);
@@ -108,13 +112,17 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
   async function runOnce(): Promise<number> {
     const claimToken = randomUUID();
     const at = now();
-    const rows = await claimDue(db, { now: new Date(at), limit: outbox.batchSize, lockedUntil: new Date(at + leaseMs), claimToken });
+    // Only as many rows as the senders the window allows can send within the lease: after throttling
+    // narrowed it, a full batch would outlive its claim and another worker would send it again.
+    const limit = Math.min(outbox.batchSize, Math.max(1, Math.floor(window)) * perSender);
+    const rows = await claimDue(db, { now: new Date(at), limit, lockedUntil: new Date(at + leaseMs), claimToken });
+    claimFull = rows.length === limit;
     if (rows.length === 0) return 0;
     const queue = [...rows];
     const halted = () => pausedUntil > now() || control.stopping;
     let delivered = 0;
     // A full batch means heads are plentiful and the next claim finds more cheaply than chaining.
-    const chain = rows.length < outbox.batchSize;
+    const chain = rows.length < limit;
     const worker = async () => {
       // A worker beyond the current window retires; at least one always stays, so the batch drains.
       while (queue.length > 0 && inFlight < Math.floor(window)) {
@@ -177,7 +185,7 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
         await sleep(Math.min(30_000, 1000 * 2 ** Math.min(errors - 1, 5)), control.signal);
         continue;
       }
-      if (claimed < outbox.batchSize) await sleep(outbox.pollIntervalMs, control.signal);
+      if (!claimFull && claimed < outbox.batchSize) await sleep(outbox.pollIntervalMs, control.signal);
     }
   }
 

@@ -92,6 +92,22 @@ describe('outbox delivery', () => {
     expect(rows.some((r) => r.attempts > 1)).toBe(true);
   });
 
+  it('after throttling narrows its window, claims only what its senders can send before the claim expires', async () => {
+    await enqueueInterleaved(60, 1);
+    const config = testConfig(sandbox.baseUrl, { outbox: { batchSize: 50, concurrency: 8 } });
+    const loop = createOutboxDelivery({ db: t.db, paragon: config.paragon!, outbox: config.outbox, log: quietLog });
+    // Every request answered 429: each halves the window, down to one sender.
+    sandbox.paragon.gate.set({ throttleProbability: 1, retryAfterSeconds: 1 });
+    expect(await loop.runOnce()).toBe(50);
+    sandbox.paragon.gate.set({ throttleProbability: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // One sender, ceil(50 / 8) = 7 rows: the lease covers seven requests timing out one after another.
+    expect(await loop.runOnce()).toBe(7);
+    expect(sandbox.paragon.appEvents).toHaveLength(7);
+    const claimed = await t.db.selectFrom('app_event_outbox').select('id').where('locked_by', 'is not', null).execute();
+    expect(claimed).toEqual([]);
+  });
+
   it('makes a permanently refused event dead, and `retry --dead` redelivers it', async () => {
     sandbox.paragon.gate.set({ reject: [{ name: 'Contact Created', userId: 'user-bad', status: 400, message: 'bad payload' }] });
     await enqueueAppEvent(t.db, { userId: 'user-bad', name: 'Contact Created', payload: { email: 'x@example.com' }, idempotencyKey: 'bad-1', orderingKey: 'contact-x' });
