@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { JobConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
+import { objectTypeName } from '../hubspot/objects.ts';
 import type { PortalTruth } from '../sandbox/index.ts';
 
 export interface Mismatch {
@@ -35,18 +36,20 @@ export async function checkConvergence(db: Kysely<Database>, truth: readonly Por
   const mismatches: Mismatch[] = [];
   let checked = 0;
   for (const job of jobs) {
+    // Jobs may name the type as `contact` or `0-1`; the mirror and the truth use `contacts`.
+    const objectType = objectTypeName(job.objectType);
     const portal = truth.find((p) => p.portalId === job.portalId);
-    const expected = (portal?.objects ?? []).filter((o) => o.objectType === job.objectType);
+    const expected = (portal?.objects ?? []).filter((o) => o.objectType === objectType);
     const rows = (await db
       .selectFrom('hubspot_objects')
       .select(['portal_id', 'object_type', 'object_id', 'properties', 'archived', 'merged_into'])
       .where('portal_id', '=', job.portalId)
-      .where('object_type', '=', job.objectType)
+      .where('object_type', '=', objectType)
       .execute()) as MirrorRow[];
     const mirror = new Map(rows.map((row) => [row.object_id, row]));
     for (const object of expected) {
       checked++;
-      const ref = `${job.portalId}/${job.objectType}/${object.id}`;
+      const ref = `${job.portalId}/${objectType}/${object.id}`;
       const row = mirror.get(object.id);
       mirror.delete(object.id);
       if (!row) {
@@ -68,7 +71,7 @@ export async function checkConvergence(db: Kysely<Database>, truth: readonly Por
       }
     }
     for (const row of mirror.values()) {
-      mismatches.push({ ref: `${job.portalId}/${job.objectType}/${row.object_id}`, what: 'in the mirror but unknown to HubSpot', expected: null, actual: 'a row' });
+      mismatches.push({ ref: `${job.portalId}/${objectType}/${row.object_id}`, what: 'in the mirror but unknown to HubSpot', expected: null, actual: 'a row' });
     }
   }
   return { ok: mismatches.length === 0, checked, mismatches };

@@ -1,0 +1,34 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkConvergence } from '../../../src/cli/convergence.ts';
+import { configSchema } from '../../../src/config/schema.ts';
+import { applyObservations } from '../../../src/mirror/apply.ts';
+import type { PortalTruth } from '../../../src/sandbox/index.ts';
+import { createTestDb, type TestDb } from '../../helpers/db.ts';
+
+let testDb: TestDb;
+beforeAll(async () => {
+  testDb = await createTestDb();
+});
+afterAll(async () => {
+  await testDb?.close();
+});
+
+const T = Date.UTC(2026, 11, 5);
+const contact = (id: string, email: string) => ({
+  objectType: 'contacts', id, properties: { email }, propertyVersions: { email: T }, createdAt: T, updatedAt: T,
+  archived: false, archivedAt: null, mergedInto: null, privacyDeleted: false,
+});
+
+describe('convergence check', () => {
+  it('compares a job that names its type as `contact` or `0-1` with the mirror\'s `contacts`', async () => {
+    await testDb.db.transaction().execute((trx) =>
+      applyObservations(trx, [{ kind: 'snapshot', ref: { portalId: 9, objectType: 'contacts', objectId: '1' }, properties: { email: 'a@example.com' }, version: T, via: 'poll', seenAt: new Date(T) }]),
+    );
+    const truth: PortalTruth[] = [{ portalId: 9, objects: [contact('1', 'a@example.com'), contact('2', 'b@example.com')], associations: [] }];
+    for (const objectType of ['contact', '0-1', 'contacts']) {
+      const { jobs } = configSchema.parse({ hubspot: { accounts: [{ portalId: 9, accessToken: 'pat-x' }] }, jobs: [{ name: 'c', portalId: 9, objectType, properties: ['email'] }] });
+      const report = await checkConvergence(testDb.db, truth, jobs);
+      expect(report).toMatchObject({ ok: false, checked: 2, mismatches: [{ ref: '9/contacts/2', what: expect.stringContaining('missing') }] });
+    }
+  });
+});
