@@ -84,10 +84,10 @@ export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsD
   }
   for (const p of deps.restoredPauses ?? []) accounts.get(p.portalId)?.budget.restorePause(p.until.getTime());
   const reader: HubSpotReader = {
-    async batchRead(portalId, objectType, ids, properties, priority) {
+    async batchRead(portalId, objectType, ids, properties, priority, signal) {
       const account = accounts.get(portalId);
       if (!account) throw new Error(`no hubspot.accounts entry for portal ${portalId}`);
-      const result = await account.batchRead(objectType, ids, properties, priority);
+      const result = await account.batchRead(objectType, ids, properties, priority, signal ? { signal } : {});
       if (!result.ok) throw new Error(`batch read of ${objectType} failed: ${describeFailure(result)}`);
       return result.value;
     },

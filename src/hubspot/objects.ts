@@ -23,6 +23,8 @@ export interface HubSpotReader {
     ids: readonly string[],
     properties: readonly string[] | 'all',
     priority: Priority,
+    /** Aborting gives up waiting (for the rate budget or the answer): the call rejects. */
+    signal?: AbortSignal,
   ): Promise<{ results: HubSpotObject[]; missing: string[] }>;
 }
 

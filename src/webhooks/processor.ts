@@ -28,6 +28,8 @@ export interface ProcessorDeps {
   properties?: (portalId: number, objectType: string) => readonly string[] | 'all';
   now?: () => Date;
   random?: () => number;
+  /** Stops waiting for hydration reads (the service stopping). */
+  signal?: AbortSignal;
 }
 
 export interface BatchResult {
@@ -73,36 +75,22 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
     else fail(plan.id, plan.error, true);
   }
 
-  const { snapshots, errors } = await hydrate(deps, plans.flatMap((plan) => plan.hydrate));
+  // Events that carry all they say are applied first: a read waiting on the rate budget (paused
+  // by a 429 or the daily limit) must not hold back property changes and deletions.
+  const direct = plans.filter((plan) => plan.hydrate.length === 0);
+  const needy = plans.filter((plan) => plan.hydrate.length > 0);
+  const applied = await applyWithFallback(deps, direct, new Map(), fail, now);
+
+  // Reads get part of the lease: past it the events wait for a retry rather than outlive their claim.
+  const { snapshots, errors } = await hydrate(deps, needy.flatMap((plan) => plan.hydrate), readDeadline(config.leaseSeconds, deps.signal));
   result.hydrated = snapshots.size;
   const ready: typeof plans = [];
-  for (const plan of plans) {
+  for (const plan of needy) {
     const error = plan.hydrate.map((ref) => errors.get(refKey(ref))).find((e) => e !== undefined);
     if (error !== undefined) fail(plan.id, `hydration failed: ${error}`, false);
     else ready.push(plan);
   }
-
-  // One transaction for the whole batch, with every hydrated snapshot (including records HubSpot
-  // resolved to another id: a merged-away id reads as its survivor). If it fails for a reason
-  // other than the database being gone, apply event by event so one bad event cannot hold the
-  // others back. With the database gone, the leases expire and the batch is claimed again.
-  const applied = await applyPlans(db, ready, [...snapshots.values()], now).then(
-    () => ready.map((plan) => plan.id),
-    async (err: unknown) => {
-      if (isConnectionError(err)) throw err;
-      log.warn({ err, events: ready.length }, 'webhook batch failed to apply; retrying event by event');
-      const ok: number[] = [];
-      for (const plan of ready) {
-        try {
-          await applyPlans(db, [plan], plan.hydrate.flatMap((ref) => snapshots.get(refKey(ref)) ?? []), now);
-          ok.push(plan.id);
-        } catch (eventErr) {
-          fail(plan.id, `apply failed: ${(eventErr as Error).message ?? String(eventErr)}`, false);
-        }
-      }
-      return ok;
-    },
-  );
+  applied.push(...(await applyWithFallback(deps, ready, snapshots, fail, now)));
   result.processed = applied.length;
 
   await markWebhookEventsFailed(db, failures, now());
@@ -116,6 +104,44 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   if (result.failed) metrics.count('webhook.events.failed', result.failed);
   if (result.hydrated) metrics.count('webhook.hydration.objects', result.hydrated);
   return result;
+}
+
+function readDeadline(leaseSeconds: number, signal: AbortSignal | undefined): AbortSignal {
+  const deadline = AbortSignal.timeout((leaseSeconds * 1000) / 2);
+  return signal ? AbortSignal.any([deadline, signal]) : deadline;
+}
+
+/**
+ * Applies plans in one transaction with the hydrated snapshots (including records HubSpot
+ * resolved to another id: a merged-away id reads as its survivor). If that fails for a reason
+ * other than the database being gone, applies event by event so one bad event cannot hold the
+ * others back. With the database gone it throws: the leases expire and the events are claimed
+ * again. Returns the ids applied.
+ */
+async function applyWithFallback(
+  deps: ProcessorDeps,
+  plans: readonly Extract<EventPlan, { ok: true }>[],
+  snapshots: ReadonlyMap<string, SnapshotObservation>,
+  fail: (id: number, error: string, permanent: boolean) => void,
+  now: () => Date,
+): Promise<number[]> {
+  try {
+    await applyPlans(deps.db, plans, [...snapshots.values()], now);
+    return plans.map((plan) => plan.id);
+  } catch (err) {
+    if (isConnectionError(err)) throw err;
+    deps.log.warn({ err, events: plans.length }, 'webhook batch failed to apply; retrying event by event');
+    const ok: number[] = [];
+    for (const plan of plans) {
+      try {
+        await applyPlans(deps.db, [plan], plan.hydrate.flatMap((ref) => snapshots.get(refKey(ref)) ?? []), now);
+        ok.push(plan.id);
+      } catch (eventErr) {
+        fail(plan.id, `apply failed: ${(eventErr as Error).message ?? String(eventErr)}`, false);
+      }
+    }
+    return ok;
+  }
 }
 
 async function applyPlans(db: Kysely<Database>, plans: readonly Extract<EventPlan, { ok: true }>[], snapshots: readonly SnapshotObservation[], now: () => Date): Promise<void> {
@@ -132,7 +158,7 @@ async function applyPlans(db: Kysely<Database>, plans: readonly Extract<EventPla
  * Reads the records the events need, each once (many events for one object coalesce), up to
  * 100 ids per call. Ids HubSpot no longer has are simply absent: the event still applies.
  */
-async function hydrate(deps: ProcessorDeps, refs: readonly { portalId: number; objectType: string; objectId: string }[]) {
+async function hydrate(deps: ProcessorDeps, refs: readonly { portalId: number; objectType: string; objectId: string }[], signal: AbortSignal) {
   const snapshots = new Map<string, SnapshotObservation>();
   const errors = new Map<string, string>();
   if (refs.length === 0 || !deps.reader) return { snapshots, errors };
@@ -142,7 +168,7 @@ async function hydrate(deps: ProcessorDeps, refs: readonly { portalId: number; o
     hydrationReads(refs).map(async (read) => {
       const properties = deps.properties?.(read.portalId, read.objectType) ?? 'all';
       try {
-        const { results } = await reader.batchRead(read.portalId, read.objectType, read.ids, properties, 'hydration');
+        const { results } = await reader.batchRead(read.portalId, read.objectType, read.ids, properties, 'hydration', signal);
         const seenAt = now();
         for (const object of results) {
           const snapshot = snapshotFromObject(read.portalId, read.objectType, object, 'hydration', seenAt);

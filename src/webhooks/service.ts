@@ -64,6 +64,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const now = () => (deps.now ? deps.now().getTime() : Date.now());
   let running = false;
   let loop: Promise<void> = Promise.resolve();
+  /** Aborted by stop: a batch waiting on HubSpot reads gives up waiting (its events are retried). */
+  let stopping = new AbortController();
   let wake: (() => void) | undefined;
   let lastStatus = 0;
   let lastPrune = 0;
@@ -107,7 +109,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       let full = false;
       const batch = ++batchesStarted;
       try {
-        const result = await processWebhookBatch({ ...deps, log });
+        const result = await processWebhookBatch({ ...deps, log, signal: stopping.signal });
         full = result.claimed >= deps.config.processBatchSize;
         if (!full) {
           await refreshStatus();
@@ -133,10 +135,12 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     name: 'webhook-processor',
     async start() {
       running = true;
+      stopping = new AbortController();
       loop = run();
     },
     async stop() {
       running = false;
+      stopping.abort();
       wake?.();
       await loop;
       resolveIdle(Number.POSITIVE_INFINITY);

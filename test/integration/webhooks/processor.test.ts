@@ -108,6 +108,32 @@ describe('processing', () => {
     });
   });
 
+  it('a read that does not come (the rate budget paused) holds back only the events that need it, until half the lease', async () => {
+    // A reader that waits for ever, as a budget paused until midnight would, but gives up when told to.
+    const reader: HubSpotReader = {
+      batchRead: (_portal, _type, _ids, _properties, _priority, signal) =>
+        new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('gave up waiting')), { once: true })),
+    };
+    await store([
+      hubspotEvent({ subscriptionType: 'contact.creation', objectId: 61, occurredAt: 1_790_000_000_000 }),
+      hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 62, propertyName: 'email', propertyValue: 'p@example.com', occurredAt: 1_790_000_000_100 }),
+      hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 63, occurredAt: 1_790_000_000_200 }),
+    ]);
+    const result = await processWebhookBatch(deps(reader, { leaseSeconds: 1 }));
+    expect(result).toMatchObject({ claimed: 3, processed: 2, retrying: 1, failed: 0 });
+    const rows = await testDb.db.selectFrom('webhook_events').select(['object_id', 'processed_at', 'error']).orderBy('object_id').execute();
+    expect(rows.map((r) => [r.object_id, r.processed_at !== null, r.error])).toEqual([
+      ['61', false, expect.stringContaining('hydration failed: gave up waiting')],
+      ['62', true, null],
+      ['63', true, null],
+    ]);
+    const mirrored = await testDb.db.selectFrom('hubspot_objects').select(['object_id', 'properties', 'lifecycle']).orderBy('object_id').execute();
+    expect(mirrored).toEqual([
+      { object_id: '62', properties: { email: 'p@example.com' }, lifecycle: null },
+      { object_id: '63', properties: {}, lifecycle: 'deleted' },
+    ]);
+  });
+
   it('gives up after maxAttempts and shows the event as failed', async () => {
     const { reader, failNext } = fakeReader({});
     await store([hubspotEvent({ subscriptionType: 'contact.creation' })]);
