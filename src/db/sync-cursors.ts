@@ -20,6 +20,8 @@ export interface SyncCursor extends CursorKey {
   cursorId: string | null;
   cursorTsComplete: boolean;
   rescanFrom: number | null;
+  /** When a backfill was last requested (epoch ms): a run that read another value must not save over it. */
+  resetRequestedAt: number | null;
   updatedAt: Date;
 }
 
@@ -35,6 +37,7 @@ function toCursor(row: Selectable<SyncCursorsTable>): SyncCursor {
     cursorId: row.cursor_id,
     cursorTsComplete: row.cursor_ts_complete,
     rescanFrom: row.rescan_from?.getTime() ?? null,
+    resetRequestedAt: row.reset_requested_at?.getTime() ?? null,
     updatedAt: row.updated_at,
   };
 }
@@ -59,8 +62,17 @@ export async function listCursors(db: Db): Promise<SyncCursor[]> {
   return rows.map(toCursor);
 }
 
-/** Writes the whole cursor (insert or replace); call it in the transaction that wrote the rows it covers. */
-export async function saveCursor(db: Db, cursor: Omit<SyncCursor, 'updatedAt'>, now: Date): Promise<void> {
+/**
+ * Writes the whole cursor (insert or replace); call it in the transaction that wrote the rows it
+ * covers. With `resetRequestedAt` (what the run read at its start), the write is refused when a
+ * backfill was requested since: returns false, and the caller must stop.
+ */
+export async function saveCursor(
+  db: Db,
+  cursor: Omit<SyncCursor, 'updatedAt' | 'resetRequestedAt'>,
+  now: Date,
+  guard?: { resetRequestedAt: number | null },
+): Promise<boolean> {
   const values = {
     mode: cursor.mode,
     backfill_after: cursor.backfillAfter,
@@ -71,11 +83,15 @@ export async function saveCursor(db: Db, cursor: Omit<SyncCursor, 'updatedAt'>, 
     rescan_from: date(cursor.rescanFrom),
     updated_at: now,
   };
-  await db
+  const result = await db
     .insertInto('sync_cursors')
     .values({ job_name: cursor.jobName, portal_id: cursor.portalId, object_type: cursor.objectType, ...values })
-    .onConflict((oc) => oc.columns(['job_name', 'portal_id', 'object_type']).doUpdateSet(values))
-    .execute();
+    .onConflict((oc) => {
+      const update = oc.columns(['job_name', 'portal_id', 'object_type']).doUpdateSet(values);
+      return guard ? update.where('sync_cursors.reset_requested_at', 'is not distinct from', date(guard.resetRequestedAt)) : update;
+    })
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
 /**
@@ -85,7 +101,7 @@ export async function saveCursor(db: Db, cursor: Omit<SyncCursor, 'updatedAt'>, 
 export async function resetCursors(db: Db, jobName: string, now: Date): Promise<number> {
   const result = await db
     .updateTable('sync_cursors')
-    .set({ mode: 'backfill', backfill_after: null, backfill_started_at: null, updated_at: now })
+    .set({ mode: 'backfill', backfill_after: null, backfill_started_at: null, reset_requested_at: now, updated_at: now })
     .where('job_name', '=', jobName)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);

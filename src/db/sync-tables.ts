@@ -15,6 +15,8 @@ export interface SyncCursorsTable {
   cursor_id: string | null;
   cursor_ts_complete: ColumnType<boolean, boolean | undefined, boolean>;
   rescan_from: NullableTimestamp;
+  /** When `hubsync backfill` last asked the job to start over. */
+  reset_requested_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   updated_at: Timestamp;
 }
 

@@ -14,7 +14,7 @@ import { coerceError } from '../errors.ts';
 import type { HubSpotAccount, HubSpotAccounts } from '../hubspot/client.ts';
 import { mirrorProperties, objectTypeName } from '../hubspot/objects.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { backfillPass, incrementalPass, PassFailed, sweepPass, type PassContext } from './passes.ts';
+import { BackfillRequested, backfillPass, incrementalPass, PassFailed, sweepPass, type PassContext } from './passes.ts';
 import { createProgress } from './progress.ts';
 
 export interface PollDeps {
@@ -138,9 +138,10 @@ async function runPass(
     else if (kind === 'incremental') await incrementalPass(ctx);
     else await sweepPass(ctx);
   } catch (err) {
-    status = signal.aborted ? 'aborted' : 'failed';
-    error = err instanceof PassFailed ? err.message : coerceError(err).message;
+    status = signal.aborted || err instanceof BackfillRequested ? 'aborted' : 'failed';
+    error = err instanceof PassFailed || err instanceof BackfillRequested ? err.message : coerceError(err).message;
     if (status === 'failed') log.error({ err: coerceError(err), kind }, 'polling run failed');
+    else if (err instanceof BackfillRequested) log.info({ kind }, err.message);
   }
   progress.finish();
   const finished = now();

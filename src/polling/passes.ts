@@ -43,6 +43,19 @@ export class PassFailed extends Error {
   override readonly name = 'PassFailed';
 }
 
+/** `hubsync backfill` asked the job to start over while this run was going: it stops, unsaved. */
+export class BackfillRequested extends Error {
+  override readonly name = 'BackfillRequested';
+  constructor() {
+    super('a backfill was requested while this run was going: the next run starts it');
+  }
+}
+
+/** Saves the cursor unless a backfill was requested since the pass began. */
+async function save(db: Parameters<typeof saveCursor>[0], cursor: Parameters<typeof saveCursor>[1], now: Date, resetRequestedAt: number | null): Promise<void> {
+  if (!(await saveCursor(db, cursor, now, { resetRequestedAt }))) throw new BackfillRequested();
+}
+
 const LIST_LIMIT = 100;
 
 function unwrap<T>(result: CallResult<T>, what: string): T {
@@ -89,7 +102,8 @@ export async function backfillPass(ctx: PassContext): Promise<void> {
   const objectType = key.objectType;
   const initial = await getCursor(ctx.db, key);
   const startedAt = initial?.mode === 'backfill' && initial.backfillStartedAt !== null ? initial.backfillStartedAt : ctx.now();
-  const base: Omit<SyncCursor, 'updatedAt'> = {
+  const reset = initial?.resetRequestedAt ?? null;
+  const base: Omit<SyncCursor, 'updatedAt' | 'resetRequestedAt'> = {
     ...key, mode: 'backfill', backfillAfter: null, backfillStartedAt: startedAt,
     cursorTs: null, cursorId: null, cursorTsComplete: false, rescanFrom: null,
     ...(initial?.mode === 'backfill' ? { backfillAfter: initial.backfillAfter } : {}),
@@ -106,17 +120,17 @@ export async function backfillPass(ctx: PassContext): Promise<void> {
     const observations = pages.flatMap((page) => page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt)));
     await ctx.db.transaction().execute(async (trx) => {
       if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
-      await saveCursor(trx, { ...base, backfillAfter: pages.at(-1)?.after ?? null }, seenAt);
+      await save(trx, { ...base, backfillAfter: pages.at(-1)?.after ?? null }, seenAt, reset);
     });
     await committed(ctx, pages.length, observations.length);
     ctx.progress?.update(ctx.counts.records, undefined);
     await ctx.onPage?.();
   });
   const lookbackFrom = startedAt - ctx.job.lookbackSeconds * 1000;
-  await saveCursor(ctx.db, {
+  await save(ctx.db, {
     ...key, mode: 'incremental', backfillAfter: null, backfillStartedAt: startedAt,
     cursorTs: lookbackFrom, cursorId: null, cursorTsComplete: false, rescanFrom: lookbackFrom,
-  }, new Date(ctx.now()));
+  }, new Date(ctx.now()), reset);
 }
 
 /**
@@ -128,6 +142,8 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
   const objectType = key.objectType;
   const runStart = ctx.now();
   const cursor = await getCursor(ctx.db, key);
+  // Asked to start over since this run chose its passes.
+  if (cursor?.mode === 'backfill') throw new BackfillRequested();
   let stored = positionOf(cursor);
   const storedAtStart = stored;
   let position = startPosition(stored, cursor?.rescanFrom ?? null);
@@ -156,7 +172,7 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     const t0 = ctx.now();
     await ctx.db.transaction().execute(async (trx) => {
       if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
-      await saveCursor(trx, incrementalCursor(key, next, rescanFrom), seenAt);
+      await save(trx, incrementalCursor(key, next, rescanFrom), seenAt, cursor?.resetRequestedAt ?? null);
     });
     ctx.metrics?.observe('polling.page_write_ms', ctx.now() - t0, { job: ctx.job.name });
     stored = next;
@@ -167,10 +183,10 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     await ctx.onPage?.();
   });
   const final = stored ?? { ts: runStart - ctx.job.lookbackSeconds * 1000, id: null, complete: false };
-  await saveCursor(ctx.db, incrementalCursor(key, final, anchor), new Date(ctx.now()));
+  await save(ctx.db, incrementalCursor(key, final, anchor), new Date(ctx.now()), cursor?.resetRequestedAt ?? null);
 }
 
-function incrementalCursor(key: { jobName: string; portalId: number; objectType: string }, p: SearchPosition, rescanFrom: number | null): Omit<SyncCursor, 'updatedAt'> {
+function incrementalCursor(key: { jobName: string; portalId: number; objectType: string }, p: SearchPosition, rescanFrom: number | null): Omit<SyncCursor, 'updatedAt' | 'resetRequestedAt'> {
   return {
     ...key, mode: 'incremental', backfillAfter: null, backfillStartedAt: null,
     cursorTs: p.ts, cursorId: p.complete ? null : p.id, cursorTsComplete: p.complete, rescanFrom,

@@ -136,6 +136,23 @@ describe('polling jobs', () => {
     expect(again?.nextRunAt).toMatch(/^\d{4}-/);
     expect(status.map((s) => s.job)).toContain('lag');
   }, 60_000);
+  it('a backfill requested while a run is going is not lost: the run stops and the next one re-reads everything', async () => {
+    const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'restart', properties: ['email'] }]));
+    const key = { jobName: 'restart', portalId: PORTAL, objectType: 'contacts' };
+    let settled = false;
+    const running = runJob(p.deps, p.job('restart'), 'poll').finally(() => (settled = true));
+    // Once the first list page is committed, mid-backfill:
+    while (!settled && (await getCursor(testDb.db, key))?.backfillAfter == null) await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(settled).toBe(false);
+    expect(await startBackfill(testDb.db, 'restart')).toBe(1);
+    const outcome = await running;
+    expect(outcome.status).toBe('aborted');
+    expect(outcome.status !== 'skipped' && outcome.runs.at(-1)?.error).toMatch(/backfill was requested/);
+    expect((await getCursor(testDb.db, key))).toMatchObject({ mode: 'backfill', backfillAfter: null });
+    const next = await runJob(p.deps, p.job('restart'), 'poll');
+    expect(next.status === 'ok' && next.runs.map((r) => [r.kind, r.records])).toEqual([['backfill', liveTruth(sandbox).length], ['incremental', expect.any(Number)]]);
+  }, 60_000);
+
   it('stop() ends the service: the run in flight closes, its page commits stay, its lease is released', async () => {
     const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'stopping', properties: ['email'] }]));
     const service = createPollingService({ ...p.deps, jobs: p.config.jobs, runAtStart: true });
