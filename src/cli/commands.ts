@@ -178,9 +178,14 @@ export const COMMANDS: Command[] = [
       const ctx = await loadContext(configFlag(flags), env);
       if (!ctx.config.paragon) throw new UsageError('triggers sync needs a paragon section in the configuration');
       if (ctx.config.sandbox) throw new UsageError('triggers sync talks to the real Paragon; in sandbox mode the worker syncs triggers itself');
-      const report = await syncTriggers(ctx.config, { log: ctx.log });
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      return report.failures.length > 0 ? 1 : 0;
+      const handle = await openReadyDatabase(ctx);
+      try {
+        const report = await syncTriggers(ctx.config, { log: ctx.log, db: handle.db });
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return report.failures.length > 0 ? 1 : 0;
+      } finally {
+        await handle.close();
+      }
     },
   },
 ];

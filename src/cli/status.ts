@@ -37,9 +37,7 @@ export async function collectStatus(db: Kysely<Database>, config: Config, log: L
     outboxStatus(db, now),
     ledgerReport(db, range),
     missedByWebhook(db, range, 20),
-    config.paragon?.triggers.length
-      ? triggerStatus(config, { log, timeoutMs: 5_000 }).catch((err: unknown) => ({ error: coerceError(err).message }))
-      : undefined,
+    config.paragon ? triggerStatus(config, { log, db, timeoutMs: 5_000 }).catch((err: unknown) => ({ error: coerceError(err).message })) : undefined,
   ]);
   return {
     generatedAt: now.toISOString(),
@@ -48,7 +46,7 @@ export async function collectStatus(db: Kysely<Database>, config: Config, log: L
     outbox,
     coverage: { since: range.since.toISOString(), until: now.toISOString(), total: report.total, groups: report.groups },
     missed,
-    ...(triggers ? { triggers } : {}),
+    ...(triggers && ('error' in triggers || triggers.users > 0) ? { triggers } : {}),
   };
 }
 

@@ -41,9 +41,16 @@ export interface OutboxSourceRowsTable {
   first_seen_at: Timestamp;
 }
 
-/** The outbox's tables, for the `Database` interface. */
+/** `paragon_trigger_users`: the Connected Users whose trigger subscriptions hubsync manages. */
+export interface ParagonTriggerUsersTable {
+  user_id: string;
+  managed_since: Timestamp;
+}
+
+/** The outbox's and Paragon's tables, for the `Database` interface. */
 export interface OutboxTables {
   app_event_outbox: AppEventOutboxTable;
   outbox_cursors: OutboxCursorsTable;
   outbox_source_rows: OutboxSourceRowsTable;
+  paragon_trigger_users: ParagonTriggerUsersTable;
 }

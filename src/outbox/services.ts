@@ -20,7 +20,7 @@ export function outboxServices(deps: { db: Kysely<Database>; config: Config; log
   if (source) services.push(createOutboxSource({ db, outbox: { ...config.outbox, source }, log, ...(metrics ? { metrics } : {}) }));
   if (config.paragon) {
     services.push(createOutboxDelivery({ db, paragon: config.paragon, outbox: config.outbox, log, ...(metrics ? { metrics } : {}) }));
-    if (config.paragon.triggers.length > 0) services.push(createTriggerSyncService(config, { log, ...(metrics ? { metrics } : {}) }));
+    services.push(createTriggerSyncService(config, { log, db, ...(metrics ? { metrics } : {}) }));
   } else if (source) {
     log.warn('outbox.source is set but paragon is not configured: events are queued, not delivered');
   }

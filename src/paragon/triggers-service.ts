@@ -1,6 +1,8 @@
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
+import type { Database } from '../db/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { loopLifecycle, sleep } from '../loop.ts';
 import type { Fetch } from './http.ts';
@@ -8,6 +10,8 @@ import { syncTriggers, type TriggerSyncReport } from './triggers.ts';
 
 export interface TriggerSyncServiceDeps {
   log: Logger;
+  /** Remembers the managed users, so removed ones are cleaned up. */
+  db?: Kysely<Database>;
   metrics?: Metrics;
   fetch?: Fetch;
 }
@@ -28,7 +32,7 @@ export function createTriggerSyncService(config: Pick<Config, 'paragon' | 'http'
   async function run(): Promise<void> {
     while (!control.stopping) {
       try {
-        last = await syncTriggers(config, { log, signal: control.signal, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+        last = await syncTriggers(config, { log, signal: control.signal, ...(deps.db ? { db: deps.db } : {}), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
         deps.metrics?.gauge('triggers.errored', last.errored.length);
         deps.metrics?.count('triggers.sync.failures', last.failures.length);
       } catch (err) {
@@ -43,7 +47,8 @@ export function createTriggerSyncService(config: Pick<Config, 'paragon' | 'http'
     name: 'paragon-trigger-sync',
     lastReport: () => last,
     async start() {
-      if (!config.paragon || config.paragon.triggers.length === 0) return;
+      // Also with no triggers configured: users who had some may still have subscriptions to delete.
+      if (!config.paragon || (config.paragon.triggers.length === 0 && !deps.db)) return;
       await lifecycle.start();
     },
     stop: lifecycle.stop,

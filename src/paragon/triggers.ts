@@ -5,8 +5,11 @@
  * is pure; `syncTriggers` applies it, so a second run against an unchanged configuration makes
  * no API calls beyond the listings.
  */
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config, ParagonConfig } from '../config/schema.ts';
+import type { Database } from '../db/schema.ts';
+import { forgetTriggerUser, managedTriggerUsers, rememberTriggerUsers } from '../db/trigger-users.ts';
 import { HubsyncError } from '../errors.ts';
 import { objectTypeName } from '../hubspot/objects.ts';
 import type { Fetch } from './http.ts';
@@ -121,6 +124,12 @@ export class TriggerSyncError extends HubsyncError {
 
 export interface TriggerSyncDeps {
   log: Logger;
+  /**
+   * Where the managed users are remembered, so that a user removed from the configuration has
+   * their subscriptions deleted too. Without it only configured users are reconciled.
+   */
+  db?: Kysely<Database>;
+  now?: () => Date;
   fetch?: Fetch;
   timeoutMs?: number;
   /** Stops between users (a stopping worker does not wait for every user's calls). */
@@ -132,7 +141,14 @@ export function paragonWebhookUrl(config: Pick<Config, 'http'>): string {
   return `${config.http.publicUrl.replace(/\/+$/, '')}/webhooks/paragon`;
 }
 
-/** One configured user's subscriptions as Paragon lists them, planned against the configuration. */
+/** Each user to reconcile and the triggers they should have: the configured ones, and (empty) the removed ones. */
+async function desiredPerUser(paragon: ParagonConfig, deps: TriggerSyncDeps): Promise<Map<string, TriggerConfig[]>> {
+  const desired = Map.groupBy(paragon.triggers, (t) => t.user);
+  for (const user of deps.db ? await managedTriggerUsers(deps.db) : []) if (!desired.has(user)) desired.set(user, []);
+  return desired;
+}
+
+/** One user's subscriptions as Paragon lists them, planned against the configuration. */
 interface UserPlan {
   user: string;
   token: string;
@@ -141,12 +157,12 @@ interface UserPlan {
   error: string | undefined;
 }
 
-/** Lists each configured user's subscriptions (read only) and plans what a sync would change. */
-async function* planPerUser(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps, api: TriggersApi): AsyncGenerator<UserPlan> {
+/** Lists each user's subscriptions (read only) and plans what a sync would change. */
+async function* planPerUser(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps, api: TriggersApi, users: ReadonlyMap<string, TriggerConfig[]>): AsyncGenerator<UserPlan> {
   const paragon = config.paragon!;
   const webhookUrl = paragonWebhookUrl(config);
   const signer = createUserTokenSigner({ projectId: paragon.projectId, signingKey: paragon.signingKey, ttlSeconds: paragon.tokenTtlSeconds });
-  for (const [user, desired] of Map.groupBy(paragon.triggers, (t) => t.user)) {
+  for (const [user, desired] of users) {
     if (deps.signal?.aborted) break;
     const token = await signer.token(user);
     const listed = await api.list(token);
@@ -172,10 +188,13 @@ export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, dep
   const log = deps.log.child({ module: 'paragon-triggers' });
   const report: TriggerSyncReport = { users: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, errored: [], failures: [] };
   if (!config.paragon) throw new TriggerSyncError('paragon is not configured');
-  if (config.paragon.triggers.length === 0) return report;
+  const users = await desiredPerUser(config.paragon, deps);
+  if (users.size === 0) return report;
   const api = triggersApi(config, deps);
   const webhookUrl = paragonWebhookUrl(config);
-  for await (const { user, token, plan, error } of planPerUser(config, deps, api)) {
+  if (deps.db) await rememberTriggerUsers(deps.db, [...new Set(config.paragon.triggers.map((t) => t.user))], deps.now?.() ?? new Date());
+  for await (const { user, token, plan, error } of planPerUser(config, deps, api, users)) {
+    const failuresBefore = report.failures.length;
     report.users++;
     const fail = (action: string, message: string) => {
       report.failures.push({ user, action, error: message });
@@ -205,6 +224,8 @@ export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, dep
       if (r.ok || r.status === 404) report.deleted++;
       else fail(`delete ${s.id}`, r.error);
     }
+    // A user no longer configured, with nothing of ours left: done with them.
+    if (deps.db && users.get(user)?.length === 0 && report.failures.length === failuresBefore) await forgetTriggerUser(deps.db, user);
   }
   log.info({ ...report, errored: report.errored.length, failures: report.failures.length }, 'paragon trigger subscriptions synced');
   return report;
@@ -226,8 +247,10 @@ export interface TriggerStatus {
 
 export async function triggerStatus(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps): Promise<TriggerStatus> {
   const status: TriggerStatus = { users: 0, inSync: 0, toCreate: 0, toUpdate: 0, toDelete: 0, errored: [], failures: [] };
-  if (!config.paragon || config.paragon.triggers.length === 0) return status;
-  for await (const { user, plan, error } of planPerUser(config, deps, triggersApi(config, deps))) {
+  if (!config.paragon) return status;
+  const users = await desiredPerUser(config.paragon, deps);
+  if (users.size === 0) return status;
+  for await (const { user, plan, error } of planPerUser(config, deps, triggersApi(config, deps), users)) {
     status.users++;
     if (!plan) {
       status.failures.push({ user, error: error ?? 'list failed' });

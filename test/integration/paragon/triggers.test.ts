@@ -7,6 +7,7 @@ import { createUserTokenSigner } from '../../../src/paragon/token.ts';
 import { startSandbox, DEFAULT_PORTAL_ID, type Sandbox } from '../../../src/sandbox/index.ts';
 import type { ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { verifyParagon } from '../../../src/webhooks/paragon-signature.ts';
+import { managedTriggerUsers } from '../../../src/db/trigger-users.ts';
 import { createTestDb } from '../../helpers/db.ts';
 import { startReceiver } from '../sandbox/receiver.ts';
 import { PROJECT_ID, quietLog, testKeys, waitFor } from '../outbox/harness.ts';
@@ -143,6 +144,30 @@ describe('syncTriggers against the Triggers API', () => {
       const text = formatStatus(report);
       expect(text).toContain('2 users: 2 in sync; the next sync creates 1, updates 0, deletes 0; 1 ERRORED');
       expect(text).toMatch(/ERRORED user-1 HUBSPOT_RECORD_CREATED \(.+\): .*failed/);
+    } finally {
+      await testDb.close();
+    }
+  });
+
+  it('deletes the managed subscriptions of users removed from the configuration, and then forgets them', async () => {
+    const testDb = await createTestDb();
+    try {
+      const seven = { ...contactCreated, user: 'user-7' };
+      const eight = { ...companyCreated, user: 'user-8' };
+      const sync = (triggers: unknown[]) => syncTriggers(config(triggers), { log: quietLog, db: testDb.db });
+      expect(await sync([seven, eight])).toMatchObject({ users: 2, created: 2, failures: [] });
+      expect(await managedTriggerUsers(testDb.db)).toEqual(['user-7', 'user-8']);
+      // user-8 leaves the configuration: status shows what the next sync would do, the sync does it.
+      const status = await triggerStatus(config([seven]), { log: quietLog, db: testDb.db });
+      expect(status).toMatchObject({ users: 2, inSync: 1, toDelete: 1 });
+      expect(await sync([seven])).toMatchObject({ users: 2, deleted: 1, unchanged: 1, failures: [] });
+      expect(paragon.subscriptions.forUser('user-8')).toEqual([]);
+      expect(await managedTriggerUsers(testDb.db)).toEqual(['user-7']);
+      // No triggers left at all.
+      expect(await sync([])).toMatchObject({ users: 1, deleted: 1, failures: [] });
+      expect(paragon.subscriptions.forUser('user-7')).toEqual([]);
+      expect(await managedTriggerUsers(testDb.db)).toEqual([]);
+      expect(await sync([])).toMatchObject({ users: 0, deleted: 0 });
     } finally {
       await testDb.close();
     }
