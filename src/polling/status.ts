@@ -14,7 +14,7 @@ export interface JobStatus {
   cursorAt: string | null;
   cursorId: string | null;
   backfillAfter: string | null;
-  /** now − cursor position, seconds. */
+  /** How far behind the mirror may be, seconds: now − the later of the cursor position and the last successful poll's start. */
   cursorLagSeconds: number | null;
   lastRun: Pick<SyncRun, 'id' | 'kind' | 'status' | 'started_at' | 'finished_at' | 'records' | 'pages' | 'api_calls' | 'rate_limited' | 'total' | 'error'> | null;
   lastSuccessAt: string | null;
@@ -42,7 +42,7 @@ export async function pollingStatus(db: Kysely<Database>, jobs: readonly JobConf
       cursorAt: ts === null ? null : new Date(ts).toISOString(),
       cursorId: cursor?.cursorId ?? null,
       backfillAfter: cursor?.backfillAfter ?? null,
-      cursorLagSeconds: ts === null ? null : Math.max(0, Math.round((now.getTime() - ts) / 1000)),
+      cursorLagSeconds: lagSeconds(now, ts, ok?.started_at ?? null),
       lastRun: last
         ? { id: last.id, kind: last.kind, status: last.status, started_at: last.started_at, finished_at: last.finished_at, records: last.records, pages: last.pages, api_calls: last.api_calls, rate_limited: last.rate_limited, total: last.total, error: last.error }
         : null,
@@ -50,6 +50,15 @@ export async function pollingStatus(db: Kysely<Database>, jobs: readonly JobConf
       nextRunAt: job ? nextRun(job.schedule) : null,
     };
   });
+}
+
+/**
+ * How far behind the mirror may be: a successful poll that started at S has mirrored every change
+ * made before S, so a quiet object type is not "behind" just because its newest change is old.
+ */
+function lagSeconds(now: Date, cursorTs: number | null, lastOkStart: Date | null): number | null {
+  const freshAsOf = Math.max(cursorTs ?? Number.NEGATIVE_INFINITY, lastOkStart?.getTime() ?? Number.NEGATIVE_INFINITY);
+  return Number.isFinite(freshAsOf) ? Math.max(0, Math.round((now.getTime() - freshAsOf) / 1000)) : null;
 }
 
 function nextRun(schedule: string): string | null {

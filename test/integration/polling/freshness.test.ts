@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
 import { finishRun, insertRun } from '../../../src/db/sync-runs.ts';
 import type { SyncRunKind } from '../../../src/db/sync-tables.ts';
+import { saveCursor } from '../../../src/db/sync-cursors.ts';
 import { freshnessReadiness } from '../../../src/polling/freshness.ts';
+import { pollingStatus } from '../../../src/polling/status.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 
 let testDb: TestDb;
@@ -35,5 +37,15 @@ describe('freshness readiness', () => {
     expect(await ready()).toEqual({ ok: false, reasons: ['job contacts: last successful poll 10800 s ago (bound 300 s)'] });
     await run('incremental', 'ok', 1);
     expect(await ready()).toEqual({ ok: true, reasons: [] });
+  });
+
+  it('a quiet object type is not behind: lag counts from the later of the cursor and the last successful poll', async () => {
+    await saveCursor(testDb.db, {
+      jobName: 'contacts', portalId: 1, objectType: 'contacts', mode: 'incremental', backfillAfter: null, backfillStartedAt: null,
+      cursorTs: NOW - 3 * 86_400_000, cursorId: '7', cursorTsComplete: true, rescanFrom: null,
+    }, new Date(NOW));
+    const [status] = await pollingStatus(testDb.db, jobs, new Date(NOW));
+    // The newest successful poll (above) started 1 s before NOW; the newest change is three days old.
+    expect(status?.cursorLagSeconds).toBe(1);
   });
 });
