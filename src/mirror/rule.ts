@@ -271,8 +271,9 @@ function applyAssociation(associations: Map<string, AssociationState>, obs: Asso
 }
 
 function setProperty(object: MirrorObject, property: string, value: string | null, version: number): void {
-  // Erased values stay erased, whatever version a late or replayed read carries.
-  if (object.privacyDeletedAt !== null) return;
+  // Erased values stay erased, whatever version a late or replayed read carries; the same for the
+  // values of an id merged away.
+  if (object.privacyDeletedAt !== null || object.mergedInto !== null) return;
   const stored = Object.hasOwn(object.propertyVersions, property) ? object.propertyVersions[property] : undefined;
   if (stored === undefined || version > stored || (version === stored && compareValues(value, object.properties[property] ?? null) > 0)) {
     object.properties[property] = value;
@@ -302,6 +303,10 @@ function setMerged(object: MirrorObject, into: string, version: number): void {
     object.mergedInto = into;
     object.mergedVersion = version;
   }
+  // A merged-away id has no values of its own any more (HubSpot answers it with the survivor's):
+  // keeping the old ones would also keep a person's data past the survivor's privacy deletion.
+  object.properties = {};
+  object.propertyVersions = {};
 }
 
 function setCreatedAt(object: MirrorObject, createdAt: number): void {

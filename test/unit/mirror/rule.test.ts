@@ -81,12 +81,12 @@ describe('mirror rule', () => {
     );
   });
 
-  it('keeps, per property, the newest version (ties: larger value) unless privacy-deleted', () => {
+  it('keeps, per property, the newest version (ties: larger value) unless privacy-deleted or merged away', () => {
     fc.assert(
       fc.property(historyArb(), (history) => {
         const store = inOrder(history);
         for (const object of store.objects.values()) {
-          if (object.privacyDeletedAt !== null) {
+          if (object.privacyDeletedAt !== null || object.mergedInto !== null) {
             expect(object.properties).toEqual({});
             expect(object.propertyVersions).toEqual({});
             expect(isArchived(object)).toBe(true);
@@ -166,6 +166,17 @@ describe('mirror rule cases', () => {
     const object = apply(late, merge, late);
     expect(object.mergedInto).toBe('9');
     expect(isArchived(object)).toBe(true);
+  });
+
+  it('a merged-away id keeps no values: the survivor\'s privacy deletion leaves nothing of the person behind', () => {
+    const read: Observation = { kind: 'snapshot', ref, version: v(5), via: 'poll', seenAt: at(6), properties: { email: 'alice@example.com', phone: '555' } };
+    const merge: Observation = { kind: 'merged', ref: { ...ref, objectId: '9' }, version: v(10), via: 'webhook', seenAt: at(11), mergedIds: ['1'] };
+    const gdpr: Observation = { kind: 'privacyDeleted', ref: { ...ref, objectId: '9' }, version: v(20), via: 'webhook', seenAt: at(21) };
+    for (const history of [[read, merge, gdpr], [merge, gdpr, read], [gdpr, read, merge]]) {
+      const objects = inOrder(history).objects;
+      expect(objects.get(objectKey(ref))).toMatchObject({ mergedInto: '9', properties: {}, propertyVersions: {} });
+      expect(objects.get(objectKey({ ...ref, objectId: '9' }))).toMatchObject({ properties: {}, privacyDeletedAt: v(20) });
+    }
   });
 
   it('an unversioned read records only the properties that changed at its version', () => {
