@@ -184,6 +184,15 @@ export async function pruneWebhookEvents(db: Kysely<Database>, before: Date, lim
   return Number(result.numDeletedRows);
 }
 
+/** Deletes up to `limit` quarantined events last received before `before`; returns how many. */
+export async function pruneQuarantine(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('webhook_quarantine')
+    .where('id', 'in', (eb) => eb.selectFrom('webhook_quarantine').select('id').where('last_received_at', '<', before).orderBy('last_received_at').limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export interface WebhookStatus {
   /** Events stored but not yet applied (including ones waiting for a retry). */
   backlog: number;

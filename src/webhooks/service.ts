@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { failAbandonedWebhookEvents, pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
+import { failAbandonedWebhookEvents, pruneQuarantine, pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
 import { mirrorProperties, objectTypeName, type HubSpotReader } from '../hubspot/objects.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
@@ -95,13 +95,15 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     if (hours <= 0 || now() - lastPrune < (deps.pruneIntervalMs ?? 10 * 60_000)) return;
     lastPrune = now();
     const before = new Date(now() - hours * 3_600_000);
-    let deleted = 0;
-    while (running) {
-      const n = await pruneWebhookEvents(deps.db, before, PRUNE_BATCH);
-      deleted += n;
-      if (n < PRUNE_BATCH) break;
+    for (const [what, prune] of [['processed webhook events', pruneWebhookEvents], ['quarantined webhook events', pruneQuarantine]] as const) {
+      let deleted = 0;
+      while (running) {
+        const n = await prune(deps.db, before, PRUNE_BATCH);
+        deleted += n;
+        if (n < PRUNE_BATCH) break;
+      }
+      if (deleted > 0) log.info({ deleted, before }, `pruned ${what}`);
     }
-    if (deleted > 0) log.info({ deleted, before }, 'pruned processed webhook events');
   };
 
   const run = async () => {

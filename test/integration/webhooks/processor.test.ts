@@ -201,7 +201,10 @@ describe('service', () => {
     // An old event that failed for good is kept for the operator.
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 3999 })]);
     await testDb.db.updateTable('webhook_events').set({ failed_at: clock, error: 'gave up' }).where('object_id', '=', '3999').execute();
+    // Quarantined events, one old and one recent: only the recent one stays.
+    await store([hubspotEvent({ subscriptionType: 'contact.propertyChange', propertyName: undefined, objectId: 5001 })]);
     clock = now;
+    await store([hubspotEvent({ subscriptionType: 'contact.propertyChange', propertyName: undefined, objectId: 5002 })]);
     await store(Array.from({ length: 30 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 2000 + i })));
     const metrics = new Metrics();
     const service = createProcessorService({
@@ -221,6 +224,8 @@ describe('service', () => {
     const left = await testDb.db.selectFrom('webhook_events').select('object_id').execute();
     expect(left).toHaveLength(31);
     expect(left.map((r) => r.object_id)).toContain('3999');
+    const quarantined = await testDb.db.selectFrom('webhook_quarantine').select('raw').execute();
+    expect(quarantined.map((q) => (q.raw as { objectId: number }).objectId)).toEqual([5002]);
     // Events stored after an idle() call are processed before the next idle() resolves.
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 4000 })]);
     await service.idle();
