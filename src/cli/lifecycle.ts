@@ -12,27 +12,30 @@ export interface ShutdownOptions {
   log: Logger;
   /** Hard limit for a graceful stop; Heroku sends SIGKILL 30 s after SIGTERM. */
   graceMs?: number;
+  /** How a finished stop ends the process (a CLI may return the code instead). */
   exit?: (code: number) => void;
+  /** How a stop that hangs, or a second signal, ends it: for real, whatever is still running. */
+  forceExit?: (code: number) => void;
 }
 
 /**
- * Runs `stop` on the first SIGTERM/SIGINT and exits 0 when it resolves; exits 1 if it takes
- * longer than `graceMs` or throws. A second signal exits at once.
+ * Runs `stop` on the first SIGTERM/SIGINT and exits 0 when it resolves; exits 1 if it throws.
+ * If it takes longer than `graceMs`, or a second signal comes, the process exits at once.
  */
 export function handleSignals(stop: () => Promise<void>, options: ShutdownOptions): () => void {
-  const { log, graceMs = 25_000, exit = (code: number) => process.exit(code) } = options;
+  const { log, graceMs = 25_000, exit = (code: number) => process.exit(code), forceExit = (code: number) => process.exit(code) } = options;
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
-      exit(1);
+      forceExit(1);
       return;
     }
     stopping = true;
     log.info({ signal }, 'shutting down: draining in-flight work');
     const timer = setTimeout(() => {
       log.error({ graceMs }, 'graceful shutdown took too long: exiting');
-      exit(1);
+      forceExit(1);
     }, graceMs);
     timer.unref();
     stop().then(

@@ -59,6 +59,8 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     return503OnClosing: true,
+    // Senders give up after 5 s; a request still arriving after 15 s is a stuck or hostile client.
+    requestTimeout: 15_000,
   });
   // On shutdown, in-flight requests finish; their keep-alive sockets close with the response
   // instead of idling until the keep-alive timeout and holding close() up.

@@ -26,10 +26,19 @@ export function createReceiverService(deps: ReceiverDeps): Service & { app: Fast
       deps.log.info({ address }, 'webhook receiver listening');
     },
     async stop() {
-      await app.close();
+      // In-flight requests finish; a client still sending after the grace is cut off.
+      const cutOff = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cutOff);
+      }
     },
   };
 }
+
+/** How long a stopping receiver waits for requests in flight (HubSpot itself waits 5 s for an answer). */
+const CLOSE_GRACE_MS = 10_000;
 
 export interface ProcessorServiceDeps extends ProcessorDeps {
   intervalMs: number;

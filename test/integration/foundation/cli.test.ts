@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,4 +69,41 @@ describe('hubsync CLI', () => {
     expect(Date.now() - signalled).toBeLessThan(10_000);
     expect(result.stdout).toMatch(/"msg":"stopped"/);
   });
+
+  /** A daemon with a client stuck half-way through sending a webhook, as a slow or hostile sender is. */
+  async function runWithStuckClient(name: string) {
+    const file = writeConfig(name, `database: { embeddedDir: "${path.join(dir, `${name}-data`)}" }\nhttp: { port: 0, host: 127.0.0.1 }\nlog: { level: info, pretty: never }\n`);
+    const child = startCli(['run', '--config', file]);
+    await waitForOutput(child, /hubsync running/);
+    const receiver = /"receiver":"http:\/\/[^:]+:(\d+)"/.exec(child.output.stdout)?.[1];
+    const socket = net.connect(Number(receiver), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /webhooks/hubspot HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n[{"eventId"');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return { child, socket };
+  }
+
+  it('on SIGTERM cuts off a client that never finishes its request, and still exits 0 inside 30 s', async () => {
+    const { child, socket } = await runWithStuckClient('stuck.yaml');
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    const result = await finished(child);
+    socket.destroy();
+    expect(result.code).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(25_000);
+  }, 40_000);
+
+  it('a second signal exits at once, whatever is still running', async () => {
+    const { child, socket } = await runWithStuckClient('twice.yaml');
+    child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const second = Date.now();
+    child.kill('SIGINT');
+    const result = await finished(child);
+    socket.destroy();
+    expect(result.code).toBe(1);
+    expect(Date.now() - second).toBeLessThan(5_000);
+    expect(result.stdout).toMatch(/second signal: exiting now/);
+  }, 40_000);
 });
