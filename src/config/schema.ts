@@ -259,22 +259,31 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    const portals = new Set(config.hubspot.accounts.map((account) => account.portalId));
-    const names = new Set<string>();
-    config.jobs.forEach((job, index) => {
-      if (names.has(job.name)) {
-        ctx.addIssue({ code: 'custom', path: ['jobs', index, 'name'], message: `duplicate job name "${job.name}"` });
-      }
-      names.add(job.name);
-      if (!config.sandbox && !portals.has(job.portalId)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['jobs', index, 'portalId'],
-          message: `no hubspot.accounts entry for portal ${job.portalId}`,
-        });
-      }
-    });
+    for (const problem of crossKeyProblems(config)) ctx.addIssue({ code: 'custom', ...problem });
   });
+
+/**
+ * Checks that span keys: duplicate job names, jobs whose portal has no account. Defensive about
+ * its input, so that it also runs on a configuration that failed validation elsewhere (zod skips
+ * the refinement then) and the one error still lists every problem.
+ */
+export function crossKeyProblems(config: unknown): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const c = (config ?? {}) as { sandbox?: unknown; hubspot?: { accounts?: unknown }; jobs?: unknown };
+  const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? value.filter((v) => v !== null && typeof v === 'object') : []);
+  const portals = new Set(list(c.hubspot?.accounts).map((account) => Number(account.portalId)));
+  const names = new Set<unknown>();
+  (Array.isArray(c.jobs) ? c.jobs : []).forEach((job: unknown, index) => {
+    if (job === null || typeof job !== 'object') return;
+    const { name, portalId } = job as { name?: unknown; portalId?: unknown };
+    if (name !== undefined && names.has(name)) problems.push({ path: ['jobs', index, 'name'], message: `duplicate job name "${String(name)}"` });
+    names.add(name);
+    if (c.sandbox !== true && portalId !== undefined && !portals.has(Number(portalId))) {
+      problems.push({ path: ['jobs', index, 'portalId'], message: `no hubspot.accounts entry for portal ${String(portalId)}` });
+    }
+  });
+  return problems;
+}
 
 export type Config = z.output<typeof configSchema>;
 export type DatabaseConfig = Config['database'];

@@ -26,11 +26,14 @@ describe('hubsync CLI', () => {
   it('refuses a bad configuration with one message naming every bad key, exit code 2, no stack trace', async () => {
     const file = writeConfig(
       'bad.yaml',
-      `jobs:\n  - { name: a, portalId: 1, objectType: contacts, schedule: "nope" }\nhttp: { port: -1 }\nmetrics: { intervalSeconds: 0 }\n`,
+      `jobs:\n  - { name: a, portalId: 1, objectType: contacts, schedule: "nope" }\n  - { name: a, portalId: 1, objectType: deals }\nhttp: { port: -1 }\nmetrics: { intervalSeconds: 0 }\n`,
     );
     const result = await runCli(['config', 'check', '--config', file]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('jobs[0].schedule: not a cron expression');
+    // Checks across keys are reported beside the others, not only once everything else is right.
+    expect(result.stderr).toContain('jobs[1].name: duplicate job name "a"');
+    expect(result.stderr).toContain('jobs[0].portalId: no hubspot.accounts entry for portal 1');
     expect(result.stderr).toMatch(/http\.port: /);
     expect(result.stderr).toMatch(/metrics\.intervalSeconds: /);
     expect(result.stderr).not.toMatch(/\n\s+at /);
