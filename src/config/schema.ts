@@ -31,7 +31,10 @@ export type Tier = keyof typeof TIERS;
 const databaseSchema = z
   .object({
     /** Empty: the embedded database (PGlite) in `embeddedDir`. */
-    url: z.string().default(''),
+    url: z
+      .string()
+      .regex(/^$|^(postgres|postgresql|socket):/, 'not a Postgres URL (postgres://user:password@host:5432/database)')
+      .default(''),
     embeddedDir: z.string().default('./data'),
     poolSize: positiveInt.default(10),
     statementTimeoutMs: positiveInt.default(15_000),

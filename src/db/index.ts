@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config/schema.ts';
+import { coerceError, DatabaseUnavailableError } from '../errors.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import type { Database } from './schema.ts';
 
@@ -31,17 +32,39 @@ export function parseInt8(text: string): number {
   return value;
 }
 
-/** Opens the configured database: Postgres when a URL is set, the embedded PGlite otherwise. */
+/**
+ * Opens the configured database: Postgres when a URL is set, the embedded PGlite otherwise. A
+ * Postgres that cannot be reached or used (down, wrong password, no such database) is a
+ * DatabaseUnavailableError naming the server, never the password.
+ */
 export async function openDatabase(config: DatabaseConfig, log?: Logger): Promise<DatabaseHandle> {
-  return config.url ? openPostgres(config, log) : openEmbedded(config.embeddedDir);
+  if (!config.url) return openEmbedded(config.embeddedDir);
+  const handle = openPostgres(config, log);
+  try {
+    await ping(handle.db);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw new DatabaseUnavailableError(`cannot use the database at ${handle.description}: ${coerceError(err).message}`, { cause: err });
+  }
+  return handle;
+}
+
+/** Host, port and database of a Postgres URL, without credentials; also the socket forms pg accepts. */
+export function postgresTarget(raw: string): { host: string; port: string; database: string } {
+  const query = new URLSearchParams(raw.includes('?') ? raw.slice(raw.indexOf('?') + 1) : '');
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  const socket = raw.startsWith('socket:');
+  const host = query.get('host') ?? (socket ? (url?.pathname ?? '') : decodeURIComponent(url?.hostname ?? ''));
+  const database = (socket ? query.get('db') : (url?.pathname ?? /^[^:]+:\/\/[^/]*\/([^?]*)/.exec(raw)?.[1])) ?? '';
+  return { host, port: url && !socket ? url.port : (query.get('port') ?? ''), database: database.replace(/^\//, '') };
 }
 
 function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
-  const url = new URL(config.url);
+  const target = postgresTarget(config.url);
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,
-    ssl: sslOption(config.ssl, url.hostname),
+    ssl: sslOption(config.ssl, target.host),
     statement_timeout: config.statementTimeoutMs,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
@@ -60,7 +83,7 @@ function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
   return {
     db,
     kind: 'postgres',
-    description: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
+    description: `postgres://${target.host.startsWith('/') ? `[${target.host}]` : target.host}:${target.port || 5432}/${target.database}`,
     close: () => db.destroy(),
   };
 }
@@ -74,7 +97,8 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
 }
 
 function sslOption(mode: DatabaseConfig['ssl'], host: string): pg.PoolConfig['ssl'] {
-  const local = host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('/');
+  // No host, or a directory: a Unix socket on this machine.
+  const local = host === '' || host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.') || host.startsWith('/');
   if (mode === 'disable' || (mode === 'auto' && local)) return false;
   if (mode === 'verify') return { rejectUnauthorized: true };
   return { rejectUnauthorized: false };

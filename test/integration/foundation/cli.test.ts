@@ -40,6 +40,15 @@ describe('hubsync CLI', () => {
     expect(result.stderr.match(/invalid configuration/g)).toHaveLength(1);
   });
 
+  it('says in one line which database it cannot reach, without the password or a stack trace', async () => {
+    const file = writeConfig('unreachable.yaml', 'database: { url: "postgres://hubsync:hunter2-secret@127.0.0.1:5999/app" }\n');
+    const result = await runCli(['migrate', '--config', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cannot use the database at postgres://127.0.0.1:5999/app');
+    expect(result.stderr + result.stdout).not.toContain('hunter2-secret');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('prints the resolved configuration with secrets masked', async () => {
     const file = writeConfig(
       'ok.yaml',
