@@ -18,6 +18,14 @@ export function requestAccount(req: FastifyRequest): Account {
  * answers without rate-limit headers; everything else carries the X-HubSpot-RateLimit-* headers.
  */
 export function addCrmGuards(app: FastifyInstance, accounts: Accounts): void {
+  // Error bodies name the request's correlation id, the one in the header.
+  app.addHook('preSerialization', async (_req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const id = reply.getHeader('x-hubspot-correlation-id');
+    if (reply.statusCode >= 400 && typeof id === 'string' && payload !== null && typeof payload === 'object' && 'correlationId' in payload) {
+      return { ...payload, correlationId: id };
+    }
+    return payload;
+  });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const correlationId = randomUUID();
     reply.header('x-hubspot-correlation-id', correlationId);
@@ -38,6 +46,8 @@ export function addCrmGuards(app: FastifyInstance, accounts: Accounts): void {
     if (fault?.status === 429) {
       const policy = fault.policy ?? (isSearch ? 'SECONDLY' : 'TEN_SECONDLY_ROLLING');
       if (!isSearch) reply.headers(account.limiter.headers());
+      // As the limiter's own 429s: the window the policy implies (a daily one waits for the reset, unannounced).
+      if (account.retryAfter && policy !== 'DAILY') reply.header('Retry-After', String(Math.ceil((policy === 'SECONDLY' ? 1000 : account.limiter.windowMs) / 1000)));
       return reply.code(429).send(rateLimitBody(policy, correlationId, groupName));
     }
     if (fault) {

@@ -103,4 +103,18 @@ describe('rate limits', () => {
     expect((await failure(clientFor('oauth-token').crm.contacts.basicApi.getPage(1))).code).toBe(503);
     expect((await clientFor('oauth-token').crm.contacts.basicApi.getPage(1)).results).toEqual([]);
   });
+
+  it('an injected 429 carries Retry-After when the account announces it, and error bodies name the header\'s correlation id', async () => {
+    const control = (body: unknown) => fetch(`${sandbox.baseUrl}/__sandbox/hubspot/limits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await control({ action: 'reset', portalId: 3 });
+    await control({ action: 'failNext', status: 429, count: 1, portalId: 3 });
+    const limited = await fetch(`${sandbox.baseUrl}/crm/v3/objects/contacts?limit=1`, { headers: { authorization: 'Bearer pat-daily' } });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    const id = async (res: Response) => ((await res.json()) as { correlationId: string }).correlationId;
+    expect(await id(limited)).toBe(limited.headers.get('x-hubspot-correlation-id'));
+    const missing = await fetch(`${sandbox.baseUrl}/crm/v3/objects/contacts/987654321`, { headers: { authorization: 'Bearer oauth-token' } });
+    expect(missing.status).toBe(404);
+    expect(await id(missing)).toBe(missing.headers.get('x-hubspot-correlation-id'));
+  });
 });
