@@ -101,6 +101,19 @@ export async function latestRuns(db: Db): Promise<{ last: SyncRun[]; lastOk: Syn
   return { last, lastOk };
 }
 
+/** When the job's newest poll (not sweep) began, on any worker (epoch ms). */
+export async function lastPollStart(db: Db, jobName: string): Promise<number | null> {
+  const row = await db
+    .selectFrom('sync_runs')
+    .select('started_at')
+    .where('job_name', '=', jobName)
+    .where('kind', '!=', 'sweep')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? row.started_at.getTime() : null;
+}
+
 /** Runs of one job, newest first. */
 export async function runsOf(db: Db, jobName: string, limit = 20): Promise<SyncRun[]> {
   return db.selectFrom('sync_runs').selectAll().where('job_name', '=', jobName).orderBy('id', 'desc').limit(limit).execute();

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
 import { ledgerReport } from '../db/mirror-ledger.ts';
 import type { Database } from '../db/schema.ts';
+import { lastPollStart } from '../db/sync-runs.ts';
 import { objectTypeName } from '../hubspot/objects.ts';
 
 /**
@@ -58,7 +59,7 @@ export interface AdaptiveGate {
  * A change is judged once both paths have had time to report it: polling the look-back (search
  * shows changes late by up to that), webhooks at least this long (delivery and processing).
  */
-export const MIN_JUDGE_DELAY_MS = 5_000;
+const MIN_JUDGE_DELAY_MS = 5_000;
 
 /**
  * One job's adaptive state. The interval is this process's (every worker judges from the shared
@@ -105,17 +106,4 @@ export function createAdaptiveGate(db: Kysely<Database>, job: JobConfig, log: Lo
       return decision;
     },
   };
-}
-
-/** When the job's newest poll (not sweep) began, on any worker. */
-async function lastPollStart(db: Kysely<Database>, jobName: string): Promise<number | null> {
-  const row = await db
-    .selectFrom('sync_runs')
-    .select('started_at')
-    .where('job_name', '=', jobName)
-    .where('kind', '!=', 'sweep')
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row ? row.started_at.getTime() : null;
 }
