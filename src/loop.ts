@@ -52,3 +52,16 @@ export function loopLifecycle(body: (control: LoopControl) => Promise<void>): { 
     },
   };
 }
+
+/**
+ * Repeats `step` (which handles up to `batchSize` rows and says how many) until one handles fewer
+ * or `stop()` says so; returns the total. Large deletes go in slices that never hold long locks.
+ */
+export async function inBatches(step: (limit: number) => Promise<number>, batchSize: number, stop: () => boolean = () => false): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await step(batchSize);
+    total += n;
+    if (n < batchSize || stop()) return total;
+  }
+}

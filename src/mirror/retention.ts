@@ -9,7 +9,7 @@ import type { Service } from '../cli/lifecycle.ts';
 import { pruneLedger } from '../db/mirror-ledger.ts';
 import type { Database } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
-import { loopLifecycle, sleep } from '../loop.ts';
+import { inBatches, loopLifecycle, sleep } from '../loop.ts';
 
 export interface LedgerRetentionDeps {
   db: Kysely<Database>;
@@ -33,12 +33,7 @@ export function createLedgerRetention(deps: LedgerRetentionDeps): Service & { pr
   /** Deletes every row past retention, batch by batch; returns how many. */
   async function pruneOnce(): Promise<number> {
     const before = new Date(now() - deps.retentionHours * 3_600_000);
-    let deleted = 0;
-    for (;;) {
-      const n = await pruneLedger(deps.db, before, batchSize);
-      deleted += n;
-      if (n < batchSize || control.stopping) break;
-    }
+    const deleted = await inBatches((limit) => pruneLedger(deps.db, before, limit), batchSize, () => control.stopping);
     if (deleted > 0) log.info({ deleted, before }, 'old change ledger rows deleted');
     return deleted;
   }

@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { failAbandonedWebhookEvents, pruneQuarantine, pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
 import { mirrorProperties, objectTypeName, type HubSpotReader } from '../hubspot/objects.ts';
+import { inBatches } from '../loop.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import { buildReceiver, type Readiness, type ReceiverDeps } from './receiver.ts';
@@ -105,12 +106,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     lastPrune = now();
     const before = new Date(now() - hours * 3_600_000);
     for (const [what, prune] of [['processed webhook events', pruneWebhookEvents], ['quarantined webhook events', pruneQuarantine]] as const) {
-      let deleted = 0;
-      while (running) {
-        const n = await prune(deps.db, before, PRUNE_BATCH);
-        deleted += n;
-        if (n < PRUNE_BATCH) break;
-      }
+      const deleted = await inBatches((limit) => prune(deps.db, before, limit), PRUNE_BATCH, () => !running);
       if (deleted > 0) log.info({ deleted, before }, `pruned ${what}`);
     }
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loopLifecycle, sleep } from '../../../src/loop.ts';
+import { inBatches, loopLifecycle, sleep } from '../../../src/loop.ts';
 
 describe('loopLifecycle', () => {
   it('runs the body once however often it is started; stop ends its sleep at once and waits for it', async () => {
@@ -28,5 +28,20 @@ describe('loopLifecycle', () => {
     await lifecycle.stop();
     await lifecycle.start();
     await lifecycle.stop();
+  });
+});
+
+describe('inBatches', () => {
+  it('repeats a step until it handles less than a batch, or until told to stop', async () => {
+    let left = 23;
+    const step = async (limit: number) => {
+      const n = Math.min(limit, left);
+      left -= n;
+      return n;
+    };
+    expect(await inBatches(step, 10)).toBe(23);
+    left = 50;
+    let steps = 0;
+    expect(await inBatches(async (limit) => (steps++, step(limit)), 10, () => steps >= 2)).toBe(20);
   });
 });
