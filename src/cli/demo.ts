@@ -93,17 +93,10 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     sandbox.stopStream();
     await withTimeout(sandbox.sandbox.idle(), 15_000);
     await drain(handle.db, processor);
-    // A poll that really runs now: one already running may have started before the stream stopped.
-    const runNow = async (job: string, kind: 'poll' | 'sweep') => {
-      for (let waited = 0; waited < 60_000; waited += 100) {
-        const outcome = await polling.trigger(job, kind);
-        if (outcome?.status !== 'skipped' || outcome.reason !== 'leased') return;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    };
+    // Polls that start now: one already going may have started before the stream stopped.
     for (const job of config.jobs) {
-      await runNow(job.name, 'poll');
-      await runNow(job.name, 'sweep');
+      await polling.runNow(job.name, 'poll');
+      await polling.runNow(job.name, 'sweep');
     }
     await drain(handle.db, processor);
 

@@ -24,6 +24,8 @@ export interface PollingServiceOptions extends Omit<PollDeps, 'worker' | 'signal
 export interface PollingService extends Service {
   /** Runs a job now (as a tick would); skipped when it is already running here or elsewhere. */
   trigger(jobName: string, kind?: RunKind): Promise<RunOutcome | undefined>;
+  /** Runs a job now, after the run of it already going here (which may have started too early to see what matters). */
+  runNow(jobName: string, kind?: RunKind): Promise<RunOutcome | undefined>;
   /** Next scheduled poll of each job. */
   nextRuns(): Record<string, Date | null>;
 }
@@ -90,9 +92,15 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
     await trigger(job.name, 'poll');
   };
 
+  const runNow = async (jobName: string, kind: RunKind = 'poll'): Promise<RunOutcome | undefined> => {
+    for (let running = inFlight.get(`${kind}:${jobName}`); running; running = inFlight.get(`${kind}:${jobName}`)) await running;
+    return trigger(jobName, kind);
+  };
+
   return {
     name: 'polling',
     trigger,
+    runNow,
     nextRuns: () => Object.fromEntries(tasks.filter((t) => t.kind === 'poll').map((t) => [t.job, t.task.getNextRun()])),
     async start() {
       for (const job of options.jobs) {

@@ -123,6 +123,21 @@ describe('polling jobs', () => {
     for (let i = 1; i < runs.length; i++) expect(runs[i]!.started_at.getTime()).toBeGreaterThanOrEqual(runs[i - 1]!.finished_at!.getTime());
   }, 60_000);
 
+  it('runNow waits out the run already going here, then runs its own; trigger would skip', async () => {
+    const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'now', properties: ['email'] }]));
+    const service = createPollingService({ ...p.deps, jobs: p.config.jobs, runAtStart: true });
+    await service.start();
+    try {
+      expect(await service.trigger('now')).toEqual({ status: 'skipped', reason: 'leased' });
+      const outcome = await service.runNow('now');
+      expect(outcome?.status).toBe('ok');
+      const runs = await testDb.db.selectFrom('sync_runs').select('kind').where('job_name', '=', 'now').orderBy('id').execute();
+      expect(runs.map((r) => r.kind)).toEqual(['backfill', 'incremental', 'incremental']);
+    } finally {
+      await service.stop();
+    }
+  }, 60_000);
+
   it('startBackfill re-reads from scratch on the next run; status shows runs, cursor and lag', async () => {
     const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'again', properties: ['email'] }]));
     expect((await runJob(p.deps, p.job('again'), 'poll')).status).toBe('ok');
