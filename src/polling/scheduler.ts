@@ -60,15 +60,7 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
         log.error({ err: coerceError(err), job: job.name, kind }, 'polling run crashed');
         return { status: 'failed', runs: [] };
       });
-      const gate = gates.get(job.name);
-      if (gate && kind === 'poll' && outcome.status === 'ok') {
-        try {
-          const decision = await gate.afterRun(startedAt);
-          options.metrics?.gauge('polling.interval_seconds', decision.intervalMs / 1000, { job: job.name });
-        } catch (err) {
-          log.warn({ err: coerceError(err), job: job.name }, 'adaptive polling: could not judge the webhooks; interval kept');
-        }
-      }
+      if (kind === 'poll' && outcome.status === 'ok') await adapt(job, startedAt);
       return outcome;
     })();
     inFlight.set(key, run);
@@ -76,6 +68,18 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
       return await run;
     } finally {
       inFlight.delete(key);
+    }
+  };
+
+  /** After a successful poll of an adaptive job: judge the webhooks, set the next interval. */
+  const adapt = async (job: JobConfig, startedAt: number): Promise<void> => {
+    const gate = gates.get(job.name);
+    if (!gate) return;
+    try {
+      const decision = await gate.afterRun(startedAt);
+      options.metrics?.gauge('polling.interval_seconds', decision.intervalMs / 1000, { job: job.name });
+    } catch (err) {
+      log.warn({ err: coerceError(err), job: job.name }, 'adaptive polling: could not judge the webhooks; interval kept');
     }
   };
 
