@@ -40,6 +40,8 @@ const databaseSchema = z
     statementTimeoutMs: positiveInt.default(15_000),
     /** auto: TLS without certificate verification for non-local hosts (Heroku Postgres), none locally. */
     ssl: z.enum(['auto', 'disable', 'no-verify', 'verify']).default('auto'),
+    /** Prepare the mirror's hot statements once per connection; off behind a transaction-mode PgBouncer older than 1.21. */
+    preparedStatements: z.boolean().default(true),
   })
   .strict();
 

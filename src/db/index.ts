@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config/schema.ts';
 import { coerceError, DatabaseUnavailableError } from '../errors.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { PreparingClient } from './prepared.ts';
 import type { Database } from './schema.ts';
 
 export type { Database } from './schema.ts';
@@ -62,6 +63,7 @@ export function postgresTarget(raw: string): { host: string; port: string; datab
 function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
   const target = postgresTarget(config.url);
   const pool = new pg.Pool({
+    ...(config.preparedStatements ? { Client: PreparingClient } : {}),
     connectionString: config.url,
     max: config.poolSize,
     ssl: sslOption(config.ssl, target.host),

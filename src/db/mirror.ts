@@ -6,6 +6,7 @@ import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } 
 import type { LedgerChange } from '../mirror/ledger.ts';
 import { ledgerUpsert } from './mirror-ledger.ts';
 import { msToTimestamp, timestampToMs } from './mirror-sql.ts';
+import { prepared } from './prepared.ts';
 import type { ObjectRef, Via } from '../mirror/observation.ts';
 import { isArchived, objectKey, type AssociationState, type MirrorObject } from '../mirror/rule.ts';
 import type { HubspotAssociationsTable, HubspotObjectsTable } from './mirror-tables.ts';
@@ -72,7 +73,7 @@ export async function lockObjects(trx: Transaction<Database>, refs: readonly Obj
   let locked = await selectForUpdate(trx, keys, true);
   const fresh = new Set<string>();
   if (locked.length < refs.length) {
-    const inserted = await sql<{ portal_id: number; object_type: string; object_id: string }>`
+    const inserted = await sql<{ portal_id: number; object_type: string; object_id: string }>`${prepared}
       insert into hubspot_objects (portal_id, object_type, object_id, first_seen_via, first_seen_at, updated_at)
       select k.portal_id, k.object_type, k.object_id, '', ${now}, ${now}
       from ${keys}
@@ -107,7 +108,7 @@ export async function lockObjects(trx: Transaction<Database>, refs: readonly Obj
 
 /** Locks and reads the rows of `keys`; with `allOrNothing`, locks and returns nothing unless every key has a row. */
 async function selectForUpdate(trx: Transaction<Database>, keys: RawBuilder<unknown>, allOrNothing: boolean): Promise<LockedRow[]> {
-  const { rows } = await sql<LockedRow>`
+  const { rows } = await sql<LockedRow>`${prepared}
     with k as (select * from ${keys})
     select o.portal_id, o.object_type, o.object_id, o.properties, o.property_versions, o.lifecycle, o.merged_into,
       o.first_seen_via, ${timestampToMs('o.lifecycle_at')} as lifecycle_at, ${timestampToMs('o.merged_at')} as merged_at,
@@ -161,7 +162,7 @@ export async function writeMirror(trx: Transaction<Database>, write: MirrorWrite
     counts.push(sql`(select count(*) from assoc) as associations`);
   }
   if (parts.length === 0) return { objectsWritten: 0, ledgerChanges: 0, associationsWritten: 0 };
-  const { rows } = await sql<{ updated?: number; ledger?: number; associations?: number }>`
+  const { rows } = await sql<{ updated?: number; ledger?: number; associations?: number }>`${prepared}
     with ${sql.join(parts)} select ${sql.join(counts)}`.execute(trx);
   const result = rows[0] ?? {};
   return {

@@ -14,7 +14,7 @@ export interface TestDb extends DatabaseHandle {
 export const serverUrl = process.env.DATABASE_URL || undefined;
 
 export function testDatabaseConfig(url = ''): DatabaseConfig {
-  return { url, embeddedDir: 'memory://', poolSize: 10, statementTimeoutMs: 30_000, ssl: 'disable' };
+  return { url, embeddedDir: 'memory://', poolSize: 10, statementTimeoutMs: 30_000, ssl: 'disable', preparedStatements: true };
 }
 
 /**

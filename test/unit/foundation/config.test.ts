@@ -31,6 +31,7 @@ describe('loadConfig', () => {
     expect(config.http.port).toBe(3000);
     expect(config.http.publicUrl).toBe('');
     expect(config.database.url).toBe('');
+    expect(config.database.preparedStatements).toBe(true);
     expect(config.hubspot.apps[0]?.clientSecret).toBe('s3cret-value');
     expect(config.hubspot.accounts[0]?.tier).toBe('professional');
     expect(config.jobs[0]?.lookbackSeconds).toBe(120);
@@ -52,6 +53,7 @@ jobs:
   - { name: deals, portalId: 456, objectType: deals, schedule: "every minute" }
 http: { port: 99999 }
 metrics: { format: xml, colour: blue }
+database: { preparedStatements: "no" }
 `;
     const problems = problemsOf(text);
     expect(problems).toEqual(
@@ -60,9 +62,10 @@ metrics: { format: xml, colour: blue }
         expect.stringMatching(/^http\.port: /),
         expect.stringMatching(/^metrics\.format: /),
         'metrics.colour: unknown key',
+        expect.stringMatching(/^database\.preparedStatements: /),
       ]),
     );
-    expect(problems).toHaveLength(4);
+    expect(problems).toHaveLength(5);
   });
 
   it('names a missing environment variable with the key that references it', () => {
