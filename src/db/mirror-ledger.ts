@@ -2,7 +2,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { LagStats, LedgerChange, LedgerGroupReport, LedgerRange, LedgerReport } from '../mirror/ledger.ts';
 import type { Via } from '../mirror/observation.ts';
-import { msToTimestamp } from './mirror-sql.ts';
+import { arrayLiteral, msToTimestamp } from './mirror-sql.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -12,7 +12,7 @@ import type { Database } from './schema.ts';
  * sorted (as `reduceSightings` returns them) so concurrent writers lock rows in the same order.
  */
 export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unknown> {
-  const column = <T>(pick: (c: LedgerChange) => T): T[] => changes.map(pick);
+  const column = (pick: (c: LedgerChange) => string | number | boolean | null): string => arrayLiteral(changes.map(pick));
   const seen = (via: Via) => column((c) => c.seenAt[via] ?? null);
   return sql`
     insert into change_ledger as l (portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at,

@@ -5,7 +5,7 @@
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { LedgerChange } from '../mirror/ledger.ts';
 import { ledgerUpsert } from './mirror-ledger.ts';
-import { msToTimestamp, timestampToMs } from './mirror-sql.ts';
+import { arrayLiteral, msToTimestamp, timestampToMs } from './mirror-sql.ts';
 import { prepared } from './prepared.ts';
 import type { ObjectRef, Via } from '../mirror/observation.ts';
 import { isArchived, objectKey, type AssociationState, type MirrorObject } from '../mirror/rule.ts';
@@ -68,7 +68,7 @@ interface LockedRow {
 export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[], now: Date): Promise<Map<string, MirrorObject>> {
   const stored = new Map<string, MirrorObject>();
   if (refs.length === 0) return stored;
-  const keys = sql`unnest(${refs.map((r) => r.portalId)}::int8[], ${refs.map((r) => r.objectType)}::text[], ${refs.map((r) => r.objectId)}::text[])
+  const keys = sql`unnest(${arrayLiteral(refs.map((r) => r.portalId))}::int8[], ${arrayLiteral(refs.map((r) => r.objectType))}::text[], ${arrayLiteral(refs.map((r) => r.objectId))}::text[])
     as k(portal_id, object_type, object_id)`;
   let locked = await selectForUpdate(trx, keys, true);
   const fresh = new Set<string>();
@@ -177,7 +177,7 @@ export async function writeMirror(trx: Transaction<Database>, write: MirrorWrite
  * cheaper for Postgres than a JSON document of records, and ordered as `objects` is (key order).
  */
 function objectUpdate(objects: readonly MirrorObject[], now: Date): RawBuilder<unknown> {
-  const column = <T>(pick: (o: MirrorObject) => T): T[] => objects.map(pick);
+  const column = (pick: (o: MirrorObject) => string | number | boolean | null): string => arrayLiteral(objects.map(pick));
   return sql`
     update hubspot_objects o set
       properties = j.properties, property_versions = j.property_versions, archived = j.archived,

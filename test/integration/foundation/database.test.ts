@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/index.ts';
+import { arrayLiteral } from '../../../src/db/mirror-sql.ts';
 import { prepared, statementName } from '../../../src/db/prepared.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 
@@ -10,6 +11,19 @@ describe('database plumbing', () => {
     test = await createTestDb({ migrate: false });
   });
   afterAll(() => test.close());
+
+  it('sends array literals the database reads back element for element', async () => {
+    const texts = ['', 'plain', 'NULL', 'null', 'a,b', '{braces}', 'say "hi"', 'back\\slash', '\\"', ' padded ', 'ünï ☃ 𝄞', 'line\nbreak'];
+    const { rows } = await sql<{ t: string | null; n: number | null; b: boolean | null }>`
+      select * from unnest(${arrayLiteral([...texts, null])}::text[], ${arrayLiteral([...texts.map((_, i) => i * 1_000_000_007), null])}::int8[],
+        ${arrayLiteral([...texts.map((_, i) => i % 2 === 0), null])}::bool[]) as u(t, n, b)`.execute(test.db);
+    expect(rows.map((r) => r.t)).toEqual([...texts, null]);
+    expect(rows.map((r) => r.n)).toEqual([...texts.map((_, i) => i * 1_000_000_007), null]);
+    expect(rows.map((r) => r.b)).toEqual([...texts.map((_, i) => i % 2 === 0), null]);
+    const json = JSON.stringify({ email: 'a"b\\c@example.com', none: null });
+    const parsed = await sql<{ j: unknown }>`select unnest(${arrayLiteral([json])}::jsonb[]) as j`.execute(test.db);
+    expect(parsed.rows[0]!.j).toEqual(JSON.parse(json));
+  });
 
   it('names only marked statements, one stable name per text', () => {
     const marked = sql`${prepared} select 1`.compile(test.db).sql;
