@@ -35,6 +35,8 @@ export function statementName(text: string): string | undefined {
  * once per connection and binds it after). Everything else passes through unchanged.
  */
 export class PreparingClient extends pg.Client {
+  // pg's `query` has a dozen overloads; this passes every call through to it, so its declared
+  // result is `never`, which satisfies all of them; the pool hands the client out typed as its own.
   override query(...args: unknown[]): never {
     const [text, values] = args;
     const name = typeof text === 'string' && Array.isArray(values) ? statementName(text) : undefined;
