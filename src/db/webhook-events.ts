@@ -3,6 +3,7 @@
  * store, the processor's claim / done / retry, and the status figures.
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { ObjectRef } from '../mirror/observation.ts';
 import type { IncomingEvent, ParsedBatch } from '../webhooks/inbox.ts';
 import type { Database } from './schema.ts';
 import type { WebhookEventsTable } from './webhook-tables.ts';
@@ -121,6 +122,26 @@ export async function claimWebhookEvents(
 export async function markWebhookEventsProcessed(trx: Transaction<Database>, ids: readonly number[], now: Date): Promise<void> {
   if (ids.length === 0) return;
   await trx.updateTable('webhook_events').set({ processed_at: now, error: null }).where('id', 'in', ids).execute();
+}
+
+/** What a processed event's payload becomes once its object's values are erased. */
+export const ERASED_PAYLOAD = { erased: true } as const;
+
+/**
+ * Replaces the stored payloads of processed events about `refs` (objects the mirror has erased
+ * after a privacy deletion) with ERASED_PAYLOAD: property values, workflow and Paragon records
+ * must not outlive the deletion until the inbox's retention removes the rows. Unprocessed events
+ * keep theirs until they are applied (and are erased then). Call in the applying transaction.
+ */
+export async function eraseWebhookPayloads(trx: Transaction<Database>, refs: readonly ObjectRef[]): Promise<number> {
+  if (refs.length === 0) return 0;
+  const result = await sql`
+    update webhook_events e set payload = ${JSON.stringify(ERASED_PAYLOAD)}::jsonb
+    from unnest(${refs.map((r) => r.portalId)}::int8[], ${refs.map((r) => r.objectType)}::text[], ${refs.map((r) => r.objectId)}::text[])
+      as r(portal_id, object_type, object_id)
+    where e.portal_id = r.portal_id and e.object_type = r.object_type and e.object_id = r.object_id
+      and e.processed_at is not null and e.payload <> ${JSON.stringify(ERASED_PAYLOAD)}::jsonb`.execute(trx);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 export interface WebhookFailure {

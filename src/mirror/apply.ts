@@ -7,8 +7,8 @@ import type { Transaction } from 'kysely';
 import { lockObjects, writeMirror } from '../db/mirror.ts';
 import type { Database } from '../db/schema.ts';
 import { reduceSightings } from './ledger.ts';
-import type { Observation } from './observation.ts';
-import { affectedRefs, applyRule } from './rule.ts';
+import type { ObjectRef, Observation } from './observation.ts';
+import { affectedRefs, applyRule, objectKey } from './rule.ts';
 
 export interface ApplyResult {
   observations: number;
@@ -18,6 +18,11 @@ export interface ApplyResult {
   associationsWritten: number;
   /** Ledger rows created or given an earlier sighting. */
   ledgerChanges: number;
+  /**
+   * Objects of the batch whose values the mirror has erased (a privacy deletion, in this batch
+   * or before): the caller removes copies of their data it keeps elsewhere.
+   */
+  erased: ObjectRef[];
 }
 
 export interface ApplyOptions {
@@ -42,8 +47,11 @@ export async function applyObservations(
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const now = options.now ?? new Date();
-  const stored = await lockObjects(trx, affectedRefs(observations), now);
+  const refs = affectedRefs(observations);
+  const stored = await lockObjects(trx, refs, now);
   const result = applyRule(stored, observations);
   const written = await writeMirror(trx, { objects: result.objects, ledger: reduceSightings(result.ledger), associations: result.associations }, now);
-  return { observations: observations.length, ...written };
+  const changed = new Map(result.objects.map((object) => [objectKey(object), object]));
+  const erased = refs.filter((ref) => ((changed.get(objectKey(ref)) ?? stored.get(objectKey(ref)))?.privacyDeletedAt ?? null) !== null);
+  return { observations: observations.length, ...written, erased };
 }

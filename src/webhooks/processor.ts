@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { isConnectionError } from '../errors.ts';
-import { claimWebhookEvents, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from '../db/webhook-events.ts';
+import { claimWebhookEvents, eraseWebhookPayloads, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from '../db/webhook-events.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
 import type { Observation, SnapshotObservation } from '../mirror/observation.ts';
@@ -149,8 +149,10 @@ async function applyPlans(db: Kysely<Database>, plans: readonly Extract<EventPla
   const observations: Observation[] = [...plans.flatMap((plan) => plan.observations), ...snapshots];
   const at = now();
   await db.transaction().execute(async (trx) => {
-    await applyObservations(trx, observations, { now: at });
+    const { erased } = await applyObservations(trx, observations, { now: at });
     await markWebhookEventsProcessed(trx, plans.map((plan) => plan.id), at);
+    // A privacy deletion reaches the inbox's copies too, these events' included.
+    await eraseWebhookPayloads(trx, erased);
   });
 }
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { failAbandonedWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/db/webhook-events.ts';
+import { ERASED_PAYLOAD, failAbandonedWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/db/webhook-events.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
@@ -88,6 +88,34 @@ describe('processing', () => {
     expect(await testDb.db.selectFrom('hubspot_objects').select('lifecycle').where('object_id', '=', '404').executeTakeFirstOrThrow()).toEqual({ lifecycle: 'live' });
     expect(await webhookStatus(testDb.db, clock)).toMatchObject({ backlog: 0, failed: 0, retrying: 0 });
     expect((await processWebhookBatch(deps(reader))).claimed).toBe(0);
+  });
+
+  it('a privacy deletion erases the stored payloads of the contact, late events included, and no one else', async () => {
+    const payloads = async (objectId: string) =>
+      (await testDb.db.selectFrom('webhook_events').select('payload').where('object_id', '=', objectId).orderBy('id').execute()).map((r) => r.payload);
+    await store([
+      hubspotEvent({ objectId: 51, propertyValue: 'zoe@example.com', occurredAt: 1_790_000_000_000 }),
+      hubspotEvent({ objectId: 52, propertyValue: 'yann@example.com', occurredAt: 1_790_000_000_000 }),
+    ]);
+    expect(await processWebhookBatch(deps())).toMatchObject({ processed: 2 });
+    expect(JSON.stringify(await payloads('51'))).toContain('zoe@example.com');
+
+    await store([hubspotEvent({ subscriptionType: 'contact.privacyDeletion', objectId: 51, propertyName: undefined, propertyValue: undefined, occurredAt: 1_790_000_001_000 })]);
+    expect(await processWebhookBatch(deps())).toMatchObject({ processed: 1 });
+    expect(await payloads('51')).toEqual([ERASED_PAYLOAD, ERASED_PAYLOAD]);
+
+    // A change HubSpot delivers late keeps its value only until it is applied (and erased, as the mirror's is).
+    await store([hubspotEvent({ objectId: 51, propertyName: 'phone', propertyValue: '+33 6 12 34 56 78', occurredAt: 1_790_000_000_500 })]);
+    expect(JSON.stringify(await payloads('51'))).toContain('+33 6 12 34 56 78');
+    expect(await processWebhookBatch(deps())).toMatchObject({ processed: 1 });
+    expect(await payloads('51')).toEqual([ERASED_PAYLOAD, ERASED_PAYLOAD, ERASED_PAYLOAD]);
+
+    const mirrored = await testDb.db.selectFrom('hubspot_objects').select(['object_id', 'properties']).orderBy('object_id').execute();
+    expect(mirrored).toEqual([
+      { object_id: '51', properties: {} },
+      { object_id: '52', properties: { email: 'yann@example.com' } },
+    ]);
+    expect(JSON.stringify(await payloads('52'))).toContain('yann@example.com');
   });
 
   it('retries a failed hydration with backoff and applies the rest of the batch meanwhile', async () => {
