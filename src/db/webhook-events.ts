@@ -129,18 +129,25 @@ export const ERASED_PAYLOAD = { erased: true } as const;
 
 /**
  * Replaces the stored payloads of processed events about `refs` (objects the mirror has erased
- * after a privacy deletion) with ERASED_PAYLOAD: property values, workflow and Paragon records
- * must not outlive the deletion until the inbox's retention removes the rows. Unprocessed events
- * keep theirs until they are applied (and are erased then). Call in the applying transaction.
+ * after a privacy deletion), and about the ids merged into them, with ERASED_PAYLOAD: property
+ * values, workflow and Paragon records must not outlive the deletion until the inbox's retention
+ * removes the rows. Unprocessed events keep theirs until they are applied (and are erased then).
+ * Call in the applying transaction.
  */
 export async function eraseWebhookPayloads(trx: Transaction<Database>, refs: readonly ObjectRef[]): Promise<number> {
   if (refs.length === 0) return 0;
   const result = await sql`
-    update webhook_events e set payload = ${JSON.stringify(ERASED_PAYLOAD)}::jsonb
-    from unnest(${refs.map((r) => r.portalId)}::int8[], ${refs.map((r) => r.objectType)}::text[], ${refs.map((r) => r.objectId)}::text[])
-      as r(portal_id, object_type, object_id)
-    where e.portal_id = r.portal_id and e.object_type = r.object_type and e.object_id = r.object_id
-      and e.processed_at is not null and e.payload <> ${JSON.stringify(ERASED_PAYLOAD)}::jsonb`.execute(trx);
+    with recursive erased(portal_id, object_type, object_id) as (
+      select * from unnest(${refs.map((r) => r.portalId)}::int8[], ${refs.map((r) => r.objectType)}::text[], ${refs.map((r) => r.objectId)}::text[])
+      union
+      -- Merge redirects chain (a → b → c): the person's events under every earlier id.
+      select o.portal_id, o.object_type, o.object_id from hubspot_objects o
+      join erased e on o.portal_id = e.portal_id and o.object_type = e.object_type and o.merged_into = e.object_id
+    )
+    update webhook_events w set payload = ${JSON.stringify(ERASED_PAYLOAD)}::jsonb
+    from erased e
+    where w.portal_id = e.portal_id and w.object_type = e.object_type and w.object_id = e.object_id
+      and w.processed_at is not null and w.payload <> ${JSON.stringify(ERASED_PAYLOAD)}::jsonb`.execute(trx);
   return Number(result.numAffectedRows ?? 0);
 }
 

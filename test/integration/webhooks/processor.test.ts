@@ -90,30 +90,40 @@ describe('processing', () => {
     expect((await processWebhookBatch(deps(reader))).claimed).toBe(0);
   });
 
-  it('a privacy deletion erases the stored payloads of the contact, late events included, and no one else', async () => {
+  it('a privacy deletion erases the stored payloads of the contact and its merged ids, late events included, and no one else', async () => {
     const payloads = async (objectId: string) =>
       (await testDb.db.selectFrom('webhook_events').select('payload').where('object_id', '=', objectId).orderBy('id').execute()).map((r) => r.payload);
+    const { reader } = fakeReader({ '51': { email: 'zoe@example.com', lastmodifieddate: '1790000000400' }, '53': { lastmodifieddate: '1790000000200' } });
     await store([
+      hubspotEvent({ objectId: 54, propertyValue: 'zoe.old@example.com', occurredAt: 1_789_000_000_000 }),
+      hubspotEvent({ objectId: 53, propertyValue: 'zoe.older@example.com', occurredAt: 1_789_000_000_000 }),
       hubspotEvent({ objectId: 51, propertyValue: 'zoe@example.com', occurredAt: 1_790_000_000_000 }),
       hubspotEvent({ objectId: 52, propertyValue: 'yann@example.com', occurredAt: 1_790_000_000_000 }),
+      // 54 was merged into 53, and 53 later into 51: one person under three ids.
+      hubspotEvent({ subscriptionType: 'contact.merge', objectId: 53, primaryObjectId: 53, mergedObjectIds: [54], occurredAt: 1_790_000_000_200 }),
+      hubspotEvent({ subscriptionType: 'contact.merge', objectId: 51, primaryObjectId: 51, mergedObjectIds: [53], occurredAt: 1_790_000_000_400 }),
     ]);
-    expect(await processWebhookBatch(deps())).toMatchObject({ processed: 2 });
-    expect(JSON.stringify(await payloads('51'))).toContain('zoe@example.com');
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ processed: 6, failed: 0 });
+    expect(JSON.stringify(await payloads('54'))).toContain('zoe.old@example.com');
 
     await store([hubspotEvent({ subscriptionType: 'contact.privacyDeletion', objectId: 51, propertyName: undefined, propertyValue: undefined, occurredAt: 1_790_000_001_000 })]);
-    expect(await processWebhookBatch(deps())).toMatchObject({ processed: 1 });
-    expect(await payloads('51')).toEqual([ERASED_PAYLOAD, ERASED_PAYLOAD]);
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ processed: 1 });
+    expect(await payloads('51')).toEqual([ERASED_PAYLOAD, ERASED_PAYLOAD, ERASED_PAYLOAD]);
+    expect(await payloads('53')).toEqual([ERASED_PAYLOAD, ERASED_PAYLOAD]);
+    expect(await payloads('54')).toEqual([ERASED_PAYLOAD]);
 
     // A change HubSpot delivers late keeps its value only until it is applied (and erased, as the mirror's is).
     await store([hubspotEvent({ objectId: 51, propertyName: 'phone', propertyValue: '+33 6 12 34 56 78', occurredAt: 1_790_000_000_500 })]);
     expect(JSON.stringify(await payloads('51'))).toContain('+33 6 12 34 56 78');
-    expect(await processWebhookBatch(deps())).toMatchObject({ processed: 1 });
-    expect(await payloads('51')).toEqual([ERASED_PAYLOAD, ERASED_PAYLOAD, ERASED_PAYLOAD]);
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ processed: 1 });
+    expect(await payloads('51')).toEqual([ERASED_PAYLOAD, ERASED_PAYLOAD, ERASED_PAYLOAD, ERASED_PAYLOAD]);
 
     const mirrored = await testDb.db.selectFrom('hubspot_objects').select(['object_id', 'properties']).orderBy('object_id').execute();
     expect(mirrored).toEqual([
       { object_id: '51', properties: {} },
       { object_id: '52', properties: { email: 'yann@example.com' } },
+      { object_id: '53', properties: {} },
+      { object_id: '54', properties: {} },
     ]);
     expect(JSON.stringify(await payloads('52'))).toContain('yann@example.com');
   });
