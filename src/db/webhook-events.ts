@@ -151,6 +151,19 @@ export async function eraseWebhookPayloads(trx: Transaction<Database>, refs: rea
   return Number(result.numAffectedRows ?? 0);
 }
 
+/**
+ * Puts claimed events back until `until` without counting the claim as an attempt: their work
+ * could not start (the HubSpot account is paused), which says nothing about the events.
+ */
+export async function deferWebhookEvents(db: Kysely<Database>, ids: readonly number[], until: Date, reason: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('webhook_events')
+    .set((eb) => ({ attempts: eb('attempts', '-', 1), next_attempt_at: until, error: reason }))
+    .where('id', 'in', ids)
+    .execute();
+}
+
 export interface WebhookFailure {
   id: number;
   error: string;

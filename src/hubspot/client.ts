@@ -91,6 +91,7 @@ export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsD
       if (!result.ok) throw new Error(`batch read of ${objectType} failed: ${describeFailure(result)}`);
       return result.value;
     },
+    pausedUntil: (portalId) => accounts.get(portalId)?.budget.pausedUntil(),
   };
   return {
     get: (portalId) => accounts.get(portalId),

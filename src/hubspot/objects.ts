@@ -26,6 +26,8 @@ export interface HubSpotReader {
     /** Aborting gives up waiting (for the rate budget or the answer): the call rejects. */
     signal?: AbortSignal,
   ): Promise<{ results: HubSpotObject[]; missing: string[] }>;
+  /** While the account's calls wait out a pause (a 429, the daily limit), until when (epoch ms). */
+  pausedUntil?(portalId: number): number | undefined;
 }
 
 /** Webhook subscription prefixes and objectTypeIds, to the CRM v3 plural names the API and mirror use. */

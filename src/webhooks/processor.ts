@@ -10,10 +10,10 @@ import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { isConnectionError } from '../errors.ts';
-import { claimWebhookEvents, eraseWebhookPayloads, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from '../db/webhook-events.ts';
+import { claimWebhookEvents, deferWebhookEvents, eraseWebhookPayloads, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from '../db/webhook-events.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
-import type { Observation, SnapshotObservation } from '../mirror/observation.ts';
+import type { ObjectRef, Observation, SnapshotObservation } from '../mirror/observation.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { hydrationReads, planEvent, refKey, type EventPlan } from './observations.ts';
 
@@ -40,6 +40,8 @@ export interface BatchResult {
   /** Given up on (deterministic failures, or out of attempts). */
   failed: number;
   hydrated: number;
+  /** Put back, attempt not counted, until their HubSpot account's pause ends. */
+  deferred: number;
 }
 
 /** When to retry after `attempts` failed attempts: exponential with jitter, capped; null once out of attempts. */
@@ -61,7 +63,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
     limit: config.processBatchSize,
     maxAttempts: config.maxAttempts,
   });
-  const result: BatchResult = { claimed: rows.length, processed: 0, retrying: 0, failed: 0, hydrated: 0 };
+  const result: BatchResult = { claimed: rows.length, processed: 0, retrying: 0, failed: 0, hydrated: 0, deferred: 0 };
   if (rows.length === 0) return result;
   const attempts = new Map(rows.map((row) => [row.id, row.attempts]));
   const failures: WebhookFailure[] = [];
@@ -78,8 +80,15 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   // Events that carry all they say are applied first: a read waiting on the rate budget (paused
   // by a 429 or the daily limit) must not hold back property changes and deletions.
   const direct = plans.filter((plan) => plan.hydrate.length === 0);
-  const needy = plans.filter((plan) => plan.hydrate.length > 0);
   const applied = await applyWithFallback(deps, direct, new Map(), fail, now);
+  // A read the account's pause holds past the read deadline (the daily limit: hours) cannot
+  // happen in this claim; those events wait for the pause's end with their attempts intact.
+  const { needy, deferred } = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, claimedAt.getTime() + readDeadlineMs(config.leaseSeconds));
+  for (const [until, ids] of deferred) {
+    await deferWebhookEvents(db, ids, new Date(until), `hydration waits for the HubSpot account's pause to end (${new Date(until).toISOString()})`);
+    result.deferred += ids.length;
+  }
+  if (result.deferred > 0) log.info({ deferred: result.deferred }, 'webhook events needing a HubSpot read wait for the account pause to end');
 
   // Reads get part of the lease: past it the events wait for a retry rather than outlive their claim.
   const { snapshots, errors } = await hydrate(deps, needy.flatMap((plan) => plan.hydrate), readDeadline(config.leaseSeconds, deps.signal));
@@ -106,9 +115,25 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   return result;
 }
 
+function readDeadlineMs(leaseSeconds: number): number {
+  return (leaseSeconds * 1000) / 2;
+}
+
 function readDeadline(leaseSeconds: number, signal: AbortSignal | undefined): AbortSignal {
-  const deadline = AbortSignal.timeout((leaseSeconds * 1000) / 2);
+  const deadline = AbortSignal.timeout(readDeadlineMs(leaseSeconds));
   return signal ? AbortSignal.any([deadline, signal]) : deadline;
+}
+
+/** Splits plans needing reads into those to read now and those (ids by resume time) whose account stays paused past `deadline`. */
+function deferUntilResumed<P extends { id: number; hydrate: ObjectRef[] }>(plans: readonly P[], reader: HubSpotReader | undefined, deadline: number) {
+  const needy: P[] = [];
+  const deferred = new Map<number, number[]>();
+  for (const plan of plans) {
+    const until = Math.max(0, ...plan.hydrate.map((ref) => reader?.pausedUntil?.(ref.portalId) ?? 0));
+    if (until > deadline) deferred.set(until, [...(deferred.get(until) ?? []), plan.id]);
+    else needy.push(plan);
+  }
+  return { needy, deferred };
 }
 
 /**

@@ -136,6 +136,8 @@ describe('polling under failures', () => {
       expect((await activePauses(testDb.db, new Date(pause!.until - 1))).map((x) => x.portalId)).toEqual([PORTAL]);
       const restored = createHubSpotAccounts(p.config.hubspot, { log, restoredPauses: [{ portalId: PORTAL, until: new Date(Date.now() + 60_000) }] });
       expect(restored.get(PORTAL)?.budget.pausedUntil()).toBeGreaterThan(Date.now());
+      // Webhook hydration sees it too, and waits for the reset instead of using up attempts.
+      expect(restored.reader.pausedUntil?.(PORTAL)).toBe(restored.get(PORTAL)?.budget.pausedUntil());
       restored.close();
       expect(await missingOrStale(testDb, daily)).toEqual([]);
     } finally {

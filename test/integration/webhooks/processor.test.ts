@@ -172,6 +172,31 @@ describe('processing', () => {
     ]);
   });
 
+  it('events needing a read while the account is paused for hours wait for its end, their attempts intact', async () => {
+    const { reader: objects, calls } = fakeReader({ '71': { firstname: 'Ada', lastmodifieddate: '1790000000000' } });
+    let pausedUntil: number | undefined = clock.getTime() + 3 * 3600_000;
+    const reader: HubSpotReader = { batchRead: objects.batchRead, pausedUntil: () => pausedUntil };
+    await store([
+      hubspotEvent({ subscriptionType: 'contact.creation', objectId: 71, occurredAt: 1_790_000_000_000 }),
+      hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 72, propertyName: 'email', propertyValue: 'q@example.com', occurredAt: 1_790_000_000_100 }),
+    ]);
+    // Many more rounds than maxAttempts (3) while paused: the event is never given up.
+    for (let round = 0; round < 5; round++) {
+      const result = await processWebhookBatch(deps(reader));
+      expect(result).toMatchObject(round === 0 ? { claimed: 2, processed: 1, deferred: 1, retrying: 0, failed: 0 } : { claimed: 0 });
+      clock = new Date(clock.getTime() + 30 * 60_000);
+    }
+    expect(calls).toEqual([]);
+    const waiting = await testDb.db.selectFrom('webhook_events').selectAll().where('object_id', '=', '71').executeTakeFirstOrThrow();
+    expect(waiting).toMatchObject({ attempts: 0, processed_at: null, failed_at: null, next_attempt_at: new Date(pausedUntil) });
+    expect(waiting.error).toContain("HubSpot account's pause");
+
+    clock = new Date(pausedUntil);
+    pausedUntil = undefined;
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ claimed: 1, processed: 1, hydrated: 1, deferred: 0 });
+    expect(calls).toEqual([['71']]);
+  });
+
   it('gives up after maxAttempts and shows the event as failed', async () => {
     const { reader, failNext } = fakeReader({});
     await store([hubspotEvent({ subscriptionType: 'contact.creation' })]);
