@@ -39,7 +39,7 @@ export function parseInt8(text: string): number {
  * DatabaseUnavailableError naming the server, never the password.
  */
 export async function openDatabase(config: DatabaseConfig, log?: Logger): Promise<DatabaseHandle> {
-  if (!config.url) return openEmbedded(config.embeddedDir);
+  if (!config.url) return openEmbedded(config.embeddedDir, config.preparedStatements);
   const handle = openPostgres(config, log);
   try {
     await ping(handle.db);
@@ -90,11 +90,11 @@ function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
   };
 }
 
-async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
+async function openEmbedded(dataDir: string, preparedStatements: boolean): Promise<DatabaseHandle> {
   const pglite = await PGlite.create(dataDir === 'memory://' ? undefined : dataDir, {
     parsers: { [INT8_OID]: parseInt8 },
   });
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, { preparedStatements }) });
   return { db, kind: 'embedded', description: `embedded:${dataDir}`, close: () => db.destroy() };
 }
 

@@ -1,4 +1,4 @@
-import type { PGlite } from '@electric-sql/pglite';
+import { parse, protocol, type PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -11,6 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { statementName } from './prepared.ts';
 
 /**
  * Kysely dialect for PGlite (embedded Postgres in WebAssembly).
@@ -19,12 +20,17 @@ import {
  * time: a transaction keeps it until commit or rollback, and other queries queue behind it.
  * Code must therefore never use the outer `db` inside its own transaction (it would wait for
  * itself); it uses the transaction object, as it must on a pool anyway.
+ *
+ * Statements with the `prepared` mark are prepared once and then only bound and executed (one
+ * exchange with the database instead of five, no parsing or planning), as on Postgres.
  */
 export class PGliteDialect implements Dialect {
   readonly #pg: PGlite;
+  readonly #prepare: boolean;
 
-  constructor(pg: PGlite) {
+  constructor(pg: PGlite, options: { preparedStatements?: boolean } = {}) {
     this.#pg = pg;
+    this.#prepare = options.preparedStatements ?? true;
   }
 
   createAdapter() {
@@ -32,7 +38,7 @@ export class PGliteDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    return new PGliteDriver(this.#pg);
+    return new PGliteDriver(this.#pg, this.#prepare);
   }
 
   createIntrospector(db: Kysely<any>) {
@@ -49,8 +55,8 @@ class PGliteDriver implements Driver {
   #tail: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
 
-  constructor(pg: PGlite) {
-    this.#connection = new PGliteConnection(pg);
+  constructor(pg: PGlite, prepare: boolean) {
+    this.#connection = new PGliteConnection(pg, prepare);
   }
 
   async init(): Promise<void> {}
@@ -104,17 +110,56 @@ class PGliteDriver implements Driver {
 
 class PGliteConnection implements DatabaseConnection {
   readonly #pg: PGlite;
+  readonly #prepare: boolean;
+  /** Parameter types of the statements prepared in this session, by name. */
+  readonly #statements = new Map<string, number[]>();
 
-  constructor(pg: PGlite) {
+  constructor(pg: PGlite, prepare: boolean) {
     this.#pg = pg;
+    this.#prepare = prepare;
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.#pg.query<R>(compiledQuery.sql, [...compiledQuery.parameters]);
+    const name = this.#prepare ? statementName(compiledQuery.sql) : undefined;
+    const result =
+      name === undefined
+        ? await this.#pg.query<R>(compiledQuery.sql, [...compiledQuery.parameters])
+        : await this.#executePrepared<R>(name, compiledQuery.sql, compiledQuery.parameters);
     return {
       rows: result.rows,
       numAffectedRows: result.affectedRows === undefined ? undefined : BigInt(result.affectedRows),
     };
+  }
+
+  /**
+   * Runs a named prepared statement in one protocol exchange, preparing it first in this session.
+   * Parameters and results go through PGlite's own serializers and parsers, as `query` does; a
+   * statement that commits outside a transaction is synced to the filesystem, as `query` does.
+   */
+  async #executePrepared<R>(name: string, text: string, parameters: readonly unknown[]): Promise<{ rows: R[]; affectedRows?: number }> {
+    const { serialize } = protocol;
+    let types = this.#statements.get(name);
+    if (types === undefined) {
+      const described = await this.#pg.execProtocol(concat([serialize.parse({ name, text, types: [] }), serialize.describe({ type: 'S', name }), serialize.sync()]), {
+        syncToFs: false,
+      });
+      types = parse.parseDescribeStatementResults(described.messages);
+      this.#statements.set(name, types);
+    }
+    const serializers = this.#pg.serializers;
+    const values = parameters.map((value, i) => {
+      if (value === null || value === undefined) return null;
+      const serializer = serializers[types[i]!];
+      return serializer ? serializer(value) : String(value);
+    });
+    const { messages } = await this.#pg.execProtocol(
+      concat([serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
+      { syncToFs: false },
+    );
+    const idle = messages.some((m) => m.name === 'readyForQuery' && (m as InstanceType<typeof protocol.messages.ReadyForQueryMessage>).status === 'I');
+    if (idle) await this.#pg.syncToFs();
+    const [result] = parse.parseResults(messages, this.#pg.parsers);
+    return { rows: (result?.rows ?? []) as R[], ...(result?.affectedRows !== undefined ? { affectedRows: result.affectedRows } : {}) };
   }
 
   // eslint-disable-next-line require-yield
@@ -125,4 +170,14 @@ class PGliteConnection implements DatabaseConnection {
   async close(): Promise<void> {
     if (!this.#pg.closed) await this.#pg.close();
   }
+}
+
+function concat(messages: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(messages.reduce((length, m) => length + m.byteLength, 0));
+  let at = 0;
+  for (const m of messages) {
+    out.set(m, at);
+    at += m.byteLength;
+  }
+  return out;
 }
