@@ -5,6 +5,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ObjectRef } from '../mirror/observation.ts';
 import type { IncomingEvent, ParsedBatch } from '../webhooks/inbox.ts';
+import { prepared } from './prepared.ts';
 import type { Database } from './schema.ts';
 import type { WebhookEventsTable } from './webhook-tables.ts';
 
@@ -32,7 +33,7 @@ export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch
   const quarantined = JSON.stringify(
     batch.quarantined.map((q) => ({ source: q.source, content_hash: q.contentHash, reason: q.reason, raw: q.raw, deliveries: q.deliveries })),
   );
-  const { rows } = await sql<{ inserted: number; duplicates: number; quarantined: number }>`
+  const { rows } = await sql<{ inserted: number; duplicates: number; quarantined: number }>`${prepared}
     with quarantined as (
       insert into webhook_quarantine (source, content_hash, reason, raw, deliveries, received_at, last_received_at)
       select q.source, q.content_hash, q.reason, q.raw, q.deliveries, ${at}::timestamptz, ${at}::timestamptz
