@@ -2,8 +2,8 @@
  * Named prepared statements for the hot, fixed-text statements (the mirror's lock and write, the
  * webhook store). Postgres then parses and plans each of them once per connection instead of on
  * every batch, which is about a tenth of a mirror batch's time (the embedded database: see
- * PGliteDialect). Only statements that start with the
- * `prepared` mark are named, so the set of statements a connection keeps stays small and known.
+ * PGliteDialect). Only statements that start with the `prepared` mark are named, so the set of
+ * statements a connection keeps stays small and known.
  *
  * Behind PgBouncer in transaction pooling mode (before 1.21, or without
  * `max_prepared_statements`) a named statement may reach a server connection that never saw it;
