@@ -5,7 +5,7 @@
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { LedgerChange } from '../mirror/ledger.ts';
 import { ledgerUpsert } from './mirror-ledger.ts';
-import { arrayLiteral, msToTimestamp, timestampToMs } from './mirror-sql.ts';
+import { arrayLiteral, msToTimestamp, refsTable, timestampToMs } from './mirror-sql.ts';
 import { prepared } from './prepared.ts';
 import type { ObjectRef, Via } from '../mirror/observation.ts';
 import { isArchived, objectKey, type AssociationState, type MirrorObject } from '../mirror/rule.ts';
@@ -68,8 +68,7 @@ interface LockedRow {
 export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[], now: Date): Promise<Map<string, MirrorObject>> {
   const stored = new Map<string, MirrorObject>();
   if (refs.length === 0) return stored;
-  const keys = sql`unnest(${arrayLiteral(refs.map((r) => r.portalId))}::int8[], ${arrayLiteral(refs.map((r) => r.objectType))}::text[], ${arrayLiteral(refs.map((r) => r.objectId))}::text[])
-    as k(portal_id, object_type, object_id)`;
+  const keys = refsTable(refs, 'k');
   let locked = await selectForUpdate(trx, keys, true);
   const fresh = new Set<string>();
   if (locked.length < refs.length) {

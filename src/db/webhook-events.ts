@@ -5,6 +5,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ObjectRef } from '../mirror/observation.ts';
 import type { IncomingEvent, ParsedBatch } from '../webhooks/inbox.ts';
+import { refsTable } from './mirror-sql.ts';
 import { prepared } from './prepared.ts';
 import type { Database } from './schema.ts';
 import type { WebhookEventsTable } from './webhook-tables.ts';
@@ -127,6 +128,7 @@ export async function markWebhookEventsProcessed(trx: Transaction<Database>, ids
 
 /** What a processed event's payload becomes once its object's values are erased. */
 export const ERASED_PAYLOAD = { erased: true } as const;
+const ERASED_JSON = JSON.stringify(ERASED_PAYLOAD);
 
 /**
  * Replaces the stored payloads of processed events about `refs` (objects the mirror has erased
@@ -139,16 +141,16 @@ export async function eraseWebhookPayloads(trx: Transaction<Database>, refs: rea
   if (refs.length === 0) return 0;
   const result = await sql`
     with recursive erased(portal_id, object_type, object_id) as (
-      select * from unnest(${refs.map((r) => r.portalId)}::int8[], ${refs.map((r) => r.objectType)}::text[], ${refs.map((r) => r.objectId)}::text[])
+      select * from ${refsTable(refs, 'r')}
       union
       -- Merge redirects chain (a → b → c): the person's events under every earlier id.
       select o.portal_id, o.object_type, o.object_id from hubspot_objects o
       join erased e on o.portal_id = e.portal_id and o.object_type = e.object_type and o.merged_into = e.object_id
     )
-    update webhook_events w set payload = ${JSON.stringify(ERASED_PAYLOAD)}::jsonb
+    update webhook_events w set payload = ${ERASED_JSON}::jsonb
     from erased e
     where w.portal_id = e.portal_id and w.object_type = e.object_type and w.object_id = e.object_id
-      and w.processed_at is not null and w.payload <> ${JSON.stringify(ERASED_PAYLOAD)}::jsonb`.execute(trx);
+      and w.processed_at is not null and w.payload <> ${ERASED_JSON}::jsonb`.execute(trx);
   return Number(result.numAffectedRows ?? 0);
 }
 
