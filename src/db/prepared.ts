@@ -22,7 +22,8 @@ const names = new Map<string, string>();
 
 /** The statement name for a marked text (stable per text), or undefined for any other statement. */
 export function statementName(text: string): string | undefined {
-  if (!text.trimStart().startsWith(MARK)) return undefined;
+  // The mark is the first fragment of the template, so the compiled text starts with it.
+  if (!text.startsWith(MARK)) return undefined;
   let name = names.get(text);
   if (name === undefined) {
     name = `hubsync_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;

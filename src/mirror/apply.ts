@@ -52,6 +52,9 @@ export async function applyObservations(
   const result = applyRule(stored, observations);
   const written = await writeMirror(trx, { objects: result.objects, ledger: reduceSightings(result.ledger), associations: result.associations }, now);
   const changed = new Map(result.objects.map((object) => [objectKey(object), object]));
-  const erased = refs.filter((ref) => ((changed.get(objectKey(ref)) ?? stored.get(objectKey(ref)))?.privacyDeletedAt ?? null) !== null);
+  const erased = refs.filter((ref) => {
+    const key = objectKey(ref);
+    return ((changed.get(key) ?? stored.get(key))?.privacyDeletedAt ?? null) !== null;
+  });
   return { observations: observations.length, ...written, erased };
 }

@@ -130,8 +130,9 @@ function deferUntilResumed<P extends { id: number; hydrate: ObjectRef[] }>(plans
   const deferred = new Map<number, number[]>();
   for (const plan of plans) {
     const until = Math.max(0, ...plan.hydrate.map((ref) => reader?.pausedUntil?.(ref.portalId) ?? 0));
-    if (until > deadline) deferred.set(until, [...(deferred.get(until) ?? []), plan.id]);
-    else needy.push(plan);
+    if (until <= deadline) needy.push(plan);
+    else if (deferred.has(until)) deferred.get(until)!.push(plan.id);
+    else deferred.set(until, [plan.id]);
   }
   return { needy, deferred };
 }
