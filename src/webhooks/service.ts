@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { failAbandonedWebhookEvents, pruneQuarantine, pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
 import { mirrorProperties, objectTypeName, type HubSpotReader } from '../hubspot/objects.ts';
-import { inBatches } from '../loop.ts';
+import { inBatches, loopLifecycle, sleep } from '../loop.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import { buildReceiver, type Readiness, type ReceiverDeps } from './receiver.ts';
@@ -72,11 +72,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const log = deps.log.child({ module: 'webhook-processor' });
   const statusEveryMs = deps.statusIntervalMs ?? 10_000;
   const now = () => (deps.now ? deps.now().getTime() : Date.now());
-  let running = false;
-  let loop: Promise<void> = Promise.resolve();
-  /** Aborted by stop: a batch waiting on HubSpot reads gives up waiting (its events are retried). */
-  let stopping = new AbortController();
-  let wake: (() => void) | undefined;
+  /** Aborted by idle(): ends the wait between batches at once. */
+  let wake = new AbortController();
   let lastStatus = 0;
   let lastPrune = 0;
   let batchesStarted = 0;
@@ -106,17 +103,19 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     lastPrune = now();
     const before = new Date(now() - hours * 3_600_000);
     for (const [what, prune] of [['processed webhook events', pruneWebhookEvents], ['quarantined webhook events', pruneQuarantine]] as const) {
-      const deleted = await inBatches((limit) => prune(deps.db, before, limit), PRUNE_BATCH, () => !running);
+      const deleted = await inBatches((limit) => prune(deps.db, before, limit), PRUNE_BATCH, () => lifecycle.control.stopping);
       if (deleted > 0) log.info({ deleted, before }, `pruned ${what}`);
     }
   };
 
-  const run = async () => {
-    while (running) {
+  // Stopping aborts the control's signal: a batch waiting on HubSpot reads gives up waiting (its
+  // events are retried) and the wait between batches ends.
+  const lifecycle = loopLifecycle(async (control) => {
+    while (!control.stopping) {
       let full = false;
       const batch = ++batchesStarted;
       try {
-        const result = await processWebhookBatch({ ...deps, log, signal: stopping.signal });
+        const result = await processWebhookBatch({ ...deps, log, signal: control.signal });
         full = result.claimed >= deps.config.processBatchSize;
         if (!full) {
           await refreshStatus();
@@ -126,37 +125,24 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       } catch (err) {
         log.error({ err }, 'webhook processing failed');
       }
-      if (full || !running) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deps.intervalMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      if (full || control.stopping) continue;
+      await sleep(deps.intervalMs, AbortSignal.any([control.signal, wake.signal]));
+      wake = new AbortController();
     }
-  };
+  });
 
   return {
     name: 'webhook-processor',
-    async start() {
-      running = true;
-      stopping = new AbortController();
-      loop = run();
-    },
+    start: () => lifecycle.start(),
     async stop() {
-      running = false;
-      stopping.abort();
-      wake?.();
-      await loop;
+      await lifecycle.stop();
       resolveIdle(Number.POSITIVE_INFINITY);
     },
     /** Resolves once a batch started after this call found less than a full batch of work (tests, demo). */
     idle() {
       return new Promise<void>((resolve) => {
         idleWaiters.push({ after: batchesStarted, resolve });
-        wake?.();
+        wake.abort();
       });
     },
   };
