@@ -9,7 +9,7 @@ import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/registry.ts';
 import type { CallOutcome, CallResult } from './outcome.ts';
-import { parseRateHeaders, pauseFor429, type LimitPolicy, type Pause } from './limits.ts';
+import { nextMidnight, parseRateHeaders, pauseFor429, type LimitPolicy, type Pause } from './limits.ts';
 import type { Priority } from './objects.ts';
 
 export type CallKind = 'api' | 'search';
@@ -63,6 +63,13 @@ interface Lane {
   marginMs: number;
 }
 
+interface DailyCount {
+  remaining: number;
+  max: number | undefined;
+  sentSince: number;
+  resetAt: number;
+}
+
 export class AccountBudget {
   readonly portalId: number;
   readonly #o: Required<Omit<BudgetOptions, 'metrics' | 'onPause'>> & Pick<BudgetOptions, 'metrics' | 'onPause'>;
@@ -71,8 +78,8 @@ export class AccountBudget {
   #accountPausedUntil = 0;
   /** Server's Remaining at the last response, less what we sent since. */
   #hint: { remaining: number; atMs: number; sentSince: number; inFlightAt: number } | undefined;
-  /** The daily count from the last headers that carried it, and the calls sent since. */
-  #daily: { remaining: number; max: number | undefined; sentSince: number } | undefined;
+  /** The daily count from the last headers that carried it, the calls sent since, and when the day it counts ends. */
+  #daily: DailyCount | undefined;
   #wake: (() => void)[] = [];
   #closed = false;
 
@@ -105,7 +112,14 @@ export class AccountBudget {
 
   /** Calls left today by the last headers, less those sent since; undefined before any header said. */
   dailyRemaining(): number | undefined {
-    return this.#daily ? Math.max(0, this.#daily.remaining - this.#daily.sentSince) : undefined;
+    const daily = this.#today();
+    return daily ? Math.max(0, daily.remaining - daily.sentSince) : undefined;
+  }
+
+  /** The daily count, unless the day it counted has ended (its midnight passed without a pause). */
+  #today(): DailyCount | undefined {
+    if (this.#daily && this.#o.now() >= this.#daily.resetAt) this.#daily = undefined;
+    return this.#daily;
   }
 
   /** When the account is paused by a 429, until when (epoch ms); else undefined. */
@@ -229,7 +243,8 @@ export class AccountBudget {
     }
     if (h.dailyRemaining !== undefined) {
       // Calls still in flight may not be counted yet: assume they are.
-      this.#daily = { remaining: h.dailyRemaining, max: h.daily, sentSince: this.#api.inFlight + this.#search.inFlight };
+      const resetAt = now + (nextMidnight(now, this.#o.timeZone) - now) * this.#o.timeScale;
+      this.#daily = { remaining: h.dailyRemaining, max: h.daily, sentSince: this.#api.inFlight + this.#search.inFlight, resetAt };
     }
   }
 
@@ -253,7 +268,7 @@ export class AccountBudget {
    * `budgetShare` of the daily limit (from the headers, else the tier's or configured one).
    */
   #dailyShareUsed(): boolean {
-    const max = this.#daily?.max ?? this.#o.dailyLimit ?? undefined;
+    const max = this.#today()?.max ?? this.#o.dailyLimit ?? undefined;
     const left = this.dailyRemaining();
     if (left === undefined || max === undefined) return false;
     return left <= max - Math.floor(max * this.#o.budgetShare);

@@ -128,6 +128,19 @@ describe('account budget', () => {
     expect(b.dailyRemaining()).toBe(9);
   });
 
+  it("does not carry yesterday's daily count past midnight", async () => {
+    // The call that uses up the share is answered a minute before midnight; the next one comes after it.
+    let clock = Date.UTC(2026, 11, 5, 23, 59);
+    const pauses: unknown[] = [];
+    const b = budget({ budgetShare: 0.5, now: () => clock, onPause: (p) => pauses.push(p) });
+    await b.run('api', 'incremental', async () => ok(1, { 'x-hubspot-ratelimit-daily': '10', 'x-hubspot-ratelimit-daily-remaining': '5' }));
+    expect(b.dailyRemaining()).toBe(5);
+    clock = Date.UTC(2026, 11, 6, 0, 1);
+    expect(b.dailyRemaining()).toBeUndefined();
+    expect(await b.run('api', 'incremental', async () => ok(2))).toEqual({ ok: true, value: 2 });
+    expect(pauses).toEqual([]);
+  });
+
   it('stops waiting calls when closed or aborted', async () => {
     const b = budget({ windowLimit: 1, windowMs: 10_000 });
     await b.run('api', 'incremental', async () => ok(1));
