@@ -101,13 +101,17 @@ export async function latestRuns(db: Db): Promise<{ last: SyncRun[]; lastOk: Syn
   return { last, lastOk };
 }
 
-/** When the job's newest poll (not sweep) began, on any worker (epoch ms). */
+/**
+ * When the job's newest successful poll (not sweep) began, on any worker (epoch ms). A failed or
+ * aborted poll does not count: its retry must not wait out a stretched interval.
+ */
 export async function lastPollStart(db: Db, jobName: string): Promise<number | null> {
   const row = await db
     .selectFrom('sync_runs')
     .select('started_at')
     .where('job_name', '=', jobName)
     .where('kind', '!=', 'sweep')
+    .where('status', '=', 'ok')
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();

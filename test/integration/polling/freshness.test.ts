@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
-import { finishRun, insertRun } from '../../../src/db/sync-runs.ts';
+import { finishRun, insertRun, lastPollStart } from '../../../src/db/sync-runs.ts';
 import type { SyncRunKind } from '../../../src/db/sync-tables.ts';
 import { saveCursor } from '../../../src/db/sync-cursors.ts';
 import { freshnessReadiness } from '../../../src/polling/freshness.ts';
@@ -47,5 +47,12 @@ describe('freshness readiness', () => {
     const [status] = await pollingStatus(testDb.db, jobs, new Date(NOW));
     // The newest successful poll (above) started 1 s before NOW; the newest change is three days old.
     expect(status?.cursorLagSeconds).toBe(1);
+  });
+
+  it("the adaptive gate's last poll is the last successful one, so a failed poll is retried at the next tick", async () => {
+    await run('incremental', 'ok', 30);
+    await run('incremental', 'failed', 3);
+    await run('sweep', 'ok', 2);
+    expect(await lastPollStart(testDb.db, 'contacts')).toBe(NOW - 30_000);
   });
 });
