@@ -129,7 +129,6 @@ export interface TriggerSyncDeps {
    * their subscriptions deleted too. Without it only configured users are reconciled.
    */
   db?: Kysely<Database>;
-  now?: () => Date;
   fetch?: Fetch;
   timeoutMs?: number;
   /** Stops between users (a stopping worker does not wait for every user's calls). */
@@ -158,9 +157,13 @@ interface UserPlan {
 }
 
 /** Lists each user's subscriptions (read only) and plans what a sync would change. */
-async function* planPerUser(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps, api: TriggersApi, users: ReadonlyMap<string, TriggerConfig[]>): AsyncGenerator<UserPlan> {
-  const paragon = config.paragon!;
-  const webhookUrl = paragonWebhookUrl(config);
+async function* planPerUser(
+  paragon: ParagonConfig,
+  webhookUrl: string,
+  deps: TriggerSyncDeps,
+  api: TriggersApi,
+  users: ReadonlyMap<string, TriggerConfig[]>,
+): AsyncGenerator<UserPlan> {
   const signer = createUserTokenSigner({ projectId: paragon.projectId, signingKey: paragon.signingKey, ttlSeconds: paragon.tokenTtlSeconds });
   for (const [user, desired] of users) {
     if (deps.signal?.aborted) break;
@@ -172,9 +175,7 @@ async function* planPerUser(config: Pick<Config, 'paragon' | 'http'>, deps: Trig
   }
 }
 
-function triggersApi(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps): TriggersApi {
-  const paragon = config.paragon;
-  if (!paragon) throw new TriggerSyncError('paragon is not configured');
+function triggersApi(paragon: ParagonConfig, config: Pick<Config, 'http'>, deps: TriggerSyncDeps): TriggersApi {
   if (!config.http.publicUrl) throw new TriggerSyncError('http.publicUrl is needed for trigger subscriptions (Paragon posts to <publicUrl>/webhooks/paragon)');
   return createTriggersApi({ actionKitUrl: paragon.actionKitUrl, projectId: paragon.projectId, timeoutMs: deps.timeoutMs ?? 15_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
 }
@@ -190,10 +191,10 @@ export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, dep
   if (!config.paragon) throw new TriggerSyncError('paragon is not configured');
   const users = await desiredPerUser(config.paragon, deps);
   if (users.size === 0) return report;
-  const api = triggersApi(config, deps);
+  const api = triggersApi(config.paragon, config, deps);
   const webhookUrl = paragonWebhookUrl(config);
-  if (deps.db) await rememberTriggerUsers(deps.db, [...new Set(config.paragon.triggers.map((t) => t.user))], deps.now?.() ?? new Date());
-  for await (const { user, token, plan, error } of planPerUser(config, deps, api, users)) {
+  if (deps.db) await rememberTriggerUsers(deps.db, [...new Set(config.paragon.triggers.map((t) => t.user))], new Date());
+  for await (const { user, token, plan, error } of planPerUser(config.paragon, webhookUrl, deps, api, users)) {
     const failuresBefore = report.failures.length;
     report.users++;
     const fail = (action: string, message: string) => {
@@ -250,7 +251,8 @@ export async function triggerStatus(config: Pick<Config, 'paragon' | 'http'>, de
   if (!config.paragon) return status;
   const users = await desiredPerUser(config.paragon, deps);
   if (users.size === 0) return status;
-  for await (const { user, plan, error } of planPerUser(config, deps, triggersApi(config, deps), users)) {
+  const api = triggersApi(config.paragon, config, deps);
+  for await (const { user, plan, error } of planPerUser(config.paragon, paragonWebhookUrl(config), deps, api, users)) {
     status.users++;
     if (!plan) {
       status.failures.push({ user, error: error ?? 'list failed' });
