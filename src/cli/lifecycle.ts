@@ -14,8 +14,6 @@ export interface ShutdownOptions {
   graceMs?: number;
   /** How a finished stop ends the process (a CLI may return the code instead). */
   exit?: (code: number) => void;
-  /** How a stop that hangs, or a second signal, ends it: for real, whatever is still running. */
-  forceExit?: (code: number) => void;
 }
 
 /**
@@ -23,19 +21,19 @@ export interface ShutdownOptions {
  * If it takes longer than `graceMs`, or a second signal comes, the process exits at once.
  */
 export function handleSignals(stop: () => Promise<void>, options: ShutdownOptions): () => void {
-  const { log, graceMs = 25_000, exit = (code: number) => process.exit(code), forceExit = (code: number) => process.exit(code) } = options;
+  const { log, graceMs = 25_000, exit = (code: number) => process.exit(code) } = options;
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
-      forceExit(1);
-      return;
+      // For real, whatever is still running (`exit` may only return a code).
+      process.exit(1);
     }
     stopping = true;
     log.info({ signal }, 'shutting down: draining in-flight work');
     const timer = setTimeout(() => {
       log.error({ graceMs }, 'graceful shutdown took too long: exiting');
-      forceExit(1);
+      process.exit(1);
     }, graceMs);
     timer.unref();
     stop().then(

@@ -68,7 +68,7 @@ export function mirrorProperties(objectType: string, properties: readonly string
 }
 
 /** The range of epoch ms stored as timestamps: years 1 to 9999 (what Postgres prints and reads back). */
-export const MIN_EPOCH_MS = -62_135_596_800_000;
+const MIN_EPOCH_MS = -62_135_596_800_000;
 export const MAX_EPOCH_MS = 253_402_300_799_999;
 
 /** Epoch ms from HubSpot's timestamp forms: ISO strings, epoch-ms strings, Dates. NaN when absent or out of range. */

@@ -8,7 +8,7 @@ import type { Labels } from './registry.ts';
 
 /** Webhook coverage and each path's lag over the last `windowMs`, per portal and object type. */
 export function ledgerCollector(db: Kysely<Database>, windowMs = 3_600_000): Collector {
-  /** Groups reported last time: one that went quiet reports no changes, not its old figures. */
+  /** Groups reported last time: one that went quiet reports no changes once (gauges keep it), not its old figures. */
   let previous = new Map<string, { portalId: number; objectType: string }>();
   return async (metrics, now) => {
     const report = await ledgerReport(db, { since: new Date(now.getTime() - windowMs), until: now, propertiesOnly: true });
@@ -30,7 +30,6 @@ export function ledgerCollector(db: Kysely<Database>, windowMs = 3_600_000): Col
       set('webhook.missed', 0, labels);
       set('changes.observed', 0, labels);
       for (const name of ['webhook.coverage', 'webhook.lag_p50_ms', 'webhook.lag_p95_ms', 'poll.detection_lag_p50_ms', 'poll.detection_lag_p95_ms']) set(name, null, labels);
-      current.set(key, labels);
     }
     previous = current;
   };

@@ -52,7 +52,6 @@ export interface AdaptiveGate {
   shouldRun(now: number): Promise<boolean>;
   /** After a successful poll that started at `startedAt`: judge the webhooks and set the next interval. */
   afterRun(startedAt: number): Promise<AdaptiveDecision>;
-  intervalMs(): number;
 }
 
 /**
@@ -73,7 +72,6 @@ export function createAdaptiveGate(db: Kysely<Database>, job: JobConfig, log: Lo
   let interval = baseMs;
   let judgedUntil: number | null = null;
   return {
-    intervalMs: () => interval,
     async shouldRun(now) {
       if (interval <= baseMs) return true;
       const last = await lastPollStart(db, job.name);
