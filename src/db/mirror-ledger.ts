@@ -53,8 +53,9 @@ export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unkno
 
 /**
  * Deletes up to `limit` ledger rows of changes that occurred before `before` (the ledger is
- * evidence, not history). One portal and object type at a time through the (portal, type,
- * occurred_at) index, the pairs found by a skip scan of it, so no step reads the whole table.
+ * evidence, not history). One portal and object type at a time through the primary key (which
+ * leads with portal, type, occurred_at), the pairs found by a skip scan of it, so no step reads
+ * the whole table.
  * Returns how many rows went.
  */
 export async function pruneLedger(db: Kysely<Database>, before: Date, limit: number): Promise<number> {

@@ -232,7 +232,7 @@ export async function pruneWebhookEvents(db: Kysely<Database>, before: Date, lim
 export async function pruneQuarantine(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
   const result = await db
     .deleteFrom('webhook_quarantine')
-    .where('id', 'in', (eb) => eb.selectFrom('webhook_quarantine').select('id').where('last_received_at', '<', before).orderBy('last_received_at').limit(limit))
+    .where('id', 'in', (eb) => eb.selectFrom('webhook_quarantine').select('id').where('last_received_at', '<', before).limit(limit))
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
