@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { JobConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { objectTypeName } from '../hubspot/objects.ts';
 import type { PortalTruth } from '../sandbox/index.ts';
 
 export interface Mismatch {
@@ -37,7 +36,7 @@ export async function checkConvergence(db: Kysely<Database>, truth: readonly Por
   let checked = 0;
   for (const job of jobs) {
     // Jobs may name the type as `contact` or `0-1`; the mirror and the truth use `contacts`.
-    const objectType = objectTypeName(job.objectType);
+    const objectType = job.objectType;
     const portal = truth.find((p) => p.portalId === job.portalId);
     const expected = (portal?.objects ?? []).filter((o) => o.objectType === objectType);
     const rows = (await db

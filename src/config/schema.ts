@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { objectTypeName } from '../hubspot/objects.ts';
 
 /**
  * The configuration file's shape. Every key is documented in README.md ("Configuration");
@@ -93,7 +94,8 @@ const jobSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only'),
     portalId: positiveInt,
-    objectType: z.string().min(1),
+    /** A CRM v3 type name, a singular (`contact`) or a type id (`0-1`); held as the type name (`contacts`). */
+    objectType: z.string().min(1).transform(objectTypeName),
     /** A list of property names, or "all". */
     properties: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
     schedule: cronExpression.default('*/2 * * * *'),

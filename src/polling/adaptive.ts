@@ -5,7 +5,6 @@ import type { JobConfig } from '../config/schema.ts';
 import { ledgerReport } from '../db/mirror-ledger.ts';
 import type { Database } from '../db/schema.ts';
 import { lastPollStart } from '../db/sync-runs.ts';
-import { objectTypeName } from '../hubspot/objects.ts';
 
 /**
  * Adaptive polling: while webhooks deliver (nearly) every change a job's polls find, the polls
@@ -85,7 +84,7 @@ export function createAdaptiveGate(db: Kysely<Database>, job: JobConfig, log: Lo
       if (until <= since) return { intervalMs: interval, action: 'hold' };
       const report = await ledgerReport(db, {
         portalId: job.portalId,
-        objectType: objectTypeName(job.objectType),
+        objectType: job.objectType,
         since: new Date(since),
         until: new Date(until),
         propertiesOnly: true,

@@ -12,7 +12,7 @@ import type { Database } from '../db/schema.ts';
 import type { SyncRunKind } from '../db/sync-tables.ts';
 import { coerceError } from '../errors.ts';
 import type { HubSpotAccount, HubSpotAccounts } from '../hubspot/client.ts';
-import { mirrorProperties, objectTypeName } from '../hubspot/objects.ts';
+import { mirrorProperties } from '../hubspot/objects.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { BackfillRequested, backfillPass, incrementalPass, PassFailed, sweepPass, type PassContext } from './passes.ts';
 import { createProgress } from './progress.ts';
@@ -84,7 +84,7 @@ export async function runJob(deps: PollDeps, job: JobConfig, kind: RunKind): Pro
     const abandoned = await abandonRuns(deps.db, job.name, kind === 'sweep' ? ['sweep'] : ['backfill', 'incremental'], new Date(now()));
     if (abandoned > 0) log.warn({ abandoned }, 'closed runs a stopped worker left open; resuming from the committed cursor');
     const properties = await resolveProperties(deps, job, account, controller.signal);
-    const objectType = objectTypeName(job.objectType);
+    const objectType = job.objectType;
     const kinds: SyncRunKind[] = [];
     if (kind === 'sweep') kinds.push('sweep');
     else {
@@ -116,7 +116,7 @@ async function runPass(
 ): Promise<{ id: number; kind: SyncRunKind; records: number; error: string | null; status: 'ok' | 'failed' | 'aborted' }> {
   const now = deps.now ?? Date.now;
   const started = now();
-  const objectType = objectTypeName(job.objectType);
+  const objectType = job.objectType;
   const id = await insertRun(deps.db, { jobName: job.name, portalId: job.portalId, objectType, kind, worker: deps.worker, startedAt: new Date(started) });
   const stats = { calls: 0, rateLimited: 0 };
   const counts = { pages: 0, records: 0, total: null as number | null };
@@ -154,10 +154,10 @@ async function runPass(
 
 /** The job's property list; for `all`, the type's property names when the API lists them. */
 async function resolveProperties(deps: PollDeps, job: JobConfig, account: HubSpotAccount, signal: AbortSignal): Promise<readonly string[] | undefined> {
-  if (job.properties !== 'all') return mirrorProperties(objectTypeName(job.objectType), job.properties);
-  const key = `${job.portalId}:${objectTypeName(job.objectType)}`;
+  if (job.properties !== 'all') return mirrorProperties(job.objectType, job.properties);
+  const key = `${job.portalId}:${job.objectType}`;
   if (deps.propertyCache?.has(key)) return deps.propertyCache.get(key);
-  const result = await account.propertyNames(objectTypeName(job.objectType), { signal });
+  const result = await account.propertyNames(job.objectType, { signal });
   let names: readonly string[] | undefined;
   if (result.ok) names = result.value;
   else if (result.failure === 'client') names = undefined; // no properties API (404): take what a read returns

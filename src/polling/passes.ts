@@ -11,7 +11,7 @@ import { getCursor, saveCursor, type SyncCursor } from '../db/sync-cursors.ts';
 import type { Database } from '../db/schema.ts';
 import type { CallStats } from '../hubspot/budget.ts';
 import type { HubSpotAccount, Page } from '../hubspot/client.ts';
-import { objectTypeName, snapshotFromObject, toEpochMs, type HubSpotObject } from '../hubspot/objects.ts';
+import { snapshotFromObject, toEpochMs, type HubSpotObject } from '../hubspot/objects.ts';
 import { describeFailure, type CallResult } from '../hubspot/outcome.ts';
 import { applyObservations } from '../mirror/apply.ts';
 import type { LifecycleObservation } from '../mirror/observation.ts';
@@ -64,7 +64,7 @@ function unwrap<T>(result: CallResult<T>, what: string): T {
 }
 
 function keyOf(ctx: PassContext): { jobName: string; portalId: number; objectType: string } {
-  return { jobName: ctx.job.name, portalId: ctx.job.portalId, objectType: objectTypeName(ctx.job.objectType) };
+  return { jobName: ctx.job.name, portalId: ctx.job.portalId, objectType: ctx.job.objectType };
 }
 
 function positionOf(cursor: SyncCursor | undefined): SearchPosition | undefined {

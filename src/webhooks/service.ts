@@ -8,7 +8,7 @@ import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { failAbandonedWebhookEvents, pruneQuarantine, pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
-import { mirrorProperties, objectTypeName, type HubSpotReader } from '../hubspot/objects.ts';
+import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
 import { inBatches, loopLifecycle, sleep } from '../loop.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
@@ -58,7 +58,7 @@ const PRUNE_BATCH = 5_000;
  */
 export function jobProperties(config: Pick<Config, 'jobs'>): (portalId: number, objectType: string) => readonly string[] | 'all' {
   return (portalId, objectType) => {
-    const job = config.jobs.find((j) => j.portalId === portalId && objectTypeName(j.objectType) === objectType);
+    const job = config.jobs.find((j) => j.portalId === portalId && j.objectType === objectType);
     if (!job || job.properties === 'all') return 'all';
     return mirrorProperties(objectType, job.properties);
   };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../../src/config/schema.ts';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { canonicalJson, foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { checkStorable, parseHubSpotRequest, parseParagonRequest } from '../../../src/webhooks/ingest.ts';
@@ -180,9 +181,16 @@ describe('log throttle', () => {
 
 describe('hydration properties', () => {
   it("use the job's list plus the mirror's bookkeeping, else all", () => {
-    const properties = jobProperties({
-      jobs: [{ portalId: 1, objectType: 'contact', properties: ['email', 'createdate'] }, { portalId: 1, objectType: 'companies', properties: 'all' }] as never,
-    });
+    // Through the configuration schema, which holds `contact` as `contacts`.
+    const properties = jobProperties(
+      configSchema.parse({
+        hubspot: { accounts: [{ portalId: 1, accessToken: 'pat-test' }] },
+        jobs: [
+          { name: 'people', portalId: 1, objectType: 'contact', properties: ['email', 'createdate'] },
+          { name: 'firms', portalId: 1, objectType: 'companies', properties: 'all' },
+        ],
+      }),
+    );
     expect(properties(1, 'contacts')).toEqual(['email', 'createdate', 'lastmodifieddate', 'hs_merged_object_ids']);
     expect(properties(1, 'companies')).toBe('all');
     expect(properties(2, 'contacts')).toBe('all');
