@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
-import { configSchema, crossKeyProblems, type Config } from './schema.ts';
+import { configSchema, type Config } from './schema.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -22,10 +22,7 @@ export function loadConfig(text: string, env: Env, source = 'config'): Config {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     problems.push(...parsed.error.issues.flatMap(describeIssue));
-    // zod skips the cross-key checks when a key is bad: run them anyway, for one complete list.
-    for (const problem of crossKeyProblems(raw).map((p) => `${formatPath(p.path)}: ${p.message}`)) if (!problems.includes(problem)) problems.push(problem);
-  }
-  else if (parsed.data.sandbox && env.NODE_ENV === 'production') {
+  } else if (parsed.data.sandbox && env.NODE_ENV === 'production') {
     problems.push('sandbox: the built-in stand-in is refused when NODE_ENV=production');
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);

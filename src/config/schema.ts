@@ -265,16 +265,19 @@ export const configSchema = z
     log: logSchema.prefault({}),
   })
   .strict()
-  .superRefine((config, ctx) => {
-    for (const problem of crossKeyProblems(config)) ctx.addIssue({ code: 'custom', ...problem });
-  });
+  // `when`: run even when another key is bad, so one error lists every problem.
+  .superRefine(
+    (config, ctx) => {
+      for (const problem of crossKeyProblems(config)) ctx.addIssue({ code: 'custom', ...problem });
+    },
+    { when: () => true },
+  );
 
 /**
  * Checks that span keys: duplicate job names, jobs whose portal has no account. Defensive about
- * its input, so that it also runs on a configuration that failed validation elsewhere (zod skips
- * the refinement then) and the one error still lists every problem.
+ * its input, because it also runs on a configuration that failed validation elsewhere.
  */
-export function crossKeyProblems(config: unknown): { path: (string | number)[]; message: string }[] {
+function crossKeyProblems(config: unknown): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const c = (config ?? {}) as { sandbox?: unknown; hubspot?: { accounts?: unknown }; jobs?: unknown };
   const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? value.filter((v) => v !== null && typeof v === 'object') : []);

@@ -72,6 +72,15 @@ database: { preparedStatements: "no" }
     expect(problemsOf(minimal, { TOKEN: 'abcdefgh' })).toEqual(['hubspot.apps[0].clientSecret: environment variable SECRET is not set']);
   });
 
+  it('reports the checks across keys beside a key of the wrong type', () => {
+    expect(problemsOf(`jobs: [{ name: a, portalId: 1, objectType: contacts }, { name: a, portalId: 1, objectType: deals }]\nhttp: { port: "abc" }`)).toEqual([
+      expect.stringMatching(/^http\.port: /),
+      'jobs[0].portalId: no hubspot.accounts entry for portal 1',
+      'jobs[1].name: duplicate job name "a"',
+      'jobs[1].portalId: no hubspot.accounts entry for portal 1',
+    ]);
+  });
+
   it('refuses jobs for portals with no account, duplicate job names, and YAML syntax errors', () => {
     expect(problemsOf(`jobs: [{ name: a, portalId: 1, objectType: contacts }, { name: a, portalId: 1, objectType: deals }]`)).toEqual([
       'jobs[0].portalId: no hubspot.accounts entry for portal 1',
