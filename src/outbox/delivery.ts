@@ -15,7 +15,7 @@ import { createAppEventsClient } from '../paragon/app-events.ts';
 import type { Fetch } from '../paragon/http.ts';
 import { createUserTokenSigner } from '../paragon/token.ts';
 import { afterFailure, backoffMs, classifyOutcome, type DeliveryResult } from './policy.ts';
-import { loopLifecycle, sleep } from '../loop.ts';
+import { inBatches, loopLifecycle, sleep } from '../loop.ts';
 
 export interface DeliveryDeps {
   db: Kysely<Database>;
@@ -155,12 +155,13 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
   }
 
   let prunedAt = 0;
-  /** Deletes sent rows past retention, a bounded slice at a time, at most every ten minutes. */
+  /** Deletes sent rows past retention, in slices until none is left (or the loop stops), at most every ten minutes. */
   async function prune(): Promise<void> {
     const at = now();
     if (outbox.sentRetentionHours === 0 || at - prunedAt < 600_000) return;
     prunedAt = at;
-    const deleted = await deleteSentBefore(db, new Date(at - outbox.sentRetentionHours * 3_600_000), 10_000);
+    const before = new Date(at - outbox.sentRetentionHours * 3_600_000);
+    const deleted = await inBatches((limit) => deleteSentBefore(db, before, limit), 10_000, () => control.stopping);
     if (deleted > 0) log.info({ deleted }, 'old sent app events deleted');
   }
 

@@ -171,6 +171,17 @@ describe('outbox delivery', () => {
     for (const ns of arrivalOrder().values()) expect(ns).toEqual(Array.from({ length: 60 }, (_, i) => i));
   });
 
+  it('deletes sent events past outbox.sentRetentionHours when the loop starts, and nothing else', async () => {
+    await insertAppEvents(t.db, ['old-1', 'old-2', 'recent', 'pending'].map((key) => ({ userId: 'user-0', name: 'Contact Updated', payload: { key }, idempotencyKey: key, orderingKey: `contacts:${key}` })));
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
+    await t.db.updateTable('app_event_outbox').set({ status: 'sent', sent_at: hoursAgo(3) }).where('idempotency_key', 'in', ['old-1', 'old-2']).execute();
+    await t.db.updateTable('app_event_outbox').set({ status: 'sent', sent_at: hoursAgo(0.5) }).where('idempotency_key', '=', 'recent').execute();
+    startLoop({ outbox: { sentRetentionHours: 1 } });
+    const keys = async () => (await t.db.selectFrom('app_event_outbox').select('idempotency_key').orderBy('idempotency_key').execute()).map((r) => r.idempotency_key);
+    await waitFor(async () => (await keys()).length === 2, 'the old sent events to go');
+    expect(await keys()).toEqual(['pending', 'recent']);
+  });
+
   it('reuses a user token until near expiry', async () => {
     const tokens: string[] = [];
     const config = testConfig(sandbox.baseUrl);
