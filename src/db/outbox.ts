@@ -52,6 +52,15 @@ export interface ClaimOptions {
 }
 
 /**
+ * The bound for `next_attempt_at < bound`: the end of `now`'s millisecond. The database stamps new
+ * rows in microseconds and the daemon's clock counts milliseconds, so a row inserted in the same
+ * millisecond as a claim would otherwise wait for the next one.
+ */
+function dueBy(now: Date): Date {
+  return new Date(now.getTime() + 1);
+}
+
+/**
  * Claims up to `limit` due rows, each the oldest undelivered row of its ordering key, by leasing
  * them. `FOR UPDATE SKIP LOCKED` lets concurrent workers claim disjoint sets without waiting;
  * the head-of-line condition keeps a key's second event unclaimable while its first is still
@@ -63,7 +72,7 @@ export async function claimDue(db: Executor, o: ClaimOptions): Promise<OutboxRow
     with due as (
       select o.id from app_event_outbox o
       where o.status = 'pending'
-        and o.next_attempt_at <= ${o.now}
+        and o.next_attempt_at < ${dueBy(o.now)}
         and (o.locked_until is null or o.locked_until <= ${o.now})
         and not exists (
           select 1 from app_event_outbox p
@@ -93,7 +102,7 @@ export async function claimNextOfKey(db: Executor, orderingKey: string, o: Omit<
         where p.ordering_key = ${orderingKey} and p.status <> 'sent'
         order by p.id limit 1)
       and o.status = 'pending'
-      and o.next_attempt_at <= ${o.now}
+      and o.next_attempt_at < ${dueBy(o.now)}
       and (o.locked_until is null or o.locked_until <= ${o.now})
     returning o.*`.execute(db);
   return result.rows[0];
