@@ -1,3 +1,11 @@
+/** Something `hubsync run` starts and must stop gracefully: a loop, a server, a scheduler. */
+export interface Service {
+  name: string;
+  start(): Promise<void>;
+  /** Stop taking new work, finish what is in flight, release leases. */
+  stop(): Promise<void>;
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts (a stopping loop must not wait out its sleep). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted || ms <= 0) return Promise.resolve();

@@ -6,7 +6,7 @@ import { parseConfigObject } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { openDatabase } from '../db/index.ts';
 import { migrateToLatest } from '../db/migrate.ts';
-import { webhookStatus } from '../db/webhook-events.ts';
+import { webhookStatus } from '../webhooks/inbox-store.ts';
 import { createLogger } from '../log.ts';
 import type { PollingService } from '../polling/scheduler.ts';
 import { checkConvergence, type ConvergenceReport } from './convergence.ts';

@@ -1,12 +1,5 @@
 import type { Logger } from 'pino';
-
-/** Something `hubsync run` starts and must stop gracefully: a loop, a server, a scheduler. */
-export interface Service {
-  name: string;
-  start(): Promise<void>;
-  /** Stop taking new work, finish what is in flight, release leases. */
-  stop(): Promise<void>;
-}
+import type { Service } from '../loop.ts';
 
 export interface ShutdownOptions {
   log: Logger;

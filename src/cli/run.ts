@@ -4,18 +4,20 @@ import type { DatabaseHandle } from '../db/index.ts';
 import { UsageError } from '../errors.ts';
 import { openHubSpotAccounts } from '../hubspot/accounts.ts';
 import type { HubSpotAccounts } from '../hubspot/client.ts';
-import { ledgerCollector, pollingCollector } from '../metrics/collectors.ts';
 import { metricsService, type Collector } from '../metrics/loop.ts';
 import { Metrics } from '../metrics/registry.ts';
+import { ledgerCollector } from '../mirror/metrics.ts';
 import { createLedgerRetention } from '../mirror/retention.ts';
 import { outboxCollector } from '../outbox/api.ts';
 import { outboxServices } from '../outbox/services.ts';
+import { createTriggerSyncService } from '../paragon/triggers-service.ts';
 import { freshnessReadiness } from '../polling/freshness.ts';
-import { createPollingService } from '../polling/index.ts';
+import { createPollingService, pollingCollector } from '../polling/index.ts';
 import { webhookServices } from '../webhooks/service.ts';
 import type { Context } from './context.ts';
 import { openReadyDatabase } from './context.ts';
-import { handleSignals, startAll, type Service } from './lifecycle.ts';
+import type { Service } from '../loop.ts';
+import { handleSignals, startAll } from './lifecycle.ts';
 import type { SandboxMode } from './sandbox-mode.ts';
 
 export const ROLES = ['all', 'web', 'worker'] as const;
@@ -45,6 +47,7 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
   if (worker && accounts) {
     services.push(createPollingService({ db, accounts, log, metrics, jobs: config.jobs }));
     services.push(...outboxServices({ db, config, log, metrics }));
+    if (config.paragon) services.push(createTriggerSyncService(config, { log, db, metrics }));
     services.push(createLedgerRetention({ db, log, retentionHours: config.ledger.retentionHours }));
     collectors.push(outboxCollector(db), pollingCollector(db, config.jobs), ledgerCollector(db));
   }

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import { ledgerReport, missedByWebhook, type MissedChange } from '../db/mirror-ledger.ts';
+import { ledgerReport, missedByWebhook, type MissedChange } from '../mirror/ledger-store.ts';
 import type { Database } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
-import { webhookStatus, type WebhookStatus } from '../db/webhook-events.ts';
+import { webhookStatus, type WebhookStatus } from '../webhooks/inbox-store.ts';
 import type { LedgerGroupReport } from '../mirror/ledger.ts';
 import { outboxStatus, type OutboxStatus } from '../outbox/api.ts';
 import { triggerStatus, type TriggerStatus } from '../paragon/triggers.ts';

@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import { objectTypeName } from '../hubspot/objects.ts';
+import { objectTypeName } from '../hubspot/object-types.ts';
 
 /**
  * The configuration file's shape. Every key is documented in README.md ("Configuration");

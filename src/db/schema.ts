@@ -1,6 +1,6 @@
 /**
- * The database as Kysely sees it: one interface per table, each declared beside its queries
- * (`src/db/<area>-tables.ts`), gathered here.
+ * The database as Kysely sees it: the table contract, one interface per table in
+ * `src/db/<area>-tables.ts`, gathered here. The queries live with their features (`*-store.ts`).
  */
 import type { MirrorTables } from './mirror-tables.ts';
 import type { OutboxTables } from './outbox-tables.ts';

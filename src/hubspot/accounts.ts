@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { activePauses, savePause } from '../db/sync-pauses.ts';
+import { activePauses, savePause } from './pause-store.ts';
 import { coerceError } from '../errors.ts';
 import { createHubSpotAccounts, type AccountsDeps, type HubSpotAccounts } from './client.ts';
 

@@ -1,5 +1,6 @@
 import { storableText } from '../db/storable.ts';
 import type { SnapshotObservation, Via } from '../mirror/observation.ts';
+import { lastModifiedProperty } from './object-types.ts';
 
 /** A CRM v3 object as the API returns it (search, list, batch read). */
 export interface HubSpotObject {
@@ -28,35 +29,6 @@ export interface HubSpotReader {
   ): Promise<{ results: HubSpotObject[]; missing: string[] }>;
   /** While the account's calls wait out a pause (a 429, the daily limit), until when (epoch ms). */
   pausedUntil?(portalId: number): number | undefined;
-}
-
-/** Webhook subscription prefixes and objectTypeIds, to the CRM v3 plural names the API and mirror use. */
-const SINGULAR_TO_TYPE: Readonly<Record<string, string>> = {
-  contact: 'contacts',
-  company: 'companies',
-  deal: 'deals',
-  ticket: 'tickets',
-  line_item: 'line_items',
-  product: 'products',
-};
-
-const TYPE_ID_TO_TYPE: Readonly<Record<string, string>> = {
-  '0-1': 'contacts',
-  '0-2': 'companies',
-  '0-3': 'deals',
-  '0-5': 'tickets',
-  '0-7': 'products',
-  '0-8': 'line_items',
-};
-
-/** `contact` → `contacts`; `0-2` → `companies`; custom ids like `2-123` stay as they are. */
-export function objectTypeName(singularOrTypeId: string): string {
-  return SINGULAR_TO_TYPE[singularOrTypeId] ?? TYPE_ID_TO_TYPE[singularOrTypeId] ?? singularOrTypeId;
-}
-
-/** Contacts use `lastmodifieddate`; every other object `hs_lastmodifieddate`. */
-export function lastModifiedProperty(objectType: string): string {
-  return objectType === 'contacts' ? 'lastmodifieddate' : 'hs_lastmodifieddate';
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { Service } from '../cli/lifecycle.ts';
 import type { MetricsConfig } from '../config/schema.ts';
 import type { Metrics, MetricsSnapshot } from './registry.ts';
+import type { Service } from '../loop.ts';
 
 /** Reads state that lives in the database (backlogs, outbox, coverage) into gauges before each line. */
 export type Collector = (metrics: Metrics, now: Date) => Promise<void>;

@@ -4,7 +4,7 @@
  * observations and properties it carries.
  */
 import type { Transaction } from 'kysely';
-import { lockObjects, writeMirror } from '../db/mirror.ts';
+import { lockObjects, writeMirror } from './store.ts';
 import type { Database } from '../db/schema.ts';
 import { reduceSightings } from './ledger.ts';
 import type { ObjectRef, Observation } from './observation.ts';

@@ -5,11 +5,10 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Service } from '../cli/lifecycle.ts';
-import { pruneLedger } from '../db/mirror-ledger.ts';
+import { pruneLedger } from './ledger-store.ts';
 import type { Database } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
-import { inBatches, loopLifecycle, sleep } from '../loop.ts';
+import { inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
 
 export interface LedgerRetentionDeps {
   db: Kysely<Database>;

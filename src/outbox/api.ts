@@ -16,11 +16,11 @@
  * have defaults (`status` pending, due now).
  */
 import type { Kysely, Transaction } from 'kysely';
-import { deleteDead, insertAppEvents, outboxCounts, retryRows, type NewAppEvent } from '../db/outbox.ts';
+import { deleteDead, insertAppEvents, outboxCounts, retryRows, type NewAppEvent } from './store.ts';
 import type { Database } from '../db/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
 
-export type { NewAppEvent } from '../db/outbox.ts';
+export type { NewAppEvent } from './store.ts';
 
 /**
  * Enqueues one App Event; pass the app's transaction to commit it with the app's own write.

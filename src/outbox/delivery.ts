@@ -7,15 +7,14 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OutboxConfig, ParagonConfig } from '../config/schema.ts';
-import { claimDue, claimNextOfKey, deleteSentBefore, markFailed, markSent, releaseClaims, type OutboxRow } from '../db/outbox.ts';
+import { claimDue, claimNextOfKey, deleteSentBefore, markFailed, markSent, releaseClaims, type OutboxRow } from './store.ts';
 import type { Database } from '../db/schema.ts';
-import type { Service } from '../cli/lifecycle.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { createAppEventsClient } from '../paragon/app-events.ts';
 import type { Fetch } from '../paragon/http.ts';
 import { createUserTokenSigner } from '../paragon/token.ts';
 import { afterFailure, backoffMs, classifyOutcome, type DeliveryResult } from './policy.ts';
-import { inBatches, loopLifecycle, sleep } from '../loop.ts';
+import { inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
 
 export interface DeliveryDeps {
   db: Kysely<Database>;

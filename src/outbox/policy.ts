@@ -7,7 +7,7 @@
  * dead until an operator redrives it (`hubsync outbox retry --dead`) or discards it; meanwhile it
  * holds back its contact's later events, so no contact's events are ever reordered.
  */
-import type { FailureUpdate } from '../db/outbox.ts';
+import type { FailureUpdate } from './store.ts';
 import { describeOutcome, retryAfterMs, type HttpOutcome } from '../paragon/http.ts';
 
 export interface RetryPolicy {

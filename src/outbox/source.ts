@@ -8,12 +8,11 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OutboxConfig } from '../config/schema.ts';
-import { insertAppEvents, type NewAppEvent } from '../db/outbox.ts';
-import { lockCursor, readSourceRows, registerSourceRows, saveCursor, type SourceRow } from '../db/outbox-source.ts';
+import { insertAppEvents, type NewAppEvent } from './store.ts';
+import { lockCursor, readSourceRows, registerSourceRows, saveCursor, type SourceRow } from './source-store.ts';
 import type { Database } from '../db/schema.ts';
-import type { Service } from '../cli/lifecycle.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { loopLifecycle, sleep } from '../loop.ts';
+import { loopLifecycle, sleep, type Service } from '../loop.ts';
 
 export type SourceConfig = NonNullable<OutboxConfig['source']>;
 

@@ -1,10 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { loopLifecycle, sleep } from '../loop.ts';
+import { loopLifecycle, sleep, type Service } from '../loop.ts';
 import type { Fetch } from './http.ts';
 import { syncTriggers, type TriggerSyncReport } from './triggers.ts';
 

@@ -2,9 +2,9 @@ import cron from 'node-cron';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
-import { ledgerReport } from '../db/mirror-ledger.ts';
+import { ledgerReport } from '../mirror/ledger-store.ts';
 import type { Database } from '../db/schema.ts';
-import { lastPollStart } from '../db/sync-runs.ts';
+import { lastPollStart } from './run-store.ts';
 
 /**
  * Adaptive polling: while webhooks deliver (nearly) every change a job's polls find, the polls

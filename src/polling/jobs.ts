@@ -5,9 +5,9 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
-import { getCursor, resetCursors } from '../db/sync-cursors.ts';
-import { acquireLease, releaseLease, renewLease } from '../db/sync-leases.ts';
-import { abandonRuns, finishRun, insertRun, updateRunCounts } from '../db/sync-runs.ts';
+import { getCursor, resetCursors } from './cursor-store.ts';
+import { acquireLease, releaseLease, renewLease } from './lease-store.ts';
+import { abandonRuns, finishRun, insertRun, updateRunCounts } from './run-store.ts';
 import type { Database } from '../db/schema.ts';
 import type { SyncRunKind } from '../db/sync-tables.ts';
 import { coerceError } from '../errors.ts';

@@ -6,8 +6,8 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
-import { analyzeMirror } from '../db/sync-analyze.ts';
-import { getCursor, saveCursor, type SyncCursor } from '../db/sync-cursors.ts';
+import { analyzeMirror } from '../mirror/store.ts';
+import { getCursor, saveCursor, type SyncCursor } from './cursor-store.ts';
 import type { Database } from '../db/schema.ts';
 import type { CallStats } from '../hubspot/budget.ts';
 import type { HubSpotAccount, Page } from '../hubspot/client.ts';

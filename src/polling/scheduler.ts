@@ -7,11 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Service } from '../cli/lifecycle.ts';
 import type { JobConfig } from '../config/schema.ts';
 import { coerceError } from '../errors.ts';
 import { createAdaptiveGate } from './adaptive.ts';
 import { runJob, type PollDeps, type RunKind, type RunOutcome } from './jobs.ts';
+import type { Service } from '../loop.ts';
 
 export interface PollingServiceOptions extends Omit<PollDeps, 'worker' | 'signal'> {
   jobs: readonly JobConfig[];

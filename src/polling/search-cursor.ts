@@ -11,7 +11,8 @@
  * forward, so the walk can neither loop nor skip.
  */
 import type { SearchRequest } from '../hubspot/client.ts';
-import { lastModifiedProperty, objectVersion, type HubSpotObject } from '../hubspot/objects.ts';
+import { lastModifiedProperty } from '../hubspot/object-types.ts';
+import { objectVersion, type HubSpotObject } from '../hubspot/objects.ts';
 
 /**
  * Every record with (last-modified, id) before this position is mirrored. `id: null, complete:

@@ -2,8 +2,9 @@ import cron from 'node-cron';
 import type { Kysely } from 'kysely';
 import type { JobConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { listCursors } from '../db/sync-cursors.ts';
-import { latestRuns, type SyncRun } from '../db/sync-runs.ts';
+import type { Collector } from '../metrics/loop.ts';
+import { listCursors } from './cursor-store.ts';
+import { latestRuns, type SyncRun } from './run-store.ts';
 
 export interface JobStatus {
   job: string;
@@ -69,4 +70,13 @@ function nextRun(schedule: string): string | null {
   } finally {
     void task.destroy();
   }
+}
+
+/** Cursor lag (now − cursor position) per polling job. */
+export function pollingCollector(db: Kysely<Database>, jobs: readonly JobConfig[]): Collector {
+  return async (metrics, now) => {
+    for (const status of await pollingStatus(db, jobs, now)) {
+      if (status.cursorLagSeconds !== null) metrics.gauge('polling.cursor_lag_seconds', status.cursorLagSeconds, { job: status.job });
+    }
+  };
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createClock, type Clock } from './hubspot/clock.ts';
 import { HubSpotSandbox, type HubSpotOptions } from './hubspot/hubspot.ts';
 import { buildServer, type SandboxPlugin } from './server.ts';
-import { createParagonSandbox, type ParagonSandbox, type ParagonSandboxOptions } from './paragon/index.ts';
+import { createParagonSandbox, paragonPlugin, type ParagonSandbox, type ParagonSandboxOptions } from './paragon/index.ts';
 
 export interface SandboxOptions {
   /** Default 0: any free port. The server binds 127.0.0.1 unless `host` says otherwise. */
@@ -41,7 +41,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const hubspot = new HubSpotSandbox(options.hubspot ?? {}, clock, options.log);
   const plugins: SandboxPlugin[] = (options.plugins ?? []).map((p) => (app: FastifyInstance) => p(app, hubspot));
   const paragon = options.paragon ? createParagonSandbox({ defaultPortalId: hubspot.defaultPortalId, ...options.paragon, clock }) : undefined;
-  if (paragon) plugins.push((app) => paragon.plugin(app, hubspot));
+  if (paragon) plugins.push((app) => paragonPlugin(paragon)(app, hubspot));
   const app = await buildServer({ hubspot, plugins, ...(options.log ? { log: options.log } : {}) });
   await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = app.server.address();

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { MAX_EPOCH_MS, objectTypeName } from '../hubspot/objects.ts';
+import { objectTypeName } from '../hubspot/object-types.ts';
+import { MAX_EPOCH_MS } from '../hubspot/objects.ts';
 import { quarantine, type IncomingEvent, type ParsedBatch } from './inbox.ts';
 
 const FAMILIES = ['contact', 'company', 'deal', 'ticket', 'line_item', 'product', 'object'] as const;

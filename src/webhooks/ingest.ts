@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { UNSTORABLE } from '../db/storable.ts';
-import { storeWebhookBatch, type StoreResult } from '../db/webhook-events.ts';
+import { storeWebhookBatch, type StoreResult } from './inbox-store.ts';
 import { isConnectionError } from '../errors.ts';
 import { parseHubSpotBatch } from './hubspot-events.ts';
 import { quarantine, type ParsedBatch, type WebhookSource } from './inbox.ts';

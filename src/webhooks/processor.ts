@@ -10,12 +10,12 @@ import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { isConnectionError } from '../errors.ts';
-import { claimWebhookEvents, deferWebhookEvents, eraseWebhookPayloads, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from '../db/webhook-events.ts';
+import { claimWebhookEvents, deferWebhookEvents, eraseWebhookPayloads, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from './inbox-store.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
 import type { ObjectRef, Observation, SnapshotObservation } from '../mirror/observation.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { hydrationReads, planEvent, refKey, type EventPlan } from './observations.ts';
+import { hydrationReads, planEvent, refKey, type EventPlan } from './plan.ts';
 
 export interface ProcessorDeps {
   db: Kysely<Database>;

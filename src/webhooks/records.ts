@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { lastModifiedProperty, objectTypeName, toEpochMs } from '../hubspot/objects.ts';
+import { lastModifiedProperty, objectTypeName } from '../hubspot/object-types.ts';
+import { toEpochMs } from '../hubspot/objects.ts';
 import { contentHash, quarantine, type IncomingEvent, type ParsedBatch } from './inbox.ts';
 
 export interface RecordSnapshot {

@@ -4,12 +4,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Service } from '../cli/lifecycle.ts';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { failAbandonedWebhookEvents, pruneQuarantine, pruneWebhookEvents, webhookStatus } from '../db/webhook-events.ts';
+import { failAbandonedWebhookEvents, pruneQuarantine, pruneWebhookEvents, webhookStatus } from './inbox-store.ts';
 import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
-import { inBatches, loopLifecycle, sleep } from '../loop.ts';
+import { inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import { buildReceiver, type Readiness, type ReceiverDeps } from './receiver.ts';

@@ -10,7 +10,7 @@
 import { pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
 import { openDatabase } from '../../src/db/index.ts';
-import { analyzeMirror } from '../../src/db/sync-analyze.ts';
+import { analyzeMirror } from '../../src/mirror/store.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { applyObservations } from '../../src/mirror/apply.ts';

@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { configSchema } from '../../src/config/schema.ts';
 import { openDatabase } from '../../src/db/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
-import { insertAppEvents } from '../../src/db/outbox.ts';
+import { insertAppEvents } from '../../src/outbox/store.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/schema.ts';
 import { createOutboxDelivery } from '../../src/outbox/delivery.ts';

@@ -14,7 +14,7 @@ import pino from 'pino';
 import { configSchema } from '../../src/config/schema.ts';
 import { openDatabase } from '../../src/db/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
-import { saveCursor } from '../../src/db/sync-cursors.ts';
+import { saveCursor } from '../../src/polling/cursor-store.ts';
 import { createHubSpotAccounts } from '../../src/hubspot/client.ts';
 import { Metrics } from '../../src/metrics/registry.ts';
 import { runJob } from '../../src/polling/jobs.ts';

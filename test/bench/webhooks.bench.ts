@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { configSchema } from '../../src/config/schema.ts';
 import { openDatabase } from '../../src/db/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
-import { storeWebhookBatch } from '../../src/db/webhook-events.ts';
+import { storeWebhookBatch } from '../../src/webhooks/inbox-store.ts';
 import { createLogger } from '../../src/log.ts';
 import { quantile } from '../../src/metrics/registry.ts';
 import { Metrics } from '../../src/metrics/registry.ts';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppEventFaults } from './faults.ts';
-import type { ParagonSandbox } from './index.ts';
+import type { ParagonSandbox } from './sandbox.ts';
 import { subscriptionBody } from './subscriptions.ts';
 
 /**

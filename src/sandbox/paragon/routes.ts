@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ParagonSandbox } from './index.ts';
+import type { ParagonSandbox } from './sandbox.ts';
 import { findTrigger, parseWebhookOverride, subscriptionBody, TRIGGERS } from './subscriptions.ts';
 
 type Params = { projectId: string; id?: string };

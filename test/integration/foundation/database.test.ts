@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/index.ts';
-import { arrayLiteral } from '../../../src/db/mirror-sql.ts';
+import { arrayLiteral } from '../../../src/db/sql.ts';
 import { prepared, statementName } from '../../../src/db/prepared.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 

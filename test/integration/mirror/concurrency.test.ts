@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getObject } from '../../../src/db/mirror.ts';
+import { getObject } from '../../../src/mirror/store.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import type { Observation } from '../../../src/mirror/observation.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getObject, listAssociations, toAssociationState, toMirrorObject } from '../../../src/db/mirror.ts';
-import { ledgerReport, missedByWebhook } from '../../../src/db/mirror-ledger.ts';
+import { getObject, listAssociations, toAssociationState, toMirrorObject } from '../../../src/mirror/store.ts';
+import { ledgerReport, missedByWebhook } from '../../../src/mirror/ledger-store.ts';
 import { snapshotFromObject } from '../../../src/hubspot/objects.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import { ledgerChangeKey, mergeSighting, reduceSightings, type LedgerChange } from '../../../src/mirror/ledger.ts';

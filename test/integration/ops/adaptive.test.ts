@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.ts';
-import { ledgerReport } from '../../../src/db/mirror-ledger.ts';
+import { ledgerReport } from '../../../src/mirror/ledger-store.ts';
 import { createLogger } from '../../../src/log.ts';
 import { startSandboxDaemon } from '../../helpers/daemon.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerCollector } from '../../../src/metrics/collectors.ts';
+import { ledgerCollector } from '../../../src/mirror/metrics.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';

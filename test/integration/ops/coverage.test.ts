@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.ts';
-import { webhookStatus } from '../../../src/db/webhook-events.ts';
+import { webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import { createLogger } from '../../../src/log.ts';
 import type { PollingService } from '../../../src/polling/scheduler.ts';
 import { finished, startCli } from '../../helpers/cli.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { claimDue, claimNextOfKey, insertAppEvents, markFailed, markSent } from '../../../src/db/outbox.ts';
+import { claimDue, claimNextOfKey, insertAppEvents, markFailed, markSent } from '../../../src/outbox/store.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 
 let t: TestDb;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../../src/db/index.ts';
 import { migrateToLatest } from '../../../src/db/migrate.ts';
-import { insertAppEvents } from '../../../src/db/outbox.ts';
+import { insertAppEvents } from '../../../src/outbox/store.ts';
 import type { RunningParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { createTestDb, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
 import { PROJECT_ID, startParagon, testKeys, waitFor } from './harness.ts';

@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 import { discardDeadEvents, enqueueAppEvent, outboxCollector, outboxStatus, retryOutbox } from '../../../src/outbox/api.ts';
 import { createOutboxDelivery, type OutboxDelivery } from '../../../src/outbox/delivery.ts';
-import { insertAppEvents } from '../../../src/db/outbox.ts';
+import { insertAppEvents } from '../../../src/outbox/store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import type { RunningParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { quietLog, startParagon, testConfig, waitFor } from './harness.ts';

@@ -30,7 +30,7 @@ describe('app contacts to Paragon, end to end', () => {
       },
     });
     const services = outboxServices({ db: t.db, config, log: quietLog });
-    expect(services.map((s) => s.name)).toEqual(['outbox-source', 'outbox-delivery', 'paragon-trigger-sync']);
+    expect(services.map((s) => s.name)).toEqual(['outbox-source', 'outbox-delivery']);
     const stop = await startAll(services, quietLog);
     try {
       await sql`insert into contacts (owner_id, email, first_name) values ('user-1', 'ada@example.com', 'Ada')`.execute(t.db);

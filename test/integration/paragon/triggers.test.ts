@@ -7,7 +7,7 @@ import { createUserTokenSigner } from '../../../src/paragon/token.ts';
 import { startSandbox, DEFAULT_PORTAL_ID, type Sandbox } from '../../../src/sandbox/index.ts';
 import type { ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { verifyParagon } from '../../../src/webhooks/paragon-signature.ts';
-import { managedTriggerUsers } from '../../../src/db/trigger-users.ts';
+import { managedTriggerUsers } from '../../../src/paragon/trigger-user-store.ts';
 import { createTestDb } from '../../helpers/db.ts';
 import { startReceiver } from '../sandbox/receiver.ts';
 import { PROJECT_ID, quietLog, testKeys, waitFor } from '../outbox/harness.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
-import { activePauses, savePause } from '../../../src/db/sync-pauses.ts';
+import { activePauses, savePause } from '../../../src/hubspot/pause-store.ts';
 import { openHubSpotAccounts } from '../../../src/hubspot/accounts.ts';
 import { createHubSpotAccounts, type HubSpotAccounts } from '../../../src/hubspot/client.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activePauses, savePause } from '../../../src/db/sync-pauses.ts';
+import { activePauses, savePause } from '../../../src/hubspot/pause-store.ts';
 import { openHubSpotAccounts } from '../../../src/hubspot/accounts.ts';
 import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
 import { runJob } from '../../../src/polling/jobs.ts';

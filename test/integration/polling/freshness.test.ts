@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
-import { finishRun, insertRun, lastPollStart } from '../../../src/db/sync-runs.ts';
+import { finishRun, insertRun, lastPollStart } from '../../../src/polling/run-store.ts';
 import type { SyncRunKind } from '../../../src/db/sync-tables.ts';
-import { saveCursor } from '../../../src/db/sync-cursors.ts';
+import { saveCursor } from '../../../src/polling/cursor-store.ts';
 import { freshnessReadiness } from '../../../src/polling/freshness.ts';
 import { pollingStatus } from '../../../src/polling/status.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';

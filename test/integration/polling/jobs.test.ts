@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getCursor } from '../../../src/db/sync-cursors.ts';
-import { acquireLease, renewLease } from '../../../src/db/sync-leases.ts';
+import { getCursor } from '../../../src/polling/cursor-store.ts';
+import { acquireLease, renewLease } from '../../../src/polling/lease-store.ts';
 import { leaseName, runJob, startBackfill } from '../../../src/polling/jobs.ts';
 import { createPollingService } from '../../../src/polling/scheduler.ts';
 import { pollingStatus } from '../../../src/polling/status.ts';

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { startSandbox, type Sandbox, type TruthObject } from '../../../src/sandbox/index.ts';
-import { createParagonSandbox, generateSigningKeyPair, type ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
+import { createParagonSandbox, generateSigningKeyPair, paragonPlugin, type ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
@@ -41,7 +41,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}`;
   paragon = createParagonSandbox({ publicKeyPem: generateSigningKeyPair().publicKeyPem, webhookSecret: PARAGON_SECRET, defaultPortalId: PORTAL, timeScale: 0.05 });
   sandbox = await startSandbox({
-    plugins: [paragon.plugin],
+    plugins: [paragonPlugin(paragon)],
     timeScale: 0.05,
     hubspot: {
       apps: [{ appId: 1001, clientSecret: SECRET_A, targetUrl: `${base}/webhooks/hubspot`, subscriptions: SUBSCRIPTIONS }],

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ERASED_PAYLOAD, failAbandonedWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/db/webhook-events.ts';
+import { ERASED_PAYLOAD, failAbandonedWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { quarantineReasons, webhookStatus } from '../../../src/db/webhook-events.ts';
+import { quarantineReasons, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { webhookStatus } from '../../../src/db/webhook-events.ts';
+import { webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { storeWithin } from '../../../src/webhooks/ingest.ts';
 import { createReceiverService, webhookServices } from '../../../src/webhooks/service.ts';

@@ -1,6 +1,6 @@
 /** Queries on paragon_trigger_users: the users whose trigger subscriptions hubsync manages. */
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Database } from '../db/schema.ts';
 
 export async function managedTriggerUsers(db: Kysely<Database>): Promise<string[]> {
   const rows = await db.selectFrom('paragon_trigger_users').select('user_id').orderBy('user_id').execute();

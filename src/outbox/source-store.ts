@@ -3,7 +3,7 @@
  * cursor and seen-row bookkeeping in `outbox_cursors` / `outbox_source_rows`.
  */
 import { sql, type Transaction } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Database } from '../db/schema.ts';
 
 /** Which columns of the app's table mean what. Identifiers come from validated config and are quoted. */
 export interface SourceColumns {

@@ -4,11 +4,11 @@
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ObjectRef } from '../mirror/observation.ts';
-import type { IncomingEvent, ParsedBatch } from '../webhooks/inbox.ts';
-import { refsTable } from './mirror-sql.ts';
-import { prepared } from './prepared.ts';
-import type { Database } from './schema.ts';
-import type { WebhookEventsTable } from './webhook-tables.ts';
+import type { IncomingEvent, ParsedBatch } from './inbox.ts';
+import { refsTable } from '../mirror/store.ts';
+import { prepared } from '../db/prepared.ts';
+import type { Database } from '../db/schema.ts';
+import type { WebhookEventsTable } from '../db/webhook-tables.ts';
 
 export type WebhookEventRow = Selectable<WebhookEventsTable>;
 

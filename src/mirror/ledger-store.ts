@@ -1,9 +1,9 @@
 /** Queries on change_ledger: recording sightings and the coverage/lag report built on them. */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { LagStats, LedgerChange, LedgerGroupReport, LedgerRange, LedgerReport } from '../mirror/ledger.ts';
-import type { Via } from '../mirror/observation.ts';
-import { arrayLiteral, msToTimestamp } from './mirror-sql.ts';
-import type { Database } from './schema.ts';
+import type { LagStats, LedgerChange, LedgerGroupReport, LedgerRange, LedgerReport } from './ledger.ts';
+import type { Via } from './observation.ts';
+import { arrayLiteral, msToTimestamp } from '../db/sql.ts';
+import type { Database } from '../db/schema.ts';
 
 /**
  * The INSERT that merges changes into the ledger (for `writeMirror`): per path the earliest sight

@@ -1,10 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { JobConfig } from '../config/schema.ts';
-import { ledgerReport } from '../db/mirror-ledger.ts';
 import type { Database } from '../db/schema.ts';
-import { pollingStatus } from '../polling/status.ts';
-import type { Collector } from './loop.ts';
-import type { Labels } from './registry.ts';
+import type { Collector } from '../metrics/loop.ts';
+import type { Labels } from '../metrics/registry.ts';
+import { ledgerReport } from './ledger-store.ts';
 
 /** Webhook coverage and each path's lag over the last `windowMs`, per portal and object type. */
 export function ledgerCollector(db: Kysely<Database>, windowMs = 3_600_000): Collector {
@@ -32,14 +30,5 @@ export function ledgerCollector(db: Kysely<Database>, windowMs = 3_600_000): Col
       for (const name of ['webhook.coverage', 'webhook.lag_p50_ms', 'webhook.lag_p95_ms', 'poll.detection_lag_p50_ms', 'poll.detection_lag_p95_ms']) set(name, null, labels);
     }
     previous = current;
-  };
-}
-
-/** Cursor lag (now − cursor position) per polling job. */
-export function pollingCollector(db: Kysely<Database>, jobs: readonly JobConfig[]): Collector {
-  return async (metrics, now) => {
-    for (const status of await pollingStatus(db, jobs, now)) {
-      if (status.cursorLagSeconds !== null) metrics.gauge('polling.cursor_lag_seconds', status.cursorLagSeconds, { job: status.job });
-    }
   };
 }

@@ -1,6 +1,5 @@
-/** SQL fragments shared by the mirror's query files. */
+/** SQL fragments for the features' stores: timestamps as epoch ms, array literals for batch parameters. */
 import { sql, type RawBuilder } from 'kysely';
-import type { ObjectRef } from '../mirror/observation.ts';
 
 /**
  * Epoch ms (bigint) to timestamptz, exactly. Sending numbers instead of ISO strings spares
@@ -33,10 +32,4 @@ export function arrayLiteral(values: readonly (string | number | boolean | null)
     else literal += `"${NEEDS_ESCAPE.test(value) ? value.replace(/[\\"]/g, '\\$&') : value}"`;
   }
   return `${literal}}`;
-}
-
-/** `refs` as a table for a FROM clause: `unnest(…) as <alias>(portal_id, object_type, object_id)`, in the order given. */
-export function refsTable(refs: readonly ObjectRef[], alias: string): RawBuilder<unknown> {
-  return sql`unnest(${arrayLiteral(refs.map((r) => r.portalId))}::int8[], ${arrayLiteral(refs.map((r) => r.objectType))}::text[],
-    ${arrayLiteral(refs.map((r) => r.objectId))}::text[]) as ${sql.raw(alias)}(portal_id, object_type, object_id)`;
 }

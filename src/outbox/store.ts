@@ -3,8 +3,8 @@
  * src/outbox/policy.ts; this file only moves rows.
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { AppEventOutboxTable, OutboxRowStatus } from './outbox-tables.ts';
-import type { Database } from './schema.ts';
+import type { AppEventOutboxTable, OutboxRowStatus } from '../db/outbox-tables.ts';
+import type { Database } from '../db/schema.ts';
 
 export type OutboxRow = Selectable<AppEventOutboxTable>;
 type Executor = Kysely<Database> | Transaction<Database>;

@@ -5,7 +5,7 @@
  */
 import { snapshotFromObject, type HubSpotObject } from '../hubspot/objects.ts';
 import type { ObjectRef, Observation, Via } from '../mirror/observation.ts';
-import { objectTypeName } from '../hubspot/objects.ts';
+import { objectTypeName } from '../hubspot/object-types.ts';
 import { parseHubSpotEvent, type EventKind, type HubSpotEvent } from './hubspot-events.ts';
 import type { WebhookSource } from './inbox.ts';
 import { paragonRecord, recordSnapshot, type RecordSnapshot } from './records.ts';

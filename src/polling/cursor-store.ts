@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { Database } from './schema.ts';
-import type { SyncCursorsTable } from './sync-tables.ts';
+import type { Database } from '../db/schema.ts';
+import type { SyncCursorsTable } from '../db/sync-tables.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

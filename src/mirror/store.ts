@@ -1,16 +1,16 @@
 /**
  * Queries on the mirror tables (hubspot_objects, hubspot_associations). The rule that decides
- * what to write lives in src/mirror/rule.ts; this file only moves rows.
+ * what to write lives in rule.ts; this file only moves rows.
  */
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
-import type { LedgerChange } from '../mirror/ledger.ts';
-import { ledgerUpsert } from './mirror-ledger.ts';
-import { arrayLiteral, msToTimestamp, refsTable, timestampToMs } from './mirror-sql.ts';
-import { prepared } from './prepared.ts';
-import type { ObjectRef, Via } from '../mirror/observation.ts';
-import { isArchived, objectKey, type AssociationState, type MirrorObject } from '../mirror/rule.ts';
-import type { HubspotAssociationsTable, HubspotObjectsTable } from './mirror-tables.ts';
-import type { Database } from './schema.ts';
+import type { LedgerChange } from './ledger.ts';
+import { ledgerUpsert } from './ledger-store.ts';
+import { arrayLiteral, msToTimestamp, timestampToMs } from '../db/sql.ts';
+import { prepared } from '../db/prepared.ts';
+import type { ObjectRef, Via } from './observation.ts';
+import { isArchived, objectKey, type AssociationState, type MirrorObject } from './rule.ts';
+import type { HubspotAssociationsTable, HubspotObjectsTable } from '../db/mirror-tables.ts';
+import type { Database } from '../db/schema.ts';
 
 export type HubspotObjectRow = Selectable<HubspotObjectsTable>;
 
@@ -298,4 +298,19 @@ function num(value: number | string | null): number | null {
 
 function ms(value: Date | null): number | null {
   return value === null ? null : value.getTime();
+}
+
+/** `refs` as a table for a FROM clause: `unnest(…) as <alias>(portal_id, object_type, object_id)`, in the order given. */
+export function refsTable(refs: readonly ObjectRef[], alias: string): RawBuilder<unknown> {
+  return sql`unnest(${arrayLiteral(refs.map((r) => r.portalId))}::int8[], ${arrayLiteral(refs.map((r) => r.objectType))}::text[],
+    ${arrayLiteral(refs.map((r) => r.objectId))}::text[]) as ${sql.raw(alias)}(portal_id, object_type, object_id)`;
+}
+
+/**
+ * Refreshes the planner statistics of the mirror tables. A bulk load (a backfill, a first search
+ * over a big portal) grows them faster than autovacuum re-analyzes, and plans made for a small
+ * table slow every page write tenfold until it does.
+ */
+export async function analyzeMirror(db: Kysely<Database>): Promise<void> {
+  await sql`analyze hubspot_objects, change_ledger`.execute(db);
 }

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Database } from '../db/schema.ts';
 
 /** Remembers that a portal's API budget is paused until `until` (the daily limit), across restarts. */
 export async function savePause(db: Kysely<Database>, portalId: number, policy: string, until: Date, now: Date): Promise<void> {
