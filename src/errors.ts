@@ -35,11 +35,6 @@ export class SchemaBehindError extends HubsyncError {
   override readonly operatorError = true;
 }
 
-export class NotBuiltError extends HubsyncError {
-  override readonly code = 'NOT_BUILT';
-  override readonly operatorError = true;
-}
-
 export class DatabaseUnavailableError extends HubsyncError {
   override readonly code = 'DATABASE_UNAVAILABLE';
   override readonly operatorError = true;

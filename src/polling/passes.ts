@@ -9,6 +9,7 @@ import type { JobConfig } from '../config/schema.ts';
 import { analyzeMirror } from '../mirror/store.ts';
 import { getCursor, saveCursor, type SyncCursor } from './cursor-store.ts';
 import type { Database } from '../db/schema.ts';
+import { HubsyncError } from '../errors.ts';
 import type { CallStats } from '../hubspot/budget.ts';
 import type { HubSpotAccount, Page } from '../hubspot/client.ts';
 import { snapshotFromObject, toEpochMs, type HubSpotObject } from '../hubspot/objects.ts';
@@ -39,13 +40,15 @@ export interface PassContext {
 }
 
 /** A pass ends with a failure it could not retry away (the cursor keeps what committed). */
-export class PassFailed extends Error {
+export class PassFailed extends HubsyncError {
   override readonly name = 'PassFailed';
+  override readonly code = 'POLL_PASS_FAILED';
 }
 
 /** `hubsync backfill` asked the job to start over while this run was going: it stops, unsaved. */
-export class BackfillRequested extends Error {
+export class BackfillRequested extends HubsyncError {
   override readonly name = 'BackfillRequested';
+  override readonly code = 'BACKFILL_REQUESTED';
   constructor() {
     super('a backfill was requested while this run was going: the next run starts it');
   }

@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import * as migrate from '../../../src/db/migrate.ts';
 import * as errors from '../../../src/errors.ts';
+import * as triggers from '../../../src/paragon/triggers.ts';
+import * as passes from '../../../src/polling/passes.ts';
 
 describe('errors', () => {
   it('gives every error class its own stable code', () => {
-    const classes = (Object.values(errors) as unknown[]).filter(
+    // Every module that declares an error class.
+    const classes = [errors, migrate, triggers, passes].flatMap((module) => Object.values(module) as unknown[]).filter(
       (value): value is new (...args: unknown[]) => errors.HubsyncError =>
         typeof value === 'function' && value.prototype instanceof errors.HubsyncError,
     );
