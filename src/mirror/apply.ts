@@ -7,8 +7,8 @@ import type { Transaction } from 'kysely';
 import { lockObjects, writeMirror } from './store.ts';
 import type { Database } from '../db/schema.ts';
 import { reduceSightings } from './ledger.ts';
-import type { ObjectRef, Observation } from './observation.ts';
-import { affectedRefs, applyRule, objectKey } from './rule.ts';
+import { objectKey, type ObjectRef, type Observation } from './observation.ts';
+import { affectedRefs, applyRule } from './rule.ts';
 
 export interface ApplyResult {
   observations: number;

@@ -18,6 +18,11 @@ export interface ObjectRef {
   objectId: string;
 }
 
+/** Stable map key of an object. */
+export function objectKey(ref: ObjectRef): string {
+  return `${ref.portalId}\u0000${ref.objectType}\u0000${ref.objectId}`;
+}
+
 interface Base {
   ref: ObjectRef;
   /** Epoch ms of the change in HubSpot. */

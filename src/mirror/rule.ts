@@ -11,7 +11,7 @@
  * Associations are registers keyed by (from, to, type): (version, removed > present).
  */
 import { ledgerChangeKey, type LedgerSighting } from './ledger.ts';
-import type { AssociationObservation, ObjectRef, Observation, Via } from './observation.ts';
+import { objectKey, type AssociationObservation, type ObjectRef, type Observation, type Via } from './observation.ts';
 
 export type Lifecycle = 'live' | 'deleted';
 
@@ -68,11 +68,6 @@ export interface RuleResult {
 /** A deleted, merged-away or privacy-deleted object is not a live record. */
 export function isArchived(object: MirrorObject): boolean {
   return object.lifecycle === 'deleted' || object.mergedInto !== null || object.privacyDeletedAt !== null;
-}
-
-/** Stable map key of an object. */
-export function objectKey(ref: ObjectRef): string {
-  return `${ref.portalId}\u0000${ref.objectType}\u0000${ref.objectId}`;
 }
 
 /** Stable map key of an association edge. */

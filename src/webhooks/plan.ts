@@ -95,11 +95,6 @@ function associationTarget(toSingular: string | undefined, e: HubSpotEvent): str
   return toSingular ? objectTypeName(toSingular.toLowerCase()) : 'unknown';
 }
 
-/** Key of an object ref, for grouping hydration reads. */
-export function refKey(ref: ObjectRef): string {
-  return `${ref.portalId}\u0000${ref.objectType}\u0000${ref.objectId}`;
-}
-
 /** Groups refs to read by (portal, type), unique ids, in chunks of at most `chunk` (HubSpot's batch read takes 100). */
 export function hydrationReads(refs: readonly ObjectRef[], chunk = 100): { portalId: number; objectType: string; ids: string[] }[] {
   const groups = new Map<string, { portalId: number; objectType: string; ids: Set<string> }>();

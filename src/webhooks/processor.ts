@@ -13,9 +13,9 @@ import { isConnectionError } from '../errors.ts';
 import { claimWebhookEvents, deferWebhookEvents, eraseWebhookPayloads, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from './inbox-store.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
-import type { ObjectRef, Observation, SnapshotObservation } from '../mirror/observation.ts';
+import { objectKey, type ObjectRef, type Observation, type SnapshotObservation } from '../mirror/observation.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { hydrationReads, planEvent, refKey, type EventPlan } from './plan.ts';
+import { hydrationReads, planEvent, type EventPlan } from './plan.ts';
 
 export interface ProcessorDeps {
   db: Kysely<Database>;
@@ -95,7 +95,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   result.hydrated = snapshots.size;
   const ready: typeof plans = [];
   for (const plan of needy) {
-    const error = plan.hydrate.map((ref) => errors.get(refKey(ref))).find((e) => e !== undefined);
+    const error = plan.hydrate.map((ref) => errors.get(objectKey(ref))).find((e) => e !== undefined);
     if (error !== undefined) fail(plan.id, `hydration failed: ${error}`, false);
     else ready.push(plan);
   }
@@ -160,7 +160,7 @@ async function applyWithFallback(
     const ok: number[] = [];
     for (const plan of plans) {
       try {
-        await applyPlans(deps.db, [plan], plan.hydrate.flatMap((ref) => snapshots.get(refKey(ref)) ?? []), now);
+        await applyPlans(deps.db, [plan], plan.hydrate.flatMap((ref) => snapshots.get(objectKey(ref)) ?? []), now);
         ok.push(plan.id);
       } catch (eventErr) {
         fail(plan.id, `apply failed: ${(eventErr as Error).message ?? String(eventErr)}`, false);
@@ -201,12 +201,12 @@ async function hydrate(deps: ProcessorDeps, refs: readonly { portalId: number; o
         for (const object of results) {
           const snapshot = snapshotFromObject(read.portalId, read.objectType, object, 'hydration', seenAt);
           if (!Number.isFinite(snapshot.version)) continue;
-          snapshots.set(refKey(snapshot.ref), snapshot);
+          snapshots.set(objectKey(snapshot.ref), snapshot);
         }
       } catch (err) {
         const message = (err as Error).message ?? String(err);
         deps.log.warn({ err, portalId: read.portalId, objectType: read.objectType, ids: read.ids.length }, 'webhook hydration read failed');
-        for (const id of read.ids) errors.set(refKey({ portalId: read.portalId, objectType: read.objectType, objectId: id }), message);
+        for (const id of read.ids) errors.set(objectKey({ portalId: read.portalId, objectType: read.objectType, objectId: id }), message);
       }
     }),
   );

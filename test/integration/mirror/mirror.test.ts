@@ -6,13 +6,12 @@ import { ledgerReport, missedByWebhook } from '../../../src/mirror/ledger-store.
 import { snapshotFromObject } from '../../../src/hubspot/objects.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import { ledgerChangeKey, mergeSighting, reduceSightings, type LedgerChange } from '../../../src/mirror/ledger.ts';
-import type { Observation, Via } from '../../../src/mirror/observation.ts';
+import { objectKey, type Observation, type Via } from '../../../src/mirror/observation.ts';
 import {
   applyRule,
   associationKey,
   isArchived,
   mergeAssociation,
-  objectKey,
   type AssociationState,
   type MirrorObject,
 } from '../../../src/mirror/rule.ts';

@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mergeSighting, reduceSightings, type LedgerChange } from '../../../src/mirror/ledger.ts';
-import type { Observation } from '../../../src/mirror/observation.ts';
+import { objectKey, type Observation } from '../../../src/mirror/observation.ts';
 import {
   applyRule,
   associationKey,
   isArchived,
   mergeAssociation,
-  objectKey,
   type AssociationState,
   type MirrorObject,
 } from '../../../src/mirror/rule.ts';
