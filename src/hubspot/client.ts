@@ -10,7 +10,8 @@ import type { Config, HubSpotAccountConfig } from '../config/schema.ts';
 import { TIERS } from '../config/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { AccountBudget, type CallStats } from './budget.ts';
-import { parseRetryAfter, policyOf, type Pause } from './limits.ts';
+import { policyOf, type Pause } from './limits.ts';
+import { retryAfterMs } from '../retry-after.ts';
 import type { HubSpotObject, HubSpotReader, Priority } from './objects.ts';
 import { describeFailure, type CallOutcome, type CallResult } from './outcome.ts';
 
@@ -179,8 +180,7 @@ async function attempt<T>(call: () => Promise<{ value: T; headers: Record<string
     const body = parseBody(e.body);
     const message = typeof (body as { message?: unknown })?.message === 'string' ? (body as { message: string }).message : `HTTP ${status}`;
     if (status === 429) {
-      const retryAfterMs = parseRetryAfter(headers['retry-after'], Date.now());
-      return { ok: false, failure: 'rate_limited', status: 429, policy: policyOf(body), retryAfterMs, headers, message };
+      return { ok: false, failure: 'rate_limited', status: 429, policy: policyOf(body), retryAfterMs: retryAfterMs(headers['retry-after'], Date.now()), headers, message };
     }
     if (status >= 500) return { ok: false, failure: 'server', status, headers, message };
     return { ok: false, failure: 'client', status, headers, message, body };

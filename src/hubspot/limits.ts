@@ -38,14 +38,6 @@ export function parseRateHeaders(headers: Readonly<Record<string, string | undef
   return out;
 }
 
-/** `Retry-After` as ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
-}
-
 /** The `policyName` of a 429 body, when it is one hubsync knows. */
 export function policyOf(body: unknown): LimitPolicy | undefined {
   const name = body && typeof body === 'object' ? (body as { policyName?: unknown }).policyName : undefined;

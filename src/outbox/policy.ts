@@ -8,7 +8,8 @@
  * holds back its contact's later events, so no contact's events are ever reordered.
  */
 import type { FailureUpdate } from './store.ts';
-import { describeOutcome, retryAfterMs, type HttpOutcome } from '../paragon/http.ts';
+import { describeOutcome, type HttpOutcome } from '../paragon/http.ts';
+import { retryAfterMs } from '../retry-after.ts';
 
 export interface RetryPolicy {
   maxAttempts: number;

@@ -55,12 +55,3 @@ export function describeOutcome(o: HttpOutcome): string {
   const message = typeof o.body === 'object' && o.body !== null && 'message' in o.body ? String((o.body as { message: unknown }).message) : o.text;
   return `HTTP ${o.status}${message ? `: ${message.slice(0, 300)}` : ''}`;
 }
-
-/** `Retry-After` in ms: delta seconds (fractions accepted) or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextMidnight, parseRateHeaders, parseRetryAfter, pauseFor429, policyOf, timeZoneOffsetMs } from '../../../src/hubspot/limits.ts';
+import { nextMidnight, parseRateHeaders, pauseFor429, policyOf, timeZoneOffsetMs } from '../../../src/hubspot/limits.ts';
 
 const base = { kind: 'api' as const, retryAfterMs: undefined, nowMs: 1_000_000, windowMs: 10_000, searchWindowMs: 1000, oldestInWindowMs: undefined, timeZone: 'UTC', timeScale: 1 };
 
@@ -8,13 +8,6 @@ describe('rate-limit decisions', () => {
     expect(parseRateHeaders({ 'X-HubSpot-RateLimit-Max': '190', 'x-hubspot-ratelimit-remaining': '12', 'X-HubSpot-RateLimit-Interval-Milliseconds': '10000', 'X-HubSpot-RateLimit-Daily': '625000', 'X-HubSpot-RateLimit-Daily-Remaining': 'x' }))
       .toEqual({ max: 190, remaining: 12, intervalMs: 10_000, daily: 625_000 });
     expect(parseRateHeaders({})).toEqual({});
-  });
-
-  it('reads Retry-After as seconds or a date', () => {
-    expect(parseRetryAfter('3', 0)).toBe(3000);
-    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
-    expect(parseRetryAfter(undefined, 0)).toBeUndefined();
-    expect(parseRetryAfter('soon', 0)).toBeUndefined();
   });
 
   it('knows the 429 policies', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { afterFailure, backoffMs, classifyOutcome } from '../../../src/outbox/policy.ts';
-import { retryAfterMs, type HttpOutcome } from '../../../src/paragon/http.ts';
+import type { HttpOutcome } from '../../../src/paragon/http.ts';
 
 const NOW = Date.parse('2026-11-22T10:00:00Z');
 const response = (status: number, headers: Record<string, string> = {}, text = ''): HttpOutcome => ({ kind: 'response', status, headers: new Headers(headers), body: text ? JSON.parse(text) : undefined, text });
@@ -18,17 +18,6 @@ describe('classifyOutcome', () => {
     expect(classifyOutcome({ kind: 'network', error: 'ECONNRESET' }, NOW)).toMatchObject({ kind: 'transient', error: 'network error: ECONNRESET' });
     expect(classifyOutcome(response(400, {}, '{"message":"bad payload"}'), NOW)).toEqual({ kind: 'permanent', status: 400, error: 'HTTP 400: bad payload' });
     expect(classifyOutcome(response(401), NOW).kind).toBe('permanent');
-  });
-});
-
-describe('retryAfterMs', () => {
-  it('reads seconds (with fractions) and HTTP dates', () => {
-    expect(retryAfterMs('2', NOW)).toBe(2000);
-    expect(retryAfterMs('0.25', NOW)).toBe(250);
-    expect(retryAfterMs(new Date(NOW + 30_000).toUTCString(), NOW)).toBe(30_000);
-    expect(retryAfterMs(new Date(NOW - 30_000).toUTCString(), NOW)).toBe(0);
-    expect(retryAfterMs('soon', NOW)).toBeUndefined();
-    expect(retryAfterMs(null, NOW)).toBeUndefined();
   });
 });
 
