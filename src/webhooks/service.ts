@@ -11,7 +11,8 @@ import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
 import { inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
-import { buildReceiver, type Readiness, type ReceiverDeps } from './receiver.ts';
+import type { Readiness, ReceiverDeps } from './handlers.ts';
+import { buildReceiver } from './receiver.ts';
 
 /** The receiver as a service: listens on `http.host:http.port`; stop closes it after in-flight requests finish. */
 export function createReceiverService(deps: ReceiverDeps): Service & { app: FastifyInstance; address(): string | undefined } {
