@@ -2,13 +2,12 @@ import type { ParseArgsConfig } from 'node:util';
 import type { Env } from '../config/load.ts';
 import { maskConfig } from '../config/mask.ts';
 import { migrateToLatest } from '../db/migrate.ts';
-import { openDatabase } from '../db/index.ts';
 import { UsageError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { retryOutbox } from '../outbox/api.ts';
 import { syncTriggers } from '../paragon/triggers.ts';
 import { startBackfill } from '../polling/index.ts';
-import { loadContext, openReadyDatabase } from './context.ts';
+import { loadContext, withDatabase } from './context.ts';
 import { handleSignals } from './lifecycle.ts';
 import { collectStatus, formatStatus } from './status.ts';
 import { runDaemon, ROLES, type Role } from './run.ts';
@@ -57,15 +56,12 @@ export const COMMANDS: Command[] = [
     summary: 'bring the database schema up to date (idempotent; the release phase runs it)',
     async action({ flags, env }) {
       const ctx = await loadContext(configFlag(flags), env);
-      const handle = await openDatabase(ctx.config.database, ctx.log);
-      try {
+      return withDatabase(ctx, { migrated: false }, async (handle) => {
         const results = await migrateToLatest(handle.db);
         const applied = results.filter((result) => result.status === 'Success').map((result) => result.migrationName);
         ctx.log.info({ applied, database: handle.description }, applied.length ? 'migrations applied' : 'schema already up to date');
-      } finally {
-        await handle.close();
-      }
-      return 0;
+        return 0;
+      });
     },
   },
   {
@@ -86,14 +82,11 @@ export const COMMANDS: Command[] = [
     options: { json: { type: 'boolean' } },
     async action({ flags, env }) {
       const ctx = await loadContext(configFlag(flags), env);
-      const handle = await openReadyDatabase(ctx);
-      try {
-        const status = await collectStatus(handle.db, ctx.config, ctx.log);
+      return withDatabase(ctx, { migrated: true }, async ({ db }) => {
+        const status = await collectStatus(db, ctx.config, ctx.log);
         process.stdout.write(`${flags.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
-      } finally {
-        await handle.close();
-      }
-      return 0;
+        return 0;
+      });
     },
   },
   {
@@ -143,14 +136,11 @@ export const COMMANDS: Command[] = [
       if (!name || !ctx.config.jobs.some((job) => job.name === name)) {
         throw new UsageError(`backfill needs one of the configured jobs: ${ctx.config.jobs.map((job) => job.name).join(', ') || '(none)'}`);
       }
-      const handle = await openReadyDatabase(ctx);
-      try {
-        const reset = await startBackfill(handle.db, name);
+      return withDatabase(ctx, { migrated: true }, async ({ db }) => {
+        const reset = await startBackfill(db, name);
         process.stdout.write(`job ${name}: ${reset} cursor${reset === 1 ? '' : 's'} reset; its next run re-reads everything from scratch\n`);
-      } finally {
-        await handle.close();
-      }
-      return 0;
+        return 0;
+      });
     },
   },
   {
@@ -160,14 +150,11 @@ export const COMMANDS: Command[] = [
     options: { dead: { type: 'boolean' } },
     async action({ flags, env }) {
       const ctx = await loadContext(configFlag(flags), env);
-      const handle = await openReadyDatabase(ctx);
-      try {
-        const result = await retryOutbox(handle.db, { dead: flags.dead === true });
+      return withDatabase(ctx, { migrated: true }, async ({ db }) => {
+        const result = await retryOutbox(db, { dead: flags.dead === true });
         process.stdout.write(`${result.pending} pending event${result.pending === 1 ? '' : 's'} due now${flags.dead ? `, ${result.revived} dead event${result.revived === 1 ? '' : 's'} revived` : ''}\n`);
-      } finally {
-        await handle.close();
-      }
-      return 0;
+        return 0;
+      });
     },
   },
   {
@@ -178,14 +165,11 @@ export const COMMANDS: Command[] = [
       const ctx = await loadContext(configFlag(flags), env);
       if (!ctx.config.paragon) throw new UsageError('triggers sync needs a paragon section in the configuration');
       if (ctx.config.sandbox) throw new UsageError('triggers sync talks to the real Paragon; in sandbox mode the worker syncs triggers itself');
-      const handle = await openReadyDatabase(ctx);
-      try {
-        const report = await syncTriggers(ctx.config, { log: ctx.log, db: handle.db });
+      return withDatabase(ctx, { migrated: true }, async ({ db }) => {
+        const report = await syncTriggers(ctx.config, { log: ctx.log, db });
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return report.failures.length > 0 ? 1 : 0;
-      } finally {
-        await handle.close();
-      }
+      });
     },
   },
 ];

@@ -34,3 +34,16 @@ export async function openReadyDatabase(ctx: Context): Promise<DatabaseHandle> {
   }
   return handle;
 }
+
+/**
+ * Opens the database, runs `work` with it and closes it, however `work` ends. `migrated`: the
+ * schema must be current (see `openReadyDatabase`); otherwise the database is opened as it is.
+ */
+export async function withDatabase<T>(ctx: Context, options: { migrated: boolean }, work: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+  const handle = options.migrated ? await openReadyDatabase(ctx) : await openDatabase(ctx.config.database, ctx.log);
+  try {
+    return await work(handle);
+  } finally {
+    await handle.close();
+  }
+}
