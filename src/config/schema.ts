@@ -297,10 +297,8 @@ function crossKeyProblems(config: unknown): { path: (string | number)[]; message
 
 export type Config = z.output<typeof configSchema>;
 export type DatabaseConfig = Config['database'];
-export type HttpConfig = Config['http'];
 export type WebhooksConfig = Config['webhooks'];
 export type HubSpotAccountConfig = Config['hubspot']['accounts'][number];
-export type HubSpotAppConfig = Config['hubspot']['apps'][number];
 export type JobConfig = Config['jobs'][number];
 export type ParagonConfig = NonNullable<Config['paragon']>;
 export type OutboxConfig = Config['outbox'];

@@ -58,9 +58,6 @@ export const OBJECT_TYPES: readonly ObjectTypeInfo[] = [
 const BY_ALIAS = new Map<string, ObjectTypeInfo>();
 for (const type of OBJECT_TYPES) for (const alias of [type.id, type.name, type.singular]) BY_ALIAS.set(alias, type);
 
-/** A custom object's type id: `2-` and digits. */
-export const CUSTOM_TYPE_ID = /^2-\d+$/;
-
 /** HubSpot's own type for an id, plural or singular name (any case); undefined for custom and unknown types. */
 export function standardObjectType(nameOrId: string): ObjectTypeInfo | undefined {
   return BY_ALIAS.get(nameOrId.toLowerCase());

@@ -9,8 +9,6 @@
 /** Which path delivered an observation; recorded in the change ledger. */
 export type Via = 'webhook' | 'poll' | 'hydration' | 'workflow' | 'paragon';
 
-export const VIAS: readonly Via[] = ['webhook', 'poll', 'hydration', 'workflow', 'paragon'];
-
 export interface ObjectRef {
   portalId: number;
   /** Plural CRM v3 name: contacts, companies, deals, tickets, or a custom object type id like 2-123. */

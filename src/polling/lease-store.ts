@@ -33,9 +33,3 @@ export async function renewLease(db: Db, name: string, owner: string, now: Date,
 export async function releaseLease(db: Db, name: string, owner: string): Promise<void> {
   await db.deleteFrom('job_leases').where('name', '=', name).where('owner', '=', owner).execute();
 }
-
-/** Current holders (for status). */
-export async function listLeases(db: Db): Promise<{ name: string; owner: string; expiresAt: Date }[]> {
-  const rows = await db.selectFrom('job_leases').select(['name', 'owner', 'expires_at']).execute();
-  return rows.map((r) => ({ name: r.name, owner: r.owner, expiresAt: r.expires_at }));
-}

@@ -117,8 +117,3 @@ export async function lastPollStart(db: Db, jobName: string): Promise<number | n
     .executeTakeFirst();
   return row ? row.started_at.getTime() : null;
 }
-
-/** Runs of one job, newest first. */
-export async function runsOf(db: Db, jobName: string, limit = 20): Promise<SyncRun[]> {
-  return db.selectFrom('sync_runs').selectAll().where('job_name', '=', jobName).orderBy('id', 'desc').limit(limit).execute();
-}

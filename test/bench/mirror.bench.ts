@@ -166,7 +166,6 @@ export async function run(options: MirrorBenchOptions = {}): Promise<string[]> {
   }
 }
 
-export default run;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   for (const line of await run()) console.log(line);

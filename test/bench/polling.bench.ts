@@ -99,7 +99,6 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
   return { value, ms: performance.now() - started };
 }
 
-export default run;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   for (const line of await run()) console.log(line);
