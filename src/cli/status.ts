@@ -5,7 +5,7 @@ import { ledgerReport, missedByWebhook, type MissedChange } from '../mirror/ledg
 import type { Database } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import { webhookStatus, type WebhookStatus } from '../webhooks/inbox-store.ts';
-import type { LedgerGroupReport } from '../mirror/ledger.ts';
+import type { LedgerGroupReport, ReportPath } from '../mirror/ledger.ts';
 import { outboxStatus, type OutboxStatus } from '../outbox/api.ts';
 import { triggerStatus, type TriggerStatus } from '../paragon/triggers.ts';
 import { pollingStatus, type JobStatus } from '../polling/status.ts';
@@ -15,8 +15,8 @@ export interface StatusReport {
   jobs: JobStatus[];
   webhooks: WebhookStatus;
   outbox: OutboxStatus;
-  /** Polling vs webhooks over the last 24 h (property changes). */
-  coverage: { since: string; until: string; total: LedgerGroupReport; groups: LedgerGroupReport[] };
+  /** The paths compared over the last 24 h (property changes); `paths` are the ones running or seen. */
+  coverage: { since: string; until: string; paths: ReportPath[]; total: LedgerGroupReport; groups: LedgerGroupReport[] };
   /** Changes only polling saw in the last 24 h: the newest few. */
   missed: MissedChange[];
   /** Paragon trigger subscriptions, read from the Triggers API (absent when none are configured). */
@@ -24,6 +24,13 @@ export interface StatusReport {
 }
 
 const DAY_MS = 86_400_000;
+
+const PATH_TITLES: Record<ReportPath, string> = { webhook: 'Webhooks', journal: 'journal', poll: 'polling' };
+
+/** Webhooks and polling always; the journal once it has seen something. */
+function reportedPaths(total: LedgerGroupReport): ReportPath[] {
+  return total.paths.journal.seen > 0 ? ['webhook', 'journal', 'poll'] : ['webhook', 'poll'];
+}
 
 /**
  * Everything `hubsync status` shows: from the database (so it works while the daemon runs
@@ -44,7 +51,7 @@ export async function collectStatus(db: Kysely<Database>, config: Config, log: L
     jobs,
     webhooks,
     outbox,
-    coverage: { since: range.since.toISOString(), until: now.toISOString(), total: report.total, groups: report.groups },
+    coverage: { since: range.since.toISOString(), until: now.toISOString(), paths: reportedPaths(report.total), total: report.total, groups: report.groups },
     missed,
     ...(triggers && ('error' in triggers || triggers.users > 0) ? { triggers } : {}),
   };
@@ -69,14 +76,17 @@ export function formatStatus(status: StatusReport): string {
   }
   const w = status.webhooks;
   lines.push('', 'Webhook inbox', `  backlog ${w.backlog} (oldest ${w.oldestUnprocessedSeconds ?? 0} s, ${w.retrying} retrying), failed ${w.failed}, quarantined ${w.quarantined}`);
-  lines.push('', 'Polling vs webhooks, last 24 h (property changes)');
-  lines.push('  portal/type                 changes  webhook coverage  webhook first  missed  webhook lag p50/p95   poll lag p50/p95');
+  lines.push('', `${status.coverage.paths.map((path) => PATH_TITLES[path]).join(' vs ')}, last 24 h (property changes)`);
+  lines.push('  portal/type                 changes  path      coverage    first  missed       lag p50 / p95');
   for (const group of [...status.coverage.groups, status.coverage.total]) {
     const name = group.portalId === null ? 'all' : `${group.portalId}/${group.objectType}`;
-    lines.push(
-      `  ${name.padEnd(26)} ${String(group.changes).padStart(8)}  ${pct(group.webhookCoverage).padStart(16)}  ${pct(group.webhookFirstShare).padStart(13)}  ${String(group.missedByWebhook).padStart(6)}  ` +
-        `${`${ms(group.webhookLagMs.p50)} / ${ms(group.webhookLagMs.p95)}`.padStart(19)}  ${`${ms(group.pollLagMs.p50)} / ${ms(group.pollLagMs.p95)}`.padStart(17)}`,
-    );
+    status.coverage.paths.forEach((path, i) => {
+      const p = group.paths[path];
+      lines.push(
+        `  ${(i === 0 ? name : '').padEnd(26)} ${(i === 0 ? String(group.changes) : '').padStart(8)}  ${path.padEnd(8)} ${pct(p.coverage).padStart(9)}  ${pct(p.firstShare).padStart(7)}  ` +
+          `${(path === 'poll' ? '—' : String(p.missed)).padStart(6)}  ${`${ms(p.lagMs.p50)} / ${ms(p.lagMs.p95)}`.padStart(20)}`,
+      );
+    });
   }
   if (status.missed.length > 0) {
     lines.push('  missed by webhooks (oldest first):');

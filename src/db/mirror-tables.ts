@@ -52,6 +52,7 @@ export interface ChangeLedgerTable {
   seen_by_hydration_at: NullableTimestamp;
   seen_by_workflow_at: NullableTimestamp;
   seen_by_paragon_at: NullableTimestamp;
+  seen_by_journal_at: NullableTimestamp;
 }
 
 /** The mirror's tables, for the `Database` interface. */

@@ -1,7 +1,7 @@
 /** Queries on change_ledger: recording sightings and the coverage/lag report built on them. */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { LagStats, LedgerChange, LedgerGroupReport, LedgerRange, LedgerReport } from './ledger.ts';
-import type { Via } from './observation.ts';
+import { REPORT_PATHS, type LedgerChange, type LedgerGroupReport, type LedgerRange, type LedgerReport, type PathReport, type ReportPath } from './ledger.ts';
+import { VIAS, type Via } from './observation.ts';
 import { arrayLiteral, msToTimestamp } from '../db/sql.ts';
 import type { Database } from '../db/schema.ts';
 
@@ -13,21 +13,20 @@ import type { Database } from '../db/schema.ts';
  */
 export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unknown> {
   const column = (pick: (c: LedgerChange) => string | number | boolean | null): string => arrayLiteral(changes.map(pick));
-  const seen = (via: Via) => column((c) => c.seenAt[via] ?? null);
+  const seenColumn = (via: Via) => sql.ref(`seen_by_${via}_at`);
+  const each = (part: (via: Via) => RawBuilder<unknown>, separator = sql`, `) => sql.join(VIAS.map(part), separator);
   return sql`
     insert into change_ledger as l (portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at,
-      seen_by_webhook_at, seen_by_poll_at, seen_by_hydration_at, seen_by_workflow_at, seen_by_paragon_at)
+      ${each(seenColumn)})
     select r.portal_id, r.object_type, r.object_id, r.property, ${msToTimestamp('r.occurred_at')}, r.first_seen_via,
-      ${msToTimestamp('r.first_seen_at')}, ${msToTimestamp('r.webhook')}, ${msToTimestamp('r.poll')}, ${msToTimestamp('r.hydration')},
-      ${msToTimestamp('r.workflow')}, ${msToTimestamp('r.paragon')}
+      ${msToTimestamp('r.first_seen_at')}, ${each((via) => msToTimestamp(`r.${via}`))}
     -- In the order given (key order), so concurrent writers take ledger row locks in the same order.
     from unnest(
       ${column((c) => c.portalId)}::int8[], ${column((c) => c.objectType)}::text[], ${column((c) => c.objectId)}::text[],
       ${column((c) => c.property)}::text[], ${column((c) => c.version)}::int8[], ${column((c) => c.firstSeenVia)}::text[],
-      ${column((c) => c.firstSeenAt)}::int8[], ${seen('webhook')}::int8[], ${seen('poll')}::int8[], ${seen('hydration')}::int8[],
-      ${seen('workflow')}::int8[], ${seen('paragon')}::int8[], ${column((c) => c.confirmOnly)}::bool[]
-    ) as r(portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at, webhook, poll, hydration,
-      workflow, paragon, confirm_only)
+      ${column((c) => c.firstSeenAt)}::int8[], ${each((via) => sql`${column((c) => c.seenAt[via] ?? null)}::int8[]`)},
+      ${column((c) => c.confirmOnly)}::bool[]
+    ) as r(portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at, ${sql.raw(VIAS.join(', '))}, confirm_only)
     -- A confirming read adds its sight to a known change but never creates one.
     where not r.confirm_only or exists (
       select 1 from change_ledger e
@@ -37,18 +36,10 @@ export function ledgerUpsert(changes: readonly LedgerChange[]): RawBuilder<unkno
       first_seen_via = case when (excluded.first_seen_at, excluded.first_seen_via) < (l.first_seen_at, l.first_seen_via)
         then excluded.first_seen_via else l.first_seen_via end,
       first_seen_at = least(l.first_seen_at, excluded.first_seen_at),
-      seen_by_webhook_at = least(l.seen_by_webhook_at, excluded.seen_by_webhook_at),
-      seen_by_poll_at = least(l.seen_by_poll_at, excluded.seen_by_poll_at),
-      seen_by_hydration_at = least(l.seen_by_hydration_at, excluded.seen_by_hydration_at),
-      seen_by_workflow_at = least(l.seen_by_workflow_at, excluded.seen_by_workflow_at),
-      seen_by_paragon_at = least(l.seen_by_paragon_at, excluded.seen_by_paragon_at)
+      ${each((via) => sql`${seenColumn(via)} = least(${sql.ref(`l.seen_by_${via}_at`)}, ${sql.ref(`excluded.seen_by_${via}_at`)})`)}
       -- A re-delivery that teaches nothing new leaves the row (and its WAL) alone.
       where excluded.first_seen_at < l.first_seen_at
-        or excluded.seen_by_webhook_at < coalesce(l.seen_by_webhook_at, 'infinity')
-        or excluded.seen_by_poll_at < coalesce(l.seen_by_poll_at, 'infinity')
-        or excluded.seen_by_hydration_at < coalesce(l.seen_by_hydration_at, 'infinity')
-        or excluded.seen_by_workflow_at < coalesce(l.seen_by_workflow_at, 'infinity')
-        or excluded.seen_by_paragon_at < coalesce(l.seen_by_paragon_at, 'infinity')`;
+        ${each((via) => sql`or ${sql.ref(`excluded.seen_by_${via}_at`)} < coalesce(${sql.ref(`l.seen_by_${via}_at`)}, 'infinity')`, sql` `)}`;
 }
 
 /**
@@ -82,36 +73,33 @@ export async function pruneLedger(db: Kysely<Database>, before: Date, limit: num
   return deleted;
 }
 
-interface ReportRow {
-  total: number;
-  portal_id: number | null;
-  object_type: string | null;
-  changes: number;
-  seen_by_webhook: number;
-  seen_by_poll: number;
-  webhook_before_poll: number;
-  missed_by_webhook: number;
-  webhook_p50: number | null;
-  webhook_p95: number | null;
-  webhook_max: number | null;
-  poll_p50: number | null;
-  poll_p95: number | null;
-  poll_max: number | null;
-}
+type ReportRow = { total: number; portal_id: number | null; object_type: string | null; changes: number; poll_only: number } & Record<
+  `${ReportPath}_${'seen' | 'first' | 'p50' | 'p95' | 'max'}`,
+  number | null
+>;
 
 /**
  * How the paths did on the changes that occurred in [since, until), per portal and object type
- * and in total: webhook coverage, the share webhooks delivered no later than polling, changes
- * only polling saw, and each path's lag (first sight − occurred_at) at p50/p95/max.
+ * and in total: per path its coverage, the changes it saw first (ties count for each), the ones
+ * it missed, and its lag (first sight − occurred_at) at p50/p95/max.
  */
 export async function ledgerReport(db: Kysely<Database>, range: LedgerRange): Promise<LedgerReport> {
-  const webhookLag = sql`extract(epoch from (pushed_at - occurred_at))::float8 * 1000`;
-  const pollLag = sql`extract(epoch from (seen_by_poll_at - occurred_at))::float8 * 1000`;
+  const at = (path: ReportPath) => sql.ref(`${path}_at`);
+  const lag = (path: ReportPath) => sql`extract(epoch from (${at(path)} - occurred_at))::float8 * 1000`;
+  const others = (path: ReportPath) => sql.join(REPORT_PATHS.filter((p) => p !== path).map((p) => sql`coalesce(${at(p)}, 'infinity')`));
+  const figures = REPORT_PATHS.map(
+    (path) => sql`
+      count(${at(path)}) as ${sql.ref(`${path}_seen`)},
+      count(*) filter (where ${at(path)} <= least(${others(path)})) as ${sql.ref(`${path}_first`)},
+      percentile_cont(0.5) within group (order by ${lag(path)}) as ${sql.ref(`${path}_p50`)},
+      percentile_cont(0.95) within group (order by ${lag(path)}) as ${sql.ref(`${path}_p95`)},
+      max(${lag(path)}) as ${sql.ref(`${path}_max`)}`,
+  );
   const { rows } = await sql<ReportRow>`
     with c as (
-      select portal_id, object_type, occurred_at, seen_by_poll_at,
+      select portal_id, object_type, occurred_at, seen_by_poll_at as poll_at, seen_by_journal_at as journal_at,
         -- The push side: webhooks, hydration reads they trigger, workflow posts, Paragon triggers.
-        least(seen_by_webhook_at, seen_by_hydration_at, seen_by_workflow_at, seen_by_paragon_at) as pushed_at
+        least(seen_by_webhook_at, seen_by_hydration_at, seen_by_workflow_at, seen_by_paragon_at) as webhook_at
       from change_ledger
       where occurred_at >= ${range.since} and occurred_at < ${range.until}
         ${range.portalId !== undefined ? sql`and portal_id = ${range.portalId}` : sql``}
@@ -120,16 +108,8 @@ export async function ledgerReport(db: Kysely<Database>, range: LedgerRange): Pr
     )
     select grouping(portal_id, object_type) as total, portal_id, object_type,
       count(*) as changes,
-      count(*) filter (where pushed_at is not null) as seen_by_webhook,
-      count(*) filter (where seen_by_poll_at is not null) as seen_by_poll,
-      count(*) filter (where pushed_at <= coalesce(seen_by_poll_at, 'infinity')) as webhook_before_poll,
-      count(*) filter (where pushed_at is null and seen_by_poll_at is not null) as missed_by_webhook,
-      percentile_cont(0.5) within group (order by ${webhookLag}) as webhook_p50,
-      percentile_cont(0.95) within group (order by ${webhookLag}) as webhook_p95,
-      max(${webhookLag}) as webhook_max,
-      percentile_cont(0.5) within group (order by ${pollLag}) as poll_p50,
-      percentile_cont(0.95) within group (order by ${pollLag}) as poll_p95,
-      max(${pollLag}) as poll_max
+      count(*) filter (where webhook_at is null and journal_at is null) as poll_only,
+      ${sql.join(figures)}
     from c
     group by grouping sets ((portal_id, object_type), ())
     order by total, portal_id, object_type`.execute(db);
@@ -138,7 +118,7 @@ export async function ledgerReport(db: Kysely<Database>, range: LedgerRange): Pr
   return {
     since: range.since,
     until: range.until,
-    total: totalRow ? { ...toGroup(totalRow), portalId: null, objectType: null } : emptyGroup(),
+    total: totalRow ? { ...toGroup(totalRow), portalId: null, objectType: null } : toGroup(EMPTY_ROW),
     groups,
   };
 }
@@ -182,40 +162,27 @@ export async function missedByWebhook(db: Kysely<Database>, range: LedgerRange, 
 
 function toGroup(row: ReportRow): LedgerGroupReport {
   const changes = Number(row.changes);
-  const seenByWebhook = Number(row.seen_by_webhook);
-  const webhookBeforePoll = Number(row.webhook_before_poll);
+  const num = (v: number | null) => (v === null ? null : Number(v));
+  const share = (n: number) => (changes > 0 ? n / changes : null);
+  const path = (p: ReportPath): PathReport => {
+    const seen = Number(row[`${p}_seen`] ?? 0);
+    const first = Number(row[`${p}_first`] ?? 0);
+    return {
+      seen,
+      first,
+      missed: changes - seen,
+      coverage: share(seen),
+      firstShare: share(first),
+      lagMs: { p50: num(row[`${p}_p50`]), p95: num(row[`${p}_p95`]), max: num(row[`${p}_max`]) },
+    };
+  };
   return {
     portalId: row.portal_id === null ? null : Number(row.portal_id),
     objectType: row.object_type,
     changes,
-    seenByWebhook,
-    seenByPoll: Number(row.seen_by_poll),
-    webhookBeforePoll,
-    missedByWebhook: Number(row.missed_by_webhook),
-    webhookCoverage: changes > 0 ? seenByWebhook / changes : null,
-    webhookFirstShare: changes > 0 ? webhookBeforePoll / changes : null,
-    webhookLagMs: lag(row.webhook_p50, row.webhook_p95, row.webhook_max),
-    pollLagMs: lag(row.poll_p50, row.poll_p95, row.poll_max),
+    paths: { webhook: path('webhook'), journal: path('journal'), poll: path('poll') },
+    pollOnly: Number(row.poll_only),
   };
 }
 
-function lag(p50: number | null, p95: number | null, max: number | null): LagStats {
-  const num = (v: number | null) => (v === null ? null : Number(v));
-  return { p50: num(p50), p95: num(p95), max: num(max) };
-}
-
-function emptyGroup(): LedgerGroupReport {
-  return {
-    portalId: null,
-    objectType: null,
-    changes: 0,
-    seenByWebhook: 0,
-    seenByPoll: 0,
-    webhookBeforePoll: 0,
-    missedByWebhook: 0,
-    webhookCoverage: null,
-    webhookFirstShare: null,
-    webhookLagMs: { p50: null, p95: null, max: null },
-    pollLagMs: { p50: null, p95: null, max: null },
-  };
-}
+const EMPTY_ROW = { total: 1, portal_id: null, object_type: null, changes: 0, poll_only: 0 } as ReportRow;

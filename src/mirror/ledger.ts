@@ -88,29 +88,41 @@ export interface LagStats {
   max: number | null;
 }
 
+/** The three witnesses the report compares. */
+export type ReportPath = 'webhook' | 'journal' | 'poll';
+
+export const REPORT_PATHS: readonly ReportPath[] = ['webhook', 'journal', 'poll'];
+
 /**
- * Webhook coverage of one portal and object type (or of everything, when both are null) over a
- * time range. "Webhook" means the push side as a whole: Webhooks API deliveries, the hydration
- * reads they trigger, workflow posts and Paragon triggers (its earliest sight); "poll" is the
- * cursored polling path. Per-path times stay in the ledger's own columns.
+ * How one path did on a group's changes. "webhook" is the push side as a whole: Webhooks API
+ * deliveries, the hydration reads they trigger, workflow posts and Paragon triggers (its earliest
+ * sight); "journal" is the Webhooks Journal (events and the reads they trigger); "poll" is
+ * cursored polling. Per-path times stay in the ledger's own columns.
  */
+export interface PathReport {
+  /** Changes this path saw. */
+  seen: number;
+  /** Changes this path saw no later than every other path did. */
+  first: number;
+  /** Changes another path saw and this one never did. */
+  missed: number;
+  /** seen / changes (null when there were no changes). */
+  coverage: number | null;
+  /** first / changes. */
+  firstShare: number | null;
+  /** First sight − occurred. */
+  lagMs: LagStats;
+}
+
+/** The paths compared on the changes of one portal and object type (or of everything, when both are null) over a time range. */
 export interface LedgerGroupReport {
   portalId: number | null;
   objectType: string | null;
   /** Changes that occurred in the range, seen by any path. */
   changes: number;
-  seenByWebhook: number;
-  seenByPoll: number;
-  /** Seen by webhook no later than by polling (or never by polling). */
-  webhookBeforePoll: number;
-  /** Seen by polling but never by a webhook. */
-  missedByWebhook: number;
-  /** seenByWebhook / changes (null when there were no changes). */
-  webhookCoverage: number | null;
-  /** webhookBeforePoll / changes. */
-  webhookFirstShare: number | null;
-  webhookLagMs: LagStats;
-  pollLagMs: LagStats;
+  paths: Record<ReportPath, PathReport>;
+  /** Changes only polling saw: what the mirror would lack without it (adaptive polling's evidence). */
+  pollOnly: number;
 }
 
 export interface LedgerReport {

@@ -6,8 +6,14 @@
  * newest version, so the order in which observations arrive never matters.
  */
 
-/** Which path delivered an observation; recorded in the change ledger. */
-export type Via = 'webhook' | 'poll' | 'hydration' | 'workflow' | 'paragon';
+/**
+ * Which path delivered an observation; recorded in the change ledger. The push side is `webhook`
+ * (Webhooks API deliveries), `hydration` (reads they trigger), `workflow` and `paragon`; `journal`
+ * is the Webhooks Journal (its events and the reads they trigger); `poll` is cursored polling.
+ */
+export type Via = 'webhook' | 'poll' | 'hydration' | 'workflow' | 'paragon' | 'journal';
+
+export const VIAS: readonly Via[] = ['webhook', 'poll', 'hydration', 'workflow', 'paragon', 'journal'];
 
 export interface ObjectRef {
   portalId: number;

@@ -7,17 +7,17 @@ import type { Database } from '../db/schema.ts';
 import { lastPollStart } from './run-store.ts';
 
 /**
- * Adaptive polling: while webhooks deliver (nearly) every change a job's polls find, the polls
- * are mostly confirmation, so they may come less often, up to `adaptive.maxIntervalSeconds`. A
- * change polling finds that no webhook delivered (a miss) snaps the interval back to the
- * schedule's own. Off unless `jobs[].adaptive.enabled`.
+ * Adaptive polling: while the streams (push webhooks and the Webhooks Journal) deliver (nearly)
+ * every change a job's polls find, the polls are mostly confirmation, so they may come less often,
+ * up to `adaptive.maxIntervalSeconds`. A change polling finds that neither stream delivered (a
+ * miss) snaps the interval back to the schedule's own. Off unless `jobs[].adaptive.enabled`.
  */
 
 export interface AdaptiveEvidence {
-  /** Changes of the job's portal and type in the judged range, and how many no webhook delivered. */
+  /** Changes of the job's portal and type in the judged range, and how many only polling saw. */
   changes: number;
   missed: number;
-  /** Share of those changes webhooks delivered (null: no changes). */
+  /** Share of those changes a stream (webhooks or the journal) delivered (null: no changes). */
   coverage: number | null;
 }
 
@@ -49,7 +49,7 @@ export function scheduleIntervalMs(schedule: string): number {
 export interface AdaptiveGate {
   /** Whether a tick at `now` should poll (false while a stretched interval has not elapsed). */
   shouldRun(now: number): Promise<boolean>;
-  /** After a successful poll that started at `startedAt`: judge the webhooks and set the next interval. */
+  /** After a successful poll that started at `startedAt`: judge the streams and set the next interval. */
   afterRun(startedAt: number): Promise<AdaptiveDecision>;
 }
 
@@ -91,12 +91,16 @@ export function createAdaptiveGate(db: Kysely<Database>, job: JobConfig, log: Lo
       });
       judgedUntil = until;
       const group = report.groups[0];
-      const evidence = { changes: group?.changes ?? 0, missed: group?.missedByWebhook ?? 0, coverage: group?.webhookCoverage ?? null };
+      const changes = group?.changes ?? 0;
+      const missed = group?.pollOnly ?? 0;
+      const evidence = { changes, missed, coverage: changes > 0 ? (changes - missed) / changes : null };
       const decision = nextInterval(interval, baseMs, maxMs, job.adaptive.minCoverage, evidence);
       if (decision.action !== 'hold') {
         log.info(
           { job: job.name, action: decision.action, intervalSeconds: decision.intervalMs / 1000, ...evidence },
-          decision.action === 'stretch' ? 'adaptive polling: webhooks complete, polling less often' : 'adaptive polling: webhooks missed changes, back to the schedule',
+          decision.action === 'stretch'
+            ? 'adaptive polling: webhooks and journal complete, polling less often'
+            : 'adaptive polling: webhooks and journal missed changes, back to the schedule',
         );
       }
       interval = decision.intervalMs;

@@ -67,7 +67,7 @@ async function storedLedger(portalId: number): Promise<LedgerChange[]> {
   const ms = (d: Date | null) => (d === null ? undefined : d.getTime());
   return rows
     .map((r): LedgerChange => {
-      const seenAt = { webhook: ms(r.seen_by_webhook_at), poll: ms(r.seen_by_poll_at), hydration: ms(r.seen_by_hydration_at), workflow: ms(r.seen_by_workflow_at), paragon: ms(r.seen_by_paragon_at) };
+      const seenAt = { webhook: ms(r.seen_by_webhook_at), poll: ms(r.seen_by_poll_at), hydration: ms(r.seen_by_hydration_at), workflow: ms(r.seen_by_workflow_at), paragon: ms(r.seen_by_paragon_at), journal: ms(r.seen_by_journal_at) };
       return {
         portalId: Number(r.portal_id),
         objectType: r.object_type,
@@ -106,14 +106,14 @@ async function mirrorState(portalId: number) {
 }
 
 describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
-  it('any delivery (order, duplicates, batches, webhook/poll split) gives the in-order mirror', async () => {
+  it('any delivery (order, duplicates, batches, webhook/journal/poll split) gives the in-order mirror', async () => {
     await fc.assert(
       fc.asyncProperty(
         historyArb().chain((history) =>
           fc.tuple(
             fc.constant(history),
             deliveryArb(history),
-            fc.array(fc.constantFrom<Via>('webhook', 'poll'), { minLength: history.length * 2, maxLength: history.length * 2 }),
+            fc.array(fc.constantFrom<Via>('webhook', 'journal', 'poll'), { minLength: history.length * 2, maxLength: history.length * 2 }),
           ),
         ),
         async ([history, batches, paths]) => {
@@ -212,14 +212,12 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     expect(report.total).toMatchObject({
       portalId: null,
       changes: 10,
-      seenByWebhook: 8,
-      seenByPoll: 10,
-      webhookBeforePoll: 6,
-      missedByWebhook: 2,
-      webhookCoverage: 0.8,
-      webhookFirstShare: 0.6,
-      webhookLagMs: { p50: 1_000, p95: 60_000, max: 60_000 },
-      pollLagMs: { p50: 30_000, p95: 30_000, max: 30_000 },
+      pollOnly: 2,
+      paths: {
+        webhook: { seen: 8, first: 6, missed: 2, coverage: 0.8, firstShare: 0.6, lagMs: { p50: 1_000, p95: 60_000, max: 60_000 } },
+        poll: { seen: 10, first: 4, missed: 0, coverage: 1, firstShare: 0.4, lagMs: { p50: 30_000, p95: 30_000, max: 30_000 } },
+        journal: { seen: 0, first: 0, missed: 10, coverage: 0, lagMs: { p50: null, p95: null, max: null } },
+      },
     });
     expect(report.groups[0]).toMatchObject({ portalId, objectType: 'contacts', changes: 10 });
     const missed = await missedByWebhook(testDb.db, range);
@@ -229,10 +227,35 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     ]);
     // A creation only the webhook saw counts as a change, unless the report is about properties only.
     await applyBatches([[{ kind: 'created', ref, version: T, via: 'webhook', seenAt: new Date(T + 500) }]]);
-    expect((await ledgerReport(testDb.db, range)).total).toMatchObject({ changes: 11, seenByWebhook: 9 });
-    expect((await ledgerReport(testDb.db, { ...range, propertiesOnly: true })).total).toMatchObject({ changes: 10, seenByWebhook: 8 });
+    expect((await ledgerReport(testDb.db, range)).total).toMatchObject({ changes: 11, paths: { webhook: { seen: 9 } } });
+    expect((await ledgerReport(testDb.db, { ...range, propertiesOnly: true })).total).toMatchObject({ changes: 10, paths: { webhook: { seen: 8 } } });
     const empty = await ledgerReport(testDb.db, { ...range, objectType: 'deals' });
     expect(empty.total.changes).toBe(0);
     expect(empty.groups).toEqual([]);
+  });
+  it('one change seen by push, journal and polling is one ledger row with each path\'s first sight, and the report compares the three', async () => {
+    const portalId = nextPortal++;
+    const T = Date.UTC(2026, 10, 3);
+    const ref = { portalId, objectType: 'contacts', objectId: '1' };
+    const change = (via: Via, lag: number): Observation => ({ kind: 'propertyChange', ref, version: T, via, seenAt: new Date(T + lag), property: 'email', value: 'a@x' });
+    const poll: Observation = { kind: 'snapshot', ref, version: T, via: 'poll', seenAt: new Date(T + 30_000), properties: { email: 'a@x' }, propertyVersions: { email: T } };
+    // The journal only: a change push never delivered.
+    const journalOnly: Observation = { kind: 'propertyChange', ref, version: T + 1000, via: 'journal', seenAt: new Date(T + 3_000), property: 'firstname', value: 'Ann' };
+    await applyBatches([[change('journal', 2_000), poll], [change('webhook', 500), change('journal', 2_500), journalOnly], [change('webhook', 900)]]);
+    const rows = await testDb.db.selectFrom('change_ledger').selectAll().where('portal_id', '=', portalId).orderBy('occurred_at').execute();
+    expect(rows.map((r) => [r.property, r.first_seen_via, r.seen_by_webhook_at?.getTime(), r.seen_by_journal_at?.getTime(), r.seen_by_poll_at?.getTime()])).toEqual([
+      ['email', 'webhook', T + 500, T + 2_000, T + 30_000],
+      ['firstname', 'journal', undefined, T + 3_000, undefined],
+    ]);
+    const report = await ledgerReport(testDb.db, { portalId, since: new Date(T), until: new Date(T + 60_000) });
+    expect(report.total).toMatchObject({
+      changes: 2,
+      pollOnly: 0,
+      paths: {
+        webhook: { seen: 1, first: 1, missed: 1, coverage: 0.5, lagMs: { p50: 500 } },
+        journal: { seen: 2, first: 1, missed: 0, coverage: 1, lagMs: { max: 2_000 } },
+        poll: { seen: 1, first: 0, missed: 1 },
+      },
+    });
   });
 });

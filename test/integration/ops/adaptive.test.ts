@@ -101,7 +101,7 @@ jobs:
       expect(Math.min(...stretchedGaps)).toBeGreaterThan(7_000);
       const judged = await ledgerReport(handle.db, { portalId: 62515, objectType: 'contacts', since: new Date(stretched.time), until: new Date(Date.now() - 5_000), propertiesOnly: true });
       expect(judged.total.changes).toBeGreaterThan(20);
-      expect(judged.total.missedByWebhook).toBe(0);
+      expect(judged.total.paths.webhook.missed).toBe(0);
 
       // Webhooks stop arriving: the next poll that can judge the changes finds them missed.
       updating = false;

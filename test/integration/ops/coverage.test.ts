@@ -65,11 +65,11 @@ jobs:
 
     const result = await finished(startCli(['status', '--json', '--config', file]));
     expect(result.code).toBe(0);
-    const status = JSON.parse(result.stdout) as { coverage: { groups: { objectType: string; changes: number; webhookCoverage: number; missedByWebhook: number }[] } };
+    const status = JSON.parse(result.stdout) as { coverage: { groups: { objectType: string; changes: number; paths: { webhook: { coverage: number; missed: number } } }[] } };
     const contacts = status.coverage.groups.find((group) => group.objectType === 'contacts')!;
     expect(contacts.changes).toBe(UPDATES);
-    expect(contacts.webhookCoverage).toBeGreaterThan(1 - DROP_RATE - 0.06);
-    expect(contacts.webhookCoverage).toBeLessThan(1 - DROP_RATE + 0.06);
-    expect(contacts.missedByWebhook).toBe(Math.round(UPDATES * (1 - contacts.webhookCoverage)));
+    expect(contacts.paths.webhook.coverage).toBeGreaterThan(1 - DROP_RATE - 0.06);
+    expect(contacts.paths.webhook.coverage).toBeLessThan(1 - DROP_RATE + 0.06);
+    expect(contacts.paths.webhook.missed).toBe(Math.round(UPDATES * (1 - contacts.paths.webhook.coverage)));
   });
 });

@@ -11,7 +11,7 @@ const PROPERTIES = ['email', 'firstname', 'lifecyclestage'];
 const VALUES = ['a', 'b', 'c', null];
 const T0 = Date.UTC(2026, 10, 1);
 
-const via = fc.constantFrom<Via>('webhook', 'poll', 'hydration', 'workflow', 'paragon');
+const via = fc.constantFrom<Via>('webhook', 'poll', 'hydration', 'workflow', 'paragon', 'journal');
 const version = fc.integer({ min: 1, max: 12 }).map((n) => T0 + n * 1000);
 const seenAt = fc.integer({ min: 0, max: 50 }).map((n) => new Date(T0 + 5000 + n * 500));
 const id = fc.constantFrom(...IDS);
