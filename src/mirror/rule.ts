@@ -9,11 +9,20 @@
  * - privacy deletion: a permanent flag (earliest version kept) that erases and blocks all values;
  * - created/updated times: min/max; first sight: min (seenAt, via).
  * Associations are registers keyed by (from, to, type): (version, removed > present).
+ * The registers themselves are in registers.ts; this file drives them with observations.
  */
 import { ledgerChangeKey, type LedgerSighting } from './ledger.ts';
-import { objectKey, type AssociationObservation, type ObjectRef, type Observation, type Via } from './observation.ts';
-
-export type Lifecycle = 'live' | 'deleted';
+import {
+  objectKey,
+  type AssociationObservation,
+  type LifecycleObservation,
+  type MergeObservation,
+  type ObjectRef,
+  type Observation,
+  type SnapshotObservation,
+  type Via,
+} from './observation.ts';
+import { cmp, setCreatedAt, setLifecycle, setMerged, setPrivacyDeleted, setProperty, type MirrorObject } from './registers.ts';
 
 /**
  * Read-only bookkeeping HubSpot bumps on every change (and no webhook can subscribe to): kept in
@@ -21,28 +30,6 @@ export type Lifecycle = 'live' | 'deleted';
  */
 const NOT_CHANGES: ReadonlySet<string> = new Set(['lastmodifieddate', 'hs_lastmodifieddate', 'hs_object_id', 'createdate']);
 
-/** One mirrored object, as the rule sees it. Versions and times are epoch ms. */
-export interface MirrorObject {
-  portalId: number;
-  objectType: string;
-  objectId: string;
-  properties: Record<string, string | null>;
-  /** Version of each value in `properties` (same keys). */
-  propertyVersions: Record<string, number>;
-  lifecycle: Lifecycle | null;
-  lifecycleVersion: number | null;
-  /** The surviving object this id was merged into; permanent once set. */
-  mergedInto: string | null;
-  mergedVersion: number | null;
-  /** GDPR deletion: values are gone for good; only the fact and its version remain. */
-  privacyDeletedAt: number | null;
-  /** HubSpot `createdate`. */
-  hsCreatedAt: number | null;
-  /** Newest version of anything observed about this object. */
-  hsUpdatedAt: number | null;
-  firstSeenVia: Via;
-  firstSeenAt: number;
-}
 
 /** The newest known state of one association edge (one side; HubSpot sends one event per side). */
 export interface AssociationState {
@@ -118,108 +105,149 @@ export function emptyObject(ref: ObjectRef, via: Via, seenAt: number): MirrorObj
  * sightings. `current` is not modified.
  */
 export function applyRule(current: ReadonlyMap<string, MirrorObject>, observations: readonly Observation[]): RuleResult {
-  const working = new Map<string, MirrorObject>();
-  const associations = new Map<string, AssociationState>();
-  const ledger = new Map<string, LedgerSighting>();
-
-  const touch = (ref: ObjectRef, obs: Observation): MirrorObject => {
-    const key = objectKey(ref);
-    let object = working.get(key);
-    if (!object) {
-      const stored = current.get(key);
-      object = stored ? cloneObject(stored) : emptyObject(ref, obs.via, obs.seenAt.getTime());
-      working.set(key, object);
-    }
-    const seenAt = obs.seenAt.getTime();
-    if (seenAt < object.firstSeenAt || (seenAt === object.firstSeenAt && cmp(obs.via, object.firstSeenVia) < 0)) {
-      object.firstSeenAt = seenAt;
-      object.firstSeenVia = obs.via;
-    }
-    if (object.hsUpdatedAt === null || obs.version > object.hsUpdatedAt) object.hsUpdatedAt = obs.version;
-    return object;
-  };
-  const sight = (ref: ObjectRef, property: string, version: number, obs: Observation, confirmOnly = false) => {
-    const sighting: LedgerSighting = { ...pickRef(ref), property, version, via: obs.via, seenAt: obs.seenAt.getTime(), ...(confirmOnly ? { confirmOnly } : {}) };
-    const key = `${ledgerChangeKey(sighting)}\u0000${obs.via}\u0000${confirmOnly}`;
-    const seen = ledger.get(key);
-    if (!seen || sighting.seenAt < seen.seenAt) ledger.set(key, sighting);
-  };
-
+  const batch: Batch = { current, objects: new Map(), associations: new Map(), ledger: new Map() };
   for (const obs of observations) {
-    if (obs.kind === 'association') {
-      applyAssociation(associations, obs);
-      sight(obs.ref, `@association:${obs.associationType}:${obs.toObjectType}:${obs.toObjectId}`, obs.version, obs);
-      continue;
-    }
-    const object = touch(obs.ref, obs);
     switch (obs.kind) {
-      case 'snapshot': {
-        // Every read attests the object's creation.
-        if (obs.createdAt !== undefined) sight(obs.ref, '@created', obs.createdAt, obs);
-        for (const [property, value] of Object.entries(obs.properties)) {
-          const explicit = obs.propertyVersions?.[property];
-          const version = explicit ?? obs.version;
-          // Without per-property timestamps a read only says "this object changed at `version`";
-          // count a property as changed then only if its value is news to us or already carries that version.
-          if (NOT_CHANGES.has(property)) {
-            // bookkeeping, never a change of its own
-          } else if (explicit !== undefined || isSnapshotChange(object, property, value, version, obs.createdAt)) {
-            sight(obs.ref, property, version, obs);
-          } else if (object.propertyVersions[property] === version && object.properties[property] === value) {
-            sight(obs.ref, property, version, obs, true);
-          }
-          setProperty(object, property, value, version);
-        }
-        if (obs.archivedAt !== undefined) setLifecycle(object, 'deleted', obs.archivedAt);
-        else setLifecycle(object, 'live', obs.version);
-        if (obs.createdAt !== undefined) setCreatedAt(object, obs.createdAt);
-        for (const id of mergedIdsOf(obs)) setMerged(touch({ ...obs.ref, objectId: id }, obs), obs.ref.objectId, obs.version);
+      case 'association':
+        applyAssociation(batch, obs);
         break;
-      }
+      case 'snapshot':
+        applySnapshot(batch, obs);
+        break;
       case 'propertyChange':
-        sight(obs.ref, obs.property, obs.version, obs);
-        setProperty(object, obs.property, obs.value, obs.version);
-        break;
-      case 'created':
-        sight(obs.ref, '@created', obs.version, obs);
-        setLifecycle(object, 'live', obs.version);
-        setCreatedAt(object, obs.version);
-        break;
-      case 'restored':
-        sight(obs.ref, '@restored', obs.version, obs);
-        setLifecycle(object, 'live', obs.version);
-        break;
-      case 'deleted':
-        sight(obs.ref, '@deleted', obs.version, obs);
-        setLifecycle(object, 'deleted', obs.version);
-        break;
-      case 'privacyDeleted':
-        sight(obs.ref, '@privacyDeleted', obs.version, obs);
-        if (object.privacyDeletedAt === null || obs.version < object.privacyDeletedAt) object.privacyDeletedAt = obs.version;
-        object.properties = {};
-        object.propertyVersions = {};
+        sight(batch, obs.ref, obs.property, obs.version, obs);
+        setProperty(touch(batch, obs.ref, obs), obs.property, obs.value, obs.version);
         break;
       case 'merged':
-        sight(obs.ref, '@merged', obs.version, obs);
-        // The survivor exists from the merge on (HubSpot may mint it then).
-        setLifecycle(object, 'live', obs.version);
-        for (const id of mergedIdsOf(obs)) setMerged(touch({ ...obs.ref, objectId: id }, obs), obs.ref.objectId, obs.version);
+        applyMerge(batch, obs);
         break;
+      default:
+        applyLifecycleEvent(batch, obs);
     }
   }
+  return {
+    objects: changedObjects(batch),
+    associations: [...batch.associations.values()].sort((a, b) => cmp(associationKey(a), associationKey(b))),
+    ledger: [...batch.ledger.values()],
+  };
+}
 
-  const objects = [...working.entries()]
+/** A batch being applied: copies of the objects it touched, its edges, its ledger sightings. */
+interface Batch {
+  readonly current: ReadonlyMap<string, MirrorObject>;
+  readonly objects: Map<string, MirrorObject>;
+  readonly associations: Map<string, AssociationState>;
+  readonly ledger: Map<string, LedgerSighting>;
+}
+
+/** The batch's working copy of an object (stored or new), with the observation's sighting times folded in. */
+function touch(batch: Batch, ref: ObjectRef, obs: Observation): MirrorObject {
+  const key = objectKey(ref);
+  let object = batch.objects.get(key);
+  if (!object) {
+    const stored = batch.current.get(key);
+    object = stored ? cloneObject(stored) : emptyObject(ref, obs.via, obs.seenAt.getTime());
+    batch.objects.set(key, object);
+  }
+  const seenAt = obs.seenAt.getTime();
+  if (seenAt < object.firstSeenAt || (seenAt === object.firstSeenAt && cmp(obs.via, object.firstSeenVia) < 0)) {
+    object.firstSeenAt = seenAt;
+    object.firstSeenVia = obs.via;
+  }
+  if (object.hsUpdatedAt === null || obs.version > object.hsUpdatedAt) object.hsUpdatedAt = obs.version;
+  return object;
+}
+
+/** Records that the observation's path saw (object, property, version); keeps the earliest sight per path. */
+function sight(batch: Batch, ref: ObjectRef, property: string, version: number, obs: Observation, confirmOnly = false): void {
+  const sighting: LedgerSighting = { ...pickRef(ref), property, version, via: obs.via, seenAt: obs.seenAt.getTime(), ...(confirmOnly ? { confirmOnly } : {}) };
+  const key = `${ledgerChangeKey(sighting)}\u0000${obs.via}\u0000${confirmOnly}`;
+  const seen = batch.ledger.get(key);
+  if (!seen || sighting.seenAt < seen.seenAt) batch.ledger.set(key, sighting);
+}
+
+function applySnapshot(batch: Batch, obs: SnapshotObservation): void {
+  const object = touch(batch, obs.ref, obs);
+  // Every read attests the object's creation.
+  if (obs.createdAt !== undefined) sight(batch, obs.ref, '@created', obs.createdAt, obs);
+  for (const [property, value] of Object.entries(obs.properties)) {
+    const explicit = obs.propertyVersions?.[property];
+    const version = explicit ?? obs.version;
+    // Without per-property timestamps a read only says "this object changed at `version`";
+    // count a property as changed then only if its value is news to us or already carries that version.
+    if (NOT_CHANGES.has(property)) {
+      // bookkeeping, never a change of its own
+    } else if (explicit !== undefined || isSnapshotChange(object, property, value, version, obs.createdAt)) {
+      sight(batch, obs.ref, property, version, obs);
+    } else if (object.propertyVersions[property] === version && object.properties[property] === value) {
+      sight(batch, obs.ref, property, version, obs, true);
+    }
+    setProperty(object, property, value, version);
+  }
+  if (obs.archivedAt !== undefined) setLifecycle(object, 'deleted', obs.archivedAt);
+  else setLifecycle(object, 'live', obs.version);
+  if (obs.createdAt !== undefined) setCreatedAt(object, obs.createdAt);
+  redirectMerged(batch, obs);
+}
+
+function applyLifecycleEvent(batch: Batch, obs: LifecycleObservation): void {
+  const object = touch(batch, obs.ref, obs);
+  sight(batch, obs.ref, `@${obs.kind}`, obs.version, obs);
+  switch (obs.kind) {
+    case 'created':
+      setLifecycle(object, 'live', obs.version);
+      setCreatedAt(object, obs.version);
+      break;
+    case 'restored':
+      setLifecycle(object, 'live', obs.version);
+      break;
+    case 'deleted':
+      setLifecycle(object, 'deleted', obs.version);
+      break;
+    case 'privacyDeleted':
+      setPrivacyDeleted(object, obs.version);
+      break;
+  }
+}
+
+function applyMerge(batch: Batch, obs: MergeObservation): void {
+  const object = touch(batch, obs.ref, obs);
+  sight(batch, obs.ref, '@merged', obs.version, obs);
+  // The survivor exists from the merge on (HubSpot may mint it then).
+  setLifecycle(object, 'live', obs.version);
+  redirectMerged(batch, obs);
+}
+
+/** Points the ids a merge or a read names as merged (`hs_merged_object_ids`) at the observed object. */
+function redirectMerged(batch: Batch, obs: MergeObservation | SnapshotObservation): void {
+  for (const id of mergedIdsOf(obs)) setMerged(touch(batch, { ...obs.ref, objectId: id }, obs), obs.ref.objectId, obs.version);
+}
+
+function applyAssociation(batch: Batch, obs: AssociationObservation): void {
+  const edge: AssociationState = {
+    portalId: obs.ref.portalId,
+    fromObjectType: obs.ref.objectType,
+    fromObjectId: obs.ref.objectId,
+    toObjectType: obs.toObjectType,
+    toObjectId: obs.toObjectId,
+    associationType: obs.associationType,
+    removed: obs.removed,
+    version: obs.version,
+  };
+  const key = associationKey(edge);
+  batch.associations.set(key, mergeAssociation(batch.associations.get(key), edge));
+  sight(batch, obs.ref, `@association:${obs.associationType}:${obs.toObjectType}:${obs.toObjectId}`, obs.version, obs);
+}
+
+/** The objects whose state the batch changed (or created), in key order. */
+function changedObjects(batch: Batch): MirrorObject[] {
+  return [...batch.objects.entries()]
     .filter(([key, object]) => {
-      const stored = current.get(key);
+      const stored = batch.current.get(key);
       return !stored || !sameObject(stored, object);
     })
     .map(([, object]) => object)
     .sort(compareRefs);
-  return {
-    objects,
-    associations: [...associations.values()].sort((a, b) => cmp(associationKey(a), associationKey(b))),
-    ledger: [...ledger.values()],
-  };
 }
 
 /** The association register: newest version wins, a removal wins a tie. Returns the winner. */
@@ -250,32 +278,7 @@ export function sameObject(a: MirrorObject, b: MirrorObject): boolean {
   );
 }
 
-function applyAssociation(associations: Map<string, AssociationState>, obs: AssociationObservation): void {
-  const edge: AssociationState = {
-    portalId: obs.ref.portalId,
-    fromObjectType: obs.ref.objectType,
-    fromObjectId: obs.ref.objectId,
-    toObjectType: obs.toObjectType,
-    toObjectId: obs.toObjectId,
-    associationType: obs.associationType,
-    removed: obs.removed,
-    version: obs.version,
-  };
-  const key = associationKey(edge);
-  associations.set(key, mergeAssociation(associations.get(key), edge));
-}
-
-function setProperty(object: MirrorObject, property: string, value: string | null, version: number): void {
-  // Erased values stay erased, whatever version a late or replayed read carries; the same for the
-  // values of an id merged away.
-  if (object.privacyDeletedAt !== null || object.mergedInto !== null) return;
-  const stored = Object.hasOwn(object.propertyVersions, property) ? object.propertyVersions[property] : undefined;
-  if (stored === undefined || version > stored || (version === stored && compareValues(value, object.properties[property] ?? null) > 0)) {
-    object.properties[property] = value;
-    object.propertyVersions[property] = version;
-  }
-}
-
+/** Whether an undated read's value is evidence of a change at the read's version (see applySnapshot). */
 function isSnapshotChange(object: MirrorObject, property: string, value: string | null, version: number, createdAt: number | undefined): boolean {
   // A value we have never seen cannot be dated (it may be years old), unless the object was
   // never modified after its creation.
@@ -284,46 +287,10 @@ function isSnapshotChange(object: MirrorObject, property: string, value: string 
   return stored <= version && object.properties[property] !== value;
 }
 
-function setLifecycle(object: MirrorObject, state: Lifecycle, version: number): void {
-  const current = object.lifecycleVersion;
-  if (current === null || version > current || (version === current && state === 'deleted')) {
-    object.lifecycle = state;
-    object.lifecycleVersion = version;
-  }
-}
-
-function setMerged(object: MirrorObject, into: string, version: number): void {
-  const current = object.mergedVersion;
-  if (current === null || version > current || (version === current && cmp(into, object.mergedInto ?? '') > 0)) {
-    object.mergedInto = into;
-    object.mergedVersion = version;
-  }
-  // A merged-away id has no values of its own any more (HubSpot answers it with the survivor's):
-  // keeping the old ones would also keep a person's data past the survivor's privacy deletion.
-  object.properties = {};
-  object.propertyVersions = {};
-}
-
-function setCreatedAt(object: MirrorObject, createdAt: number): void {
-  if (object.hsCreatedAt === null || createdAt < object.hsCreatedAt) object.hsCreatedAt = createdAt;
-}
-
 function mergedIdsOf(obs: Observation): string[] {
   if (obs.kind !== 'merged' && obs.kind !== 'snapshot') return [];
   // A merge that keeps the primary's id lists it among the merged ids; it must not point at itself.
   return (obs.mergedIds ?? []).filter((id) => id !== obs.ref.objectId);
-}
-
-/** null sorts below every string; strings by code unit. Used only to break equal-version ties. */
-function compareValues(a: string | null, b: string | null): number {
-  if (a === b) return 0;
-  if (a === null) return -1;
-  if (b === null) return 1;
-  return cmp(a, b);
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function cloneObject(object: MirrorObject): MirrorObject {

@@ -8,7 +8,8 @@ import { ledgerUpsert } from './ledger-store.ts';
 import { arrayLiteral, msToTimestamp, timestampToMs } from '../db/sql.ts';
 import { prepared } from '../db/prepared.ts';
 import { objectKey, type ObjectRef, type Via } from './observation.ts';
-import { isArchived, type AssociationState, type MirrorObject } from './rule.ts';
+import type { MirrorObject } from './registers.ts';
+import { isArchived, type AssociationState } from './rule.ts';
 import type { HubspotAssociationsTable } from '../db/mirror-tables.ts';
 import type { Database } from '../db/schema.ts';
 

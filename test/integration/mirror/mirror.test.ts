@@ -13,8 +13,8 @@ import {
   isArchived,
   mergeAssociation,
   type AssociationState,
-  type MirrorObject,
 } from '../../../src/mirror/rule.ts';
+import type { MirrorObject } from '../../../src/mirror/registers.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 import { deliveryArb, historyArb, PORTAL } from '../../unit/mirror/arbitraries.ts';
 

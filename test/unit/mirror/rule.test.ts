@@ -8,8 +8,8 @@ import {
   isArchived,
   mergeAssociation,
   type AssociationState,
-  type MirrorObject,
 } from '../../../src/mirror/rule.ts';
+import type { MirrorObject } from '../../../src/mirror/registers.ts';
 import { deliveryArb, historyArb, PORTAL } from './arbitraries.ts';
 
 interface Store {
