@@ -71,6 +71,8 @@ export type { AppOptions, WebhookFaults, DeliveryRecord } from './hubspot/webhoo
 export type { WorkflowOptions, WorkflowPostRecord } from './hubspot/workflows.ts';
 export type { SubscriptionOptions, WebhookEvent } from './hubspot/webhook-events.ts';
 export type { ChangeEvent, ChangeKind, ChangeListener } from './hubspot/changes.ts';
+export type { JournalAppOptions, JournalFaults, JournalOptions } from './hubspot/journal/journal.ts';
+export type { JournalVariants } from './hubspot/journal/events.ts';
 export type { PortalTruth, TruthObject } from './hubspot/truth.ts';
 export type { LimitPolicy, Tier, LimitConfig } from './hubspot/limits.ts';
 export { signV1, signV2, signV3 } from './hubspot/signatures.ts';

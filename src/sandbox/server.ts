@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { registerControlRoutes } from './hubspot/control-routes.ts';
 import { registerCrmRoutes } from './hubspot/crm-routes.ts';
 import type { HubSpotSandbox } from './hubspot/hubspot.ts';
+import { registerJournalRoutes } from './hubspot/journal/routes.ts';
 
 /** Registers more routes on the sandbox server (the Paragon half registers its API this way). */
 export type SandboxPlugin = (app: FastifyInstance) => void | Promise<void>;
@@ -14,7 +15,7 @@ export interface BuildServerOptions {
   bodyLimitBytes?: number;
 }
 
-/** Builds (does not listen) the sandbox's fastify app: CRM v3 API, `/__sandbox/...` control routes, plugins. */
+/** Builds (does not listen) the sandbox's fastify app: CRM v3 API, the Webhooks Journal, `/__sandbox/...` control routes, plugins. */
 export async function buildServer(o: BuildServerOptions): Promise<FastifyInstance> {
   const common = { bodyLimit: o.bodyLimitBytes ?? 10 * 1024 * 1024, logController: new LogController({ disableRequestLogging: true }) };
   // Typed as the default instance: the pino logger type is not needed by any route.
@@ -23,6 +24,7 @@ export async function buildServer(o: BuildServerOptions): Promise<FastifyInstanc
     : Fastify({ ...common, logger: false });
   registerCrmRoutes(app, o.hubspot.store, o.hubspot.accounts);
   registerControlRoutes(app, o.hubspot);
+  registerJournalRoutes(app, o.hubspot.journal);
   for (const plugin of o.plugins ?? []) await plugin(app);
   return app;
 }

@@ -6,6 +6,7 @@ import type { Clock } from './clock.ts';
 import type { LimitPolicy } from './limits.ts';
 import { resolveObjectType, type ObjectTypeDef } from './object-types.ts';
 import { createRng } from './random.ts';
+import { WebhooksJournal, type JournalOptions } from './journal/journal.ts';
 import { HubSpotStore, type MutationOptions, type MutationResult, type StoredObject } from './store.ts';
 import { truth, type PortalTruth } from './truth.ts';
 import { WebhookDelivery, type AppOptions, type DeliveryRecord, type WebhookFaults } from './webhooks.ts';
@@ -23,6 +24,8 @@ export interface HubSpotOptions {
   seed?: number;
   /** Webhook receiver timeout, retries and first retry delay (HubSpot ms, scaled). */
   delivery?: { timeoutMs?: number; maxRetries?: number; retryBaseMs?: number };
+  /** The Webhooks Journal: its apps (client credentials), retention, limits, variants and faults. */
+  journal?: JournalOptions;
 }
 
 export interface SeedOptions {
@@ -46,6 +49,7 @@ export class HubSpotSandbox {
   readonly accounts: Accounts;
   readonly webhooks: WebhookDelivery;
   readonly workflows: WorkflowWebhooks;
+  readonly journal: WebhooksJournal;
   readonly defaultPortalId: number;
   readonly #accountOptions: AccountOptions[];
   readonly #tickers = new Set<NodeJS.Timeout>();
@@ -60,8 +64,10 @@ export class HubSpotSandbox {
     const rng = createRng(options.seed ?? 1);
     this.webhooks = new WebhookDelivery({ clock, rng, apps: options.apps ?? [], ...(options.faults ? { faults: options.faults } : {}), ...options.delivery });
     this.workflows = new WorkflowWebhooks({ clock, rng, workflows: options.workflows ?? [], ...options.delivery });
+    this.journal = new WebhooksJournal({ seed: options.seed ?? 1, ...options.journal }, clock, () => this.#accountOptions.map((a) => a.portalId));
     this.store.onChange((c) => this.webhooks.handle(c));
     this.store.onChange((c) => this.workflows.handle(c));
+    this.store.onChange((c) => this.journal.handle(c));
     log?.debug({ portals: this.#accountOptions.map((a) => a.portalId) }, 'hubspot sandbox ready');
   }
 
@@ -183,9 +189,9 @@ export class HubSpotSandbox {
     return this.workflows.records();
   }
 
-  /** Resolves when no webhook or workflow post is queued, in flight or awaiting a retry. */
+  /** Resolves when no webhook or workflow post is queued, in flight or awaiting a retry, and the journal has written every event. */
   async idle(): Promise<void> {
-    await Promise.all([this.webhooks.idle(), this.workflows.idle()]);
+    await Promise.all([this.webhooks.idle(), this.workflows.idle(), this.journal.idle()]);
   }
 
   async stop(): Promise<void> {
