@@ -9,6 +9,7 @@ import type { Database } from '../db/schema.ts';
 import { failAbandonedWebhookEvents, pruneQuarantine, pruneWebhookEvents, webhookStatus } from './inbox-store.ts';
 import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
 import { inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
+import { maintainTables } from '../db/maintenance.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import type { Readiness, ReceiverDeps } from './handlers.ts';
@@ -64,9 +65,14 @@ export function jobProperties(config: Pick<Config, 'jobs'>): (portalId: number, 
   };
 }
 
+/** The tables webhook processing churns: their statistics and dead rows are kept in check by the worker. */
+const CHURNED_TABLES = ['webhook_events', 'hubspot_objects', 'change_ledger'];
+
 /**
  * The processor loop as a service: runs batches back to back while there is work, then waits
- * `intervalMs`. Stop ends the wait at once and resolves after the batch in flight is done.
+ * `intervalMs`. Beside it, on its own schedule (`statusIntervalMs`), housekeeping: the backlog
+ * gauges, abandoned events, table statistics and dead rows, and (every `pruneIntervalMs`)
+ * retention. Stop ends the waits at once and resolves after the batch in flight is done.
  */
 export function createProcessorService(deps: ProcessorServiceDeps): Service & { idle(): Promise<void> } {
   const log = deps.log.child({ module: 'webhook-processor' });
@@ -74,7 +80,6 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const now = () => (deps.now ? deps.now().getTime() : Date.now());
   /** Aborted by idle(): ends the wait between batches at once. */
   let wake = new AbortController();
-  let lastStatus = 0;
   let lastPrune = 0;
   let batchesStarted = 0;
   /** Each waits for a batch that started after it did (so it saw everything stored before). */
@@ -84,12 +89,12 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     idleWaiters = idleWaiters.filter((waiter) => waiter.after >= batch);
   };
 
+  // Measured on a timer, not after idle batches: under a steady backlog every batch is full, and
+  // a gauge refreshed only after a short batch would read 0 while the backlog grows.
   const refreshStatus = async () => {
-    if (now() - lastStatus < statusEveryMs) return;
-    lastStatus = now();
     const abandoned = await failAbandonedWebhookEvents(deps.db, new Date(now()), deps.config.maxAttempts);
     if (abandoned > 0) log.error({ abandoned }, 'webhook events abandoned: every attempt ended without an outcome');
-    const status = await webhookStatus(deps.db);
+    const status = await webhookStatus(deps.db, new Date(now()));
     deps.metrics.gauge('webhook.backlog', status.backlog);
     deps.metrics.gauge('webhook.oldest_unprocessed_seconds', status.oldestUnprocessedSeconds ?? 0);
     deps.metrics.gauge('webhook.failed', status.failed);
@@ -103,10 +108,30 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     lastPrune = now();
     const before = new Date(now() - hours * 3_600_000);
     for (const [what, prune] of [['processed webhook events', pruneWebhookEvents], ['quarantined webhook events', pruneQuarantine]] as const) {
-      const deleted = await inBatches((limit) => prune(deps.db, before, limit), PRUNE_BATCH, () => lifecycle.control.stopping);
+      const deleted = await inBatches((limit) => prune(deps.db, before, limit), PRUNE_BATCH, () => housekeeping.control.stopping);
       if (deleted > 0) log.info({ deleted, before }, `pruned ${what}`);
     }
   };
+
+  // Planner statistics and dead rows, whether or not autovacuum runs (the embedded database has none).
+  const maintain = async () => {
+    const done = await maintainTables(deps.db, CHURNED_TABLES);
+    if (done.analyze.length + done.vacuum.length > 0) log.debug(done, 'refreshed table statistics');
+  };
+
+  const housekeeping = loopLifecycle(async (control) => {
+    while (!control.stopping) {
+      for (const [what, task] of [['status', refreshStatus], ['table maintenance', maintain], ['retention', prune]] as const) {
+        if (control.stopping) break;
+        try {
+          await task();
+        } catch (err) {
+          log.warn({ err }, `webhook inbox ${what} failed`);
+        }
+      }
+      await sleep(Math.max(statusEveryMs, MIN_HOUSEKEEPING_MS), control.signal);
+    }
+  });
 
   // Stopping aborts the control's signal: a batch waiting on HubSpot reads gives up waiting (its
   // events are retried) and the wait between batches ends.
@@ -117,11 +142,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       try {
         const result = await processWebhookBatch({ ...deps, log, signal: control.signal });
         full = result.claimed >= deps.config.processBatchSize;
-        if (!full) {
-          await refreshStatus();
-          await prune();
-          resolveIdle(batch);
-        }
+        if (!full) resolveIdle(batch);
       } catch (err) {
         log.error({ err }, 'webhook processing failed');
       }
@@ -133,9 +154,12 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
 
   return {
     name: 'webhook-processor',
-    start: () => lifecycle.start(),
+    async start() {
+      await lifecycle.start();
+      await housekeeping.start();
+    },
     async stop() {
-      await lifecycle.stop();
+      await Promise.all([lifecycle.stop(), housekeeping.stop()]);
       resolveIdle(Number.POSITIVE_INFINITY);
     },
     /** Resolves once a batch started after this call found less than a full batch of work (tests, demo). */
@@ -147,6 +171,9 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     },
   };
 }
+
+/** A floor for the housekeeping period, so `statusIntervalMs: 0` (tests) cannot spin. */
+const MIN_HOUSEKEEPING_MS = 20;
 
 export interface WebhookServicesDeps {
   config: Config;

@@ -8,7 +8,7 @@ import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { processWebhookBatch, retryAt, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
 import { createProcessorService } from '../../../src/webhooks/service.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
-import { captureLogger, hubspotEvent, PORTAL, testConfig } from './helpers.ts';
+import { captureLogger, hubspotEvent, PORTAL, testConfig, waitFor } from './helpers.ts';
 
 let testDb: TestDb;
 const { log } = captureLogger();
@@ -256,6 +256,31 @@ describe('processing', () => {
 });
 
 describe('service', () => {
+  it('reports the backlog on its own schedule while every batch is full', async () => {
+    await store(Array.from({ length: 20 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.creation', objectId: 6000 + i })));
+    // Every batch is full and its hydration read never returns: no batch ends while the test looks.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let reads = 0;
+    const reader: HubSpotReader = {
+      async batchRead(_portal, _type, ids) {
+        reads += 1;
+        await released;
+        return { results: [], missing: [...ids] };
+      },
+    };
+    const metrics = new Metrics();
+    const service = createProcessorService({ ...deps(reader, { processBatchSize: 5 }), metrics, now: () => new Date(), intervalMs: 10_000, statusIntervalMs: 0 });
+    await service.start();
+    try {
+      await waitFor(() => reads === 1);
+      await waitFor(() => metrics.snapshot().gauges['webhook.backlog'] === 20);
+    } finally {
+      release();
+      await service.stop();
+    }
+  });
+
   it('runs batches until idle, prunes old processed events, and stops cleanly', async () => {
     const { reader } = fakeReader({});
     const now = new Date();
@@ -283,11 +308,17 @@ describe('service', () => {
     await service.idle();
     expect(await webhookStatus(testDb.db)).toMatchObject({ backlog: 0, failed: 1 });
     expect(metrics.counter('webhook.events.processed')).toBe(42);
-    expect(metrics.snapshot().gauges['webhook.backlog']).toBe(0);
-    const left = await testDb.db.selectFrom('webhook_events').select('object_id').execute();
-    expect(left).toHaveLength(31);
+    // Housekeeping runs on its own schedule: the gauge and the retention catch up.
+    await waitFor(() => metrics.snapshot().gauges['webhook.backlog'] === 0);
+    const left = await waitFor(async () => {
+      const rows = await testDb.db.selectFrom('webhook_events').select('object_id').execute();
+      return rows.length === 31 && rows;
+    });
     expect(left.map((r) => r.object_id)).toContain('3999');
-    const quarantined = await testDb.db.selectFrom('webhook_quarantine').select('raw').execute();
+    const quarantined = await waitFor(async () => {
+      const rows = await testDb.db.selectFrom('webhook_quarantine').select('raw').execute();
+      return rows.length === 1 && rows;
+    });
     expect(quarantined.map((q) => (q.raw as { objectId: number }).objectId)).toEqual([5002]);
     // Events stored after an idle() call are processed before the next idle() resolves.
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 4000 })]);
