@@ -7,6 +7,7 @@ import type { ObjectRef } from '../mirror/observation.ts';
 import type { IncomingEvent, ParsedBatch } from './inbox.ts';
 import { refsTable } from '../mirror/store.ts';
 import { prepared } from '../db/prepared.ts';
+import { arrayLiteral } from '../db/sql.ts';
 import type { Database } from '../db/schema.ts';
 import type { WebhookEventsTable } from '../db/webhook-tables.ts';
 
@@ -120,10 +121,46 @@ export async function claimWebhookEvents(
   return rows.sort((a, b) => a.id - b.id);
 }
 
-/** Marks events processed; call in the transaction that applied their observations. */
-export async function markWebhookEventsProcessed(trx: Transaction<Database>, ids: readonly number[], now: Date): Promise<void> {
+/**
+ * Locks up to `limit` due, unprocessed events, oldest first, for the caller's transaction,
+ * without writing them (`FOR UPDATE SKIP LOCKED`: other workers skip them until it ends). The
+ * transaction applies what it can and marks those events processed, so an event that needs no
+ * HubSpot read costs the inbox one write; `leaseWebhookEvents` takes the rest out for longer.
+ * A prepared statement whose only sane plan is the pending index in id order.
+ */
+export async function lockDueWebhookEvents(
+  trx: Transaction<Database>,
+  options: { now: Date; limit: number; maxAttempts: number },
+): Promise<WebhookEventRow[]> {
+  const { rows } = await sql<WebhookEventRow>`${prepared}
+    select * from webhook_events
+    where processed_at is null and failed_at is null and next_attempt_at <= ${options.now}::timestamptz and attempts < ${options.maxAttempts}::int
+    order by id limit ${options.limit}::int
+    for update skip locked`.execute(trx);
+  return rows;
+}
+
+/**
+ * Leases locked events until `until` and counts the attempt: their work outlives the claiming
+ * transaction (a HubSpot read), so a worker that dies meanwhile only delays them.
+ */
+export async function leaseWebhookEvents(trx: Transaction<Database>, ids: readonly number[], until: Date): Promise<void> {
   if (ids.length === 0) return;
-  await trx.updateTable('webhook_events').set({ processed_at: now, error: null }).where('id', 'in', ids).execute();
+  await sql`${prepared}
+    update webhook_events set attempts = attempts + 1, next_attempt_at = ${until}::timestamptz
+    where id = any(${arrayLiteral(ids)}::int8[])`.execute(trx);
+}
+
+/**
+ * Marks events processed; call in the transaction that applied their observations. With
+ * `countAttempt` the processing attempt is counted here (events locked, not leased). One prepared
+ * statement, the ids as one array parameter.
+ */
+export async function markWebhookEventsProcessed(trx: Transaction<Database>, ids: readonly number[], now: Date, countAttempt = false): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`${prepared}
+    update webhook_events set processed_at = ${now}::timestamptz, error = null, attempts = attempts + ${countAttempt ? 1 : 0}::int
+    where id = any(${arrayLiteral(ids)}::int8[])`.execute(trx);
 }
 
 /** What a processed event's payload becomes once its object's values are erased. */
@@ -157,12 +194,13 @@ export async function eraseWebhookPayloads(trx: Transaction<Database>, refs: rea
 /**
  * Puts claimed events back until `until` without counting the claim as an attempt: their work
  * could not start (the HubSpot account is paused), which says nothing about the events.
+ * `leased`: the claim counted an attempt, which is taken back.
  */
-export async function deferWebhookEvents(db: Kysely<Database>, ids: readonly number[], until: Date, reason: string): Promise<void> {
+export async function deferWebhookEvents(db: Kysely<Database>, ids: readonly number[], until: Date, reason: string, leased: boolean): Promise<void> {
   if (ids.length === 0) return;
   await db
     .updateTable('webhook_events')
-    .set((eb) => ({ attempts: eb('attempts', '-', 1), next_attempt_at: until, error: reason }))
+    .set((eb) => ({ attempts: eb('attempts', '-', leased ? 1 : 0), next_attempt_at: until, error: reason }))
     .where('id', 'in', ids)
     .execute();
 }

@@ -5,12 +5,22 @@
  * marks the events processed. Failures back off and are retried; several workers share the
  * queue through `FOR UPDATE SKIP LOCKED` claims with a lease.
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { isConnectionError } from '../errors.ts';
-import { claimWebhookEvents, deferWebhookEvents, eraseWebhookPayloads, markWebhookEventsFailed, markWebhookEventsProcessed, type WebhookFailure } from './inbox-store.ts';
+import {
+  claimWebhookEvents,
+  deferWebhookEvents,
+  eraseWebhookPayloads,
+  leaseWebhookEvents,
+  lockDueWebhookEvents,
+  markWebhookEventsFailed,
+  markWebhookEventsProcessed,
+  type WebhookEventRow,
+  type WebhookFailure,
+} from './inbox-store.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
 import { objectKey, type ObjectRef, type Observation, type SnapshotObservation } from '../mirror/observation.ts';
@@ -51,55 +61,73 @@ export function retryAt(attempts: number, now: Date, config: ProcessorDeps['conf
   return new Date(now.getTime() + Math.round(exponential * (0.5 + random() / 2)));
 }
 
-/** Processes one claimed batch. Never throws for a bad event; throws only when the database is unusable. */
+type Plan = Extract<EventPlan, { ok: true }>;
+type Fail = (id: number, error: string, permanent: boolean) => void;
+
+/**
+ * Processes one batch. Never throws for a bad event; throws only when the database is unusable.
+ *
+ * One transaction claims the batch (row locks, no write), applies the events that carry all they
+ * say and marks them processed, parks events that cannot be planned, and leases the events that
+ * wait on a HubSpot read: an event that needs no read costs the inbox one write. The leased
+ * events are then hydrated and applied as before. If that transaction fails for a reason other
+ * than the database being gone, the batch is claimed again with a lease and applied event by
+ * event, so one bad event cannot hold the others back.
+ */
 export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchResult> {
-  const { db, log, metrics, config } = deps;
+  const { db, log, config } = deps;
   const now = deps.now ?? (() => new Date());
   const random = deps.random ?? Math.random;
   const claimedAt = now();
-  const rows = await claimWebhookEvents(db, {
-    now: claimedAt,
-    leaseUntil: new Date(claimedAt.getTime() + config.leaseSeconds * 1000),
-    limit: config.processBatchSize,
-    maxAttempts: config.maxAttempts,
-  });
-  const result: BatchResult = { claimed: rows.length, processed: 0, retrying: 0, failed: 0, hydrated: 0, deferred: 0 };
-  if (rows.length === 0) return result;
-  const attempts = new Map(rows.map((row) => [row.id, row.attempts]));
+  const leaseUntil = new Date(claimedAt.getTime() + config.leaseSeconds * 1000);
+  const result: BatchResult = { claimed: 0, processed: 0, retrying: 0, failed: 0, hydrated: 0, deferred: 0 };
   const failures: WebhookFailure[] = [];
-  const fail = (id: number, error: string, permanent: boolean) =>
+  const attempts = new Map<number, number>();
+  const fail: Fail = (id, error, permanent) =>
     failures.push({ id, error, retryAt: permanent ? null : retryAt(attempts.get(id) ?? 1, now(), config, random) });
+  const claim = { now: claimedAt, limit: config.processBatchSize, maxAttempts: config.maxAttempts };
+  const readDeadlineAt = claimedAt.getTime() + readDeadlineMs(config.leaseSeconds);
 
-  const plans: Extract<EventPlan, { ok: true }>[] = [];
-  for (const row of rows) {
-    const plan = planEvent(row);
-    if (plan.ok) plans.push(plan);
-    else fail(plan.id, plan.error, true);
-  }
-
-  // Events that carry all they say are applied first: a read waiting on the rate budget (paused
-  // by a 429 or the daily limit) must not hold back property changes and deletions.
-  const direct = plans.filter((plan) => plan.hydrate.length === 0);
-  const applied = await applyWithFallback(deps, direct, new Map(), fail, now);
-  // A read the account's pause holds past the read deadline (the daily limit: hours) cannot
-  // happen in this claim; those events wait for the pause's end with their attempts intact.
-  const { needy, deferred } = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, claimedAt.getTime() + readDeadlineMs(config.leaseSeconds));
-  for (const [until, ids] of deferred) {
-    await deferWebhookEvents(db, ids, new Date(until), `hydration waits for the HubSpot account's pause to end (${new Date(until).toISOString()})`);
-    result.deferred += ids.length;
+  let applied: number[];
+  let needy: Plan[];
+  try {
+    ({ applied, needy } = await db.transaction().execute(async (trx) => {
+      const rows = await lockDueWebhookEvents(trx, claim);
+      result.claimed = rows.length;
+      // Counted as the lease would have: this claim is an attempt.
+      for (const row of rows) attempts.set(row.id, row.attempts + 1);
+      const { plans, unplannable } = planAll(rows);
+      await markWebhookEventsFailed(trx, unplannable.map((u) => ({ ...u, retryAt: null })), now());
+      result.failed = unplannable.length;
+      if (unplannable.length > 0) log.warn({ failed: unplannable.length, first: unplannable[0]?.error }, 'webhook events cannot be processed');
+      const direct = plans.filter((plan) => plan.hydrate.length === 0);
+      // Events that carry all they say are applied first: a read waiting on the rate budget (paused
+      // by a 429 or the daily limit) must not hold back property changes and deletions.
+      await applyPlans(trx, direct, [], now(), true);
+      const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, readDeadlineAt);
+      result.deferred = await deferAll(trx, split.deferred, false);
+      await leaseWebhookEvents(trx, split.needy.map((plan) => plan.id), leaseUntil);
+      return { applied: direct.map((plan) => plan.id), needy: split.needy };
+    }));
+  } catch (err) {
+    if (isConnectionError(err)) throw err;
+    log.warn({ err, events: result.claimed }, 'webhook batch failed to apply; claiming it again with a lease');
+    result.failed = 0;
+    result.deferred = 0;
+    ({ applied, needy } = await claimLeased(deps, { ...claim, leaseUntil, readDeadlineAt }, result, attempts, fail));
   }
   if (result.deferred > 0) log.info({ deferred: result.deferred }, 'webhook events needing a HubSpot read wait for the account pause to end');
 
   // Reads get part of the lease: past it the events wait for a retry rather than outlive their claim.
   const { snapshots, errors } = await hydrate(deps, needy.flatMap((plan) => plan.hydrate), readDeadline(config.leaseSeconds, deps.signal));
   result.hydrated = snapshots.size;
-  const ready: typeof plans = [];
+  const ready: Plan[] = [];
   for (const plan of needy) {
     const error = plan.hydrate.map((ref) => errors.get(objectKey(ref))).find((e) => e !== undefined);
     if (error !== undefined) fail(plan.id, `hydration failed: ${error}`, false);
     else ready.push(plan);
   }
-  applied.push(...(await applyWithFallback(deps, ready, snapshots, fail, now)));
+  applied.push(...(await applyWithFallback(deps, ready, snapshots, fail, now, false)));
   result.processed = applied.length;
 
   await markWebhookEventsFailed(db, failures, now());
@@ -108,11 +136,60 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
     else result.retrying += 1;
   }
   if (failures.length > 0) log.warn({ retrying: result.retrying, failed: result.failed, first: failures[0]?.error }, 'webhook events failed to process');
+  countResult(deps.metrics, result);
+  return result;
+}
+
+/**
+ * The fallback claim: lease the batch (counting the attempt) and apply the events that need no
+ * read in one transaction, or event by event if that fails. Unplannable events fail at once.
+ */
+async function claimLeased(
+  deps: ProcessorDeps,
+  claim: { now: Date; leaseUntil: Date; limit: number; maxAttempts: number; readDeadlineAt: number },
+  result: BatchResult,
+  attempts: Map<number, number>,
+  fail: Fail,
+): Promise<{ applied: number[]; needy: Plan[] }> {
+  const now = deps.now ?? (() => new Date());
+  const rows = await claimWebhookEvents(deps.db, claim);
+  result.claimed = rows.length;
+  attempts.clear();
+  for (const row of rows) attempts.set(row.id, row.attempts);
+  const { plans, unplannable } = planAll(rows);
+  for (const u of unplannable) fail(u.id, u.error, true);
+  const applied = await applyWithFallback(deps, plans.filter((plan) => plan.hydrate.length === 0), new Map(), fail, now, false);
+  const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, claim.readDeadlineAt);
+  result.deferred = await deferAll(deps.db, split.deferred, true);
+  return { applied, needy: split.needy };
+}
+
+function planAll(rows: readonly WebhookEventRow[]): { plans: Plan[]; unplannable: { id: number; error: string }[] } {
+  const plans: Plan[] = [];
+  const unplannable: { id: number; error: string }[] = [];
+  for (const row of rows) {
+    const plan = planEvent(row);
+    if (plan.ok) plans.push(plan);
+    else unplannable.push({ id: plan.id, error: plan.error });
+  }
+  return { plans, unplannable };
+}
+
+/** Puts back events whose account stays paused, until its pause ends; returns how many. */
+async function deferAll(db: Kysely<Database>, deferred: ReadonlyMap<number, number[]>, leased: boolean): Promise<number> {
+  let count = 0;
+  for (const [until, ids] of deferred) {
+    await deferWebhookEvents(db, ids, new Date(until), `hydration waits for the HubSpot account's pause to end (${new Date(until).toISOString()})`, leased);
+    count += ids.length;
+  }
+  return count;
+}
+
+function countResult(metrics: Metrics, result: BatchResult): void {
   metrics.count('webhook.events.processed', result.processed);
   if (result.retrying) metrics.count('webhook.events.retrying', result.retrying);
   if (result.failed) metrics.count('webhook.events.failed', result.failed);
   if (result.hydrated) metrics.count('webhook.hydration.objects', result.hydrated);
-  return result;
 }
 
 function readDeadlineMs(leaseSeconds: number): number {
@@ -138,7 +215,7 @@ function deferUntilResumed<P extends { id: number; hydrate: ObjectRef[] }>(plans
 }
 
 /**
- * Applies plans in one transaction with the hydrated snapshots (including records HubSpot
+ * Applies leased plans in one transaction with the hydrated snapshots (including records HubSpot
  * resolved to another id: a merged-away id reads as its survivor). If that fails for a reason
  * other than the database being gone, applies event by event so one bad event cannot hold the
  * others back. With the database gone it throws: the leases expire and the events are claimed
@@ -146,13 +223,15 @@ function deferUntilResumed<P extends { id: number; hydrate: ObjectRef[] }>(plans
  */
 async function applyWithFallback(
   deps: ProcessorDeps,
-  plans: readonly Extract<EventPlan, { ok: true }>[],
+  plans: readonly Plan[],
   snapshots: ReadonlyMap<string, SnapshotObservation>,
-  fail: (id: number, error: string, permanent: boolean) => void,
+  fail: Fail,
   now: () => Date,
+  countAttempt: boolean,
 ): Promise<number[]> {
+  if (plans.length === 0) return [];
   try {
-    await applyPlans(deps.db, plans, [...snapshots.values()], now);
+    await deps.db.transaction().execute((trx) => applyPlans(trx, plans, [...snapshots.values()], now(), countAttempt));
     return plans.map((plan) => plan.id);
   } catch (err) {
     if (isConnectionError(err)) throw err;
@@ -160,7 +239,8 @@ async function applyWithFallback(
     const ok: number[] = [];
     for (const plan of plans) {
       try {
-        await applyPlans(deps.db, [plan], plan.hydrate.flatMap((ref) => snapshots.get(objectKey(ref)) ?? []), now);
+        const own = plan.hydrate.flatMap((ref) => snapshots.get(objectKey(ref)) ?? []);
+        await deps.db.transaction().execute((trx) => applyPlans(trx, [plan], own, now(), countAttempt));
         ok.push(plan.id);
       } catch (eventErr) {
         fail(plan.id, `apply failed: ${(eventErr as Error).message ?? String(eventErr)}`, false);
@@ -170,16 +250,14 @@ async function applyWithFallback(
   }
 }
 
-async function applyPlans(db: Kysely<Database>, plans: readonly Extract<EventPlan, { ok: true }>[], snapshots: readonly SnapshotObservation[], now: () => Date): Promise<void> {
+/** Applies plans and marks their events processed, in the caller's transaction. */
+async function applyPlans(trx: Transaction<Database>, plans: readonly Plan[], snapshots: readonly SnapshotObservation[], at: Date, countAttempt: boolean): Promise<void> {
   if (plans.length === 0) return;
   const observations: Observation[] = [...plans.flatMap((plan) => plan.observations), ...snapshots];
-  const at = now();
-  await db.transaction().execute(async (trx) => {
-    const { erased } = await applyObservations(trx, observations, { now: at });
-    await markWebhookEventsProcessed(trx, plans.map((plan) => plan.id), at);
-    // A privacy deletion reaches the inbox's copies too, these events' included.
-    await eraseWebhookPayloads(trx, erased);
-  });
+  const { erased } = await applyObservations(trx, observations, { now: at });
+  await markWebhookEventsProcessed(trx, plans.map((plan) => plan.id), at, countAttempt);
+  // A privacy deletion reaches the inbox's copies too, these events' included.
+  await eraseWebhookPayloads(trx, erased);
 }
 
 /**

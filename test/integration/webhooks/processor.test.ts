@@ -235,6 +235,43 @@ describe('processing', () => {
     expect(await webhookStatus(testDb.db, clock)).toMatchObject({ backlog: 0, failed: 1 });
   });
 
+  it('an event that needs no read is claimed, applied and marked in one write; only one waiting on a read is leased', async () => {
+    const { reader } = fakeReader({ '52': { firstname: 'Ana', lastmodifieddate: '1790000000500', createdate: '1790000000000' } });
+    await store([
+      hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 51, propertyValue: 'one@example.com' }),
+      hubspotEvent({ subscriptionType: 'contact.creation', objectId: 52 }),
+    ]);
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ claimed: 2, processed: 2, hydrated: 1 });
+    const rows = await testDb.db.selectFrom('webhook_events').select(['object_id', 'attempts', 'next_attempt_at', 'processed_at']).orderBy('object_id').execute();
+    const lease = new Date(clock.getTime() + testConfig().webhooks.leaseSeconds * 1000);
+    expect(rows).toEqual([
+      // Never leased: its due time is still the receipt's.
+      { object_id: '51', attempts: 1, next_attempt_at: clock, processed_at: clock },
+      { object_id: '52', attempts: 1, next_attempt_at: lease, processed_at: clock },
+    ]);
+  });
+
+  it('a batch whose transaction fails is claimed again with a lease and applied event by event', async () => {
+    // A mirror write that fails for one object only (as a constraint or a bad value would).
+    await sql`create function refuse_object_13() returns trigger language plpgsql as $$
+      begin if new.object_id = '13' then raise exception 'refused object 13'; end if; return new; end $$`.execute(testDb.db);
+    await sql`create trigger refuse_13 before update on hubspot_objects for each row execute function refuse_object_13()`.execute(testDb.db);
+    try {
+      await store([11, 12, 13].map((objectId) => hubspotEvent({ objectId, propertyValue: `${objectId}@example.com` })));
+      expect(await processWebhookBatch(deps())).toMatchObject({ claimed: 3, processed: 2, retrying: 1, failed: 0 });
+      const rows = await testDb.db.selectFrom('webhook_events').select(['object_id', 'attempts', 'processed_at', 'error']).orderBy('object_id').execute();
+      expect(rows.map((r) => [r.object_id, r.attempts, r.processed_at !== null])).toEqual([
+        ['11', 1, true],
+        ['12', 1, true],
+        ['13', 1, false],
+      ]);
+      expect(rows[2]!.error).toMatch(/apply failed: .*refused object 13/);
+    } finally {
+      await sql`drop trigger refuse_13 on hubspot_objects`.execute(testDb.db);
+      await sql`drop function refuse_object_13()`.execute(testDb.db);
+    }
+  });
+
   it('several workers on one database process every event exactly once', async () => {
     const events = Array.from({ length: 600 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 1000 + (i % 50), propertyValue: `v${i}`, occurredAt: 1_790_000_000_000 + i }));
     for (let i = 0; i < events.length; i += 100) await store(events.slice(i, i + 100));
