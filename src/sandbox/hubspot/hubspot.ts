@@ -10,7 +10,7 @@ import { WebhooksJournal, type JournalOptions } from './journal/journal.ts';
 import { HubSpotStore, type MutationOptions, type MutationResult, type StoredObject } from './store.ts';
 import { truth, type PortalTruth } from './truth.ts';
 import { WebhookDelivery, type AppOptions, type DeliveryRecord, type WebhookFaults } from './webhooks.ts';
-import { WorkflowWebhooks, type WorkflowOptions, type WorkflowPostRecord } from './workflows.ts';
+import { WorkflowWebhooks, type WorkflowDeliveryOptions, type WorkflowOptions, type WorkflowPostRecord } from './workflows.ts';
 
 export interface HubSpotOptions {
   /** Default: one Professional private app on portal 62515 with token `pat-sandbox-62515`. */
@@ -26,6 +26,8 @@ export interface HubSpotOptions {
   delivery?: { timeoutMs?: number; maxRetries?: number; retryBaseMs?: number };
   /** The Webhooks Journal: its apps (client credentials), retention, limits, variants and faults. */
   journal?: JournalOptions;
+  /** Workflow webhook actions' timeout and retries (HubSpot ms, scaled); default HubSpot's published policy. */
+  workflowDelivery?: WorkflowDeliveryOptions;
 }
 
 export interface SeedOptions {
@@ -63,7 +65,7 @@ export class HubSpotSandbox {
     this.accounts = new Accounts(this.#accountOptions, clock);
     const rng = createRng(options.seed ?? 1);
     this.webhooks = new WebhookDelivery({ clock, rng, apps: options.apps ?? [], ...(options.faults ? { faults: options.faults } : {}), ...options.delivery });
-    this.workflows = new WorkflowWebhooks({ clock, rng, workflows: options.workflows ?? [], ...options.delivery });
+    this.workflows = new WorkflowWebhooks({ clock, rng, workflows: options.workflows ?? [], ...(options.workflowDelivery ? { delivery: options.workflowDelivery } : {}) });
     this.journal = new WebhooksJournal({ seed: options.seed ?? 1, ...options.journal }, clock, () => this.#accountOptions.map((a) => a.portalId));
     this.store.onChange((c) => this.webhooks.handle(c));
     this.store.onChange((c) => this.workflows.handle(c));

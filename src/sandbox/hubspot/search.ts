@@ -25,6 +25,13 @@ export interface SearchCandidate {
   properties: Readonly<Record<string, string>>;
 }
 
+/*
+ * HubSpot's search guide (developers.hubspot.com/docs/api/crm/search; in the date-versioned reference,
+ * /docs/api-reference/2026-03/crm/search-the-crm): "You can include a maximum of five filterGroups with up to 6
+ * filters in each group, with a maximum of 18 filters in total. If you've included too many groups or filters,
+ * you'll receive a VALIDATION_ERROR error response"; pages of at most 200; "limited to 10,000 total results for any
+ * given query. Attempting to page beyond 10,000 will result in a 400 error".
+ */
 export const SEARCH_MAX_LIMIT = 200;
 export const SEARCH_RESULT_CAP = 10_000;
 export const MAX_FILTER_GROUPS = 5;

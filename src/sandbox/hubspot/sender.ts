@@ -10,6 +10,10 @@ export interface AttemptResult {
   status: number | null;
   ok: boolean;
   error?: string;
+  /** A failure after which no retry follows (out of retries, out of the window, or not retryable). */
+  final?: boolean;
+  /** The response's `Retry-After` header, when it had one. */
+  retryAfter?: string;
   durationMs: number;
 }
 
@@ -30,11 +34,20 @@ export interface SenderOptions {
   maxRetries: number;
   /** HubSpot ms (scaled) before the first retry; later ones grow exponentially, randomised ±50%. */
   retryBaseMs: number;
+  /** HubSpot ms (scaled): no gap between two attempts grows beyond this. Default unbounded. */
+  maxGapMs?: number;
+  /** HubSpot ms (scaled) after the first attempt past which nothing is retried. Default unbounded. */
+  retryWindowMs?: number;
+  /** Which failures are retried; default every one (timeouts, connection errors, any non-2xx). */
+  retryable?: (result: AttemptResult) => boolean;
+  /** A 429's `Retry-After` is honoured in these HubSpot ms per unit (1000: seconds); default ignored. */
+  retryAfterUnitMs?: number;
 }
 
 /**
- * POSTs with a per-request timeout, bounded concurrency and randomised, growing retries on any failure
- * (timeout, connection error, non-2xx). `idle()` resolves once nothing is queued, in flight or waiting to retry.
+ * POSTs with a per-request timeout, bounded concurrency and randomised, growing retries of the failures the
+ * policy retries (by default any: timeout, connection error, non-2xx), within a count and a time window.
+ * `idle()` resolves once nothing is queued, in flight or waiting to retry.
  */
 export class Sender {
   readonly #o: SenderOptions;
@@ -52,20 +65,32 @@ export class Sender {
 
   /** Retry delay before attempt `n` (n >= 1), in wall ms. */
   retryDelay(n: number): number {
-    return this.#o.clock.scale(this.#o.retryBaseMs * 2 ** (n - 1) * (0.5 + this.#o.rng.next()));
+    const step = Math.min(this.#o.maxGapMs ?? Number.POSITIVE_INFINITY, this.#o.retryBaseMs * 2 ** (n - 1));
+    return this.#o.clock.scale(step * (0.5 + this.#o.rng.next()));
   }
 
-  submit(job: SendJob, attemptNumber = 0, delayMs = 0): void {
+  /** The wall ms to wait before retrying after `result`, or null when it is not retried. */
+  #nextDelay(result: AttemptResult, firstAt: number): number | null {
+    const o = this.#o;
+    const n = result.attemptNumber + 1;
+    if (result.ok || n > o.maxRetries || (o.retryable && !o.retryable(result))) return null;
+    const after = result.status === 429 && o.retryAfterUnitMs !== undefined ? Number(result.retryAfter) : Number.NaN;
+    const delay = Number.isFinite(after) && after >= 0 ? o.clock.scale(after * o.retryAfterUnitMs!) : this.retryDelay(n);
+    if (o.retryWindowMs !== undefined && Date.now() + delay - firstAt > o.clock.scale(o.retryWindowMs)) return null;
+    return delay;
+  }
+
+  submit(job: SendJob, attemptNumber = 0, delayMs = 0, firstAt?: number): void {
     if (this.#stopped) return;
     this.#pending++;
     if (delayMs > 0) {
       const t = setTimeout(() => {
         this.#timers.delete(t);
-        this.#enqueue(job, attemptNumber);
+        this.#enqueue(job, attemptNumber, firstAt);
       }, delayMs);
       this.#timers.add(t);
     } else {
-      this.#enqueue(job, attemptNumber);
+      this.#enqueue(job, attemptNumber, firstAt);
     }
   }
 
@@ -97,14 +122,14 @@ export class Sender {
     for (const w of this.#idleWaiters.splice(0)) w();
   }
 
-  #enqueue(job: SendJob, attemptNumber: number): void {
+  #enqueue(job: SendJob, attemptNumber: number, firstAt: number | undefined): void {
     void this.#queue.add(async () => {
       const result = await this.#post(job, attemptNumber);
       if (this.#stopped) return;
-      job.onAttempt(result);
-      if (!result.ok && attemptNumber < this.#o.maxRetries) {
-        this.submit(job, attemptNumber + 1, this.retryDelay(attemptNumber + 1));
-      }
+      const first = firstAt ?? result.at;
+      const delay = this.#nextDelay(result, first);
+      job.onAttempt({ ...result, ...(delay === null && !result.ok ? { final: true } : {}) });
+      if (delay !== null) this.submit(job, attemptNumber + 1, delay, first);
     }).finally(() => this.#done());
   }
 
@@ -120,7 +145,8 @@ export class Sender {
         headers: { 'Content-Type': 'application/json', 'User-Agent': 'HubSpot Connect 2.0 (sandbox)', ...headers },
       });
       await res.arrayBuffer().catch(() => undefined);
-      return { attemptNumber, at, status: res.status, ok: res.status >= 200 && res.status < 300, durationMs: Date.now() - at };
+      const retryAfter = res.headers.get('retry-after');
+      return { attemptNumber, at, status: res.status, ok: res.status >= 200 && res.status < 300, ...(retryAfter !== null ? { retryAfter } : {}), durationMs: Date.now() - at };
     } catch (err) {
       const error = abort.signal.aborted ? 'timeout' : err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
       return { attemptNumber, at, status: null, ok: false, error, durationMs: Date.now() - at };

@@ -181,7 +181,7 @@ export class WebhookDelivery {
           for (const b of batch) {
             b.record.attempts.push({ ...result, copy: b.copy });
             if (result.ok) b.record.delivered = true;
-            else if (result.attemptNumber >= (this.#o.maxRetries ?? 10) && !b.record.delivered) b.record.gaveUp = true;
+            else if (result.final && !b.record.delivered) b.record.gaveUp = true;
           }
         },
       });

@@ -137,7 +137,7 @@ export class TriggerWebhooks {
           record.delivered = true;
           s.consecutiveFailures = 0;
           s.dateLastReceivedEvent = new Date(clock.now()).toISOString();
-        } else if (result.attemptNumber >= this.#o.maxRetries && !record.delivered) {
+        } else if (result.final && !record.delivered) {
           s.consecutiveFailures++;
           if (s.consecutiveFailures >= this.#o.erroredAfter && s.status === 'ACTIVE') {
             this.#deps.store.setStatus(s, 'ERRORED', `Webhook delivery failed for ${s.consecutiveFailures} events in a row (last: ${result.status ?? result.error})`);

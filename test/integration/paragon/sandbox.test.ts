@@ -21,9 +21,10 @@ async function trigger(token: string, body: unknown, project = PROJECT_ID) {
   });
 }
 
-async function token(claims: { sub?: string; aud?: string; exp?: number }) {
+async function token(claims: { sub?: string; aud?: string; exp?: number; iat?: boolean }) {
   const now = Math.floor(Date.now() / 1000);
-  let jwt = new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setIssuedAt(now).setExpirationTime(claims.exp ?? now + 60);
+  let jwt = new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setExpirationTime(claims.exp ?? now + 60);
+  if (claims.iat !== false) jwt = jwt.setIssuedAt(now);
   if (claims.sub) jwt = jwt.setSubject(claims.sub);
   if (claims.aud) jwt = jwt.setAudience(claims.aud);
   return jwt.sign(createPrivateKey(testKeys().privateKeyPem));
@@ -37,10 +38,13 @@ describe('the Paragon sandbox over HTTP', () => {
     expect(truth.events.at(-1)).toMatchObject({ name: 'Contact Created', userId: 'user-7', payload: { email: 'a@example.com' } });
   });
 
-  it('refuses tokens without sub, for another audience, expired, or signed by another key; and other projects', async () => {
+  it('refuses tokens without sub or iat, for another audience, expired, or signed by another key; and other projects', async () => {
     const now = Math.floor(Date.now() / 1000);
     const aud = `useparagon.com/${PROJECT_ID}`;
     expect((await trigger(await token({ aud }), { name: 'x', payload: {} })).status).toBe(401);
+    expect((await trigger(await token({ sub: 'u', aud, iat: false }), { name: 'x', payload: {} })).status).toBe(401);
+    // sub, iat and exp are what Paragon requires; an audience, when set, must be the project's.
+    expect((await trigger(await token({ sub: 'u' }), { name: 'x', payload: {} })).status).toBe(201);
     expect((await trigger(await token({ sub: 'u', aud: 'useparagon.com/other' }), { name: 'x', payload: {} })).status).toBe(401);
     expect((await trigger(await token({ sub: 'u', aud, exp: now - 10 }), { name: 'x', payload: {} })).status).toBe(401);
     expect((await trigger('not-a-jwt', { name: 'x', payload: {} })).status).toBe(401);

@@ -46,6 +46,50 @@ describe('workflow "send a webhook" posts', () => {
   });
 });
 
+describe('workflow post retries, as HubSpot documents them', () => {
+  const workflow = (path: string) => ({ workflowId: 8, clientSecret: 'wf', targetUrl: `${receiver.base}${path}`, objectType: 'contacts' });
+  const posts = (path: string) => receiver.received.filter((r) => r.url === path);
+  // At these time scales HubSpot's 30 s answer timeout would be a few wall ms: give the receiver 2 s.
+  const workflowDelivery = { timeoutMs: 2e7 };
+
+  it('never retries a 4xx other than 429', async () => {
+    receiver.setResponder((r) => ({ status: r.url === '/wf-400' ? 400 : 204 }));
+    const sandbox = await start({ timeScale: 1e-4, hubspot: { workflows: [workflow('/wf-400')], workflowDelivery } });
+    sandbox.hubspot.create('contacts', { email: 'refused@example.com' });
+    await sandbox.idle();
+    expect(posts('/wf-400')).toHaveLength(1);
+    expect(sandbox.hubspot.workflowDeliveries()).toMatchObject([{ delivered: false, gaveUp: true }]);
+  });
+
+  it('retries a 429 after its Retry-After (milliseconds) and 5xx until one succeeds', async () => {
+    receiver.setResponder((r) => {
+      if (r.url !== '/wf-flaky') return { status: 204 };
+      const n = posts('/wf-flaky').length;
+      return { status: n === 1 ? 429 : n === 2 ? 503 : 204 };
+    });
+    const sandbox = await start({ timeScale: 1e-4, hubspot: { workflows: [workflow('/wf-flaky')], workflowDelivery } });
+    sandbox.hubspot.create('contacts', { email: 'flaky@example.com' });
+    await sandbox.idle();
+    expect(posts('/wf-flaky')).toHaveLength(3);
+    const [record] = sandbox.hubspot.workflowDeliveries();
+    expect(record?.attempts.map((a) => a.status)).toEqual([429, 503, 204]);
+    expect(record).toMatchObject({ delivered: true, gaveUp: false });
+  });
+
+  it('keeps retrying a failing receiver, then gives up once three (scaled) days have passed', async () => {
+    receiver.setResponder((r) => ({ status: r.url === '/wf-down' ? 500 : 204 }));
+    // One HubSpot day is 0.86 s of wall time here: three days, 2.6 s; eight hours, 0.29 s.
+    const sandbox = await start({ timeScale: 1e-5, hubspot: { workflows: [workflow('/wf-down')], workflowDelivery: { timeoutMs: 2e8 } } });
+    sandbox.hubspot.create('contacts', { email: 'down@example.com' });
+    await sandbox.idle();
+    const [record] = sandbox.hubspot.workflowDeliveries();
+    expect(record).toMatchObject({ delivered: false, gaveUp: true });
+    // Far more than the Webhooks API's ten retries: the window, not a count, ends them.
+    expect(record?.attempts.length).toBeGreaterThan(11);
+    expect(record?.attempts.at(-1)).toMatchObject({ status: 500, final: true });
+  });
+});
+
 describe('the deterministic change stream', () => {
   it('gives the same operations and the same truth for the same seed', async () => {
     const run = async (seed: number) => {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signV1, signV2, signV3 } from '../../../src/sandbox/hubspot/signatures.ts';
+import { signV1, signV2, signV3, v3Uri } from '../../../src/sandbox/hubspot/signatures.ts';
 
 describe('HubSpot signatures', () => {
   it('v1 reproduces HubSpot’s published test vector', () => {
@@ -22,5 +22,12 @@ describe('HubSpot signatures', () => {
     // The classic receiver bug: hashing re-serialised JSON with \u escapes gives another signature.
     const escaped = JSON.stringify(JSON.parse(body)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     expect(signV3('secret', 'POST', uri, escaped, 1_700_000_000_000)).not.toBe(expected);
+  });
+
+  it('v3 covers the URI with HubSpot\u2019s listed escapes decoded, others kept', () => {
+    expect(v3Uri('https://h.example/hook%40x?to=a%40b.example&p=%2Fx%2f&q=%20&r=%3a')).toBe('https://h.example/hook@x?to=a@b.example&p=/x/&q=%20&r=:');
+    const ts = 1_700_000_000_000;
+    const decoded = createHmac('sha256', 's').update('POSThttps://h.example/w?to=a@b.example{}' + String(ts), 'utf8').digest('base64');
+    expect(signV3('s', 'POST', 'https://h.example/w?to=a%40b.example', '{}', ts)).toBe(decoded);
   });
 });
