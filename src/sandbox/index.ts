@@ -73,7 +73,7 @@ export type { SubscriptionOptions, WebhookEvent } from './hubspot/webhook-events
 export type { ChangeEvent, ChangeKind, ChangeListener } from './hubspot/changes.ts';
 export type { JournalAppOptions, JournalFaults, JournalOptions } from './hubspot/journal/journal.ts';
 export type { JournalVariants } from './hubspot/journal/events.ts';
-export type { PortalTruth, TruthObject } from './hubspot/truth.ts';
+export type { PortalTruth, TruthAssociation, TruthObject } from './hubspot/truth.ts';
 export type { LimitPolicy, Tier, LimitConfig } from './hubspot/limits.ts';
 export { signV1, signV2, signV3 } from './hubspot/signatures.ts';
 export { HubSpotSandbox, DEFAULT_PORTAL_ID } from './hubspot/hubspot.ts';

@@ -4,24 +4,43 @@ import { notFoundError, validationError } from './errors.ts';
 import { resolveObjectType, type ObjectTypeDef } from './object-types.ts';
 import type { HubSpotStore } from './store.ts';
 
-/** HubSpot-defined, unlabeled association type ids (v4), by `from_to` singulars. */
+/**
+ * Association type ids (v4) of the unlabeled association for each `from_to` pair of singulars:
+ * HubSpot's published ids for its own types, portal-made ones (USER_DEFINED) for the custom object.
+ */
 const TYPE_IDS: Record<string, number> = {
   contact_company: 279, company_contact: 280, deal_contact: 3, contact_deal: 4, deal_company: 341, company_deal: 342,
   contact_ticket: 15, ticket_contact: 16, ticket_deal: 28, deal_ticket: 27, ticket_company: 339, company_ticket: 340,
+  project_contact: 91, contact_project: 92, project_company: 93, company_project: 94,
+  project_deal: 95, deal_project: 96, project_ticket: 97, ticket_project: 98,
 };
 
 export function associationTypeId(from: ObjectTypeDef, to: ObjectTypeDef): number {
   return TYPE_IDS[`${from.singular}_${to.singular}`] ?? 0;
 }
 
+/** The v4 association types of one edge: the pair's unlabeled type, plus "Primary" for a contact's primary company. */
+function associationTypes(from: ObjectTypeDef, to: ObjectTypeDef, primary: boolean): { category: string; typeId: number; label: string | null }[] {
+  const category = from.schema || to.schema ? 'USER_DEFINED' : 'HUBSPOT_DEFINED';
+  const types = [{ category, typeId: associationTypeId(from, to), label: null as string | null }];
+  if (primary && from.name === 'contacts' && to.name === 'companies') types.push({ category: 'HUBSPOT_DEFINED', typeId: 1, label: 'Primary' });
+  return types;
+}
+
 type Params = { type: string; id: string; toType: string; toId?: string };
 
 /** The CRM v4 association reads and default writes, on the guarded CRM instance. */
 export function registerAssociationRoutes(crm: FastifyInstance, store: HubSpotStore): void {
-  const spec = (from: ObjectTypeDef, to: ObjectTypeDef) => [{ category: 'HUBSPOT_DEFINED', typeId: associationTypeId(from, to), label: null }];
-  const targets = (portalId: number, from: ObjectTypeDef, id: string, to: ObjectTypeDef) =>
-    store.associationsOf(portalId, from, id).filter((a) => a.toType === to.name)
-      .map((a) => ({ toObjectId: Number(a.toId), associationTypes: spec(from, to) }));
+  /** An object's live associated records of one type, in id order, as v4 `to` entries. */
+  const targets = (portalId: number, from: ObjectTypeDef, id: string, to: ObjectTypeDef) => {
+    const edges = store.associationsOf(portalId, from, id)
+      .filter((a) => a.toType === to.name)
+      // Deleted records' associations are not listed (they come back with a restore).
+      .filter((a) => store.get(portalId, to, a.toId)?.state.archived === false)
+      .sort((a, b) => Number(a.toId) - Number(b.toId));
+    const primary = edges[0]?.toId;
+    return edges.map((a) => ({ toObjectId: Number(a.toId), associationTypes: associationTypes(from, to, a.toId === primary) }));
+  };
 
   crm.get('/crm/v4/objects/:type/:id/associations/:toType', async (req, reply) => {
     const p = req.params as Params;
@@ -34,30 +53,41 @@ export function registerAssociationRoutes(crm: FastifyInstance, store: HubSpotSt
     return { results: targets(portalId, from, obj.id, to) };
   });
 
+  // Each input is one object's page of associations (`associationPageSize`, HubSpot's 500); an input
+  // with `after` asks for the next page of that object. Objects with no associations, unknown ids
+  // and archived ones are errors (207), as HubSpot answers them.
   crm.post('/crm/v4/associations/:type/:toType/batch/read', async (req, reply) => {
     const p = req.params as Params;
     const from = resolveObjectType(p.type);
     const to = resolveObjectType(p.toType);
     if (!from || !to) return reply.code(400).send(validationError('Unknown object type'));
-    const inputs = ((req.body ?? {}) as { inputs?: { id?: unknown }[] }).inputs ?? [];
+    const inputs = ((req.body ?? {}) as { inputs?: { id?: unknown; after?: unknown }[] }).inputs ?? [];
     if (inputs.length > 1000) return reply.code(400).send(validationError('Too many inputs. The maximum is 1000.'));
-    const startedAt = new Date().toISOString();
+    const startedAt = new Date(store.now()).toISOString();
     const portalId = requestAccount(req).portalId;
+    const size = store.associationPageSize;
     const results: unknown[] = [];
     const missing: string[] = [];
     for (const input of inputs) {
       const id = String(input?.id ?? '');
+      const offset = Math.max(0, Number(input?.after ?? 0) || 0);
       const obj = store.get(portalId, from, id);
-      const to_ = obj && !obj.state.archived ? targets(portalId, from, obj.id, to) : [];
-      if (to_.length === 0) missing.push(id);
-      else results.push({ from: { id }, to: to_ });
+      const all = obj && !obj.state.archived ? targets(portalId, from, obj.id, to) : [];
+      if (all.length === 0) {
+        missing.push(id);
+        continue;
+      }
+      const page = all.slice(offset, offset + size);
+      const result: Record<string, unknown> = { from: { id: obj!.id }, to: page };
+      if (offset + size < all.length) result['paging'] = { next: { after: String(offset + size), link: null } };
+      results.push(result);
     }
-    const out: Record<string, unknown> = { status: 'COMPLETE', results, startedAt, completedAt: new Date().toISOString() };
+    const out: Record<string, unknown> = { status: 'COMPLETE', results, startedAt, completedAt: new Date(store.now()).toISOString() };
     if (missing.length === 0) return out;
     out['numErrors'] = missing.length;
     out['errors'] = missing.map((id) => ({
       status: 'error', category: 'OBJECT_NOT_FOUND', subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND',
-      message: `No ${to.singular}s are associated with ${from.singular} ${id}.`, context: { fromObjectId: [id] }, errors: [],
+      message: `No ${to.singular}s are associated with ${from.singular} ${id}.`, context: { fromObjectId: [id] }, links: {}, errors: [],
     }));
     return reply.code(207).send(out);
   });
@@ -69,10 +99,10 @@ export function registerAssociationRoutes(crm: FastifyInstance, store: HubSpotSt
     if (!from || !to) return reply.code(400).send(validationError('Unknown object type'));
     const r = store.associate(requestAccount(req).portalId, from, p.id, to, p.toId ?? '', { source: { changeSource: 'API' } });
     if (!r.ok) return reply.code(404).send(notFoundError());
-    const now = new Date().toISOString();
+    const now = new Date(store.now()).toISOString();
     return {
       status: 'COMPLETE', startedAt: now, completedAt: now,
-      results: [{ from: { id: p.id }, to: { id: p.toId }, associationSpec: { associationCategory: 'HUBSPOT_DEFINED', associationTypeId: associationTypeId(from, to) } }],
+      results: [{ from: { id: p.id }, to: { id: p.toId }, associationSpec: { associationCategory: associationTypes(from, to, false)[0]!.category, associationTypeId: associationTypeId(from, to) } }],
     };
   });
 

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from './accounts.ts';
 import { registerAssociationRoutes } from './association-routes.ts';
 import { registerBatchWriteRoutes } from './batch-write-routes.ts';
+import { registerSchemaRoutes } from './schema-routes.ts';
 import { addCrmGuards, requestAccount } from './crm-auth.ts';
 import { errorBody, notFoundError, validationError } from './errors.ts';
 import { resolveObjectType, type ObjectTypeDef } from './object-types.ts';
@@ -21,6 +22,7 @@ export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, acc
     addCrmGuards(crm, accounts);
     registerAssociationRoutes(crm, store);
     registerBatchWriteRoutes(crm, store);
+    registerSchemaRoutes(crm);
 
     const typeOf = (req: FastifyRequest, reply: FastifyReply): ObjectTypeDef | undefined => {
       const t = resolveObjectType((req.params as Params).type);

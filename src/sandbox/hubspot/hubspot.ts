@@ -20,6 +20,8 @@ export interface HubSpotOptions {
   faults?: Partial<WebhookFaults>;
   /** Search-index lag in HubSpot ms (scaled). */
   indexLagMs?: number;
+  /** Associations per object in one page of a v4 batch read (HubSpot: 500). */
+  associationPageSize?: number;
   /** Seeds the delivery PRNG (fault decisions, retry jitter). */
   seed?: number;
   /** Webhook receiver timeout, retries and first retry delay (HubSpot ms, scaled). */
@@ -60,6 +62,7 @@ export class HubSpotSandbox {
     this.clock = clock;
     this.store = new HubSpotStore(clock);
     this.store.indexLagMs = options.indexLagMs ?? 0;
+    if (options.associationPageSize !== undefined) this.store.associationPageSize = options.associationPageSize;
     this.#accountOptions = options.accounts ?? [{ portalId: DEFAULT_PORTAL_ID, accessToken: `pat-sandbox-${DEFAULT_PORTAL_ID}`, tier: 'professional' }];
     this.defaultPortalId = this.#accountOptions[0]?.portalId ?? DEFAULT_PORTAL_ID;
     this.accounts = new Accounts(this.#accountOptions, clock);

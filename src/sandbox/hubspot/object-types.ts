@@ -15,6 +15,8 @@ export interface ObjectTypeDef {
   readonly defaultProperties: readonly string[];
   /** Free-text `query` in search looks at these. */
   readonly searchableProperties: readonly string[];
+  /** Custom objects: the schema's name and labels (`/crm/v3/schemas`). */
+  readonly schema?: { readonly name: string; readonly singular: string; readonly plural: string; readonly primaryDisplayProperty: string };
 }
 
 export const OBJECT_TYPES: readonly ObjectTypeDef[] = [
@@ -47,6 +49,7 @@ export const OBJECT_TYPES: readonly ObjectTypeDef[] = [
     lastModifiedProperty: 'hs_lastmodifieddate', createdateProperty: 'hs_createdate', mergeable: false,
     defaultProperties: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'],
     searchableProperties: ['name'],
+    schema: { name: 'projects', singular: 'Project', plural: 'Projects', primaryDisplayProperty: 'name' },
   },
 ];
 

@@ -59,6 +59,8 @@ export class HubSpotStore {
   readonly #clock: Clock;
   /** Search-index lag in HubSpot ms (scaled when applied). */
   indexLagMs = 0;
+  /** Associations per object in one page of a v4 batch read (HubSpot: 500). */
+  associationPageSize = 500;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -67,6 +69,11 @@ export class HubSpotStore {
   onChange(listener: ChangeListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** HubSpot's clock: the time stamped on changes and read responses. */
+  now(): number {
+    return this.#clock.now();
   }
 
   portalIds(): number[] {

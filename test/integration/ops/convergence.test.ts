@@ -15,7 +15,7 @@ afterAll(async () => {
 
 const T = Date.UTC(2026, 11, 5);
 const contact = (id: string, email: string) => ({
-  objectType: 'contacts', id, properties: { email }, propertyVersions: { email: T }, createdAt: T, updatedAt: T,
+  objectType: 'contacts', objectTypeId: '0-1', id, properties: { email }, propertyVersions: { email: T }, createdAt: T, updatedAt: T,
   archived: false, archivedAt: null, mergedInto: null, privacyDeleted: false,
 });
 

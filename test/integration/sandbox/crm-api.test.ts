@@ -105,6 +105,58 @@ describe('the real @hubspot/api-client against the sandbox', () => {
     expect(after.results).toEqual([]);
   });
 
+  it('v4 batch reads page each object\'s associations, carry type ids and labels, and answer 207 for objects without any', async () => {
+    sandbox.hubspot.store.associationPageSize = 2;
+    try {
+      const contact = sandbox.hubspot.create('contacts', { email: 'pager@example.com' }, { portalId: 101 });
+      const companies = ['A', 'B', 'C'].map((name) => sandbox.hubspot.create('companies', { name }, { portalId: 101 }));
+      for (const c of companies) sandbox.hubspot.associate('contacts', contact.id, 'companies', c.id, { portalId: 101 });
+      const lonely = sandbox.hubspot.create('contacts', { email: 'lonely@example.com' }, { portalId: 101 });
+      const first = await client.crm.associations.v4.batchApi.getPage('contacts', 'companies', { inputs: [{ id: contact.id }, { id: lonely.id }, { id: '999999' }] });
+      expect(first.results).toHaveLength(1);
+      const page = first.results[0]!;
+      expect(page._from.id).toBe(contact.id);
+      expect(page.to.map((t) => String(t.toObjectId))).toEqual(companies.slice(0, 2).map((c) => c.id));
+      expect(page.to[0]?.associationTypes).toEqual([
+        { category: 'HUBSPOT_DEFINED', typeId: 279, label: null },
+        { category: 'HUBSPOT_DEFINED', typeId: 1, label: 'Primary' },
+      ]);
+      const errors = 'errors' in first ? (first.errors ?? []) : [];
+      expect(errors.flatMap((e) => e.context['fromObjectId'])).toEqual([lonely.id, '999999']);
+      const next = await client.crm.associations.v4.batchApi.getPage('contacts', 'companies', { inputs: [{ id: contact.id, after: page.paging!.next!.after }] });
+      expect(next.results[0]?.to.map((t) => String(t.toObjectId))).toEqual([companies[2]!.id]);
+      expect(next.results[0]?.paging).toBeUndefined();
+      // A deleted record's associations are hidden from reads until it is restored.
+      sandbox.hubspot.archive('companies', companies[0]!.id, { portalId: 101 });
+      const hidden = await client.crm.associations.v4.batchApi.getPage('contacts', 'companies', { inputs: [{ id: contact.id }] });
+      expect(hidden.results[0]?.to.map((t) => String(t.toObjectId))).toEqual(companies.slice(1).map((c) => c.id));
+    } finally {
+      sandbox.hubspot.store.associationPageSize = 500;
+    }
+  });
+
+  it('lists custom object schemas (name, labels, type id, association definitions)', async () => {
+    const { results } = await client.crm.schemas.coreApi.getAll();
+    expect(results.map((s) => [s.objectTypeId, s.name, s.labels.singular, s.fullyQualifiedName])).toEqual([['2-3465', 'projects', 'Project', 'p101_projects']]);
+    expect(results[0]?.associations.map((a) => a.toObjectTypeId)).toEqual(['0-1', '0-2', '0-3', '0-5']);
+  });
+
+  it('its truth names the final survivor of chained merges, moves associations with merges and drops a privacy-deleted person\'s', async () => {
+    const [a, b, c] = ['ma', 'mb', 'mc'].map((name) => sandbox.hubspot.create('contacts', { email: `${name}@example.com` }, { portalId: 101 }));
+    const company = sandbox.hubspot.create('companies', { name: 'Merged Inc' }, { portalId: 101 });
+    sandbox.hubspot.associate('contacts', a!.id, 'companies', company.id, { portalId: 101 });
+    const ab = sandbox.hubspot.merge('contacts', a!.id, b!.id, { portalId: 101 });
+    const abc = sandbox.hubspot.merge('contacts', ab.ok ? ab.object.id : '', c!.id, { portalId: 101 });
+    if (!ab.ok || !abc.ok) throw new Error('merge failed');
+    const truth = sandbox.hubspot.truth(101)[0]!;
+    const mergedInto = (id: string) => truth.objects.find((o) => o.objectType === 'contacts' && o.id === id)?.mergedInto;
+    expect([a!.id, b!.id, ab.object.id, c!.id].map(mergedInto)).toEqual([abc.object.id, abc.object.id, abc.object.id, abc.object.id]);
+    const edges = (t: typeof truth) => t.associations.filter((e) => e.fromId === company.id || e.toId === company.id).map((e) => [`${e.fromTypeId} ${e.fromId}`, `${e.toTypeId} ${e.toId}`].sort().join(' - '));
+    expect(edges(truth)).toEqual([`0-1 ${abc.object.id} - 0-2 ${company.id}`]);
+    sandbox.hubspot.privacyDelete(abc.object.id, { portalId: 101 });
+    expect(edges(sandbox.hubspot.truth(101)[0]!)).toEqual([]);
+  });
+
   it('batch-creates, -updates and -archives', async () => {
     const created = await client.crm.deals.batchApi.create({ inputs: [{ properties: { dealname: 'One' }, associations: [] }, { properties: { dealname: 'Two' }, associations: [] }] });
     const ids = created.results.map((r) => r.id);
