@@ -13,6 +13,7 @@ import { AccountBudget, type CallStats } from './budget.ts';
 import { policyOf, type Pause } from './limits.ts';
 import { retryAfterMs } from '../retry-after.ts';
 import type { HubSpotObject, HubSpotReader, Priority } from './objects.ts';
+import { createObjectTypeResolver, type CustomObjectSchema, type ObjectTypeResolver } from './schemas.ts';
 import { describeFailure, type CallOutcome, type CallResult } from './outcome.ts';
 
 export interface SearchFilter {
@@ -54,6 +55,8 @@ export interface HubSpotAccount {
     opts?: CallOptions,
   ): Promise<CallResult<Page>>;
   batchRead(objectType: string, ids: readonly string[], properties: readonly string[] | 'all', priority: Priority, opts?: CallOptions): Promise<CallResult<{ results: HubSpotObject[]; missing: string[] }>>;
+  /** The portal's custom object types (`GET /crm/v3/schemas`). */
+  customSchemas(opts?: CallOptions): Promise<CallResult<CustomObjectSchema[]>>;
   /** Property names of the object type (`GET /crm/v3/properties/{type}`); a 404 when the API has none. */
   propertyNames(objectType: string, opts?: CallOptions): Promise<CallResult<string[]>>;
 }
@@ -63,6 +66,8 @@ export interface HubSpotAccounts {
   list(): HubSpotAccount[];
   /** Batch reads for webhook hydration; throws when a read cannot be had (the processor retries). */
   reader: HubSpotReader;
+  /** Object type names and ids as hubsync keys them, custom ones through each portal's schemas. */
+  types: ObjectTypeResolver;
   /** Stops admitting calls (waiters get `aborted`). */
   close(): void;
 }
@@ -94,10 +99,14 @@ export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsD
     },
     pausedUntil: (portalId) => accounts.get(portalId)?.budget.pausedUntil(),
   };
+  const types = createObjectTypeResolver({
+    load: async (portalId) => accounts.get(portalId)?.customSchemas() ?? { ok: false, failure: 'client', status: 404, message: `no hubspot.accounts entry for portal ${portalId}`, body: null },
+  });
   return {
     get: (portalId) => accounts.get(portalId),
     list: () => [...accounts.values()],
     reader,
+    types,
     close: () => {
       for (const a of accounts.values()) a.budget.close();
     },
@@ -125,6 +134,7 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
   // ours now, while they are the empty set this constructor just installed.
   const objects = client.crm.objects;
   const properties = client.crm.properties.coreApi;
+  const schemas = client.crm.schemas.coreApi;
 
   return {
     portalId: config.portalId,
@@ -156,6 +166,15 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
         const errors = ('errors' in r.data ? r.data.errors : undefined) ?? [];
         const missing = errors.flatMap((e) => Object.values(e.context ?? {}).flat().map(String));
         return { value: { results: r.data.results as HubSpotObject[], missing }, headers: r.headers };
+      }), opts),
+    customSchemas: (opts = {}) =>
+      budget.run('api', 'incremental', () => attempt(async () => {
+        const r = await schemas.getAllWithHttpInfo();
+        const value = r.data.results.map((s): CustomObjectSchema => ({
+          objectTypeId: s.objectTypeId ?? '', name: s.name, fullyQualifiedName: s.fullyQualifiedName ?? '',
+          singular: s.labels.singular ?? '', plural: s.labels.plural ?? '',
+        }));
+        return { value, headers: r.headers };
       }), opts),
     propertyNames: (objectType, opts = {}) =>
       budget.run('api', 'backfill', () => attempt(async () => {

@@ -58,6 +58,9 @@ export const OBJECT_TYPES: readonly ObjectTypeInfo[] = [
 const BY_ALIAS = new Map<string, ObjectTypeInfo>();
 for (const type of OBJECT_TYPES) for (const alias of [type.id, type.name, type.singular]) BY_ALIAS.set(alias, type);
 
+/** A custom object's type id: `2-` and digits. */
+export const CUSTOM_TYPE_ID = /^2-\d+$/;
+
 /** HubSpot's own type for an id, plural or singular name (any case); undefined for custom and unknown types. */
 export function standardObjectType(nameOrId: string): ObjectTypeInfo | undefined {
   return BY_ALIAS.get(nameOrId.toLowerCase());
@@ -70,6 +73,22 @@ export function standardObjectType(nameOrId: string): ObjectTypeInfo | undefined
  */
 export function objectTypeName(nameOrId: string): string {
   return standardObjectType(nameOrId)?.name ?? nameOrId;
+}
+
+/**
+ * The label HubSpot's classic webhooks give the association of two types, from the first's side:
+ * `CONTACT_TO_COMPANY`. A custom type stands as its id (`COMPANY_TO_2-3465`): its name belongs to
+ * one portal and may change.
+ */
+export function associationLabel(fromType: string, toType: string): string {
+  const word = (type: string) => (standardObjectType(type)?.singular ?? type).toUpperCase();
+  return `${word(fromType)}_TO_${word(toType)}`;
+}
+
+/** The two type words of an association label: `LINE_ITEM_TO_DEAL` → [`LINE_ITEM`, `DEAL`]; undefined when it has no `_TO_`. */
+export function associationLabelWords(label: string): [string, string] | undefined {
+  const at = label.toUpperCase().indexOf('_TO_');
+  return at > 0 ? [label.slice(0, at), label.slice(at + 4)] : undefined;
 }
 
 /** Contacts use `lastmodifieddate`; every other object `hs_lastmodifieddate`. */

@@ -41,6 +41,11 @@ describe('HubSpot client over the sandbox', () => {
     expect(search.ok && search.value.results.map((r) => r.id)).toEqual(ids.slice(0, 2));
   });
 
+  it('reads the portal\'s custom object schemas', async () => {
+    const schemas = await accounts.get(PORTAL)!.customSchemas();
+    expect(schemas).toEqual({ ok: true, value: [{ objectTypeId: '2-3465', name: 'projects', fullyQualifiedName: `p${PORTAL}_projects`, singular: 'Project', plural: 'Projects' }] });
+  });
+
   it('turns HTTP failures into values: a 401, a 400, a 404 from a missing API', async () => {
     const unknown = await accounts.get(999)!.listPage('contacts', { limit: 1 }, 'backfill');
     expect(unknown).toMatchObject({ ok: false, failure: 'client', status: 401 });
