@@ -40,7 +40,7 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
     ? await openHubSpotAccounts(db, config.hubspot, { log, metrics, ...(options.timeScale ? { timeScale: options.timeScale } : {}) })
     : undefined;
   const services = webhookServices(
-    { config, db, log, metrics, readiness: freshnessReadiness(db, config.jobs), ...(accounts ? { reader: accounts.reader } : {}) },
+    { config, db, log, metrics, listen: handle.listen, readiness: freshnessReadiness(db, config.jobs), ...(accounts ? { reader: accounts.reader } : {}) },
     role,
   );
   const collectors: Collector[] = [];

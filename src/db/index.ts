@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config/schema.ts';
 import { coerceError, DatabaseUnavailableError } from '../errors.ts';
+import { pgliteListen, postgresListen, type Listen } from './listen.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import { PreparingClient } from './prepared.ts';
 import type { Database } from './schema.ts';
@@ -17,6 +18,8 @@ export interface DatabaseHandle {
   kind: DatabaseKind;
   /** Where it is, without credentials (for logs and status). */
   description: string;
+  /** LISTEN on a channel (a dedicated connection on Postgres, re-established when it drops). */
+  listen: Listen;
   close(): Promise<void>;
 }
 
@@ -62,15 +65,18 @@ export function postgresTarget(raw: string): { host: string; port: string; datab
 
 function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
   const target = postgresTarget(config.url);
-  const pool = new pg.Pool({
-    ...(config.preparedStatements ? { Client: PreparingClient } : {}),
+  const connection: pg.ClientConfig = {
     connectionString: config.url,
-    max: config.poolSize,
     ssl: sslOption(config.ssl, target.host),
-    statement_timeout: config.statementTimeoutMs,
     connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
     application_name: 'hubsync',
+  };
+  const pool = new pg.Pool({
+    ...connection,
+    ...(config.preparedStatements ? { Client: PreparingClient } : {}),
+    max: config.poolSize,
+    statement_timeout: config.statementTimeoutMs,
+    idleTimeoutMillis: 30_000,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
@@ -86,6 +92,7 @@ function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
     db,
     kind: 'postgres',
     description: `postgres://${target.host.startsWith('/') ? `[${target.host}]` : target.host}:${target.port || 5432}/${target.database}`,
+    listen: postgresListen(connection, log),
     close: () => db.destroy(),
   };
 }
@@ -95,7 +102,7 @@ async function openEmbedded(dataDir: string, preparedStatements: boolean): Promi
     parsers: { [INT8_OID]: parseInt8 },
   });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, { preparedStatements }) });
-  return { db, kind: 'embedded', description: `embedded:${dataDir}`, close: () => db.destroy() };
+  return { db, kind: 'embedded', description: `embedded:${dataDir}`, listen: pgliteListen(pglite), close: () => db.destroy() };
 }
 
 function sslOption(mode: DatabaseConfig['ssl'], host: string): pg.PoolConfig['ssl'] {

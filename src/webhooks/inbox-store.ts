@@ -22,11 +22,15 @@ export interface StoreResult {
   quarantined: number;
 }
 
+/** The channel on which storing new events notifies the processors (LISTEN/NOTIFY). */
+export const INBOX_CHANNEL = 'hubsync_inbox';
+
 /**
  * Stores a request's events and quarantined events in ONE statement (so all or nothing):
  * a multi-row `INSERT … ON CONFLICT (dedup_key) DO UPDATE` that keeps the earliest and latest
  * attempt and adds the deliveries. Rows must be unique by key and sorted (see `foldDuplicates`),
  * so concurrent requests lock rows in one order. Rows travel as one JSON parameter each way.
+ * New events notify `INBOX_CHANNEL` on commit, so a listening worker starts on them at once.
  */
 export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch, receivedAt: Date): Promise<StoreResult> {
   if (batch.events.length === 0 && batch.quarantined.length === 0) return { inserted: 0, duplicates: 0, quarantined: 0 };
@@ -65,7 +69,9 @@ export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch
     )
     select (select count(*) from stored where inserted)::int as inserted,
            (select count(*) from stored where not inserted)::int as duplicates,
-           (select count(*) from quarantined)::int as quarantined
+           (select count(*) from quarantined)::int as quarantined,
+           -- Delivered to listening workers when this statement commits, and only if it stored something new.
+           (select count(pg_notify(${INBOX_CHANNEL}, '')) from (select 1 from stored where inserted limit 1) n)::int as notified
   `.execute(db);
   const row = rows[0];
   return { inserted: row?.inserted ?? 0, duplicates: row?.duplicates ?? 0, quarantined: row?.quarantined ?? 0 };

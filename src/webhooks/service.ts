@@ -6,10 +6,11 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { failAbandonedWebhookEvents, pruneQuarantine, pruneWebhookEvents, webhookStatus } from './inbox-store.ts';
+import { failAbandonedWebhookEvents, INBOX_CHANNEL, pruneQuarantine, pruneWebhookEvents, webhookStatus } from './inbox-store.ts';
 import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
 import { inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
 import { maintainTables } from '../db/maintenance.ts';
+import type { Listen, Unlisten } from '../db/listen.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import type { Readiness, ReceiverDeps } from './handlers.ts';
@@ -43,7 +44,10 @@ export function createReceiverService(deps: ReceiverDeps): Service & { app: Fast
 const CLOSE_GRACE_MS = 10_000;
 
 export interface ProcessorServiceDeps extends ProcessorDeps {
+  /** The idle poll: how long to wait for work when no notification comes. */
   intervalMs: number;
+  /** Hear new events at once (LISTEN on `INBOX_CHANNEL`); without it, the idle poll alone finds them. */
+  listen?: Listen;
   /** How often the backlog gauges are refreshed from the database. */
   statusIntervalMs?: number;
   /** Processed events older than this are deleted (0: never), checked every `pruneIntervalMs`. */
@@ -152,13 +156,17 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     }
   });
 
+  let unlisten: Unlisten | undefined;
   return {
     name: 'webhook-processor',
     async start() {
+      // A notification during a batch ends the wait after it at once: latency is the batch's work.
+      unlisten = await deps.listen?.(INBOX_CHANNEL, () => wake.abort());
       await lifecycle.start();
       await housekeeping.start();
     },
     async stop() {
+      await unlisten?.();
       await Promise.all([lifecycle.stop(), housekeeping.stop()]);
       resolveIdle(Number.POSITIVE_INFINITY);
     },
@@ -184,6 +192,8 @@ export interface WebhookServicesDeps {
   reader?: HubSpotReader;
   /** Freshness for /readyz. */
   readiness?: Readiness;
+  /** LISTEN for new events (the database handle's). */
+  listen?: Listen;
 }
 
 /** The webhook services a role runs, wired from the configuration: `web` the receiver, `worker` the processor. */
@@ -199,6 +209,7 @@ export function webhookServices(deps: WebhookServicesDeps, role: 'web' | 'worker
         metrics,
         config: config.webhooks,
         ...(deps.reader ? { reader: deps.reader } : {}),
+        ...(deps.listen ? { listen: deps.listen } : {}),
         properties: jobProperties(config),
         intervalMs: config.webhooks.processIntervalMs,
         retentionHours: config.webhooks.retentionHours,

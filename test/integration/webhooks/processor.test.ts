@@ -318,6 +318,20 @@ describe('service', () => {
     }
   });
 
+  it('starts on newly stored events at once when it listens, not at its idle poll', async () => {
+    const metrics = new Metrics();
+    const service = createProcessorService({ ...deps(), metrics, now: () => new Date(), intervalMs: 600_000, listen: testDb.listen });
+    await service.start();
+    try {
+      // A batch has found nothing; the next idle poll is ten minutes away.
+      await service.idle();
+      await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 7001 })]);
+      await waitFor(() => metrics.counter('webhook.events.processed') === 1);
+    } finally {
+      await service.stop();
+    }
+  });
+
   it('runs batches until idle, prunes old processed events, and stops cleanly', async () => {
     const { reader } = fakeReader({});
     const now = new Date();

@@ -1,0 +1,87 @@
+/**
+ * LISTEN on a channel, so a loop wakes when another session (or process) commits work for it
+ * instead of at its next poll. A notification carries no data: the listener reads the table as
+ * it would on a poll, and the poll stays as the fallback for anything a dropped connection missed.
+ */
+import type { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+/** Stops listening. */
+export type Unlisten = () => Promise<void>;
+
+/**
+ * Calls `onNotify` for each notification on `channel`, and once more whenever listening
+ * (re)starts, since notifications sent while no one listened are lost. Never throws for a
+ * connection problem: it logs, retries with backoff, and the caller's poll covers the gap.
+ */
+export type Listen = (channel: string, onNotify: () => void) => Promise<Unlisten>;
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+/** Listening on Postgres: one dedicated connection (outside the pool), re-established when it drops. */
+export function postgresListen(clientConfig: pg.ClientConfig, log?: Logger): Listen {
+  return async (channel, onNotify) => {
+    let closed = false;
+    let current: pg.Client | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let delay = RETRY_MIN_MS;
+
+    const retry = () => {
+      if (closed || timer) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        void connect();
+      }, delay);
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    };
+    const connect = async () => {
+      const client = new pg.Client(clientConfig);
+      let dropped = false;
+      const drop = (err?: Error) => {
+        if (dropped) return;
+        dropped = true;
+        if (current === client) current = undefined;
+        if (!closed) log?.warn({ err, channel }, 'database listener connection lost; polling until it is back');
+        client.end().catch(() => undefined);
+        retry();
+      };
+      client.on('notification', (message) => {
+        if (message.channel === channel) onNotify();
+      });
+      client.on('error', drop);
+      client.on('end', () => drop());
+      try {
+        await client.connect();
+        await client.query(`listen ${client.escapeIdentifier(channel)}`);
+      } catch (err) {
+        drop(err as Error);
+        return;
+      }
+      if (closed) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      current = client;
+      delay = RETRY_MIN_MS;
+      onNotify();
+    };
+
+    await connect();
+    return async () => {
+      closed = true;
+      clearTimeout(timer);
+      await current?.end().catch(() => undefined);
+    };
+  };
+}
+
+/** Listening on the embedded database: its own notification hook (same process, same session). */
+export function pgliteListen(pglite: PGlite): Listen {
+  return async (channel, onNotify) => {
+    const unlisten = await pglite.listen(channel, () => onNotify());
+    onNotify();
+    return () => unlisten();
+  };
+}
