@@ -17,12 +17,13 @@ export interface BuildServerOptions {
 
 /** Builds (does not listen) the sandbox's fastify app: CRM v3 API, the Webhooks Journal, `/__sandbox/...` control routes, plugins. */
 export async function buildServer(o: BuildServerOptions): Promise<FastifyInstance> {
-  const common = { bodyLimit: o.bodyLimitBytes ?? 10 * 1024 * 1024, logController: new LogController({ disableRequestLogging: true }) };
+  // Node refuses request heads over 16 KiB with a bare 431; allow more, so the CRM guard answers over-long URLs itself (414).
+  const common = { bodyLimit: o.bodyLimitBytes ?? 10 * 1024 * 1024, logController: new LogController({ disableRequestLogging: true }), http: { maxHeaderSize: 256 * 1024 } };
   // Typed as the default instance: the pino logger type is not needed by any route.
   const app: FastifyInstance = o.log
     ? (Fastify({ ...common, loggerInstance: o.log.child({ module: 'sandbox' }) }) as unknown as FastifyInstance)
     : Fastify({ ...common, logger: false });
-  registerCrmRoutes(app, o.hubspot.store, o.hubspot.accounts);
+  registerCrmRoutes(app, o.hubspot.store, o.hubspot.accounts, { maxUrlLength: o.hubspot.maxUrlLength });
   registerControlRoutes(app, o.hubspot);
   registerJournalRoutes(app, o.hubspot.journal);
   for (const plugin of o.plugins ?? []) await plugin(app);

@@ -27,6 +27,8 @@ const WEIGHTS: readonly [StreamOpKind, number][] = [
   ['create', 28], ['update', 40], ['delete', 7], ['restore', 4], ['merge', 5], ['privacyDelete', 2], ['associate', 10], ['dissociate', 4],
 ];
 const TYPE_WEIGHTS: readonly [string, number][] = [['contacts', 50], ['companies', 20], ['deals', 15], ['tickets', 10], ['p_projects', 5]];
+/** The types the stream associates with one another. */
+const ASSOCIATED_TYPES = OBJECT_TYPES.filter((t) => ['contacts', 'companies', 'deals', 'tickets'].includes(t.name));
 
 function weighted<T>(rng: Rng, items: readonly (readonly [T, number])[]): T {
   const total = items.reduce((s, [, w]) => s + w, 0);
@@ -134,7 +136,7 @@ export class ChangeStream {
       case 'associate':
       case 'dissociate': {
         const obj = pickActive();
-        const toType = rng.pick(OBJECT_TYPES.filter((t) => t.name !== type.name && t.name !== 'p_projects'));
+        const toType = rng.pick(ASSOCIATED_TYPES.filter((t) => t.name !== type.name));
         const candidates = kind === 'associate'
           ? [...store.objects(portalId, toType)].filter((o) => !o.mergedInto && !o.privacyDeleted && !o.state.archived)
           : store.associationsOf(portalId, type, obj.id).filter((a) => a.toType === toType.name).map((a) => store.get(portalId, toType, a.toId)).filter((o) => o !== undefined);

@@ -14,10 +14,11 @@ export function requestAccount(req: FastifyRequest): Account {
 }
 
 /**
- * Auth, injected faults and rate limits, in HubSpot's order: 401 before 429; search is limited per second and
- * answers without rate-limit headers; everything else carries the X-HubSpot-RateLimit-* headers.
+ * URL length, auth, injected faults and rate limits, in HubSpot's order: a URL too long is refused (414) before
+ * anything else looks at the request; 401 before 429; search is limited per second and answers without
+ * rate-limit headers; everything else carries the X-HubSpot-RateLimit-* headers.
  */
-export function addCrmGuards(app: FastifyInstance, accounts: Accounts): void {
+export function addCrmGuards(app: FastifyInstance, accounts: Accounts, limits: { maxUrlLength: number }): void {
   // Error bodies name the request's correlation id, the one in the header.
   app.addHook('preSerialization', async (_req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const id = reply.getHeader('x-hubspot-correlation-id');
@@ -27,6 +28,10 @@ export function addCrmGuards(app: FastifyInstance, accounts: Accounts): void {
     return payload;
   });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.url.length > limits.maxUrlLength) {
+      // HubSpot's edge answers an HTML page here, not a JSON error.
+      return reply.code(414).type('text/html').send('<html><body><h1>414 Request-URI Too Large</h1></body></html>');
+    }
     const correlationId = randomUUID();
     reply.header('x-hubspot-correlation-id', correlationId);
     const header = req.headers.authorization ?? '';

@@ -3,6 +3,7 @@ import type { Accounts } from './accounts.ts';
 import { registerAssociationRoutes } from './association-routes.ts';
 import { registerBatchWriteRoutes } from './batch-write-routes.ts';
 import { registerSchemaRoutes } from './schema-routes.ts';
+import { registerPropertyRoutes } from './property-routes.ts';
 import { addCrmGuards, requestAccount } from './crm-auth.ts';
 import { errorBody, notFoundError, validationError } from './errors.ts';
 import { resolveObjectType, type ObjectTypeDef } from './object-types.ts';
@@ -17,12 +18,13 @@ const LIST_MAX = 100;
 const BATCH_MAX = 100;
 
 /** CRM v3 object routes: reads exactly as HubSpot answers them, plus the basic writes. */
-export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, accounts: Accounts): void {
+export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, accounts: Accounts, limits: { maxUrlLength: number }): void {
   app.register(async (crm) => {
-    addCrmGuards(crm, accounts);
+    addCrmGuards(crm, accounts, limits);
     registerAssociationRoutes(crm, store);
     registerBatchWriteRoutes(crm, store);
     registerSchemaRoutes(crm);
+    registerPropertyRoutes(crm, store);
 
     const typeOf = (req: FastifyRequest, reply: FastifyReply): ObjectTypeDef | undefined => {
       const t = resolveObjectType((req.params as Params).type);

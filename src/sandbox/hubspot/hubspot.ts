@@ -7,6 +7,7 @@ import type { LimitPolicy } from './limits.ts';
 import { resolveObjectType, type ObjectTypeDef } from './object-types.ts';
 import { createRng } from './random.ts';
 import { WebhooksJournal, type JournalOptions } from './journal/journal.ts';
+import { sampleValue, type CustomPropertyCounts } from './properties.ts';
 import { HubSpotStore, type MutationOptions, type MutationResult, type StoredObject } from './store.ts';
 import { truth, type PortalTruth } from './truth.ts';
 import { WebhookDelivery, type AppOptions, type DeliveryRecord, type WebhookFaults } from './webhooks.ts';
@@ -30,6 +31,14 @@ export interface HubSpotOptions {
   journal?: JournalOptions;
   /** Workflow webhook actions' timeout and retries (HubSpot ms, scaled); default HubSpot's published policy. */
   workflowDelivery?: WorkflowDeliveryOptions;
+  /** Custom properties per object type (name or id) beyond HubSpot's own; default a portal some years in use (DEFAULT_CUSTOM_PROPERTIES). */
+  customProperties?: CustomPropertyCounts;
+  /**
+   * Longest request URL (path and query) the API accepts; longer ones get 414. HubSpot documents no limit;
+   * integrations report 414s from about 16,000 characters (PostHog's HubSpot source measured "around 16.2k"),
+   * some from 8,000. Default 16,000.
+   */
+  maxUrlLength?: number;
 }
 
 export interface SeedOptions {
@@ -42,6 +51,8 @@ export interface SeedOptions {
   properties?: (i: number) => Record<string, string>;
   /** Notify listeners (webhooks) too; default false. */
   emit?: boolean;
+  /** Also give every writable property of the type (custom ones included) a value. */
+  allProperties?: boolean;
 }
 
 export const DEFAULT_PORTAL_ID = 62515;
@@ -55,12 +66,14 @@ export class HubSpotSandbox {
   readonly workflows: WorkflowWebhooks;
   readonly journal: WebhooksJournal;
   readonly defaultPortalId: number;
+  readonly maxUrlLength: number;
   readonly #accountOptions: AccountOptions[];
   readonly #tickers = new Set<NodeJS.Timeout>();
 
   constructor(options: HubSpotOptions, clock: Clock, log?: Logger) {
     this.clock = clock;
-    this.store = new HubSpotStore(clock);
+    this.store = new HubSpotStore(clock, options.customProperties);
+    this.maxUrlLength = options.maxUrlLength ?? 16_000;
     this.store.indexLagMs = options.indexLagMs ?? 0;
     if (options.associationPageSize !== undefined) this.store.associationPageSize = options.associationPageSize;
     this.#accountOptions = options.accounts ?? [{ portalId: DEFAULT_PORTAL_ID, accessToken: `pat-sandbox-${DEFAULT_PORTAL_ID}`, tier: 'professional' }];
@@ -97,11 +110,19 @@ export class HubSpotSandbox {
     const at = o.at ?? this.clock.now();
     const rng = createRng(o.count);
     const ids: string[] = [];
+    const portalId = o.portalId ?? this.defaultPortalId;
+    const writable = o.allProperties ? this.store.properties(portalId).list(type).filter((d) => !d.modificationMetadata.readOnlyValue && !d.calculated) : [];
     for (let i = 0; i < o.count; i++) {
-      const props = o.properties ? o.properties(i) : propertiesFor(type, rng, true);
-      ids.push(this.store.create(o.portalId ?? this.defaultPortalId, type, props, { at, silent: !o.emit }).id);
+      const generated = o.properties ? o.properties(i) : propertiesFor(type, rng, true);
+      const props = writable.length > 0 ? { ...Object.fromEntries(writable.map((d, k) => [d.name, sampleValue(d, i + k)])), ...generated } : generated;
+      ids.push(this.store.create(portalId, type, props, { at, silent: !o.emit }).id);
     }
     return ids;
+  }
+
+  /** The names `GET /crm/v3/properties/{objectType}` lists for a portal. */
+  propertyNames(objectType: string, portalId = this.defaultPortalId): string[] {
+    return this.store.properties(portalId).list(this.type(objectType)).map((d) => d.name);
   }
 
   create(objectType: string, properties: Record<string, string | null>, opts: MutationOptions & { portalId?: number } = {}): StoredObject {

@@ -45,6 +45,34 @@ export const OBJECT_TYPES: readonly ObjectTypeDef[] = [
     searchableProperties: ['subject', 'content'],
   },
   {
+    name: 'products', typeId: '0-7', singular: 'product', webhookPrefix: 'product',
+    lastModifiedProperty: 'hs_lastmodifieddate', createdateProperty: 'createdate', mergeable: false,
+    defaultProperties: ['createdate', 'description', 'hs_lastmodifieddate', 'hs_object_id', 'name', 'price'],
+    searchableProperties: ['name', 'description', 'hs_sku'],
+  },
+  {
+    name: 'line_items', typeId: '0-8', singular: 'line_item', webhookPrefix: 'line_item',
+    lastModifiedProperty: 'hs_lastmodifieddate', createdateProperty: 'createdate', mergeable: false,
+    defaultProperties: ['createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_product_id', 'name', 'price', 'quantity'],
+    searchableProperties: ['name'],
+  },
+  {
+    name: 'quotes', typeId: '0-14', singular: 'quote', webhookPrefix: null,
+    lastModifiedProperty: 'hs_lastmodifieddate', createdateProperty: 'hs_createdate', mergeable: false,
+    defaultProperties: ['hs_createdate', 'hs_expiration_date', 'hs_lastmodifieddate', 'hs_object_id', 'hs_public_url_key', 'hs_status', 'hs_title'],
+    searchableProperties: ['hs_title'],
+  },
+  // Engagements: only the generic `object.*` webhooks exist for them.
+  ...(['tasks:0-27:task:hs_task_subject', 'notes:0-46:note:hs_note_body', 'meetings:0-47:meeting:hs_meeting_title', 'calls:0-48:call:hs_call_title', 'emails:0-49:email:hs_email_subject'] as const).map((spec): ObjectTypeDef => {
+    const [name, typeId, singular, title] = spec.split(':') as [string, string, string, string];
+    return {
+      name, typeId, singular, webhookPrefix: null,
+      lastModifiedProperty: 'hs_lastmodifieddate', createdateProperty: 'hs_createdate', mergeable: false,
+      defaultProperties: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'],
+      searchableProperties: [title],
+    };
+  }),
+  {
     name: 'p_projects', typeId: '2-3465', singular: 'project', webhookPrefix: null,
     lastModifiedProperty: 'hs_lastmodifieddate', createdateProperty: 'hs_createdate', mergeable: false,
     defaultProperties: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'],

@@ -20,7 +20,8 @@ function schemaOf(type: ObjectTypeDef, portalId: number): Record<string, unknown
     primaryDisplayProperty: s.primaryDisplayProperty, requiredProperties: [s.primaryDisplayProperty],
     searchableProperties: [...type.searchableProperties], secondaryDisplayProperties: [],
     properties: ['name', 'status', 'budget'].map(property),
-    associations: OBJECT_TYPES.filter((t) => t !== type && !t.schema).map((to) => ({
+    // The schema was created with `associatedObjects: [CONTACT, COMPANY, DEAL, TICKET]`.
+    associations: OBJECT_TYPES.filter((t) => ['contacts', 'companies', 'deals', 'tickets'].includes(t.name)).map((to) => ({
       id: String(associationTypeId(type, to)), fromObjectTypeId: type.typeId, toObjectTypeId: to.typeId,
       name: `${s.name.toUpperCase()}_TO_${to.singular.toUpperCase()}`, createdAt: CREATED, updatedAt: CREATED,
     })),

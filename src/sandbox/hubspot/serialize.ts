@@ -15,8 +15,12 @@ export function splitList(raw: unknown): string[] | null {
   return parts.length > 0 ? parts : null;
 }
 
-export function selectProperties(type: ObjectTypeDef, props: Readonly<Record<string, string>>, requested: string[] | null): Record<string, string | null> {
-  const names = requested === null ? type.defaultProperties : [...new Set([...basics(type), ...requested])];
+/**
+ * The properties a read returns: the type's defaults when none are named, else the named ones (with the
+ * id and timestamps), each with its value or null; names the type does not have are ignored, as HubSpot does.
+ */
+export function selectProperties(type: ObjectTypeDef, props: Readonly<Record<string, string>>, requested: string[] | null, known: (name: string) => boolean): Record<string, string | null> {
+  const names = requested === null ? type.defaultProperties : [...new Set([...basics(type), ...requested.filter(known)])];
   const out: Record<string, string | null> = {};
   for (const n of [...names].sort()) out[n] = props[n] ?? null;
   return out;
@@ -32,7 +36,7 @@ export interface ReadOptions {
 export function toApiObject(store: HubSpotStore, portalId: number, obj: StoredObject, state: ObjState, opts: ReadOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: obj.id,
-    properties: selectProperties(obj.type, state.properties, opts.properties),
+    properties: selectProperties(obj.type, state.properties, opts.properties, (name) => store.properties(portalId).has(obj.type, name)),
     createdAt: iso(state.createdAt),
     updatedAt: iso(state.updatedAt),
     archived: state.archived,

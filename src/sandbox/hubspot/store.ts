@@ -2,6 +2,7 @@ import type { Clock } from './clock.ts';
 import type { ChangeEvent, ChangeListener, ChangeSource } from './changes.ts';
 import { AssociationSet, type Association } from './associations.ts';
 import { associationLabel, type ObjectTypeDef } from './object-types.ts';
+import { DEFAULT_CUSTOM_PROPERTIES, PortalProperties, type CustomPropertyCounts } from './properties.ts';
 
 export type { Association };
 
@@ -50,6 +51,10 @@ class PortalData {
   readonly byType = new Map<string, Map<string, StoredObject>>();
   readonly associations = new AssociationSet();
   nextId = 1001;
+  readonly properties: PortalProperties;
+  constructor(properties: PortalProperties) {
+    this.properties = properties;
+  }
 }
 
 /** The sandbox's CRM: every portal's objects, associations, merge aliases and search-index versions. */
@@ -61,9 +66,17 @@ export class HubSpotStore {
   indexLagMs = 0;
   /** Associations per object in one page of a v4 batch read (HubSpot: 500). */
   associationPageSize = 500;
+  readonly #customProperties: CustomPropertyCounts;
 
-  constructor(clock: Clock) {
+  /** `customProperties`: how many custom properties each type has (by name or id), beyond HubSpot's own. */
+  constructor(clock: Clock, customProperties: CustomPropertyCounts = {}) {
     this.#clock = clock;
+    this.#customProperties = customProperties;
+  }
+
+  /** The portal's property definitions (the properties API). */
+  properties(portalId: number): PortalProperties {
+    return this.#portal(portalId).properties;
   }
 
   onChange(listener: ChangeListener): () => void {
@@ -82,7 +95,11 @@ export class HubSpotStore {
 
   #portal(portalId: number): PortalData {
     let p = this.#portals.get(portalId);
-    if (!p) this.#portals.set(portalId, (p = new PortalData()));
+    if (!p) {
+      const counts = this.#customProperties;
+      const custom = (type: ObjectTypeDef) => counts[type.name] ?? counts[type.typeId] ?? DEFAULT_CUSTOM_PROPERTIES[type.name] ?? 0;
+      this.#portals.set(portalId, (p = new PortalData(new PortalProperties(custom, () => this.#clock.now()))));
+    }
     return p;
   }
 
@@ -116,6 +133,7 @@ export class HubSpotStore {
 
   create(portalId: number, type: ObjectTypeDef, properties: Record<string, string | null>, opts: MutationOptions = {}): StoredObject {
     const p = this.#portal(portalId);
+    p.properties.registerWritten(type, Object.keys(properties));
     const at = opts.at ?? this.#clock.now();
     const id = String(p.nextId++);
     const obj: StoredObject = {
@@ -133,6 +151,7 @@ export class HubSpotStore {
     if (!obj || obj.state.archived) return { ok: false, status: 404, message: 'resource not found' };
     const at = opts.at ?? this.#clock.now();
     const input = Object.fromEntries(Object.entries(properties).filter(([k]) => !SYSTEM.has(k)));
+    this.#portal(portalId).properties.registerWritten(type, Object.keys(input));
     // Writing the values a record already has is not a change: no new last-modified date, no event.
     if (Object.entries(input).every(([k, v]) => (obj.state.properties[k] ?? '') === (v ?? ''))) return { ok: true, object: obj };
     const changed = this.#write(obj, input, at, opts.source, {});

@@ -46,13 +46,13 @@ describe('HubSpot client over the sandbox', () => {
     expect(schemas).toEqual({ ok: true, value: [{ objectTypeId: '2-3465', name: 'projects', fullyQualifiedName: `p${PORTAL}_projects`, singular: 'Project', plural: 'Projects' }] });
   });
 
-  it('turns HTTP failures into values: a 401, a 400, a 404 from a missing API', async () => {
+  it('turns HTTP failures into values: a 401, a 400', async () => {
     const unknown = await accounts.get(999)!.listPage('contacts', { limit: 1 }, 'backfill');
     expect(unknown).toMatchObject({ ok: false, failure: 'client', status: 401 });
     const bad = await accounts.get(PORTAL)!.search('nosuchtype', { filterGroups: [], sorts: [], limit: 1 }, 'incremental');
     expect(bad).toMatchObject({ ok: false, failure: 'client', status: 400 });
-    const props = await accounts.get(PORTAL)!.propertyNames('contacts');
-    expect(props).toMatchObject({ ok: false, failure: 'client', status: 404 });
+    const props = await accounts.get(PORTAL)!.propertyNames('nosuchtype');
+    expect(props).toMatchObject({ ok: false, failure: 'client', status: 400 });
     await expect(accounts.reader.batchRead(12345, 'contacts', ['1'], 'all', 'hydration')).rejects.toThrow(/no hubspot.accounts entry/);
   });
 
