@@ -1,14 +1,17 @@
 /**
  * Mirror write throughput: observations/s through `applyObservations` (lock, rule, write, ledger)
- * in batches of 100, against the same rows written by one plain multi-row
- * INSERT … ON CONFLICT DO UPDATE per batch. The ratio is the price of the mirror rule and the
- * ledger; the target is ≥ 0.5.
+ * in batches of 100, against a plain write of the same rows (the objects by one multi-row
+ * INSERT … ON CONFLICT DO UPDATE, and their ledger rows, in one statement). The ratio is the
+ * price of the lock and the rule, not of the rows the contract asks for; the target is ≥ 0.5.
+ * The typical case runs twice: on tables never analysed, then after ANALYZE.
  *
  * `npm run bench mirror`, or standalone: `node test/bench/mirror.bench.ts`.
  * Real Postgres when DATABASE_URL is set (in a scratch database), embedded PGlite otherwise.
  */
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { arrayLiteral } from '../../src/db/sql.ts';
 import { openDatabase } from '../../src/db/index.ts';
 import { analyzeMirror } from '../../src/mirror/store.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
@@ -56,40 +59,45 @@ function pollPage(round: number, page: number, changed: number): Observation[] {
   });
 }
 
-/** The same rows a plain writer would produce for a page: properties and versions, no rule, no ledger. */
-async function plainUpsert(db: Kysely<Database>, page: Observation[], now: Date): Promise<void> {
-  await db
-    .insertInto('hubspot_objects')
-    .values(
-      page.map((obs) => {
-        const properties = obs.kind === 'snapshot' ? obs.properties : {};
-        return {
-          portal_id: obs.ref.portalId,
-          object_type: obs.ref.objectType,
-          object_id: obs.ref.objectId,
-          properties: JSON.stringify(properties),
-          property_versions: JSON.stringify(Object.fromEntries(Object.keys(properties).map((p) => [p, obs.version]))),
-          archived: false,
-          lifecycle: 'live' as const,
-          lifecycle_at: new Date(obs.version),
-          hs_updated_at: new Date(obs.version),
-          first_seen_via: obs.via,
-          first_seen_at: obs.seenAt,
-          updated_at: now,
-        };
-      }),
+/** The properties of a page's contacts that have a new value in `round` (one ledger row each). */
+function changedProperties(round: number, changed: number): string[] {
+  return PROPERTIES.filter((_, k) => (round + k) % PROPERTIES.length < changed);
+}
+
+/**
+ * The same rows the mirror writes for a page, by a plain writer in one statement: the objects
+ * upserted (properties and versions) and a ledger row per changed property, no lock, no rule.
+ * Rows travel as array parameters (unnest), as the mirror's own statements send them.
+ */
+async function plainWrite(db: Kysely<Database>, page: Observation[], round: number, changed: number, now: Date): Promise<void> {
+  const properties = changedProperties(round, changed);
+  const ledger = page.flatMap((obs) => properties.map((property) => ({ obs, property })));
+  const objects = page.map((obs) => {
+    const values = obs.kind === 'snapshot' ? obs.properties : {};
+    return { obs, values, versions: Object.fromEntries(Object.keys(values).map((p) => [p, obs.version])) };
+  });
+  await sql`
+    with ledger as (
+      insert into change_ledger (portal_id, object_type, object_id, property, occurred_at, first_seen_via, first_seen_at, seen_by_poll_at)
+      select l.portal_id, l.object_type, l.object_id, l.property, l.occurred_at, l.via, l.seen_at, l.seen_at
+      from unnest(${arrayLiteral(ledger.map((l) => l.obs.ref.portalId))}::int8[], ${arrayLiteral(ledger.map((l) => l.obs.ref.objectType))}::text[],
+        ${arrayLiteral(ledger.map((l) => l.obs.ref.objectId))}::text[], ${arrayLiteral(ledger.map((l) => l.property))}::text[],
+        ${arrayLiteral(ledger.map((l) => new Date(l.obs.version).toISOString()))}::timestamptz[], ${arrayLiteral(ledger.map((l) => l.obs.via))}::text[],
+        ${arrayLiteral(ledger.map((l) => l.obs.seenAt.toISOString()))}::timestamptz[])
+        as l(portal_id, object_type, object_id, property, occurred_at, via, seen_at)
+      on conflict do nothing
     )
-    .onConflict((oc) =>
-      oc.columns(['portal_id', 'object_type', 'object_id']).doUpdateSet((eb) => ({
-        properties: eb.ref('excluded.properties'),
-        property_versions: eb.ref('excluded.property_versions'),
-        lifecycle: eb.ref('excluded.lifecycle'),
-        lifecycle_at: eb.ref('excluded.lifecycle_at'),
-        hs_updated_at: eb.ref('excluded.hs_updated_at'),
-        updated_at: eb.ref('excluded.updated_at'),
-      })),
-    )
-    .execute();
+    insert into hubspot_objects as o (portal_id, object_type, object_id, properties, property_versions, lifecycle, lifecycle_at,
+      hs_updated_at, first_seen_via, first_seen_at, updated_at)
+    select j.portal_id, j.object_type, j.object_id, j.properties, j.property_versions, 'live', j.version, j.version, j.via, j.seen_at, ${now}::timestamptz
+    from unnest(${arrayLiteral(objects.map((o) => o.obs.ref.portalId))}::int8[], ${arrayLiteral(objects.map((o) => o.obs.ref.objectType))}::text[],
+      ${arrayLiteral(objects.map((o) => o.obs.ref.objectId))}::text[], ${arrayLiteral(objects.map((o) => JSON.stringify(o.values)))}::jsonb[],
+      ${arrayLiteral(objects.map((o) => JSON.stringify(o.versions)))}::jsonb[], ${arrayLiteral(objects.map((o) => new Date(o.obs.version).toISOString()))}::timestamptz[],
+      ${arrayLiteral(objects.map((o) => o.obs.via))}::text[], ${arrayLiteral(objects.map((o) => o.obs.seenAt.toISOString()))}::timestamptz[])
+      as j(portal_id, object_type, object_id, properties, property_versions, version, via, seen_at)
+    on conflict (portal_id, object_type, object_id) do update set
+      properties = excluded.properties, property_versions = excluded.property_versions, lifecycle = excluded.lifecycle,
+      lifecycle_at = excluded.lifecycle_at, hs_updated_at = excluded.hs_updated_at, updated_at = excluded.updated_at`.execute(db);
 }
 
 interface Rates {
@@ -107,14 +115,18 @@ const nextRound = (page: number) => {
   return round;
 };
 
-async function measure(db: Kysely<Database>, changed: number, batches: number): Promise<Rates> {
+async function measure(db: Kysely<Database>, changed: number, batches: number, analyse: boolean): Promise<Rates> {
   const pages = OBJECTS / BATCH;
+  const plain = (page: number) => {
+    const round = nextRound(page);
+    return plainWrite(db, pollPage(round, page, changed), round, changed, new Date());
+  };
   // Bring every row to the current round, and warm both paths up, so timed batches update existing rows.
   for (let page = 0; page < pages; page++) await db.transaction().execute((trx) => applyObservations(trx, pollPage(nextRound(page), page, changed)));
-  for (let page = 0; page < pages; page++) await plainUpsert(db, pollPage(nextRound(page), page, changed), new Date());
-  // Planner statistics as on a live database (autovacuum's job, which a load this fast outruns):
-  // without them Postgres may probe the mirror by a non-unique index and filter hundreds of rows.
-  await analyzeMirror(db);
+  for (let page = 0; page < pages; page++) await plain(page);
+  // Without ANALYZE the tables have never had statistics (a fresh database where autovacuum is
+  // off or has not come by): the statements must plan well either way.
+  if (analyse) await analyzeMirror(db);
   let ruleMs = 0;
   let plainMs = 0;
   // Alternate the two so drift (autovacuum, caches) hits both alike; each batch is a newer round.
@@ -124,9 +136,8 @@ async function measure(db: Kysely<Database>, changed: number, batches: number): 
     let started = performance.now();
     await db.transaction().execute((trx) => applyObservations(trx, ours));
     ruleMs += performance.now() - started;
-    const theirs = pollPage(nextRound(page), page, changed);
     started = performance.now();
-    await plainUpsert(db, theirs, new Date());
+    await plain(page);
     plainMs += performance.now() - started;
   }
   return {
@@ -149,14 +160,17 @@ export async function run(options: MirrorBenchOptions = {}): Promise<string[]> {
     const lines = [
       `database: ${url ? 'postgres' : 'embedded PGlite'}; batches of ${BATCH} snapshots × ${PROPERTIES.length} properties over ${OBJECTS} contacts, ${batches} timed per method`,
     ];
-    for (const [changed, label] of [
-      [1, 'typical: 1 property changed per contact'],
-      [PROPERTIES.length, `worst case: all ${PROPERTIES.length} properties changed (10 ledger rows per observation)`],
+    // The fresh case first: nothing has analysed the tables yet.
+    for (const [changed, analyse, label] of [
+      [1, false, 'typical, fresh database (never analysed): 1 property changed per contact'],
+      [1, true, 'typical, after ANALYZE: 1 property changed per contact'],
+      [PROPERTIES.length, true, `worst case, after ANALYZE: all ${PROPERTIES.length} properties changed (10 ledger rows per observation)`],
     ] as const) {
-      const r = await measure(db, changed, batches);
+      const r = await measure(db, changed, batches, analyse);
       lines.push(
         `${label}: applyObservations ${r.ruleRate.toFixed(0)} obs/s (${r.ruleMs.toFixed(2)} ms/batch), ` +
-          `plain upsert ${r.plainRate.toFixed(0)} rows/s (${r.plainMs.toFixed(2)} ms/batch), ratio ${(r.ruleRate / r.plainRate).toFixed(2)} (target ≥ 0.5)`,
+          `plain write of the same object and ledger rows ${r.plainRate.toFixed(0)} objects/s (${r.plainMs.toFixed(2)} ms/batch), ` +
+          `ratio ${(r.ruleRate / r.plainRate).toFixed(2)} (target ≥ 0.5; load ${os.loadavg()[0]!.toFixed(1)})`,
       );
     }
     return lines;

@@ -1,0 +1,407 @@
+/**
+ * The pipeline end to end, as production runs it: a `hubsync run --role web` process and a
+ * `hubsync run --role worker` process on one Postgres, a fresh database, signed batches of 100
+ * property changes over 1,000 contacts posted at concurrency 10. Each figure is printed beside
+ * its ceiling from the same run:
+ *
+ * 1. ingest, receiver alone (no worker): the receiver's ceiling; it leaves a backlog;
+ * 2. the worker starts on the fresh database (no statistics ever gathered) and drains that
+ *    backlog: processed events/s vs the mirror-apply ceiling (`applyObservations` of the same
+ *    events in batches of the claim size, in this process, on a fresh scratch database); then as
+ *    many batches again are posted while it processes: ingest while processing vs 1.; and the
+ *    updates (non-HOT among them) and standing dead rows per 1,000 events;
+ * 3. the worker stops, a backlog is posted, `ANALYZE` runs, the worker starts again: processed
+ *    events/s on an analysed database vs the same ceiling measured after `ANALYZE`;
+ * 4. a steady 500 events/s (a batch of 50 every 100 ms) to new contacts: webhook 2xx → value
+ *    visible in `hubspot_objects` (p50/p95/p99/max), read by a watcher polling every 2 ms;
+ * 5. each process's peak RSS (VmHWM) beside its RSS at start.
+ *
+ * `DATABASE_URL=… npm run bench pipeline`; `PIPELINE_EVENTS` sets the events per phase (default
+ * 50,000; 330,000 sends a million in all: three phases of it and the latency probe). Postgres only: the embedded database has no second process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sql, type Kysely } from 'kysely';
+import { openDatabase } from '../../src/db/index.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import type { Database } from '../../src/db/schema.ts';
+import { applyObservations } from '../../src/mirror/apply.ts';
+import type { Observation } from '../../src/mirror/observation.ts';
+import { quantile } from '../../src/metrics/registry.ts';
+import { createServerDatabase, dropServerDatabase, testDatabaseConfig } from '../helpers/db.ts';
+
+const SECRET = 'bench-client-secret-0000-000000000000';
+const PORTAL = 62515;
+const BATCH = 100;
+const CONCURRENCY = 10;
+const CONTACTS = 1_000;
+const CLAIM = 500;
+const PROPERTIES = ['email', 'firstname', 'lastname', 'phone', 'lifecyclestage'];
+const BIN = fileURLToPath(new URL('../../bin/hubsync.js', import.meta.url));
+
+export interface PipelineBenchOptions {
+  databaseUrl?: string;
+  /** Events posted per phase. */
+  events?: number;
+}
+
+let nextEventId = 1;
+let nextVersion = Date.UTC(2026, 11, 1);
+
+function changeEvent(objectId: number, propertyName: string, propertyValue: string) {
+  const eventId = nextEventId++;
+  return {
+    eventId,
+    subscriptionId: 7000 + PROPERTIES.indexOf(propertyName),
+    portalId: PORTAL,
+    appId: 1001,
+    occurredAt: nextVersion++,
+    subscriptionType: 'contact.propertyChange',
+    attemptNumber: 0,
+    objectId,
+    propertyName,
+    propertyValue,
+    changeSource: 'CRM',
+    sourceId: 'userId:1',
+  };
+}
+
+/** A batch of property changes over the 1,000 contacts, as HubSpot serialises it. */
+function churnBatch(): string {
+  return JSON.stringify(
+    Array.from({ length: BATCH }, (_, i) => {
+      const id = nextEventId;
+      const property = PROPERTIES[i % PROPERTIES.length]!;
+      return changeEvent(1 + (id % CONTACTS), property, `${property}-${id}`);
+    }),
+  );
+}
+
+class Receiver {
+  readonly agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  readonly port: number;
+  constructor(port: number) {
+    this.port = port;
+  }
+
+  post(body: string): Promise<void> {
+    const timestamp = String(Date.now());
+    const uri = `http://127.0.0.1:${this.port}/webhooks/hubspot`;
+    const signature = createHmac('sha256', SECRET).update(`POST${uri}${body}${timestamp}`, 'utf8').digest('base64');
+    const payload = Buffer.from(body, 'utf8');
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          path: '/webhooks/hubspot',
+          method: 'POST',
+          agent: this.agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': String(payload.length),
+            'x-hubspot-signature-v3': signature,
+            'x-hubspot-request-timestamp': timestamp,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`receiver answered ${res.statusCode}`))));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Posts `batches` churn batches at concurrency 10; events/s and ack p99. */
+  async flood(batches: number): Promise<{ rate: number; p99: number }> {
+    const latencies: number[] = [];
+    let sent = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (sent < batches) {
+          sent += 1;
+          const t0 = performance.now();
+          await this.post(churnBatch());
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
+    latencies.sort((a, b) => a - b);
+    return { rate: (batches * BATCH * 1000) / (performance.now() - started), p99: quantile(latencies, 0.99) };
+  }
+}
+
+interface Daemon {
+  child: ChildProcess;
+  /** The receiver's address, for the web role. */
+  address: Promise<string>;
+  startRssMb: () => number;
+  stop(): Promise<void>;
+}
+
+function rssOf(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+function startDaemon(configFile: string, role: 'web' | 'worker'): Daemon {
+  const child = spawn(process.execPath, [BIN, 'run', '--role', role, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let startRss = 0;
+  const address = new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`hubsync ${role} exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let entry: { msg?: string; address?: string } = {};
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        return;
+      }
+      if (entry.msg === 'hubsync running') {
+        startRss = rssOf(child.pid!, 'VmRSS');
+        resolve(entry.address ?? '');
+      }
+      if (entry.msg === 'webhook receiver listening' && entry.address) resolve(entry.address);
+    });
+  });
+  return {
+    child,
+    address,
+    startRssMb: () => startRss,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Events stored and not yet processed (the pending index: cheap however large the inbox). */
+async function backlog(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from webhook_events where processed_at is null and failed_at is null`.execute(db);
+  return rows[0]!.n;
+}
+
+/** Waits until the backlog is empty; events processed per second since `since` (when the worker started). */
+async function drain(db: Kysely<Database>, since: number, events: number): Promise<number> {
+  while ((await backlog(db)) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  return (events * 1000) / (performance.now() - since);
+}
+
+/** applyObservations of the events the worker sees (claim-sized batches of property changes), in this process. */
+async function applyCeiling(adminUrl: string, analysed: boolean, events: number): Promise<number> {
+  const url = await createServerDatabase(adminUrl);
+  const handle = await openDatabase(testDatabaseConfig(url));
+  try {
+    await migrateToLatest(handle.db);
+    const batch = (): Observation[] =>
+      Array.from({ length: CLAIM }, (_, i) => {
+        const id = nextEventId++;
+        const property = PROPERTIES[i % PROPERTIES.length]!;
+        return {
+          kind: 'propertyChange' as const,
+          ref: { portalId: PORTAL, objectType: 'contacts', objectId: String(1 + (id % CONTACTS)) },
+          version: nextVersion++,
+          via: 'webhook' as const,
+          seenAt: new Date(),
+          property,
+          value: `${property}-${id}`,
+        };
+      });
+    // The first pass creates the contacts, as the worker's first batches do.
+    for (let i = 0; i < 4; i++) await handle.db.transaction().execute((trx) => applyObservations(trx, batch()));
+    if (analysed) await sql`analyze`.execute(handle.db);
+    const batches = Math.max(20, Math.round(events / CLAIM));
+    const started = performance.now();
+    for (let i = 0; i < batches; i++) await handle.db.transaction().execute((trx) => applyObservations(trx, batch()));
+    return (batches * CLAIM * 1000) / (performance.now() - started);
+  } finally {
+    await handle.close();
+    await dropServerDatabase(adminUrl, url);
+  }
+}
+
+interface Churn {
+  deadRows: number;
+  updates: number;
+  hotUpdates: number;
+}
+
+async function churn(db: Kysely<Database>): Promise<Churn> {
+  const { rows } = await sql<{ dead: number; upd: number; hot: number }>`
+    select sum(n_dead_tup)::int8 as dead, sum(n_tup_upd)::int8 as upd, sum(n_tup_hot_upd)::int8 as hot
+    from pg_stat_user_tables where relname in ('webhook_events', 'hubspot_objects', 'change_ledger')`.execute(db);
+  return { deadRows: Number(rows[0]!.dead), updates: Number(rows[0]!.upd), hotUpdates: Number(rows[0]!.hot) };
+}
+
+/** A steady 500 events/s to new contacts for `seconds`; per event, 2xx → visible in the mirror. */
+async function latency(db: Kysely<Database>, receiver: Receiver, seconds: number): Promise<number[]> {
+  const PER_TICK = 50;
+  const TICK_MS = 100;
+  const waiting = new Map<string, number>();
+  const latencies: number[] = [];
+  let nextContact = 1_000_000;
+  let sending = true;
+  const watcher = (async () => {
+    while (sending || waiting.size > 0) {
+      if (waiting.size > 0) {
+        const ids = [...waiting.keys()];
+        const { rows } = await sql<{ object_id: string }>`
+          select object_id from hubspot_objects
+          where portal_id = ${PORTAL} and object_type = 'contacts' and object_id = any(${ids}::text[]) and properties ? 'email'`.execute(db);
+        const seenAt = performance.now();
+        for (const row of rows) {
+          const acked = waiting.get(row.object_id);
+          if (acked === undefined) continue;
+          latencies.push(seenAt - acked);
+          waiting.delete(row.object_id);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  const posts: Promise<void>[] = [];
+  const started = performance.now();
+  for (let tick = 0; tick < (seconds * 1000) / TICK_MS; tick++) {
+    const due = started + tick * TICK_MS;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+    const ids = Array.from({ length: PER_TICK }, () => nextContact++);
+    const body = JSON.stringify(ids.map((id) => changeEvent(id, 'email', `probe-${id}@example.com`)));
+    posts.push(
+      receiver.post(body).then(() => {
+        const acked = performance.now();
+        for (const id of ids) waiting.set(String(id), acked);
+      }),
+    );
+  }
+  await Promise.all(posts);
+  sending = false;
+  await watcher;
+  return latencies.sort((a, b) => a - b);
+}
+
+/** Runs the benchmark and returns the lines to print. */
+export async function run(options: PipelineBenchOptions = {}): Promise<string[]> {
+  const adminUrl = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
+  if (!adminUrl) return ['skipped: the pipeline runs separate receiver and worker processes on one Postgres; set DATABASE_URL'];
+  const events = options.events ?? Number(process.env.PIPELINE_EVENTS ?? 50_000);
+  const batches = Math.max(50, Math.round(events / BATCH));
+  const load = () => `load ${os.loadavg()[0]!.toFixed(1)}`;
+  const lines: string[] = [
+    `Postgres; separate web and worker processes; ${batches} signed batches of ${BATCH} property changes over ${CONTACTS} contacts per phase, ` +
+      `concurrency ${CONCURRENCY}; claim ${CLAIM}; ${os.cpus().length} cores shared by this client, both processes and the database`,
+  ];
+
+  // Ceilings first, each on its own fresh scratch database, before the daemons load the machine.
+  const ceilingFresh = await applyCeiling(adminUrl, false, events);
+  const ceilingAnalysed = await applyCeiling(adminUrl, true, events);
+
+  const url = await createServerDatabase(adminUrl);
+  const dir = mkdtempSync(join(os.tmpdir(), 'hubsync-pipeline-'));
+  const configFile = join(dir, 'hubsync.yaml');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      database: { url },
+      http: { port: 0, host: '127.0.0.1' },
+      hubspot: { apps: [{ appId: 1001, clientSecret: SECRET }] },
+      webhooks: { processBatchSize: CLAIM },
+      metrics: { intervalSeconds: 3600 },
+      log: { level: 'info', pretty: 'never' },
+    }),
+  );
+  const handle = await openDatabase(testDatabaseConfig(url));
+  const daemons: Daemon[] = [];
+  try {
+    const { db } = handle;
+    await migrateToLatest(db);
+    const web = startDaemon(configFile, 'web');
+    daemons.push(web);
+    const receiver = new Receiver(Number(new URL(await web.address).port));
+
+    // 1. The receiver alone (after a warm-up).
+    await receiver.flood(20);
+    const alone = await receiver.flood(batches);
+    lines.push(`1. ingest, receiver alone: ${alone.rate.toFixed(0)} events/s, ack p99 ${alone.p99.toFixed(0)} ms (${load()})`);
+
+    // 2. The worker on a fresh database (never analysed) drains the backlog, then processes while as many batches again arrive.
+    const before = await churn(db);
+    const backlogged = await backlog(db);
+    let worker = startDaemon(configFile, 'worker');
+    daemons.push(worker);
+    await worker.address;
+    const fresh = await drain(db, performance.now(), backlogged);
+    lines.push(
+      `2. processed, fresh database (a backlog of ${backlogged} events, no sending): ${fresh.toFixed(0)} events/s vs applyObservations ` +
+        `${ceilingFresh.toFixed(0)} obs/s on a fresh database: ${(fresh / ceilingFresh).toFixed(2)} (target ≥ 0.8) (${load()})`,
+    );
+    const sendingStart = performance.now();
+    const during = await receiver.flood(batches);
+    const whileSending = await drain(db, sendingStart, batches * BATCH);
+    lines.push(
+      `   ingest while the worker processes: ${during.rate.toFixed(0)} events/s, ack p99 ${during.p99.toFixed(0)} ms, ` +
+        `${(during.rate / alone.rate).toFixed(2)} of the receiver alone (target ≥ 0.8); processed meanwhile ${whileSending.toFixed(0)} events/s (${load()})`,
+    );
+    // The server's counters reach pg_stat_user_tables within a second or two of each transaction.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const after = await churn(db);
+    const perThousand = (n: number) => ((n * 1000) / (backlogged + batches * BATCH)).toFixed(0);
+    lines.push(
+      `   churn per 1,000 events (inbox, mirror, ledger): ${perThousand(after.updates - before.updates)} updates, ` +
+        `${perThousand(after.updates - before.updates - (after.hotUpdates - before.hotUpdates))} of them non-HOT; ` +
+        `${perThousand(after.deadRows)} dead rows standing at the end`,
+    );
+
+    // 3. Worker stopped; a backlog; ANALYZE; the worker again.
+    const firstWorkerPeak = rssOf(worker.child.pid!, 'VmHWM');
+    await worker.stop();
+    await receiver.flood(batches);
+    await sql`analyze`.execute(db);
+    worker = startDaemon(configFile, 'worker');
+    daemons.push(worker);
+    await worker.address;
+    const analysed = await drain(db, performance.now(), batches * BATCH);
+    lines.push(
+      `3. processed, analysed database (a backlog of ${batches * BATCH} events, no sending): ${analysed.toFixed(0)} events/s vs applyObservations ` +
+        `${ceilingAnalysed.toFixed(0)} obs/s after ANALYZE: ${(analysed / ceilingAnalysed).toFixed(2)} (target ≥ 0.8) (${load()})`,
+    );
+    const sent = backlogged + 3 * batches * BATCH;
+
+    // 4. Latency at a steady 500 events/s.
+    const seen = await latency(db, receiver, 10);
+    lines.push(
+      `4. webhook 2xx → visible in hubspot_objects at 500 events/s (${seen.length} events): p50 ${quantile(seen, 0.5).toFixed(0)} ms, ` +
+        `p95 ${quantile(seen, 0.95).toFixed(0)} ms, p99 ${quantile(seen, 0.99).toFixed(0)} ms (target < 100 ms), max ${seen.at(-1)!.toFixed(0)} ms (${load()})`,
+    );
+
+    // 5. Memory.
+    const total = sent + seen.length;
+    lines.push(
+      `5. peak RSS over ${(total / 1000).toFixed(0)}k events: web ${rssOf(web.child.pid!, 'VmHWM').toFixed(0)} MB (${web.startRssMb().toFixed(0)} MB at start), ` +
+        `worker ${rssOf(worker.child.pid!, 'VmHWM').toFixed(0)} MB (${worker.startRssMb().toFixed(0)} MB at start; ` +
+        `${firstWorkerPeak.toFixed(0)} MB in phase 2) (target < 200 MB)`,
+    );
+    await receiver.agent.destroy();
+    return lines;
+  } finally {
+    for (const daemon of daemons) await daemon.stop();
+    await handle.close();
+    await dropServerDatabase(adminUrl, url);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  for (const line of await run()) console.log(line);
+}
