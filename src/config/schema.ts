@@ -1,18 +1,26 @@
-import cron from 'node-cron';
 import { z } from 'zod';
-import { objectTypeName } from '../hubspot/object-types.ts';
+import { objectTypeName, objectTypeProblem } from '../hubspot/object-types.ts';
+import { cronProblem } from './cron.ts';
 
 /**
  * The configuration file's shape. Every key is documented in README.md ("Configuration");
- * keep the two in step. Numbers accept strings so that `${PORT}`-style references work.
+ * keep the two in step. Numbers accept strings of digits so that `${PORT}`-style references
+ * work, and nothing else: `true`, `null` or `""` where a number belongs is a mistake.
  */
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
-const nonNegativeInt = z.coerce.number().int().min(0);
+/** A number, or text that is exactly one (environment references are text). */
+function numeric<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value), schema);
+}
 
-export const cronExpression = z.string().refine((value) => cron.validate(value), {
-  message: 'not a cron expression',
+const port = numeric(z.number().int().min(0).max(65535));
+const positiveInt = numeric(z.number().int().positive());
+const nonNegativeInt = numeric(z.number().int().min(0));
+const share = numeric(z.number().min(0).max(1));
+
+const cronExpression = z.string().superRefine((value, ctx) => {
+  const problem = cronProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 const httpUrl = z.url({ protocol: /^https?$/, message: 'not an http(s) URL' });
@@ -76,7 +84,7 @@ const hubspotAccountSchema = z
     dailyLimit: positiveInt.optional(),
     searchPerSecond: positiveInt.default(5),
     /** Share of the window hubsync may use, leaving room for other integrations on the same token. */
-    budgetShare: z.coerce.number().gt(0).max(1).default(0.9),
+    budgetShare: numeric(z.number().gt(0).max(1)).default(0.9),
     timeZone: z.string().default('UTC'),
   })
   .strict();
@@ -85,7 +93,7 @@ const adaptiveSchema = z
   .object({
     enabled: z.boolean().default(false),
     /** Coverage (share of changes webhooks delivered) above which polls may stretch. */
-    minCoverage: z.coerce.number().min(0).max(1).default(0.99),
+    minCoverage: share.default(0.99),
     maxIntervalSeconds: positiveInt.default(1800),
   })
   .strict();
@@ -95,7 +103,13 @@ const jobSchema = z
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only'),
     portalId: positiveInt,
     /** A CRM v3 type name, a singular (`contact`) or a type id (`0-1`); held as the type name (`contacts`). */
-    objectType: z.string().min(1).transform(objectTypeName),
+    objectType: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = objectTypeProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .transform(objectTypeName),
     /** A list of property names, or "all". */
     properties: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
     schedule: cronExpression.default('*/2 * * * *'),
@@ -103,7 +117,7 @@ const jobSchema = z
     archivedSweep: cronExpression.optional(),
     /** /readyz fails when the job's newest successful run is older than this. */
     freshnessSeconds: positiveInt.optional(),
-    pageSize: z.coerce.number().int().min(1).max(200).default(200),
+    pageSize: numeric(z.number().int().min(1).max(200)).default(200),
     /** A running job holds a lease this long, renewed every third of it; a dead worker's lease expires. */
     leaseSeconds: positiveInt.default(60),
     adaptive: adaptiveSchema.prefault({}),
@@ -213,7 +227,7 @@ const ledgerSchema = z
 
 const metricsSchema = z
   .object({
-    intervalSeconds: z.coerce.number().positive().default(60),
+    intervalSeconds: numeric(z.number().positive()).default(60),
     format: z.enum(['json', 'l2met']).default('json'),
     source: z.string().default('hubsync'),
   })
@@ -230,14 +244,14 @@ const sandboxOptionsSchema = z
   .object({
     port: port.default(0),
     seed: nonNegativeInt.default(1),
-    timeScale: z.coerce.number().positive().default(1),
+    timeScale: numeric(z.number().positive()).default(1),
     /** A change every this many ms in the stand-in (0: none after the initial data). */
     streamIntervalMs: nonNegativeInt.default(2000),
     /** Changes made at once when webhook delivery starts. */
     initialChanges: nonNegativeInt.default(100),
     /** Webhook faults the stand-in injects, to show what polling recovers. */
-    webhookDropRate: z.coerce.number().min(0).max(1).default(0),
-    webhookDuplicateRate: z.coerce.number().min(0).max(1).default(0),
+    webhookDropRate: share.default(0),
+    webhookDuplicateRate: share.default(0),
   })
   .strict();
 
@@ -281,14 +295,19 @@ function crossKeyProblems(config: unknown): { path: (string | number)[]; message
   const problems: { path: (string | number)[]; message: string }[] = [];
   const c = (config ?? {}) as { sandbox?: unknown; hubspot?: { accounts?: unknown }; jobs?: unknown };
   const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? value.filter((v) => v !== null && typeof v === 'object') : []);
-  const portals = new Set(list(c.hubspot?.accounts).map((account) => Number(account.portalId)));
+  // A portal id that is itself wrong has its own message; it is not also a missing account.
+  const portalOf = (value: unknown) => (typeof value === 'number' || typeof value === 'string' ? Number(value) : NaN);
+  const accountPortals = list(c.hubspot?.accounts).map((account) => portalOf(account.portalId));
+  const portals = new Set(accountPortals);
+  const accountsValid = accountPortals.every((portal) => Number.isSafeInteger(portal) && portal > 0);
   const names = new Set<unknown>();
   (Array.isArray(c.jobs) ? c.jobs : []).forEach((job: unknown, index) => {
     if (job === null || typeof job !== 'object') return;
     const { name, portalId } = job as { name?: unknown; portalId?: unknown };
-    if (name !== undefined && names.has(name)) problems.push({ path: ['jobs', index, 'name'], message: `duplicate job name "${String(name)}"` });
+    if (typeof name === 'string' && names.has(name)) problems.push({ path: ['jobs', index, 'name'], message: `duplicate job name "${name}"` });
     names.add(name);
-    if (c.sandbox !== true && portalId !== undefined && !portals.has(Number(portalId))) {
+    const portal = portalOf(portalId);
+    if (c.sandbox !== true && accountsValid && Number.isSafeInteger(portal) && portal > 0 && !portals.has(portal)) {
       problems.push({ path: ['jobs', index, 'portalId'], message: `no hubspot.accounts entry for portal ${String(portalId)}` });
     }
   });

@@ -66,6 +66,32 @@ export function standardObjectType(nameOrId: string): ObjectTypeInfo | undefined
   return BY_ALIAS.get(nameOrId.toLowerCase());
 }
 
+/** A custom object's short name (`p_cars`) or fully qualified name (`p12345_cars`), which API paths accept too. */
+const CUSTOM_TYPE_NAME = /^p\d*_[a-z][a-z0-9_]*$/i;
+
+/**
+ * Why `nameOrId` names no HubSpot object type, or undefined when it does: one of HubSpot's own
+ * types by id, plural or singular, or a custom object by type id or `p_` name (whether that custom
+ * object exists is for the schemas API to say). A near miss gets a suggestion.
+ */
+export function objectTypeProblem(nameOrId: string): string | undefined {
+  if (standardObjectType(nameOrId) || CUSTOM_TYPE_ID.test(nameOrId) || CUSTOM_TYPE_NAME.test(nameOrId)) return undefined;
+  const word = nameOrId.toLowerCase();
+  const near = OBJECT_TYPES.find((type) => editDistance(word, type.name) <= 2 || editDistance(word, type.singular) <= 2);
+  return `${JSON.stringify(nameOrId)} is not a HubSpot object type${near ? ` (did you mean ${near.name}?)` : ''}; use a type name (contacts), its id (0-1), or a custom object's type id (2-123) or name (p_cars)`;
+}
+
+/** Levenshtein distance, for suggestions between short names. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /**
  * hubsync's key for a type: `contact`, `CONTACTS` and `0-1` all give `contacts`; a custom type
  * id (`2-123`) and anything unknown stay as they are (custom names are resolved per portal,

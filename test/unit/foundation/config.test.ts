@@ -58,7 +58,7 @@ database: { preparedStatements: "no" }
     const problems = problemsOf(text);
     expect(problems).toEqual(
       expect.arrayContaining([
-        'jobs[1].schedule: not a cron expression',
+        expect.stringMatching(/^jobs\[1\]\.schedule: not a cron expression/),
         expect.stringMatching(/^http\.port: /),
         expect.stringMatching(/^metrics\.format: /),
         'metrics.colour: unknown key',
@@ -88,6 +88,50 @@ database: { preparedStatements: "no" }
       'jobs[1].portalId: no hubspot.accounts entry for portal 1',
     ]);
     expect(problemsOf('jobs: [unclosed')[0]).toMatch(/^yaml: /);
+  });
+
+  it('catches a misspelled object type, with a suggestion, and accepts every form HubSpot does', () => {
+    expect(problemsOf(minimal.replace('objectType: contacts', 'objectType: contatcs'), { SECRET: 'x', TOKEN: 'y' })).toEqual([
+      expect.stringMatching(/^jobs\[0\]\.objectType: "contatcs" is not a HubSpot object type \(did you mean contacts\?\)/),
+    ]);
+    for (const type of ['contact', 'CONTACTS', '0-1', 'line_items', '2-3465', 'p_cars', 'p12345_cars']) {
+      expect(loadConfig(minimal.replace('objectType: contacts', `objectType: ${type}`), { SECRET: 'x', TOKEN: 'y' }).jobs[0]?.objectType).toBeDefined();
+    }
+    // A base name without the p_ prefix is no longer accepted by HubSpot's API.
+    expect(problemsOf(minimal.replace('objectType: contacts', 'objectType: vendor'), { SECRET: 'x', TOKEN: 'y' })).toHaveLength(1);
+  });
+
+  it('takes numbers and booleans strictly: a boolean or an empty string where a number belongs is a mistake', () => {
+    const text = `${minimal.replace('schedule: "*/2 * * * *"', 'schedule: "*/2 * * * *", lookbackSeconds: true, pageSize: ""')}
+http: { port: "\${PORT}", bodyLimitBytes: null }
+database: { preparedStatements: 1 }
+`;
+    expect(problemsOf(text, { SECRET: 'x', TOKEN: 'y', PORT: '8080' })).toEqual([
+      expect.stringMatching(/^database\.preparedStatements: .*expected boolean/),
+      expect.stringMatching(/^http\.bodyLimitBytes: .*expected number/),
+      expect.stringMatching(/^jobs\[0\]\.lookbackSeconds: .*expected number, received boolean/),
+      expect.stringMatching(/^jobs\[0\]\.pageSize: .*expected number/),
+    ]);
+    // Numbers from environment references are text, and still numbers.
+    expect(loadConfig(`${minimal}\nhttp: { port: "\${PORT}" }`, { SECRET: 'x', TOKEN: 'y', PORT: '8080' }).http.port).toBe(8080);
+  });
+
+  it('range-checks every cron field, steps included, with the field named', () => {
+    const problems = problemsOf(minimal.replace('schedule: "*/2 * * * *"', 'schedule: "*/61 * * * *", archivedSweep: "0 25 * * *"'), { SECRET: 'x', TOKEN: 'y' });
+    expect(problems).toEqual([
+      'jobs[0].schedule: not a cron expression (minute step /61 is larger than its range 0-59)',
+      expect.stringMatching(/^jobs\[0\]\.archivedSweep: not a cron expression \(25 .*hour\)/),
+    ]);
+    expect(loadConfig(minimal.replace('"*/2 * * * *"', '"*/15 * * * * *"'), { SECRET: 'x', TOKEN: 'y' }).jobs[0]?.schedule).toBe('*/15 * * * * *');
+  });
+
+  it('reports one mistake once: a bad portal id is not also a missing account', () => {
+    expect(problemsOf(minimal.replace('portalId: 456, objectType', 'portalId: abc, objectType'), { SECRET: 'x', TOKEN: 'y' })).toEqual([
+      expect.stringMatching(/^jobs\[0\]\.portalId: .*expected number/),
+    ]);
+    expect(problemsOf(minimal.replace('accounts: [{ portalId: 456', 'accounts: [{ portalId: true'), { SECRET: 'x', TOKEN: 'y' })).toEqual([
+      expect.stringMatching(/^hubspot\.accounts\[0\]\.portalId: .*expected number/),
+    ]);
   });
 
   it('refuses sandbox mode in production', () => {
