@@ -48,17 +48,38 @@ export function contentHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
-/** JSON with object keys in sorted order (arrays keep theirs). */
+/** JSON with object keys in sorted order (arrays keep theirs). Built with a stack, not recursion. */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value)
-      .sort()
-      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
+  const out: string[] = [];
+  // Work items: a value to write, or text already written out (punctuation, keys).
+  const stack: ({ value: unknown } | { text: string })[] = [{ value }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if ('text' in item) {
+      out.push(item.text);
+      continue;
+    }
+    const current = item.value;
+    if (Array.isArray(current)) {
+      const parts: ({ value: unknown } | { text: string })[] = [{ text: '[' }];
+      current.forEach((element, index) => {
+        if (index > 0) parts.push({ text: ',' });
+        parts.push({ value: element });
+      });
+      parts.push({ text: ']' });
+      for (let i = parts.length - 1; i >= 0; i--) stack.push(parts[i]!);
+    } else if (current !== null && typeof current === 'object') {
+      const record = current as Record<string, unknown>;
+      const keys = Object.keys(record).sort().filter((key) => record[key] !== undefined);
+      const parts: ({ value: unknown } | { text: string })[] = [{ text: '{' }];
+      keys.forEach((key, index) => parts.push({ text: `${index > 0 ? ',' : ''}${JSON.stringify(key)}:` }, { value: record[key] }));
+      parts.push({ text: '}' });
+      for (let i = parts.length - 1; i >= 0; i--) stack.push(parts[i]!);
+    } else {
+      out.push(JSON.stringify(current) ?? 'null');
+    }
   }
-  return JSON.stringify(value) ?? 'null';
+  return out.join('');
 }
 
 export function quarantine(source: WebhookSource, raw: unknown, reason: string): QuarantinedEvent {

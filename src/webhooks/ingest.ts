@@ -8,7 +8,8 @@ import { UNSTORABLE } from '../db/storable.ts';
 import { storeWebhookBatch, type StoreResult } from './inbox-store.ts';
 import { isConnectionError } from '../errors.ts';
 import { parseHubSpotBatch } from './hubspot-events.ts';
-import { quarantine, type ParsedBatch, type WebhookSource } from './inbox.ts';
+import { quarantine, type ParsedBatch, type QuarantinedEvent, type WebhookSource } from './inbox.ts';
+import { jsonShape, MAX_JSON_DEPTH } from './json-depth.ts';
 import { parseParagonEvent, parseWorkflowPost, type RecordHints } from './records.ts';
 
 export type ParsedRequest = { ok: true; source: WebhookSource; batch: ParsedBatch } | { ok: false; reason: string };
@@ -17,6 +18,12 @@ export type ParsedRequest = { ok: true; source: WebhookSource; batch: ParsedBatc
 export function parseHubSpotRequest(body: Buffer, hints: RecordHints): ParsedRequest {
   const json = parseJson(body);
   if (!json.ok) return json;
+  if (json.tooDeep) {
+    if (!Array.isArray(json.value)) return { ok: true, source: 'workflow', batch: { events: [], quarantined: [tooDeep('workflow', body)] } };
+    // Each element on its own: the deep ones are kept as text, the others go on as usual.
+    const batch = parseHubSpotBatch(json.shallow);
+    return { ok: true, source: 'hubspot', batch: checkStorable({ events: batch.events, quarantined: [...batch.quarantined, ...json.deep.map((raw) => tooDeep('hubspot', raw))] }, body) };
+  }
   if (Array.isArray(json.value)) return { ok: true, source: 'hubspot', batch: checkStorable(parseHubSpotBatch(json.value), body) };
   if (isObject(json.value)) return { ok: true, source: 'workflow', batch: checkStorable(parseWorkflowPost(json.value, hints), body) };
   return { ok: false, reason: 'body is neither a JSON array of events nor a JSON object' };
@@ -27,26 +34,67 @@ export function parseParagonRequest(body: Buffer, hints: RecordHints): ParsedReq
   const json = parseJson(body);
   if (!json.ok) return json;
   if (!isObject(json.value)) return { ok: false, reason: 'body is not a JSON object' };
+  if (json.tooDeep) return { ok: true, source: 'paragon', batch: { events: [], quarantined: [tooDeep('paragon', body)] } };
   return { ok: true, source: 'paragon', batch: checkStorable(parseParagonEvent(json.value, hints), body) };
 }
 
-function parseJson(body: Buffer): { ok: true; value: unknown } | { ok: false; reason: string } {
+type ParsedJson =
+  | { ok: true; value: unknown; tooDeep: false }
+  | { ok: true; value: unknown; tooDeep: true; shallow: unknown[]; deep: Buffer[] }
+  | { ok: false; reason: string };
+
+/**
+ * Parses a body, measuring its depth first (on the bytes, without recursion). A body deeper than
+ * MAX_JSON_DEPTH is still parsed (JSON.parse does not recurse) but never stored as JSON: when it
+ * is an array, its shallow elements are parsed on their own and the deep ones kept as bytes.
+ */
+function parseJson(body: Buffer): ParsedJson {
   if (body.length === 0) return { ok: false, reason: 'empty body' };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(body.toString('utf8')) };
+    value = JSON.parse(body.toString('utf8'));
   } catch {
     return { ok: false, reason: 'body is not JSON' };
   }
+  const shape = jsonShape(body);
+  if (shape.depth <= MAX_JSON_DEPTH) return { ok: true, value, tooDeep: false };
+  const shallow: unknown[] = [];
+  const deep: Buffer[] = [];
+  if (Array.isArray(value)) {
+    for (const element of shape.elements) {
+      const bytes = body.subarray(element.start, element.end);
+      if (element.depth < MAX_JSON_DEPTH) shallow.push(JSON.parse(bytes.toString('utf8')));
+      else deep.push(bytes);
+    }
+  }
+  return { ok: true, value, tooDeep: true, shallow, deep };
+}
+
+/** An event nested too deep to store as JSON: quarantined as its text (a JSON string), with the reason. */
+function tooDeep(source: WebhookSource, raw: Buffer): QuarantinedEvent {
+  return quarantine(source, raw.toString('utf8'), `nested deeper than ${MAX_JSON_DEPTH} levels; raw kept as text`);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** True when a string anywhere in `value` (keys included) is one Postgres cannot store. A walk with a stack, not recursion. */
 function unstorable(value: unknown): boolean {
-  if (typeof value === 'string') return UNSTORABLE.test(value);
-  if (Array.isArray(value)) return value.some(unstorable);
-  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || unstorable(v));
+  const stack = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (UNSTORABLE.test(item)) return true;
+    } else if (Array.isArray(item)) {
+      for (const inner of item) stack.push(inner);
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, inner] of Object.entries(item)) {
+        if (UNSTORABLE.test(key)) return true;
+        stack.push(inner);
+      }
+    }
+  }
   return false;
 }
 

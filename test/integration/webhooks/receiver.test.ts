@@ -107,6 +107,38 @@ describe('Webhooks-API batches', () => {
     expect(metrics.counter('webhook.events.quarantined', { source: 'hubspot' })).toBe(6);
   });
 
+  it('quarantines an event nested 20,000 levels deep as text, with its reason, and stores the rest of the batch', async () => {
+    const { app } = receiver();
+    const deep = `{"eventId":7,"nested":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`;
+    const body = `[${JSON.stringify(hubspotEvent())},${deep},${JSON.stringify(hubspotEvent({ objectId: 52 }))}]`;
+    const response = await app.inject({ method: 'POST', url: '/webhooks/hubspot', headers: v1Headers(SECRET_A, body), payload: body });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ received: 2, stored: 2, quarantined: 1 });
+    const [row] = await quarantine();
+    expect(row!.reason).toBe('nested deeper than 64 levels; raw kept as text');
+    expect(row!.raw).toBe(deep);
+    expect((await events()).map((r) => r.object_id).sort()).toEqual(['51', '52']);
+  });
+
+  it('answers 200 to an array nested 50,000 levels deep, quarantined, and to deep workflow and Paragon posts', async () => {
+    const { app } = receiver();
+    const array = `[${'['.repeat(50_000)}${']'.repeat(50_000)}]`;
+    const workflow = `{"hs_object_id":"1",${'"x":{'.repeat(30_000)}${'}'.repeat(30_000)}}`;
+    const paragon = `{"event":"x","data":${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
+    const hubspot = await app.inject({ method: 'POST', url: '/webhooks/hubspot', headers: v1Headers(SECRET_A, array), payload: array });
+    expect(hubspot.statusCode).toBe(200);
+    expect(hubspot.json()).toMatchObject({ received: 0, quarantined: 1 });
+    const post = await app.inject({ method: 'POST', url: '/webhooks/hubspot', headers: v1Headers(SECRET_A, workflow), payload: workflow });
+    expect(post.statusCode).toBe(200);
+    const fromParagon = await app.inject({ method: 'POST', url: '/webhooks/paragon', headers: paragonHeaders(paragon), payload: paragon });
+    expect(fromParagon.statusCode).toBe(200);
+    expect((await quarantine()).map((r) => [r.source, r.reason, typeof r.raw]).sort()).toEqual([
+      ['hubspot', 'nested deeper than 64 levels; raw kept as text', 'string'],
+      ['paragon', 'nested deeper than 64 levels; raw kept as text', 'string'],
+      ['workflow', 'nested deeper than 64 levels; raw kept as text', 'string'],
+    ]);
+  });
+
   it('stores non-ASCII and emoji bodies byte for byte, signed with either app', async () => {
     const { app } = receiver();
     const value = 'Zoë Ångström 🚀 日本語 \u00e4';
