@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MetricsConfig } from '../config/schema.ts';
 import type { Metrics, MetricsSnapshot } from './registry.ts';
-import type { Service } from '../loop.ts';
+import { failureBackoff, type Service } from '../loop.ts';
 
 /** Reads state that lives in the database (backlogs, outbox, coverage) into gauges before each line. */
 export type Collector = (metrics: Metrics, now: Date) => Promise<void>;
@@ -63,13 +63,16 @@ export function metricsService(deps: MetricsLoopDeps): Service {
   let previous: Record<string, number> = {};
   let inFlight: Promise<void> = Promise.resolve();
 
+  // The line keeps its period whatever fails; a collector failing for a while is logged when it starts and ends.
+  const failing = collectors.map(() => failureBackoff({ log, what: 'metrics collector', level: 'warn', baseMs: 0, maxMs: 0 }));
   const emit = async () => {
     const at = now();
-    for (const collect of collectors) {
+    for (const [index, collect] of collectors.entries()) {
       try {
         await collect(metrics, at);
+        failing[index]!.succeeded();
       } catch (err) {
-        log.warn({ err }, 'metrics collector failed');
+        failing[index]!.failed(err, { collector: collect.name || index });
       }
     }
     const line = metricsLine(metrics.snapshot(), previous);

@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OutboxConfig, ParagonConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
+import { failureBackoff, inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { Fetch } from '../paragon/http.ts';
 import { DeliveryFlow } from './flow.ts';
@@ -51,8 +51,10 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
   const round = () => deliverRound({ db, flow, send, batchSize: outbox.batchSize, perSender, leaseMs, now, stopping: () => control.stopping });
   const prune = prunePeriodically(db, outbox.sentRetentionHours, log, now, () => control.stopping);
 
+  // Typically the database is away: back off (1 s doubling to 30 s) rather than spin and flood the log.
+  const failures = failureBackoff({ log, what: 'outbox delivery', baseMs: 1000, maxMs: 30_000, now, random });
+
   async function run(): Promise<void> {
-    let errors = 0;
     while (!control.stopping) {
       let result: RoundResult = { attempted: 0, full: false };
       try {
@@ -63,13 +65,10 @@ export function createOutboxDelivery(deps: DeliveryDeps): OutboxDelivery {
           continue;
         }
         result = await round();
-        errors = 0;
+        failures.succeeded();
       } catch (err) {
-        // Typically the database is away: back off (1 s doubling to 30 s) rather than spin and flood the log.
-        errors++;
-        if (errors === 1 || errors % 10 === 0) log.error({ err, consecutive: errors }, 'outbox delivery round failed');
         metrics?.count('outbox.errors');
-        await sleep(Math.min(30_000, 1000 * 2 ** Math.min(errors - 1, 5)), control.signal);
+        await sleep(failures.failed(err), control.signal);
         continue;
       }
       if (!result.full && result.attempted < outbox.batchSize) await sleep(outbox.pollIntervalMs, control.signal);

@@ -3,7 +3,8 @@
  * unreachable, nothing is claimed) and a window of requests in flight. Pure state: time and
  * randomness are parameters.
  */
-import { backoffMs, type DeliveryResult, type RetryPolicy } from './policy.ts';
+import { backoffMs } from '../loop.ts';
+import type { DeliveryResult, RetryPolicy } from './policy.ts';
 
 type Transient = Extract<DeliveryResult, { kind: 'transient' }>;
 
@@ -52,7 +53,7 @@ export class DeliveryFlow {
   transient(result: Transient, nowMs: number, random: number): { pauseMs: number; starts: boolean } {
     if (result.throttled) this.#window = Math.max(1, this.#window / 2);
     this.#streak++;
-    const pauseMs = result.retryAfterMs !== undefined ? Math.min(result.retryAfterMs, this.#backoff.backoffMaxMs) : backoffMs(this.#streak, this.#backoff, random);
+    const pauseMs = result.retryAfterMs !== undefined ? Math.min(result.retryAfterMs, this.#backoff.backoffMaxMs) : backoffMs(this.#streak, this.#backoff.backoffBaseMs, this.#backoff.backoffMaxMs, random);
     const until = nowMs + pauseMs;
     const starts = this.#pausedUntil <= nowMs && until > this.#pausedUntil;
     this.#pausedUntil = Math.max(this.#pausedUntil, until);

@@ -10,6 +10,7 @@
 import type { FailureUpdate } from './store.ts';
 import { describeOutcome, type HttpOutcome } from '../paragon/http.ts';
 import { retryAfterMs } from '../retry-after.ts';
+import { backoffMs } from '../loop.ts';
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -34,15 +35,6 @@ export function classifyOutcome(outcome: HttpOutcome, nowMs: number): DeliveryRe
   return { kind: 'permanent', status, error };
 }
 
-/**
- * Exponential backoff with "equal jitter": half the step fixed, half random, so retries of many
- * rows spread out but none comes back sooner than half its step. `n` starts at 1.
- */
-export function backoffMs(n: number, policy: Pick<RetryPolicy, 'backoffBaseMs' | 'backoffMaxMs'>, random: number): number {
-  const step = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** Math.min(Math.max(n - 1, 0), 40));
-  return Math.round(step / 2 + (step / 2) * random);
-}
-
 /** The row's next state after a failed attempt. `Retry-After` is honoured, up to `backoffMaxMs`. */
 export function afterFailure(
   row: { attempts: number; failures: number },
@@ -53,7 +45,7 @@ export function afterFailure(
 ): FailureUpdate {
   const attempts = row.attempts + 1;
   if (result.kind === 'transient') {
-    const delay = result.retryAfterMs !== undefined ? Math.min(result.retryAfterMs, policy.backoffMaxMs) : backoffMs(attempts, policy, random);
+    const delay = result.retryAfterMs !== undefined ? Math.min(result.retryAfterMs, policy.backoffMaxMs) : backoffMs(attempts, policy.backoffBaseMs, policy.backoffMaxMs, random);
     return { status: 'pending', attempts, failures: row.failures, nextAttemptAt: new Date(nowMs + delay), lastStatus: result.status, lastError: result.error };
   }
   const failures = row.failures + 1;
@@ -62,7 +54,7 @@ export function afterFailure(
     status: dead ? 'dead' : 'pending',
     attempts,
     failures,
-    nextAttemptAt: new Date(dead ? nowMs : nowMs + backoffMs(failures, policy, random)),
+    nextAttemptAt: new Date(dead ? nowMs : nowMs + backoffMs(failures, policy.backoffBaseMs, policy.backoffMaxMs, random)),
     lastStatus: result.status,
     lastError: result.error,
   };

@@ -12,7 +12,7 @@ import { insertAppEvents, type NewAppEvent } from './store.ts';
 import { lockCursor, readSourceRows, registerSourceRows, saveCursor, type SourceRow } from './source-store.ts';
 import type { Database } from '../db/schema.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { loopLifecycle, sleep, type Service } from '../loop.ts';
+import { failureBackoff, loopLifecycle, sleep, type Service } from '../loop.ts';
 
 export type SourceConfig = NonNullable<OutboxConfig['source']>;
 
@@ -111,19 +111,20 @@ export function createOutboxSource(deps: SourceDeps): Service & { drain(): Promi
     return total;
   }
 
+  // After failures (the database or the table away), wait longer each time, up to 30 s.
+  const failures = failureBackoff({ log, what: 'outbox source scan', baseMs: source.pollIntervalMs, maxMs: Math.max(30_000, source.pollIntervalMs) });
+
   async function run(): Promise<void> {
-    let errors = 0;
     while (!control.stopping) {
+      let wait = source.pollIntervalMs;
       try {
         await drain();
-        errors = 0;
+        failures.succeeded();
       } catch (err) {
-        errors++;
-        if (errors === 1 || errors % 10 === 0) log.error({ err, consecutive: errors }, 'outbox source scan failed');
         deps.metrics?.count('outbox.source.errors');
+        wait = failures.failed(err);
       }
-      // After failures (the database or the table away), wait longer each time, up to 30 s.
-      await sleep(errors === 0 ? source.pollIntervalMs : Math.min(30_000, source.pollIntervalMs * 2 ** Math.min(errors, 10)), control.signal);
+      await sleep(wait, control.signal);
     }
   }
 

@@ -36,8 +36,13 @@ export interface PollDeps {
 export type RunKind = 'poll' | 'sweep';
 
 export type RunOutcome =
-  | { status: 'skipped'; reason: 'leased' | 'no-account' }
-  | { status: 'ok' | 'failed' | 'aborted'; runs: { id: number; kind: SyncRunKind; records: number; error: string | null }[] };
+  | { status: 'skipped'; reason: 'leased' | 'no-account' | 'backoff' }
+  | {
+      status: 'ok' | 'failed' | 'aborted';
+      runs: { id: number; kind: SyncRunKind; records: number; error: string | null }[];
+      /** Why a run failed before any pass could record it (the database away). */
+      err?: Error;
+    };
 
 /** Lease name of a job's poll or sweep: the two may overlap, two polls of one job never. */
 export function leaseName(job: JobConfig, kind: RunKind): string {
@@ -140,7 +145,8 @@ async function runPass(
   } catch (err) {
     status = signal.aborted || err instanceof BackfillRequested ? 'aborted' : 'failed';
     error = err instanceof PassFailed || err instanceof BackfillRequested ? err.message : coerceError(err).message;
-    if (status === 'failed') log.error({ err: coerceError(err), kind }, 'polling run failed');
+    // The scheduler logs when failures start and end (failureBackoff); each one is only a debug line.
+    if (status === 'failed') log.debug({ err: coerceError(err), kind }, 'polling run failed');
     else if (err instanceof BackfillRequested) log.info({ kind }, err.message);
   }
   progress.finish();
@@ -148,7 +154,7 @@ async function runPass(
   await finishRun(deps.db, id, { ...snapshot(), status, error, finishedAt: new Date(finished), durationMs: finished - started });
   deps.metrics?.count('polling.runs', 1, { job: job.name, kind, status });
   deps.metrics?.count('polling.429s', stats.rateLimited, { job: job.name });
-  log.info({ kind, status, records: counts.records, pages: counts.pages, apiCalls: stats.calls, rateLimited: stats.rateLimited, durationMs: finished - started }, 'polling run finished');
+  log[status === 'failed' ? 'debug' : 'info']({ kind, status, error, records: counts.records, pages: counts.pages, apiCalls: stats.calls, rateLimited: stats.rateLimited, durationMs: finished - started }, 'polling run finished');
   return { id, kind, records: counts.records, error, status };
 }
 

@@ -11,7 +11,7 @@ import type { JobConfig } from '../config/schema.ts';
 import { coerceError } from '../errors.ts';
 import { createAdaptiveGate } from './adaptive.ts';
 import { runJob, type PollDeps, type RunKind, type RunOutcome } from './jobs.ts';
-import type { Service } from '../loop.ts';
+import { failureBackoff, type FailureBackoff, type Service } from '../loop.ts';
 
 export interface PollingServiceOptions extends Omit<PollDeps, 'worker' | 'signal'> {
   jobs: readonly JobConfig[];
@@ -46,7 +46,20 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
   const clock = options.now ?? Date.now;
   const gates = new Map(options.jobs.filter((job) => job.adaptive.enabled).map((job) => [job.name, createAdaptiveGate(options.db, job, log)]));
 
-  const trigger = async (jobName: string, kind: RunKind = 'poll'): Promise<RunOutcome | undefined> => {
+  /** Per job and kind: failures in a row, and the ticks skipped until the next attempt is due. */
+  const backoffs = new Map<string, { failures: FailureBackoff; retryAt: number }>();
+  const backoffOf = (key: string, job: JobConfig, kind: RunKind) => {
+    let state = backoffs.get(key);
+    if (!state) {
+      const failures = failureBackoff({ log: log.child({ job: job.name, kind }), what: `polling ${job.name} (${kind})`, baseMs: 10_000, maxMs: 600_000, now: clock });
+      state = { failures, retryAt: 0 };
+      backoffs.set(key, state);
+    }
+    return state;
+  };
+
+  /** `force`: run even while backing off after failures (an operator or the demo asked for it). */
+  const trigger = async (jobName: string, kind: RunKind = 'poll', force = false): Promise<RunOutcome | undefined> => {
     const job = options.jobs.find((j) => j.name === jobName);
     if (!job || stopped) return undefined;
     const key = `${kind}:${job.name}`;
@@ -54,12 +67,21 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
       log.debug({ job: job.name, kind }, 'previous run still going: tick skipped');
       return { status: 'skipped', reason: 'leased' };
     }
+    const backoff = backoffOf(key, job, kind);
+    if (!force && clock() < backoff.retryAt) {
+      log.debug({ job: job.name, kind, retryAt: new Date(backoff.retryAt) }, 'backing off after failures: tick skipped');
+      return { status: 'skipped', reason: 'backoff' };
+    }
     const run = (async () => {
       const startedAt = clock();
-      const outcome = await runJob(deps, job, kind).catch((err: unknown): RunOutcome => {
-        log.error({ err: coerceError(err), job: job.name, kind }, 'polling run crashed');
-        return { status: 'failed', runs: [] };
-      });
+      const outcome = await runJob(deps, job, kind).catch((err: unknown): RunOutcome => ({ status: 'failed', runs: [], err: coerceError(err) }));
+      if (outcome.status === 'failed') {
+        const error = outcome.err ?? new Error(outcome.runs.find((r) => r.error)?.error ?? 'polling run failed');
+        backoff.retryAt = clock() + backoff.failures.failed(error);
+      } else if (outcome.status === 'ok') {
+        backoff.failures.succeeded();
+        backoff.retryAt = 0;
+      }
       if (kind === 'poll' && outcome.status === 'ok') await adapt(job, startedAt);
       return outcome;
     })();
@@ -98,7 +120,7 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
 
   const runNow = async (jobName: string, kind: RunKind = 'poll'): Promise<RunOutcome | undefined> => {
     for (let running = inFlight.get(`${kind}:${jobName}`); running; running = inFlight.get(`${kind}:${jobName}`)) await running;
-    return trigger(jobName, kind);
+    return trigger(jobName, kind, true);
   };
 
   return {

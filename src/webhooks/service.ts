@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { failAbandonedWebhookEvents, INBOX_CHANNEL, pruneQuarantine, pruneWebhookEvents, webhookStatus } from './inbox-store.ts';
 import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
-import { inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
+import { failureBackoff, inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
 import { maintainTables } from '../db/maintenance.ts';
 import type { Listen, Unlisten } from '../db/listen.ts';
 import type { Metrics } from '../metrics/registry.ts';
@@ -123,35 +123,43 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     if (done.analyze.length + done.vacuum.length > 0) log.debug(done, 'refreshed table statistics');
   };
 
+  const housekeepingFailures = failureBackoff({ log, what: 'webhook inbox housekeeping', level: 'warn', baseMs: Math.max(statusEveryMs, MIN_HOUSEKEEPING_MS), maxMs: MAX_BACKOFF_MS });
   const housekeeping = loopLifecycle(async (control) => {
     while (!control.stopping) {
+      let wait = Math.max(statusEveryMs, MIN_HOUSEKEEPING_MS);
+      let failed = false;
       for (const [what, task] of [['status', refreshStatus], ['table maintenance', maintain], ['retention', prune]] as const) {
         if (control.stopping) break;
         try {
           await task();
         } catch (err) {
-          log.warn({ err }, `webhook inbox ${what} failed`);
+          if (!failed) wait = housekeepingFailures.failed(err, { task: what });
+          failed = true;
         }
       }
-      await sleep(Math.max(statusEveryMs, MIN_HOUSEKEEPING_MS), control.signal);
+      if (!failed) housekeepingFailures.succeeded();
+      await sleep(wait, control.signal);
     }
   });
 
   // Stopping aborts the control's signal: a batch waiting on HubSpot reads gives up waiting (its
   // events are retried) and the wait between batches ends.
+  const failures = failureBackoff({ log, what: 'webhook processing', baseMs: deps.intervalMs, maxMs: MAX_BACKOFF_MS });
   const lifecycle = loopLifecycle(async (control) => {
     while (!control.stopping) {
       let full = false;
+      let wait = deps.intervalMs;
       const batch = ++batchesStarted;
       try {
         const result = await processWebhookBatch({ ...deps, log, signal: control.signal });
+        failures.succeeded();
         full = result.claimed >= deps.config.processBatchSize;
         if (!full) resolveIdle(batch);
       } catch (err) {
-        log.error({ err }, 'webhook processing failed');
+        wait = failures.failed(err);
       }
       if (full || control.stopping) continue;
-      await sleep(deps.intervalMs, AbortSignal.any([control.signal, wake.signal]));
+      await sleep(wait, AbortSignal.any([control.signal, wake.signal]));
       wake = new AbortController();
     }
   });
@@ -179,6 +187,9 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     },
   };
 }
+
+/** Waits after repeated failures (the database away) grow to this. */
+const MAX_BACKOFF_MS = 30_000;
 
 /** A floor for the housekeeping period, so `statusIntervalMs: 0` (tests) cannot spin. */
 const MIN_HOUSEKEEPING_MS = 20;

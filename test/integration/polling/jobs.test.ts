@@ -6,6 +6,7 @@ import { createPollingService } from '../../../src/polling/scheduler.ts';
 import { pollingStatus } from '../../../src/polling/status.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { switchableDatabase } from '../../helpers/outage.ts';
 import { liveTruth, mirrorRows, missingOrStale, PORTAL, poller, pollingConfig } from './harness.ts';
 
 let testDb: TestDb;
@@ -121,6 +122,34 @@ describe('polling jobs', () => {
     for (const s of services) await s.stop();
     const runs = await testDb.db.selectFrom('sync_runs').select(['started_at', 'finished_at']).where('job_name', '=', 'race').orderBy('started_at').execute();
     for (let i = 1; i < runs.length; i++) expect(runs[i]!.started_at.getTime()).toBeGreaterThanOrEqual(runs[i - 1]!.finished_at!.getTime());
+  }, 60_000);
+
+  it('with the database down, skips ticks while it backs off, and logs when the failures start and when they end', async () => {
+    const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'outage', properties: ['email'] }]));
+    const outage = switchableDatabase(testDb.db);
+    let skew = 0;
+    const service = createPollingService({ ...p.deps, db: outage.db, jobs: p.config.jobs, runAtStart: false, now: () => Date.now() + skew });
+    await service.start();
+    const failing = () => p.lines.filter((l) => Number(l.level) >= 40);
+    try {
+      expect((await service.trigger('outage'))?.status).toBe('failed');
+      const attempted = outage.statements;
+      // Ticks inside the backoff are skipped without touching the database.
+      for (let i = 0; i < 5; i++) expect(await service.trigger('outage')).toEqual({ status: 'skipped', reason: 'backoff' });
+      expect(outage.statements).toBe(attempted);
+      for (let i = 0; i < 3; i++) {
+        skew += 11 * 60_000;
+        expect((await service.trigger('outage'))?.status).toBe('failed');
+      }
+      expect(failing().map((l) => l.msg)).toEqual(['polling outage (poll) failed; retrying with backoff until it recovers']);
+      outage.down = false;
+      skew += 11 * 60_000;
+      expect((await service.trigger('outage'))?.status).toBe('ok');
+      expect(p.lines.find((l) => l.msg === 'polling outage (poll) recovered')).toMatchObject({ failedAttempts: 4 });
+      expect(failing()).toHaveLength(1);
+    } finally {
+      await service.stop();
+    }
   }, 60_000);
 
   it('runNow waits out the run already going here, then runs its own; trigger would skip', async () => {

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { storeWithin } from '../../../src/webhooks/ingest.ts';
-import { createReceiverService, webhookServices } from '../../../src/webhooks/service.ts';
+import { createProcessorService, createReceiverService, jobProperties, webhookServices } from '../../../src/webhooks/service.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { switchableDatabase } from '../../helpers/outage.ts';
 import { captureLogger, hubspotEvent, SECRET_A, testConfig, v1Headers, waitFor } from './helpers.ts';
 
 let testDb: TestDb;
@@ -66,5 +67,36 @@ describe('webhook services', () => {
     expect((await inFlight).status).toBe(200);
     await stopping;
     expect(await testDb.db.selectFrom('webhook_events').select('object_id').where('object_id', '=', '888').executeTakeFirst()).toEqual({ object_id: '888' });
+  });
+
+  it('with the database down, the processor backs off and logs one line when the outage starts and one when it ends', async () => {
+    const outage = switchableDatabase(testDb.db);
+    const capture = captureLogger();
+    const config = testConfig();
+    const processor = createProcessorService({
+      db: outage.db,
+      log: capture.log,
+      metrics: new Metrics(),
+      config: config.webhooks,
+      properties: jobProperties(config),
+      intervalMs: 5,
+      statusIntervalMs: 5,
+    });
+    await processor.start();
+    try {
+      // Waits of 5, 10, 20 … ms: a dozen failed attempts take a few seconds, not the hundreds a fixed 5 ms would.
+      await waitFor(async () => (outage.statements >= 12 ? true : undefined));
+      const failing = capture.lines().filter((l) => Number(l.level) >= 40).map((l) => String(l.msg));
+      expect(failing).toContain('webhook processing failed; retrying with backoff until it recovers');
+      // Each loop (processing, housekeeping) said it once, however often it failed.
+      expect(new Set(failing).size).toBe(failing.length);
+      expect(failing.every((msg) => msg.endsWith('failed; retrying with backoff until it recovers'))).toBe(true);
+      outage.down = false;
+      const recovered = await waitFor(async () => capture.lines().find((l) => l.msg === 'webhook processing recovered'));
+      expect(recovered.failedAttempts).toBeGreaterThanOrEqual(2);
+      expect(recovered.failingForMs).toBeGreaterThan(0);
+    } finally {
+      await processor.stop();
+    }
   });
 });

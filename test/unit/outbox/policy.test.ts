@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { afterFailure, backoffMs, classifyOutcome } from '../../../src/outbox/policy.ts';
+import { backoffMs } from '../../../src/loop.ts';
+import { afterFailure, classifyOutcome } from '../../../src/outbox/policy.ts';
 import type { HttpOutcome } from '../../../src/paragon/http.ts';
 
 const NOW = Date.parse('2026-11-22T10:00:00Z');
@@ -26,13 +27,13 @@ describe('backoffMs', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 200 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, r) => {
         const step = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (n - 1));
-        const ms = backoffMs(n, policy, r);
+        const ms = backoffMs(n, policy.backoffBaseMs, policy.backoffMaxMs, r);
         return ms >= Math.floor(step / 2) && ms <= step;
       }),
     );
-    expect(backoffMs(1, policy, 0)).toBe(500);
-    expect(backoffMs(3, policy, 0.999999)).toBe(4000);
-    expect(backoffMs(1000, policy, 0)).toBe(30_000);
+    expect(backoffMs(1, policy.backoffBaseMs, policy.backoffMaxMs, 0)).toBe(500);
+    expect(backoffMs(3, policy.backoffBaseMs, policy.backoffMaxMs, 0.999999)).toBe(4000);
+    expect(backoffMs(1000, policy.backoffBaseMs, policy.backoffMaxMs, 0)).toBe(30_000);
   });
 });
 
