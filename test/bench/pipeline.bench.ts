@@ -1,6 +1,6 @@
 /**
  * The pipeline end to end, as production runs it: a `hubsync run --role web` process and a
- * `hubsync run --role worker` process on one Postgres, a fresh database, signed batches of 100
+ * `hubsync run --role worker` process, with the Node flags the Procfile gives them, on one Postgres, a fresh database, signed batches of 100
  * property changes over 1,000 contacts posted at concurrency 10. Each figure is printed beside
  * its ceiling from the same run:
  *
@@ -14,7 +14,7 @@
  *    events/s on an analysed database vs the same ceiling measured after `ANALYZE`;
  * 4. a steady 500 events/s (a batch of 50 every 100 ms) to new contacts: webhook 2xx → value
  *    visible in `hubspot_objects` (p50/p95/p99/max), read by a watcher polling every 2 ms;
- * 5. each process's peak RSS (VmHWM) beside its RSS at start.
+ * 5. each process's peak RSS (VmHWM) beside its RSS at start, and its CPU time per 1,000 events.
  *
  * `DATABASE_URL=… npm run bench pipeline`; `PIPELINE_EVENTS` sets the events per phase (default
  * 50,000; 330,000 sends a million in all: three phases of it and the latency probe). Postgres only: the embedded database has no second process.
@@ -154,8 +154,21 @@ function rssOf(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return kb / 1024;
 }
 
+/** Node's flags for a role as the Procfile starts it (`web: node <flags> bin/hubsync.js …`). */
+function procfileFlags(role: 'web' | 'worker'): string[] {
+  const procfile = readFileSync(fileURLToPath(new URL('../../Procfile', import.meta.url)), 'utf8');
+  const line = procfile.split('\n').find((l) => l.startsWith(`${role}:`)) ?? '';
+  return (/^\w+:\s*node\s+(.*?)\s*bin\/hubsync\.js/.exec(line)?.[1] ?? '').split(/\s+/).filter(Boolean);
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function startDaemon(configFile: string, role: 'web' | 'worker'): Daemon {
-  const child = spawn(process.execPath, [BIN, 'run', '--role', role, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...procfileFlags(role), BIN, 'run', '--role', role, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   let startRss = 0;
   const address = new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`hubsync ${role} exited with ${code}`)));
@@ -299,7 +312,8 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
   const load = () => `load ${os.loadavg()[0]!.toFixed(1)}`;
   const lines: string[] = [
     `Postgres; separate web and worker processes; ${batches} signed batches of ${BATCH} property changes over ${CONTACTS} contacts per phase, ` +
-      `concurrency ${CONCURRENCY}; claim ${CLAIM}; ${os.cpus().length} cores shared by this client, both processes and the database`,
+      `concurrency ${CONCURRENCY}; claim ${CLAIM}; node flags from the Procfile: web ${procfileFlags('web').join(' ') || 'none'}, ` +
+      `worker ${procfileFlags('worker').join(' ') || 'none'}; ${os.cpus().length} cores shared by this client, both processes and the database`,
   ];
 
   // Ceilings first, each on its own fresh scratch database, before the daemons load the machine.
@@ -364,6 +378,7 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
 
     // 3. Worker stopped; a backlog; ANALYZE; the worker again.
     const firstWorkerPeak = rssOf(worker.child.pid!, 'VmHWM');
+    const firstWorkerCpu = cpuOf(worker.child.pid!);
     await worker.stop();
     await receiver.flood(batches);
     await sql`analyze`.execute(db);
@@ -384,12 +399,17 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
         `p95 ${quantile(seen, 0.95).toFixed(0)} ms, p99 ${quantile(seen, 0.99).toFixed(0)} ms (target < 100 ms), max ${seen.at(-1)!.toFixed(0)} ms (${load()})`,
     );
 
-    // 5. Memory.
+    // 5. Memory and CPU.
     const total = sent + seen.length;
     lines.push(
       `5. peak RSS over ${(total / 1000).toFixed(0)}k events: web ${rssOf(web.child.pid!, 'VmHWM').toFixed(0)} MB (${web.startRssMb().toFixed(0)} MB at start), ` +
         `worker ${rssOf(worker.child.pid!, 'VmHWM').toFixed(0)} MB (${worker.startRssMb().toFixed(0)} MB at start; ` +
         `${firstWorkerPeak.toFixed(0)} MB in phase 2) (target < 200 MB)`,
+    );
+    const perThousandEvents = (seconds: number) => ((seconds * 1000 * 1000) / total).toFixed(0);
+    lines.push(
+      `   CPU per 1,000 events: web ${perThousandEvents(cpuOf(web.child.pid!))} ms, worker ${perThousandEvents(firstWorkerCpu + cpuOf(worker.child.pid!))} ms ` +
+        `(both processes' whole lives, start-up included)`,
     );
     await receiver.agent.destroy();
     return lines;
