@@ -15,6 +15,11 @@ import { retryAfterMs } from '../retry-after.ts';
 import type { HubSpotObject, HubSpotReader, Priority } from './objects.ts';
 import { createObjectTypeResolver, type CustomObjectSchema, type ObjectTypeResolver } from './schemas.ts';
 import { describeFailure, type CallOutcome, type CallResult } from './outcome.ts';
+import { createPropertyCatalog, listUrlLength, MAX_LIST_URL_LENGTH, type PropertyCatalog } from './properties.ts';
+
+/** A type's property list is read again after an hour; a name it lacks re-reads it, at most once a minute. */
+const PROPERTY_LIST_TTL_MS = 3_600_000;
+const PROPERTY_LIST_MIN_REFRESH_MS = 60_000;
 
 export interface SearchFilter {
   propertyName: string;
@@ -54,7 +59,10 @@ export interface HubSpotAccount {
     priority: Priority,
     opts?: CallOptions,
   ): Promise<CallResult<Page>>;
+  /** Batch read of up to 100 ids; `all` reads every property the type has (from `properties`). */
   batchRead(objectType: string, ids: readonly string[], properties: readonly string[] | 'all', priority: Priority, opts?: CallOptions): Promise<CallResult<{ results: HubSpotObject[]; missing: string[] }>>;
+  /** The portal's property names per type, cached. */
+  readonly properties: PropertyCatalog;
   /** The portal's custom object types (`GET /crm/v3/schemas`). */
   customSchemas(opts?: CallOptions): Promise<CallResult<CustomObjectSchema[]>>;
   /** Property names of the object type (`GET /crm/v3/properties/{type}`); a 404 when the API has none. */
@@ -98,6 +106,7 @@ export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsD
       return result.value;
     },
     pausedUntil: (portalId) => accounts.get(portalId)?.budget.pausedUntil(),
+    observeProperties: (portalId, objectType, names) => accounts.get(portalId)?.properties.observe(objectType, names),
   };
   const types = createObjectTypeResolver({
     load: async (portalId) => accounts.get(portalId)?.customSchemas() ?? { ok: false, failure: 'client', status: 404, message: `no hubspot.accounts entry for portal ${portalId}`, body: null },
@@ -129,16 +138,51 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     ...(deps.onPause ? { onPause: (pause: Pause) => deps.onPause?.(config.portalId, pause) } : {}),
   });
-  const client = new Client({ accessToken: config.accessToken, basePath: baseUrl.replace(/\/$/, ''), numberOfApiCallRetries: 0 });
+  const basePath = baseUrl.replace(/\/$/, '');
+  const client = new Client({ accessToken: config.accessToken, basePath, numberOfApiCallRetries: 0 });
   // The client's decorators are a process-wide singleton applied when an API object is built: build
   // ours now, while they are the empty set this constructor just installed.
   const objects = client.crm.objects;
   const properties = client.crm.properties.coreApi;
   const schemas = client.crm.schemas.coreApi;
 
+  const propertyNames = (objectType: string, opts: CallOptions = {}) =>
+    budget.run('api', 'backfill', () => attempt(async () => {
+      const r = await properties.getAllWithHttpInfo(objectType);
+      return { value: r.data.results.map((p) => p.name), headers: r.headers };
+    }), opts);
+  const catalog = createPropertyCatalog({
+    load: (objectType, signal) => propertyNames(objectType, signal ? { signal } : {}),
+    ttlMs: PROPERTY_LIST_TTL_MS * (deps.timeScale ?? 1),
+    minRefreshMs: PROPERTY_LIST_MIN_REFRESH_MS * (deps.timeScale ?? 1),
+    now: Date.now,
+    onStale: (objectType, message) => log.warn({ objectType, error: message }, 'property list could not be re-read: using the one read before'),
+  });
+  /** A property list to read: `all` through the catalog (HubSpot's defaults when the API lists none). */
+  const resolve = async (objectType: string, props: readonly string[] | 'all', signal: AbortSignal | undefined): Promise<CallResult<readonly string[]>> => {
+    if (props !== 'all') return { ok: true, value: props };
+    const names = await catalog.names(objectType, signal);
+    if (!names.ok) return names;
+    if (names.value === undefined) log.warn({ objectType }, 'the properties API lists nothing for this type: reading its default properties only');
+    return { ok: true, value: names.value ?? [] };
+  };
+  const batchRead = (objectType: string, ids: readonly string[], props: readonly string[], priority: Priority, opts: CallOptions) =>
+    budget.run('api', priority, () => attempt(async () => {
+      const r = await objects.batchApi.readWithHttpInfo(objectType, { inputs: ids.map((id) => ({ id })), properties: [...props], propertiesWithHistory: [] });
+      const errors = ('errors' in r.data ? r.data.errors : undefined) ?? [];
+      const missing = errors.flatMap((e) => Object.values(e.context ?? {}).flat().map(String));
+      return { value: { results: r.data.results as HubSpotObject[], missing }, headers: r.headers };
+    }), opts);
+  const getPage = (objectType: string, page: { limit: number; after?: string; properties?: readonly string[] | undefined; archived?: boolean }, priority: Priority, opts: CallOptions) =>
+    budget.run('api', priority, () => attempt(async () => {
+      const r = await objects.basicApi.getPageWithHttpInfo(objectType, page.limit, page.after, page.properties ? [...page.properties] : undefined, undefined, undefined, page.archived ?? false);
+      return { value: { results: r.data.results as HubSpotObject[], after: r.data.paging?.next?.after } as Page, headers: r.headers };
+    }), opts);
+
   return {
     portalId: config.portalId,
     budget,
+    properties: catalog,
     search: (objectType, request, priority, opts = {}) =>
       budget.run('search', priority, () => attempt(async () => {
         const r = await objects.searchApi.doSearchWithHttpInfo(objectType, {
@@ -151,22 +195,19 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
         });
         return { value: { results: r.data.results as HubSpotObject[], total: r.data.total, after: r.data.paging?.next?.after }, headers: r.headers };
       }), opts),
-    listPage: (objectType, page, priority, opts = {}) =>
-      budget.run('api', priority, () => attempt(async () => {
-        const r = await objects.basicApi.getPageWithHttpInfo(objectType, page.limit, page.after, page.properties ? [...page.properties] : undefined, undefined, undefined, page.archived ?? false);
-        return { value: { results: r.data.results as HubSpotObject[], after: r.data.paging?.next?.after }, headers: r.headers };
-      }), opts),
-    batchRead: (objectType, ids, props, priority, opts = {}) =>
-      budget.run('api', priority, () => attempt(async () => {
-        const r = await objects.batchApi.readWithHttpInfo(objectType, {
-          inputs: ids.map((id) => ({ id })),
-          properties: props === 'all' ? [] : [...props],
-          propertiesWithHistory: [],
-        });
-        const errors = ('errors' in r.data ? r.data.errors : undefined) ?? [];
-        const missing = errors.flatMap((e) => Object.values(e.context ?? {}).flat().map(String));
-        return { value: { results: r.data.results as HubSpotObject[], missing }, headers: r.headers };
-      }), opts),
+    async listPage(objectType, page, priority, opts = {}) {
+      if (!page.properties || listUrlLength(basePath, objectType, page) <= MAX_LIST_URL_LENGTH) return getPage(objectType, page, priority, opts);
+      // Too many names for a query string: list the page's ids, then read them with the names in a POST body.
+      const listed = await getPage(objectType, { ...page, properties: undefined }, priority, opts);
+      if (!listed.ok || listed.value.results.length === 0) return listed;
+      const read = await batchRead(objectType, listed.value.results.map((o) => o.id), page.properties, priority, opts);
+      // A record deleted between the two calls is simply absent: sweeps and webhooks record its deletion.
+      return read.ok ? { ok: true, value: { results: read.value.results, after: listed.value.after } } : read;
+    },
+    async batchRead(objectType, ids, props, priority, opts = {}) {
+      const names = await resolve(objectType, props, opts.signal);
+      return names.ok ? batchRead(objectType, ids, names.value, priority, opts) : names;
+    },
     customSchemas: (opts = {}) =>
       budget.run('api', 'incremental', () => attempt(async () => {
         const r = await schemas.getAllWithHttpInfo();
@@ -176,11 +217,7 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
         }));
         return { value, headers: r.headers };
       }), opts),
-    propertyNames: (objectType, opts = {}) =>
-      budget.run('api', 'backfill', () => attempt(async () => {
-        const r = await properties.getAllWithHttpInfo(objectType);
-        return { value: r.data.results.map((p) => p.name), headers: r.headers };
-      }), opts),
+    propertyNames,
   };
 }
 

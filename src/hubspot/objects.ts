@@ -29,6 +29,8 @@ export interface HubSpotReader {
   ): Promise<{ results: HubSpotObject[]; missing: string[] }>;
   /** While the account's calls wait out a pause (a 429, the daily limit), until when (epoch ms). */
   pausedUntil?(portalId: number): number | undefined;
+  /** Property names seen in webhook data: one the account's property list lacks makes it re-read. */
+  observeProperties?(portalId: number, objectType: string, names: Iterable<string>): void;
 }
 
 /**

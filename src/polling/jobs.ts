@@ -29,8 +29,6 @@ export interface PollDeps {
   signal?: AbortSignal;
   /** Live progress line target when it is a TTY (default stderr); otherwise progress is logged. */
   progressStream?: NodeJS.WriteStream;
-  /** Property names of `properties: all` jobs, per portal and type (filled on first use). */
-  propertyCache?: Map<string, readonly string[] | undefined>;
 }
 
 export type RunKind = 'poll' | 'sweep';
@@ -88,7 +86,7 @@ export async function runJob(deps: PollDeps, job: JobConfig, kind: RunKind): Pro
   try {
     const abandoned = await abandonRuns(deps.db, job.name, kind === 'sweep' ? ['sweep'] : ['backfill', 'incremental'], new Date(now()));
     if (abandoned > 0) log.warn({ abandoned }, 'closed runs a stopped worker left open; resuming from the committed cursor');
-    const properties = await resolveProperties(deps, job, account, controller.signal);
+    const properties = await resolveProperties(job, account, controller.signal);
     const objectType = job.objectType;
     const kinds: SyncRunKind[] = [];
     if (kind === 'sweep') kinds.push('sweep');
@@ -158,18 +156,15 @@ async function runPass(
   return { id, kind, records: counts.records, error, status };
 }
 
-/** The job's property list; for `all`, the type's property names when the API lists them. */
-async function resolveProperties(deps: PollDeps, job: JobConfig, account: HubSpotAccount, signal: AbortSignal): Promise<readonly string[] | undefined> {
+/**
+ * The job's property list; for `all`, every property the type has now (the account's cached list,
+ * re-read hourly and when data names a new one); undefined when the API lists none (default properties).
+ */
+async function resolveProperties(job: JobConfig, account: HubSpotAccount, signal: AbortSignal): Promise<readonly string[] | undefined> {
   if (job.properties !== 'all') return mirrorProperties(job.objectType, job.properties);
-  const key = `${job.portalId}:${job.objectType}`;
-  if (deps.propertyCache?.has(key)) return deps.propertyCache.get(key);
-  const result = await account.propertyNames(job.objectType, { signal });
-  let names: readonly string[] | undefined;
-  if (result.ok) names = result.value;
-  else if (result.failure === 'client') names = undefined; // no properties API (404): take what a read returns
-  else throw new PassFailed(`property list: ${result.message}`);
-  deps.propertyCache?.set(key, names);
-  return names;
+  const result = await account.properties.names(job.objectType, signal);
+  if (!result.ok) throw new PassFailed(`property list: ${result.message}`);
+  return result.value;
 }
 
 /**

@@ -38,7 +38,7 @@ export function workerId(): string {
 export function createPollingService(options: PollingServiceOptions): PollingService {
   const worker = options.worker ?? workerId();
   const controller = new AbortController();
-  const deps: PollDeps = { ...options, worker, signal: controller.signal, propertyCache: options.propertyCache ?? new Map() };
+  const deps: PollDeps = { ...options, worker, signal: controller.signal };
   const log = options.log.child({ module: 'polling' });
   const tasks: { job: string; kind: RunKind; task: ScheduledTask }[] = [];
   const inFlight = new Map<string, Promise<RunOutcome>>();

@@ -96,7 +96,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
       result.claimed = rows.length;
       // Counted as the lease would have: this claim is an attempt.
       for (const row of rows) attempts.set(row.id, row.attempts + 1);
-      const { plans, unplannable } = planAll(rows);
+      const { plans, unplannable } = planAll(rows, deps.reader);
       await markWebhookEventsFailed(trx, unplannable.map((u) => ({ ...u, retryAt: null })), now());
       result.failed = unplannable.length;
       if (unplannable.length > 0) log.warn({ failed: unplannable.length, first: unplannable[0]?.error }, 'webhook events cannot be processed');
@@ -156,7 +156,7 @@ async function claimLeased(
   result.claimed = rows.length;
   attempts.clear();
   for (const row of rows) attempts.set(row.id, row.attempts);
-  const { plans, unplannable } = planAll(rows);
+  const { plans, unplannable } = planAll(rows, deps.reader);
   for (const u of unplannable) fail(u.id, u.error, true);
   const applied = await applyWithFallback(deps, plans.filter((plan) => plan.hydrate.length === 0), new Map(), fail, now, false);
   const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, claim.readDeadlineAt);
@@ -164,7 +164,7 @@ async function claimLeased(
   return { applied, needy: split.needy };
 }
 
-function planAll(rows: readonly WebhookEventRow[]): { plans: Plan[]; unplannable: { id: number; error: string }[] } {
+function planAll(rows: readonly WebhookEventRow[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: { id: number; error: string }[] } {
   const plans: Plan[] = [];
   const unplannable: { id: number; error: string }[] = [];
   for (const row of rows) {
@@ -172,7 +172,17 @@ function planAll(rows: readonly WebhookEventRow[]): { plans: Plan[]; unplannable
     if (plan.ok) plans.push(plan);
     else unplannable.push({ id: plan.id, error: plan.error });
   }
+  observePropertyNames(plans, reader);
   return { plans, unplannable };
+}
+
+/** A property created since its type's property list was read shows up in events first: tell the list. */
+function observePropertyNames(plans: readonly Plan[], reader: HubSpotReader | undefined): void {
+  if (!reader?.observeProperties) return;
+  for (const o of plans.flatMap((plan) => plan.observations)) {
+    if (o.kind === 'propertyChange') reader.observeProperties(o.ref.portalId, o.ref.objectType, [o.property]);
+    else if (o.kind === 'snapshot') reader.observeProperties(o.ref.portalId, o.ref.objectType, Object.keys(o.properties));
+  }
 }
 
 /** Puts back events whose account stays paused, until its pause ends; returns how many. */

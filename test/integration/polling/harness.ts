@@ -44,7 +44,7 @@ export function poller(testDb: TestDb, sandbox: Sandbox, config: Config, worker 
   const metrics = new Metrics();
   const accounts = createHubSpotAccounts(config.hubspot, { log, metrics, timeScale: sandbox.clock.timeScale });
   return {
-    deps: { db: testDb.db, accounts, log, metrics, worker, propertyCache: new Map() },
+    deps: { db: testDb.db, accounts, log, metrics, worker },
     accounts,
     metrics,
     lines,
