@@ -46,13 +46,15 @@ export interface LoggerOptions {
 
 /**
  * The process logger: pino JSON lines to stdout (human-readable on a terminal when `pretty` is
- * auto). Secrets are removed twice over: by key (redact paths) and by value, on the final line,
- * so a token inside an error message or a stack trace is caught too.
+ * auto), each key once. Secrets are removed twice over: by key (redact paths) and by value, on
+ * the final line, so a token inside an error message or a stack trace is caught too.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.pretty === 'always' || (options.pretty !== 'never' && !options.destination && process.stdout.isTTY);
-  const sink: DestinationStream =
-    options.destination ?? (pretty ? PinoPretty({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: false }));
+  const sink: DestinationStream = pretty
+    ? // One line per entry on a terminal too (the metrics line would otherwise fill the screen); errors keep their stacks.
+      PinoPretty({ colorize: !options.destination, singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', destination: options.destination ?? 1 })
+    : (options.destination ?? pino.destination({ fd: 1, sync: false }));
   const redactor = createRedactor(options.secrets ?? []);
   return pino(
     {
@@ -62,8 +64,21 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    { write: (line: string) => sink.write(redactor(line)) },
+    { write: (line: string) => sink.write(redactor(withoutDuplicateKeys(line))) },
   );
+}
+
+/**
+ * A log line with each key once. pino writes a child's bindings and the call's fields side by side,
+ * so a key set at two levels (`module`, `portalId`) would appear twice, which JSON consumers read
+ * differently; the innermost value (the last written) is kept, as JSON.parse does.
+ */
+export function withoutDuplicateKeys(line: string): string {
+  try {
+    return `${JSON.stringify(JSON.parse(line))}\n`;
+  } catch {
+    return line;
+  }
 }
 
 /** Returns a function that removes every secret (raw, JSON-escaped, and line by line for PEM keys) from a string. */

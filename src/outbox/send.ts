@@ -60,9 +60,9 @@ export function createSendRow(deps: SendDeps): SendRow {
     metrics?.count('outbox.failed', 1, { kind: result.kind });
     if (update.status === 'dead' && applied) {
       metrics?.count('outbox.dead');
-      log.error({ id: row.id, name: row.name, userId: row.user_id, status: result.status, error: result.error, failures: update.failures }, 'app event dead: redrive with `hubsync outbox retry --dead`');
+      log.error({ id: row.id, event: row.name, userId: row.user_id, status: result.status, error: result.error, failures: update.failures }, 'app event dead: redrive with `hubsync outbox retry --dead`');
     } else if (result.kind === 'permanent') {
-      log.warn({ id: row.id, name: row.name, status: result.status, error: result.error, failures: update.failures }, 'app event refused by paragon');
+      log.warn({ id: row.id, event: row.name, status: result.status, error: result.error, failures: update.failures }, 'app event refused by paragon');
     } else {
       log.debug({ id: row.id, status: result.status, error: result.error }, 'app event delivery failed, will retry');
       const pause = flow.transient(result, now(), random());

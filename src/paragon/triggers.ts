@@ -228,7 +228,11 @@ export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, dep
     // A user no longer configured, with nothing of ours left: done with them.
     if (deps.db && users.get(user)?.length === 0 && report.failures.length === failuresBefore) await forgetTriggerUser(deps.db, user);
   }
-  log.info({ ...report, errored: report.errored.length, failures: report.failures.length }, 'paragon trigger subscriptions synced');
+  const failed = report.failures.length > 0 || report.errored.length > 0;
+  log[failed ? 'warn' : 'info'](
+    { ...report, errored: report.errored.length, failures: report.failures.length },
+    failed ? 'paragon trigger subscriptions synced, with failures' : 'paragon trigger subscriptions synced',
+  );
   return report;
 }
 

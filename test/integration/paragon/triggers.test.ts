@@ -10,6 +10,7 @@ import { verifyParagon } from '../../../src/webhooks/paragon-signature.ts';
 import { managedTriggerUsers } from '../../../src/paragon/trigger-user-store.ts';
 import { createTestDb } from '../../helpers/db.ts';
 import { startReceiver } from '../sandbox/receiver.ts';
+import { captureLogger } from '../webhooks/helpers.ts';
 import { PROJECT_ID, quietLog, testKeys, waitFor } from '../outbox/harness.ts';
 
 let sandbox: Sandbox;
@@ -173,13 +174,16 @@ describe('syncTriggers against the Triggers API', () => {
     }
   });
 
-  it('rejects tokens signed with another key', async () => {
+  it('rejects tokens signed with another key, and the sync says so at warn', async () => {
     const other = (await import('../../../src/sandbox/paragon/keys.ts')).generateSigningKeyPair();
+    const capture = captureLogger();
     const report = await syncTriggers(
       configSchema.parse({ http: { publicUrl: receiver.base }, paragon: { projectId: PROJECT_ID, signingKey: other.privateKeyPem, actionKitUrl: `${sandbox.baseUrl}/actionkit`, triggers: [contactCreated] } }),
-      { log: quietLog },
+      { log: capture.log },
     );
     expect(report.failures).toEqual([{ user: 'user-1', action: 'list', error: expect.stringContaining('HTTP 401') }]);
+    const summary = capture.lines().find((l) => String(l.msg).startsWith('paragon trigger subscriptions synced'));
+    expect(summary).toMatchObject({ level: 40, failures: 1 });
   });
 
   it('as a worker service, re-creates a managed subscription someone deleted', async () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.ts';
@@ -60,5 +61,25 @@ describe('logger', () => {
     const redact = createRedactor(['we"ird/sec ret']);
     expect(redact(JSON.stringify({ a: 'x we"ird/sec ret y' }))).not.toContain('sec ret');
     expect(redact(`url?k=${encodeURIComponent('we"ird/sec ret')}`)).toBe('url?k=[REDACTED]');
+  });
+
+  it('writes each key once, though a child and the call both set it', () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ destination }).child({ module: 'polling', portalId: 1 }).child({ module: 'polling', job: 'contacts' });
+    log.info({ portalId: 1, name: 'Contact Created' }, 'hello');
+    const line = lines.join('');
+    for (const key of ['module', 'portalId', 'name']) expect(line.split(`"${key}":`)).toHaveLength(2);
+    expect(JSON.parse(line)).toMatchObject({ module: 'polling', portalId: 1, job: 'contacts', msg: 'hello' });
+  });
+
+  it('keeps the metrics line one line in the human-readable form a terminal gets', () => {
+    // `pretty: always` is what a terminal gets by default; a child process, so that stdout is real.
+    const script = `
+      import { createLogger } from './src/log.ts';
+      const counts = Object.fromEntries(Array.from({ length: 60 }, (_, i) => ['webhook.events.received{source=s' + i + '}', i]));
+      createLogger({ pretty: 'always' }).info({ metrics: { counts, gauges: { 'webhook.backlog': 3 } } }, 'metrics');`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out).toContain('metrics');
+    expect(out.trimEnd().split('\n')).toHaveLength(1);
   });
 });
