@@ -63,6 +63,8 @@ const httpSchema = z
     /** Take the public scheme and host from X-Forwarded-Proto / X-Forwarded-Host (Heroku router, nginx). */
     trustProxy: z.boolean().default(false),
     bodyLimitBytes: positiveInt.default(1_048_576),
+    /** On shutdown, answer 503 with `Connection: close` this long (or until no connection is open) before closing. */
+    drainMs: nonNegativeInt.default(2000),
   })
   .strict();
 

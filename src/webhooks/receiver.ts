@@ -6,8 +6,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createWebhookHandlers, type HandlerReply, type ReceiverDeps, type WebhookRequest } from './handlers.ts';
 
+export interface ReceiverOptions extends ReceiverDeps {
+  /** True once shutdown has begun: every request is answered 503 with `Connection: close` (healthz 200). */
+  draining?: () => boolean;
+}
+
 /** Builds the receiver's fastify app; the caller listens (or injects, in tests). */
-export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
+export function buildReceiver(deps: ReceiverOptions): FastifyInstance {
   const log = deps.log.child({ module: 'webhooks' });
   const handlers = createWebhookHandlers(deps, log);
   const bodyLimit = deps.config.http.bodyLimitBytes;
@@ -22,13 +27,20 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
     requestTimeout: 15_000,
   });
   // On shutdown, in-flight requests finish; their keep-alive sockets close with the response
-  // instead of idling until the keep-alive timeout and holding close() up.
+  // instead of idling until the keep-alive timeout and holding close() up. A request that
+  // arrives while draining, on a new or a kept-alive connection, gets a clean 503 (the sender
+  // retries) rather than a reset.
   let closing = false;
+  const draining = () => closing || (deps.draining?.() ?? false);
   app.addHook('preClose', async () => {
     closing = true;
   });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!draining() || request.url === '/healthz') return;
+    return reply.code(503).header('connection', 'close').header('retry-after', '5').send({ error: 'shutting down' });
+  });
   app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+    if (draining()) reply.header('connection', 'close');
   });
   // Keep the body as bytes: signatures are over exactly what was sent, never re-serialised JSON.
   app.removeAllContentTypeParsers();

@@ -1,6 +1,7 @@
 /**
  * The webhook services `hubsync run` starts: the receiver (`web`) and the processor (`worker`).
  */
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -16,9 +17,24 @@ import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import type { Readiness, ReceiverDeps } from './handlers.ts';
 import { buildReceiver } from './receiver.ts';
 
-/** The receiver as a service: listens on `http.host:http.port`; stop closes it after in-flight requests finish. */
+/**
+ * The receiver as a service: listens on `http.host:http.port`. Stop first drains for up to
+ * `http.drainMs` (every request answered 503 with `Connection: close`, so senders and load
+ * balancers move on cleanly), ending early once no connection is open; then it closes the server
+ * after the requests in flight finish.
+ */
 export function createReceiverService(deps: ReceiverDeps): Service & { app: FastifyInstance; address(): string | undefined } {
-  const app = buildReceiver(deps);
+  let draining = false;
+  const app = buildReceiver({ ...deps, draining: () => draining });
+  const open = new Set<Socket>();
+  let allClosed: (() => void) | undefined;
+  app.server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => {
+      open.delete(socket);
+      if (open.size === 0) allClosed?.();
+    });
+  });
   let address: string | undefined;
   return {
     name: 'webhook-receiver',
@@ -29,6 +45,15 @@ export function createReceiverService(deps: ReceiverDeps): Service & { app: Fast
       deps.log.info({ address }, 'webhook receiver listening');
     },
     async stop() {
+      draining = true;
+      if (open.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          allClosed = resolve;
+          timer = setTimeout(resolve, deps.config.http.drainMs);
+        });
+        clearTimeout(timer);
+      }
       // In-flight requests finish; a client still sending after the grace is cut off.
       const cutOff = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
       try {

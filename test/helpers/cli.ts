@@ -36,7 +36,7 @@ export function finished(child: ReturnType<typeof startCli>): Promise<Finished> 
 }
 
 /** Resolves once the process has printed a line matching `pattern` (on stdout or stderr). */
-export function waitForOutput(child: ReturnType<typeof startCli>, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+export function waitForOutput(child: ReturnType<typeof startCli>, pattern: RegExp, timeoutMs = 90_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
       if (pattern.test(child.output.stdout) || pattern.test(child.output.stderr)) {

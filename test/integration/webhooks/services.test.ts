@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
@@ -97,6 +98,32 @@ describe('webhook services', () => {
       expect(recovered.failingForMs).toBeGreaterThan(0);
     } finally {
       await processor.stop();
+    }
+  });
+
+  it('while draining, a request on an open keep-alive connection is answered 503 with Connection: close, not reset', async () => {
+    const config = testConfig();
+    const service = createReceiverService({ db: testDb.db, log: captureLogger().log, metrics: new Metrics(), config });
+    await service.start();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (objectId: number) =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const body = JSON.stringify([hubspotEvent({ objectId })]);
+        const request = http.request(`${service.address()!}/webhooks/hubspot`, { method: 'POST', agent, headers: v1Headers(SECRET_A, body) }, (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode!, connection: response.headers.connection }));
+        });
+        request.on('error', reject);
+        request.end(body);
+      });
+    try {
+      expect(await post(901)).toEqual({ status: 200, connection: 'keep-alive' });
+      const stopping = service.stop();
+      // The same socket, kept alive, after SIGTERM.
+      expect(await post(902)).toEqual({ status: 503, connection: 'close' });
+      await stopping;
+    } finally {
+      agent.destroy();
     }
   });
 });
