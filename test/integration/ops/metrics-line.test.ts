@@ -37,6 +37,8 @@ describe('the metrics log stream of a running daemon', () => {
     try {
       // Wait for a line written after the first poll and the first webhooks were handled.
       await waitForOutput(child, /"msg":"metrics".*polling\.records\{job=contacts\}":[1-9].*webhook\.events\.received/s, 90_000);
+      // The inbox's first events are being applied (a line can come before the processor's first batch).
+      await waitForOutput(child, /"webhook\.events\.processed":[1-9].*"msg":"metrics"/, 60_000);
       await waitForOutput(child, /"webhook\.coverage\{objectType=contacts,portalId=62515\}"/, 60_000);
     } finally {
       child.kill('SIGTERM');
