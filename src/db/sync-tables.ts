@@ -59,9 +59,20 @@ export interface SyncAccountPausesTable {
   created_at: Timestamp;
 }
 
+/** `sync_rescans`: a request that a job re-read from `rescan_from` (a journal gap); done once a poll covered it. */
+export interface SyncRescansTable {
+  id: Generated<number>;
+  job_name: string;
+  rescan_from: Timestamp;
+  reason: string;
+  requested_at: Timestamp;
+  done_at: NullableTimestamp;
+}
+
 export interface SyncTables {
   sync_cursors: SyncCursorsTable;
   sync_runs: SyncRunsTable;
   job_leases: JobLeasesTable;
   sync_account_pauses: SyncAccountPausesTable;
+  sync_rescans: SyncRescansTable;
 }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
 import { getCursor, resetCursors } from './cursor-store.ts';
 import { acquireLease, releaseLease, renewLease } from './lease-store.ts';
+import { completeRescans, pendingRescan } from './rescan-store.ts';
 import { abandonRuns, finishRun, insertRun, updateRunCounts } from './run-store.ts';
 import type { Database } from '../db/schema.ts';
 import type { SyncRunKind } from '../db/sync-tables.ts';
@@ -89,17 +90,24 @@ export async function runJob(deps: PollDeps, job: JobConfig, kind: RunKind): Pro
     const properties = await resolveProperties(job, account, controller.signal);
     const objectType = job.objectType;
     const kinds: SyncRunKind[] = [];
+    // A requested re-read (a journal gap): the search starts from its point, and archived records are swept too.
+    const rescan = kind === 'poll' ? await pendingRescan(deps.db, job.name) : undefined;
     if (kind === 'sweep') kinds.push('sweep');
     else {
       const cursor = await getCursor(deps.db, { jobName: job.name, portalId: job.portalId, objectType });
       if (!cursor || cursor.mode === 'backfill') kinds.push('backfill');
       kinds.push('incremental');
+      if (rescan) {
+        kinds.push('sweep');
+        log.info({ from: new Date(rescan.from).toISOString() }, 're-reading from a requested point (a journal gap)');
+      }
     }
     for (const k of kinds) {
-      const run = await runPass(deps, job, account, k, properties, controller.signal, log);
+      const run = await runPass(deps, job, account, k, properties, controller.signal, log, rescan?.from);
       runs.push(run);
       if (run.status !== 'ok') return { status: run.status, runs };
     }
+    if (rescan) await completeRescans(deps.db, job.name, rescan.upTo, new Date(now()));
     return { status: 'ok', runs };
   } finally {
     clearInterval(renew);
@@ -116,6 +124,7 @@ async function runPass(
   properties: readonly string[] | undefined,
   signal: AbortSignal,
   log: Logger,
+  rescanFrom: number | undefined,
 ): Promise<{ id: number; kind: SyncRunKind; records: number; error: string | null; status: 'ok' | 'failed' | 'aborted' }> {
   const now = deps.now ?? Date.now;
   const started = now();
@@ -127,7 +136,7 @@ async function runPass(
   const progress = createProgress({ log, label: `${job.name} ${kind}`, stream: deps.progressStream ?? process.stderr, now });
   let lastSaved = started;
   const ctx: PassContext = {
-    db: deps.db, job, account, properties, log: log.child({ kind }), metrics: deps.metrics, now, signal, stats, counts, progress,
+    db: deps.db, job, account, properties, log: log.child({ kind }), metrics: deps.metrics, now, signal, stats, counts, progress, rescanFrom,
     onPage: async () => {
       if (now() - lastSaved < 2_000) return;
       lastSaved = now();

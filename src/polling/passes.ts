@@ -37,6 +37,8 @@ export interface PassContext {
   progress?: Progress | undefined;
   /** Called after each committed page (to persist run counts). */
   onPage?: (() => Promise<void>) | undefined;
+  /** Epoch ms the incremental search must re-read from this run (a requested re-read), when earlier than its cursor. */
+  rescanFrom?: number | undefined;
 }
 
 /** A pass ends with a failure it could not retry away (the cursor keeps what committed). */
@@ -149,7 +151,8 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
   if (cursor?.mode === 'backfill') throw new BackfillRequested();
   let stored = positionOf(cursor);
   const storedAtStart = stored;
-  let position = startPosition(stored, cursor?.rescanFrom ?? null);
+  const requested = [cursor?.rescanFrom, ctx.rescanFrom].filter((t): t is number => t !== undefined && t !== null);
+  let position = startPosition(stored, requested.length > 0 ? Math.min(...requested) : null);
   // The look-back range is re-read once the run passes where the last one stopped; from then on a
   // crash need only re-read from this run's own anchor (what it commits when it completes).
   const anchor = runStart - ctx.job.lookbackSeconds * 1000;

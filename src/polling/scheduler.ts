@@ -22,6 +22,8 @@ export interface PollingServiceOptions extends Omit<PollDeps, 'worker' | 'signal
 }
 
 export interface PollingService extends Service {
+  /** This process's lease owner id (other worker-side leases use it too). */
+  readonly worker: string;
   /** Runs a job now (as a tick would); skipped when it is already running here or elsewhere. */
   trigger(jobName: string, kind?: RunKind): Promise<RunOutcome | undefined>;
   /** Runs a job now, after the run of it already going here (which may have started too early to see what matters). */
@@ -125,6 +127,7 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
 
   return {
     name: 'polling',
+    worker,
     trigger,
     runNow,
     nextRuns: () => Object.fromEntries(tasks.filter((t) => t.kind === 'poll').map((t) => [t.job, t.task.getNextRun()])),
