@@ -108,6 +108,7 @@ export function configSecrets(config: Config): string[] {
   const secrets: string[] = [];
   for (const account of config.hubspot.accounts) secrets.push(account.accessToken);
   for (const app of config.hubspot.apps) secrets.push(app.clientSecret);
+  if (config.hubspot.journal) secrets.push(config.hubspot.journal.clientSecret);
   if (config.paragon) secrets.push(config.paragon.signingKey, config.paragon.webhookSecret);
   if (config.database.url) {
     try {

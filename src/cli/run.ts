@@ -11,6 +11,8 @@ import { createLedgerRetention } from '../mirror/retention.ts';
 import { outboxCollector } from '../outbox/api.ts';
 import { outboxServices } from '../outbox/services.ts';
 import { createTriggerSyncService } from '../paragon/triggers-service.ts';
+import { createJournalServices } from '../journal/service.ts';
+import { journalCollector } from '../journal/status.ts';
 import { freshnessReadiness } from '../polling/freshness.ts';
 import { createPollingService, pollingCollector } from '../polling/index.ts';
 import { webhookServices } from '../webhooks/service.ts';
@@ -31,7 +33,7 @@ export interface Daemon {
   receiverUrl(): string | undefined;
 }
 
-/** Wires every module a role runs, in start order: receiver, processor, polling, outbox, metrics. */
+/** Wires every module a role runs, in start order: receiver, processor, polling, journal, outbox, metrics. */
 export async function buildDaemon(config: Config, handle: DatabaseHandle, log: Logger, role: Role, options: { timeScale?: number } = {}): Promise<Daemon> {
   const { db } = handle;
   const metrics = new Metrics();
@@ -45,11 +47,14 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
   );
   const collectors: Collector[] = [];
   if (worker && accounts) {
-    services.push(createPollingService({ db, accounts, log, metrics, jobs: config.jobs }));
+    const polling = createPollingService({ db, accounts, log, metrics, jobs: config.jobs });
+    services.push(polling);
+    services.push(...createJournalServices({ db, log, metrics, config, worker: polling.worker }));
     services.push(...outboxServices({ db, config, log, metrics }));
     if (config.paragon) services.push(createTriggerSyncService(config, { log, db, metrics }));
     services.push(createLedgerRetention({ db, log, retentionHours: config.ledger.retentionHours }));
-    collectors.push(outboxCollector(db), pollingCollector(db, config.jobs), ledgerCollector(db));
+    collectors.push(outboxCollector(db), pollingCollector(db, config.jobs), ledgerCollector(db, { paths: config.hubspot.journal ? ['webhook', 'journal', 'poll'] : ['webhook', 'poll'] }));
+    if (config.hubspot.journal) collectors.push(journalCollector(db));
   }
   services.push(metricsService({ metrics, log, config: config.metrics, collectors }));
   const receiver = services.find((service) => 'address' in service) as (Service & { address(): string | undefined }) | undefined;

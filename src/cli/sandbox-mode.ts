@@ -4,7 +4,7 @@ import { parseConfigObject } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { defaultSubscriptions } from '../sandbox/hubspot/defaults.ts';
 import { DEFAULT_PORTAL_ID } from '../sandbox/hubspot/hubspot.ts';
-import { SANDBOX_APP_ID, SANDBOX_CLIENT_SECRET, seedDemoData } from '../sandbox/cli.ts';
+import { SANDBOX_APP_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, seedDemoData } from '../sandbox/cli.ts';
 import { generateSigningKeyPair, startSandbox, type Sandbox } from '../sandbox/index.ts';
 
 /**
@@ -51,6 +51,7 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
       seed: options.seed,
       accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' as const })),
       faults: { dropRate: options.webhookDropRate, duplicateRate: options.webhookDuplicateRate },
+      journal: { apps: [{ appId: SANDBOX_APP_ID, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET }] },
     },
     paragon: { projectId: SANDBOX_PROJECT_ID, publicKeyPem: keys.publicKeyPem, webhookSecret, seed: options.seed },
   });
@@ -61,6 +62,8 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
       baseUrl: sandbox.baseUrl,
       apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
       accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
+      // The stand-in's app; its token endpoint is the stand-in's own.
+      ...(config.hubspot.journal ? { journal: { ...config.hubspot.journal, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET, tokenUrl: undefined } } : {}),
     },
     // The receiver's own address is the public URL the stand-in signs and Paragon triggers call.
     http: { ...config.http, port: receiverPort, publicUrl: config.http.publicUrl || `http://127.0.0.1:${receiverPort}` },

@@ -100,6 +100,53 @@ const adaptiveSchema = z
   })
   .strict();
 
+const journalConditionSchema = z
+  .object({
+    property: z.string().min(1),
+    operator: z.enum(['EQ', 'N_EQ', 'LT', 'GT', 'LTE', 'GTE', 'CONTAINS', 'STARTS_WITH', 'ENDS_WITH', 'IN', 'NOT_IN', 'IS_EMPTY', 'IS_NOT_EMPTY']),
+    value: z.string().optional(),
+    values: z.array(z.string()).optional(),
+  })
+  .strict();
+
+const journalSchema = z
+  .object({
+    /** The public app's client credentials: the journal authenticates as the app, not as an account. */
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    /** `global`: one journal for every account that installed the app; `local`: one per configured account. */
+    variant: z.enum(['global', 'local']).default('global'),
+    /** Where a journal read for the first time starts: the oldest entry kept (three days) or the newest. */
+    start: z.enum(['earliest', 'latest']).default('earliest'),
+    apiVersion: z.string().regex(/^\d{4}-\d{2}(-beta)?$/, 'a date version like 2026-03').default('2026-03'),
+    /** Default `<hubspot.baseUrl>/oauth/v1/token`. */
+    tokenUrl: httpUrl.optional(),
+    /** Scopes requested besides the journal's own and the object types' read scopes. */
+    scopes: z.array(z.string().min(1)).default([]),
+    /** How long to wait when caught up. */
+    pollIntervalMs: positiveInt.default(1000),
+    /** Entries per `batch/{offset}/next/{count}` read (HubSpot's maximum is 100). */
+    batchSize: z.coerce.number().int().min(1).max(100).default(100),
+    downloadConcurrency: positiveInt.default(4),
+    requestTimeoutMs: positiveInt.default(15_000),
+    /** The lease that keeps each journal on one worker. */
+    leaseSeconds: positiveInt.default(30),
+    subscriptions: z
+      .object({
+        /** Keep the subscriptions as configured (at start and every `syncIntervalSeconds`); off: leave them to someone else. */
+        manage: z.boolean().default(true),
+        associations: z.boolean().default(true),
+        privacyDeletions: z.boolean().default(true),
+        appLifecycle: z.boolean().default(true),
+        /** Per object type, filters (ORed) of conditions (ANDed) on creations and updates. */
+        filters: z.record(z.string(), z.array(z.array(journalConditionSchema).min(1))).default({}),
+        syncIntervalSeconds: nonNegativeInt.default(3600),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 const jobSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only'),
@@ -269,6 +316,8 @@ export const configSchema = z
         baseUrl: httpUrl.default('https://api.hubapi.com'),
         apps: z.array(hubspotAppSchema).default([]),
         accounts: z.array(hubspotAccountSchema).default([]),
+        /** The Webhooks Journal, the third path; off when absent. */
+        journal: journalSchema.optional(),
       })
       .strict()
       .prefault({}),
@@ -321,6 +370,7 @@ export type DatabaseConfig = Config['database'];
 export type WebhooksConfig = Config['webhooks'];
 export type HubSpotAccountConfig = Config['hubspot']['accounts'][number];
 export type JobConfig = Config['jobs'][number];
+export type JournalConfig = NonNullable<Config['hubspot']['journal']>;
 export type ParagonConfig = NonNullable<Config['paragon']>;
 export type OutboxConfig = Config['outbox'];
 export type MetricsConfig = Config['metrics'];

@@ -6,7 +6,7 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | st
 /** `webhook_events`: one row per received event, deduplicated by `dedup_key`. A public contract. */
 export interface WebhookEventsTable {
   id: Generated<number>;
-  source: 'hubspot' | 'paragon' | 'workflow';
+  source: 'hubspot' | 'paragon' | 'workflow' | 'journal';
   dedup_key: string;
   portal_id: number | null;
   app_id: number | null;
@@ -32,7 +32,7 @@ export interface WebhookEventsTable {
 /** `webhook_quarantine`: events that failed validation, kept with their raw JSON and the reason. */
 export interface WebhookQuarantineTable {
   id: Generated<number>;
-  source: 'hubspot' | 'paragon' | 'workflow';
+  source: 'hubspot' | 'paragon' | 'workflow' | 'journal';
   content_hash: string;
   reason: string;
   /** Any JSON value (an event that is not an object is quarantined as it came). */

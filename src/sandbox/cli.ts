@@ -19,6 +19,8 @@ export interface SandboxCommandOptions {
 
 export const SANDBOX_APP_ID = 54321;
 export const SANDBOX_CLIENT_SECRET = 'sandbox-client-secret';
+/** The app's client id, for the Webhooks Journal's client-credentials token. */
+export const SANDBOX_CLIENT_ID = 'sandbox-client-id';
 export const SANDBOX_TOKEN = `pat-sandbox-${DEFAULT_PORTAL_ID}`;
 
 /**
@@ -49,6 +51,7 @@ export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<
       seed,
       accounts: [{ portalId: DEFAULT_PORTAL_ID, accessToken: SANDBOX_TOKEN, tier: 'professional' }],
       apps: o.webhookUrl ? [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET, targetUrl: o.webhookUrl, subscriptions: defaultSubscriptions() }] : [],
+      journal: { apps: [{ appId: SANDBOX_APP_ID, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET }] },
     },
   });
   const interval = o.streamIntervalMs ?? 2_000;
@@ -58,6 +61,7 @@ export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<
   print(`  CRM API base (basePath / hubspot.baseUrl): ${sandbox.baseUrl}`);
   print(`  portalId ${DEFAULT_PORTAL_ID}, access token: ${SANDBOX_TOKEN}`);
   print(`  webhook app ${SANDBOX_APP_ID}, client secret: ${SANDBOX_CLIENT_SECRET}${o.webhookUrl ? `, posting to ${o.webhookUrl}` : ' (no webhookUrl: webhooks off)'}`);
+  print(`  Webhooks Journal: client id ${SANDBOX_CLIENT_ID}, same client secret (token at ${sandbox.baseUrl}/oauth/v1/token)`);
   print(`  control: ${sandbox.baseUrl}/__sandbox/hubspot/{config,truth,deliveries,seed,mutate,stream,faults,index-lag,limits}`);
   print(`  seed ${seed}, time scale ${sandbox.clock.timeScale}${interval > 0 ? `, a change every ${interval} ms` : ''}`);
   return sandbox;

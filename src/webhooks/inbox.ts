@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export type WebhookSource = 'hubspot' | 'paragon' | 'workflow';
+export type WebhookSource = 'hubspot' | 'paragon' | 'workflow' | 'journal';
 
 export interface IncomingEvent {
   source: WebhookSource;

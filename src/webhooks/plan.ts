@@ -7,6 +7,7 @@ import { snapshotFromObject, type HubSpotObject } from '../hubspot/objects.ts';
 import type { ObjectRef, Observation, Via } from '../mirror/observation.ts';
 import { objectTypeName } from '../hubspot/object-types.ts';
 import { parseHubSpotEvent, type EventKind, type HubSpotEvent } from './hubspot-events.ts';
+import { journalObservations, parseJournalEvent } from '../journal/events.ts';
 import type { WebhookSource } from './inbox.ts';
 import { paragonRecord, recordSnapshot, type RecordSnapshot } from './records.ts';
 
@@ -22,7 +23,8 @@ export interface StoredEvent {
 }
 
 export type EventPlan =
-  | { id: number; ok: true; observations: Observation[]; hydrate: ObjectRef[] }
+  /** `readVia`: the path the hydration reads are credited to (default `hydration`, the push side's). */
+  | { id: number; ok: true; observations: Observation[]; hydrate: ObjectRef[]; readVia?: Via }
   /** The event cannot become an observation however often it is tried. */
   | { id: number; ok: false; error: string };
 
@@ -33,6 +35,11 @@ export function planEvent(event: StoredEvent): EventPlan {
     const parsed = parseHubSpotEvent(event.payload);
     if ('reason' in parsed) return { id: event.id, ok: false, error: `stored event no longer validates: ${parsed.reason}` };
     return { id: event.id, ok: true, ...hubspotObservations(parsed.event, parsed.kind, event, seenAt) };
+  }
+  if (event.source === 'journal') {
+    const parsed = parseJournalEvent(event.payload);
+    if ('reason' in parsed) return { id: event.id, ok: false, error: `stored event no longer validates: ${parsed.reason}` };
+    return { id: event.id, ok: true, ...journalObservations(parsed, seenAt), readVia: 'journal' };
   }
   const hints = { portalId: event.portal_id === null ? undefined : String(event.portal_id), objectType: event.object_type ?? undefined };
   const record = event.source === 'paragon' ? paragonRecord((event.payload.payload ?? {}) as Record<string, unknown>) : event.payload;

@@ -23,7 +23,7 @@ import {
 } from './inbox-store.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
-import { objectKey, type ObjectRef, type Observation, type SnapshotObservation } from '../mirror/observation.ts';
+import { objectKey, type ObjectRef, type Observation, type SnapshotObservation, type Via } from '../mirror/observation.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { hydrationReads, planEvent, type EventPlan } from './plan.ts';
 
@@ -241,7 +241,7 @@ async function applyWithFallback(
 ): Promise<number[]> {
   if (plans.length === 0) return [];
   try {
-    await deps.db.transaction().execute((trx) => applyPlans(trx, plans, [...snapshots.values()], now(), countAttempt));
+    await deps.db.transaction().execute((trx) => applyPlans(trx, plans, credited(plans, snapshots), now(), countAttempt));
     return plans.map((plan) => plan.id);
   } catch (err) {
     if (isConnectionError(err)) throw err;
@@ -249,8 +249,8 @@ async function applyWithFallback(
     const ok: number[] = [];
     for (const plan of plans) {
       try {
-        const own = plan.hydrate.flatMap((ref) => snapshots.get(objectKey(ref)) ?? []);
-        await deps.db.transaction().execute((trx) => applyPlans(trx, [plan], own, now(), countAttempt));
+        const own = new Map(plan.hydrate.flatMap((ref) => (snapshots.has(objectKey(ref)) ? [[objectKey(ref), snapshots.get(objectKey(ref))!] as const] : [])));
+        await deps.db.transaction().execute((trx) => applyPlans(trx, [plan], credited([plan], own), now(), countAttempt));
         ok.push(plan.id);
       } catch (eventErr) {
         fail(plan.id, `apply failed: ${(eventErr as Error).message ?? String(eventErr)}`, false);
@@ -258,6 +258,25 @@ async function applyWithFallback(
     }
     return ok;
   }
+}
+
+/**
+ * The snapshots as observations of the paths whose events asked for them: a read a push webhook
+ * triggered is the push side's (`hydration`), one a journal event triggered the journal's. A
+ * record read under another id (a merge's survivor) goes to every path that read in this batch.
+ */
+function credited(plans: readonly Plan[], snapshots: ReadonlyMap<string, SnapshotObservation>): SnapshotObservation[] {
+  const byKey = new Map<string, Set<Via>>();
+  const all = new Set<Via>();
+  for (const plan of plans) {
+    const via = plan.readVia ?? 'hydration';
+    for (const ref of plan.hydrate) {
+      all.add(via);
+      const vias = byKey.get(objectKey(ref)) ?? new Set<Via>();
+      byKey.set(objectKey(ref), vias.add(via));
+    }
+  }
+  return [...snapshots].flatMap(([key, snapshot]) => [...(byKey.get(key) ?? all)].map((via) => (via === snapshot.via ? snapshot : { ...snapshot, via })));
 }
 
 /** Applies plans and marks their events processed, in the caller's transaction. */

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncSubscriptions } from '../../../src/journal/sync.ts';
+import { journalApi, journalTokens } from '../../../src/journal/service.ts';
+import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { APP, drainer, journalConfig, log, mismatches, PORTAL } from './harness.ts';
+
+const TIME_SCALE = 0.01;
+let sandbox: Sandbox;
+let testDb: TestDb;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ timeScale: TIME_SCALE, hubspot: { seed: 3, accounts: [{ portalId: PORTAL, accessToken: `pat-sandbox-${PORTAL}` }], journal: { apps: [APP] } } });
+  testDb = await createTestDb();
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  await testDb?.close();
+});
+
+describe(`the journal consumer on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
+  it('alone (no push webhooks, no polling) brings every change into the mirror: values, creations, deletions, restores, merges, privacy deletions', async () => {
+    const config = journalConfig(sandbox);
+    const api = journalApi(config, config.hubspot.journal!, journalTokens(config, config.hubspot.journal!));
+    const report = await syncSubscriptions({ db: testDb.db, api, log, config: { jobs: config.jobs, journal: config.hubspot.journal! } });
+    expect(report).toMatchObject({ created: 7, failures: [], conflicts: [] });
+    // Everything happens after the subscriptions exist: the journal has all of it. One change per
+    // millisecond: two changes of one property in the same millisecond are a tie no path can order.
+    const ops = sandbox.hubspot.runStream({ seed: 11, count: 400, portalId: PORTAL, startAt: Date.now() - 400, stepMs: 1 });
+    expect(new Set(ops.map((op) => op.kind))).toEqual(new Set(['create', 'update', 'delete', 'restore', 'merge', 'privacyDelete', 'associate', 'dissociate']));
+    await sandbox.hubspot.journal.idle();
+    const d = drainer(testDb.db, config, TIME_SCALE);
+    try {
+      const read = await d.drain();
+      expect(read.entries).toBeGreaterThan(0);
+      const convergence = await mismatches(testDb.db, sandbox, config.jobs);
+      expect(convergence.mismatches).toEqual([]);
+      expect(convergence.checked).toBeGreaterThan(50);
+      // Every change the ledger holds was seen by the journal, and by no other path.
+      const ledger = await testDb.db.selectFrom('change_ledger').select(['first_seen_via', 'seen_by_webhook_at', 'seen_by_poll_at']).where('portal_id', '=', PORTAL).execute();
+      expect(new Set(ledger.map((r) => r.first_seen_via))).toEqual(new Set(['journal']));
+      expect(ledger.every((r) => r.seen_by_webhook_at === null && r.seen_by_poll_at === null)).toBe(true);
+      // Caught up: a second drain reads nothing.
+      expect(await d.drain()).toEqual({ entries: 0, events: 0 });
+    } finally {
+      d.close();
+    }
+  });
+  it('takes every form HubSpot may answer in, and every delivery fault, and still applies each change once', async () => {
+    const faulty = await startSandbox({
+      timeScale: TIME_SCALE,
+      hubspot: {
+        seed: 5,
+        accounts: [{ portalId: PORTAL, accessToken: `pat-sandbox-${PORTAL}` }],
+        journal: {
+          apps: [APP],
+          maxEventsPerEntry: 7,
+          variants: { caughtUp: 'empty', occurredAt: 'epoch', associationFields: 'associated' },
+          faults: { expiredUrlRate: 0.3, duplicateRate: 0.2, slowFileRate: 0.2, slowFileMs: 3_000 },
+        },
+      },
+    });
+    const db = await createTestDb();
+    // The account's local journal this time.
+    const config = journalConfig(faulty, { journal: { batchSize: 5, variant: 'local' } });
+    const d = drainer(db.db, config, TIME_SCALE);
+    try {
+      const api = journalApi(config, config.hubspot.journal!, journalTokens(config, config.hubspot.journal!));
+      await syncSubscriptions({ db: db.db, api, log, config: { jobs: config.jobs, journal: config.hubspot.journal! } });
+      faulty.hubspot.runStream({ seed: 12, count: 150, portalId: PORTAL, startAt: Date.now() - 300, stepMs: 1 });
+      await faulty.hubspot.journal.idle();
+      // Mid-way: the token is revoked (a 401), the API fails twice and rate-limits once.
+      await d.drain();
+      faulty.hubspot.journal.revokeTokens();
+      faulty.hubspot.journal.failNext(503, 2);
+      faulty.hubspot.journal.failNext(429, 1);
+      faulty.hubspot.runStream({ seed: 13, count: 150, portalId: PORTAL, startAt: Date.now() - 100, stepMs: 1 });
+      await faulty.hubspot.journal.idle();
+      await d.drain();
+      const result = await mismatches(db.db, faulty, config.jobs);
+      expect(result.mismatches).toEqual([]);
+      expect(result.checked).toBeGreaterThan(30);
+      // Copies across files were folded into the row of their first delivery.
+      const rows = await db.db.selectFrom('webhook_events').select(['dedup_key', 'deliveries', 'processed_at']).where('source', '=', 'journal').execute();
+      expect(new Set(rows.map((r) => r.dedup_key)).size).toBe(rows.length);
+      expect(rows.some((r) => r.deliveries > 1)).toBe(true);
+      expect(rows.every((r) => r.processed_at !== null)).toBe(true);
+      const totals = d.metrics.snapshot().counters;
+      expect(totals[`journal.urls_renewed{journal=portal:${PORTAL}}`]).toBeGreaterThan(0);
+      expect(totals[`journal.events.duplicate{journal=portal:${PORTAL}}`]).toBeGreaterThan(0);
+    } finally {
+      d.close();
+      await faulty.close();
+      await db.close();
+    }
+  });
+});

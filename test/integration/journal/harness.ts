@@ -1,0 +1,105 @@
+/**
+ * Shared pieces of the journal's integration tests: the stand-in with a journal app, a
+ * configuration reading it, and a drain that reads the journal until caught up and applies what
+ * it stored.
+ */
+import pino from 'pino';
+import { checkConvergence } from '../../../src/cli/convergence.ts';
+import { parseConfigObject } from '../../../src/config/load.ts';
+import type { Config } from '../../../src/config/schema.ts';
+import type { Database } from '../../../src/db/schema.ts';
+import type { Kysely } from 'kysely';
+import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
+import { consumeStep, type ConsumerDeps } from '../../../src/journal/consumer.ts';
+import { journalApi, journalTargets, journalTokens } from '../../../src/journal/service.ts';
+import { Metrics } from '../../../src/metrics/registry.ts';
+import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
+import { jobProperties } from '../../../src/webhooks/service.ts';
+import type { Sandbox } from '../../../src/sandbox/index.ts';
+
+export const PORTAL = 62515;
+export const TOKEN = `pat-sandbox-${PORTAL}`;
+export const APP = { appId: 54321, clientId: 'journal-client', clientSecret: 'journal-secret' };
+export const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+
+/** Contacts and companies of the portal, read through the journal (and polled, when a test runs the jobs). */
+export function journalConfig(sandbox: Sandbox, raw: { journal?: Record<string, unknown>; jobs?: Record<string, unknown>; database?: Record<string, unknown> } = {}): Config {
+  return parseConfigObject({
+    database: raw.database ?? {},
+    hubspot: {
+      baseUrl: sandbox.baseUrl,
+      accounts: [{ portalId: PORTAL, accessToken: TOKEN }],
+      journal: { clientId: APP.clientId, clientSecret: APP.clientSecret, pollIntervalMs: 20, leaseSeconds: 5, ...raw.journal },
+    },
+    jobs: [
+      { name: 'contacts', portalId: PORTAL, objectType: 'contacts', properties: ['email', 'firstname', 'lastname', 'phone', 'lifecyclestage', 'company', 'city'], schedule: '0 0 1 1 *', lookbackSeconds: 0, ...raw.jobs },
+      { name: 'companies', portalId: PORTAL, objectType: 'companies', properties: ['name', 'domain', 'industry', 'numberofemployees'], schedule: '0 0 1 1 *', lookbackSeconds: 0, ...raw.jobs },
+    ],
+  });
+}
+
+export interface Drainer {
+  metrics: Metrics;
+  deps: ConsumerDeps;
+  /** Reads the journal until caught up and applies everything stored, until nothing is left. */
+  drain(): Promise<{ entries: number; events: number }>;
+  close(): void;
+}
+
+export function drainer(db: Kysely<Database>, config: Config, timeScale: number, overrides: Partial<ConsumerDeps> = {}): Drainer {
+  const journal = config.hubspot.journal!;
+  const tokens = journalTokens(config, journal);
+  const target = journalTargets(config, journal)[0]!;
+  const metrics = new Metrics();
+  const accounts = createHubSpotAccounts(config.hubspot, { log, timeScale });
+  const deps: ConsumerDeps = { db, log, metrics, config: journal, target, api: journalApi(config, journal, tokens, target), jobs: config.jobs, worker: 'test', ...overrides };
+  const state = { emptySeen: false };
+  return {
+    metrics,
+    deps,
+    async drain() {
+      let entries = 0;
+      let events = 0;
+      let failures = 0;
+      for (let i = 0; i < 10_000; i++) {
+        const step = await consumeStep(deps, state);
+        if (step.kind === 'failed') {
+          // Injected 5xx and 429s are retried, as the service does; a failure that persists is a bug.
+          if (++failures > 20) throw new Error(`journal step failed: ${step.message}`);
+          await new Promise((r) => setTimeout(r, Math.min(step.retryAfterMs ?? 10, 50)));
+          continue;
+        }
+        failures = 0;
+        if (step.kind === 'caught-up') break;
+        entries += step.entries;
+        events += step.events;
+      }
+      const processor = { db, log, metrics, config: config.webhooks, reader: accounts.reader, properties: jobProperties(config) };
+      for (let i = 0; i < 1000; i++) {
+        const batch = await processWebhookBatch(processor);
+        if (batch.claimed === 0) break;
+        if (batch.retrying + batch.failed > 0) throw new Error(`processing failed: ${JSON.stringify(batch)}`);
+      }
+      return { entries, events };
+    },
+    close: () => accounts.close(),
+  };
+}
+
+/**
+ * The mirror against the stand-in's truth for the jobs. An id merged twice (A into B, B into C)
+ * points at the final survivor in the mirror, as DESIGN.md's rule says (what a read of A returns);
+ * the stand-in's truth still names the first survivor, so its chains are followed here.
+ */
+export async function mismatches(db: Kysely<Database>, sandbox: Sandbox, jobs: Config['jobs']) {
+  const truth = sandbox.hubspot.truth(PORTAL);
+  const report = await checkConvergence(db, truth, jobs);
+  const mergedInto = new Map(truth[0]!.objects.map((o) => [`${o.objectType}/${o.id}`, o.mergedInto]));
+  const final = (type: string, id: string): string => {
+    let current = id;
+    for (let next = mergedInto.get(`${type}/${current}`); next; next = mergedInto.get(`${type}/${current}`)) current = next;
+    return current;
+  };
+  const left = report.mismatches.filter((m) => !(m.what === 'merged_into' && final(m.ref.split('/')[1]!, String(m.expected)) === m.actual));
+  return { checked: report.checked, mismatches: left };
+}
