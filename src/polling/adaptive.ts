@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { JobConfig } from '../config/schema.ts';
 import { ledgerReport } from '../mirror/ledger-store.ts';
 import type { Database } from '../db/schema.ts';
+import { pendingRescan } from './rescan-store.ts';
 import { lastPollStart } from './run-store.ts';
 
 /**
@@ -73,6 +74,8 @@ export function createAdaptiveGate(db: Kysely<Database>, job: JobConfig, log: Lo
   return {
     async shouldRun(now) {
       if (interval <= baseMs) return true;
+      // A requested re-read (a journal gap: changes no stream delivered) does not wait for the stretched interval.
+      if (await pendingRescan(db, job.name)) return true;
       const last = await lastPollStart(db, job.name);
       // A tick a little early (cron jitter) still counts as due.
       return last === null || now - last >= interval - Math.min(1000, baseMs / 10);
