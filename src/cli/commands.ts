@@ -8,6 +8,8 @@ import { retryOutbox } from '../outbox/api.ts';
 import { syncTriggers } from '../paragon/triggers.ts';
 import { startBackfill } from '../polling/index.ts';
 import { loadContext, withDatabase } from './context.ts';
+import { journalApi, journalTokens } from '../journal/service.ts';
+import { syncSubscriptions } from '../journal/sync.ts';
 import { handleSignals } from './lifecycle.ts';
 import { collectStatus, formatStatus } from './status.ts';
 import { runDaemon, ROLES, type Role } from './run.ts';
@@ -167,6 +169,23 @@ export const COMMANDS: Command[] = [
       if (ctx.config.sandbox) throw new UsageError('triggers sync talks to the real Paragon; in sandbox mode the worker syncs triggers itself');
       return withDatabase(ctx, { migrated: true }, async ({ db }) => {
         const report = await syncTriggers(ctx.config, { log: ctx.log, db });
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return report.failures.length > 0 ? 1 : 0;
+      });
+    },
+  },
+  {
+    name: 'journal subscriptions sync',
+    usage: 'journal subscriptions sync',
+    summary: "reconcile the Webhooks Journal's subscriptions with the configuration",
+    async action({ flags, env }) {
+      const ctx = await loadContext(configFlag(flags), env);
+      const journal = ctx.config.hubspot.journal;
+      if (!journal) throw new UsageError('journal subscriptions sync needs a hubspot.journal section in the configuration');
+      if (ctx.config.sandbox) throw new UsageError('journal subscriptions sync talks to the real HubSpot; in sandbox mode the worker syncs them itself');
+      return withDatabase(ctx, { migrated: true }, async ({ db }) => {
+        const api = journalApi(ctx.config, journal, journalTokens(ctx.config, journal));
+        const report = await syncSubscriptions({ db, api, log: ctx.log, config: { jobs: ctx.config.jobs, journal } });
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return report.failures.length > 0 ? 1 : 0;
       });

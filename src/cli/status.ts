@@ -9,6 +9,7 @@ import type { LedgerGroupReport, ReportPath } from '../mirror/ledger.ts';
 import { outboxStatus, type OutboxStatus } from '../outbox/api.ts';
 import { triggerStatus, type TriggerStatus } from '../paragon/triggers.ts';
 import { pollingStatus, type JobStatus } from '../polling/status.ts';
+import { journalReport, type JournalReport } from '../journal/status.ts';
 
 export interface StatusReport {
   generatedAt: string;
@@ -21,15 +22,17 @@ export interface StatusReport {
   missed: MissedChange[];
   /** Paragon trigger subscriptions, read from the Triggers API (absent when none are configured). */
   triggers?: TriggerStatus | { error: string };
+  /** The Webhooks Journal: each journal's position, gaps, app installs/uninstalls, subscriptions (absent when off). */
+  journal?: JournalReport;
 }
 
 const DAY_MS = 86_400_000;
 
 const PATH_TITLES: Record<ReportPath, string> = { webhook: 'Webhooks', journal: 'journal', poll: 'polling' };
 
-/** Webhooks and polling always; the journal once it has seen something. */
-function reportedPaths(total: LedgerGroupReport): ReportPath[] {
-  return total.paths.journal.seen > 0 ? ['webhook', 'journal', 'poll'] : ['webhook', 'poll'];
+/** Webhooks and polling always; the journal when it runs or has seen something. */
+function reportedPaths(total: LedgerGroupReport, journal: boolean): ReportPath[] {
+  return journal || total.paths.journal.seen > 0 ? ['webhook', 'journal', 'poll'] : ['webhook', 'poll'];
 }
 
 /**
@@ -38,22 +41,24 @@ function reportedPaths(total: LedgerGroupReport): ReportPath[] {
  */
 export async function collectStatus(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<StatusReport> {
   const range = { since: new Date(now.getTime() - DAY_MS), until: new Date(now.getTime() + 1), propertiesOnly: true };
-  const [jobs, webhooks, outbox, report, missed, triggers] = await Promise.all([
+  const [jobs, webhooks, outbox, report, missed, triggers, journal] = await Promise.all([
     pollingStatus(db, config.jobs, now),
     webhookStatus(db, now),
     outboxStatus(db, now),
     ledgerReport(db, range),
     missedByWebhook(db, range, 20),
     config.paragon ? triggerStatus(config, { log, db, timeoutMs: 5_000 }).catch((err: unknown) => ({ error: coerceError(err).message })) : undefined,
+    journalReport(db, config, log, now),
   ]);
   return {
     generatedAt: now.toISOString(),
     jobs,
     webhooks,
     outbox,
-    coverage: { since: range.since.toISOString(), until: now.toISOString(), paths: reportedPaths(report.total), total: report.total, groups: report.groups },
+    coverage: { since: range.since.toISOString(), until: now.toISOString(), paths: reportedPaths(report.total, journal !== undefined), total: report.total, groups: report.groups },
     missed,
     ...(triggers && ('error' in triggers || triggers.users > 0) ? { triggers } : {}),
+    ...(journal ? { journal } : {}),
   };
 }
 
@@ -94,6 +99,7 @@ export function formatStatus(status: StatusReport): string {
       lines.push(`    ${miss.portalId}/${miss.objectType}/${miss.objectId} ${miss.property} at ${miss.occurredAt.toISOString()}`);
     }
   }
+  if (status.journal) lines.push('', ...formatJournal(status.journal));
   const o = status.outbox;
   lines.push('', 'Outbox (App Events to Paragon)', `  pending ${o.pending} (${o.waiting} backing off, oldest ${o.oldestPendingAgeSeconds} s), dead ${o.dead}, sent last hour ${o.sentLastHour}`);
   const t = status.triggers;
@@ -112,4 +118,27 @@ export function formatStatus(status: StatusReport): string {
     }
   }
   return lines.join('\n');
+}
+
+function formatJournal(j: JournalReport): string[] {
+  const lines = ['Webhooks Journal'];
+  if (j.journals.length === 0) lines.push('  not read yet');
+  for (const p of j.journals) {
+    lines.push(
+      `  ${p.journal.padEnd(16)} offset ${p.offset}; ${p.entries} entries, ${p.events} events read; newest event ${p.lastEventAgeSeconds === null ? '—' : `${p.lastEventAgeSeconds} s old`}; committed ${p.updatedAt.toISOString()}`,
+    );
+  }
+  lines.push(`  gaps in the last 24 h: ${j.gapsLast24h}`);
+  for (const g of j.gaps) {
+    lines.push(`    ${g.detectedAt.toISOString()} ${g.journal}: changes ${g.since.toISOString()} to ${g.until.toISOString()} may be missing; polling re-reads them (${g.jobs.join(', ') || 'no jobs'})`);
+  }
+  for (const e of j.appEvents) lines.push(`  ${e.action === 'APP_UNINSTALL' ? 'UNINSTALLED from' : 'installed in'} portal ${e.portalId ?? '?'} at ${e.occurredAt?.toISOString() ?? '?'}`);
+  const s = j.subscriptions;
+  if ('error' in s) lines.push(`  subscriptions: could not read them: ${s.error}`);
+  else {
+    const drift = s.toCreate + s.toUpdate + s.toDelete;
+    lines.push(`  subscriptions: ${s.inSync} in sync${drift ? `; the next sync creates ${s.toCreate}, updates ${s.toUpdate}, deletes ${s.toDelete}` : ''}; ${s.conflicts.length} held by others`);
+    for (const c of s.conflicts) lines.push(`    ${c.key} is subscription ${c.id}, which hubsync does not manage`);
+  }
+  return lines;
 }

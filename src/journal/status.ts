@@ -3,15 +3,28 @@
  * stands and the gaps (offsets that expired unread) with the polling re-reads they asked for.
  */
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
+import { coerceError } from '../errors.ts';
 import type { Collector } from '../metrics/loop.ts';
+import { latestEvents } from '../webhooks/inbox-store.ts';
 import { listPositions, recentGaps, type Gap, type JournalPosition } from './consumer-store.ts';
+import { journalApi, journalTokens } from './service.ts';
+import { subscriptionStatus, type SubscriptionStatus } from './sync.ts';
 
 export interface JournalStatus {
   journals: (JournalPosition & { lastEventAgeSeconds: number | null })[];
   /** Gaps detected in the last 24 h, and the newest few of any age. */
   gapsLast24h: number;
   gaps: Gap[];
+}
+
+export interface JournalReport extends JournalStatus {
+  /** The app's installs and uninstalls (only the journal reports them), newest first. */
+  appEvents: { action: string; portalId: number | null; occurredAt: Date | null }[];
+  /** The subscriptions as HubSpot lists them against the configuration. */
+  subscriptions: SubscriptionStatus | { error: string };
 }
 
 const DAY_MS = 86_400_000;
@@ -31,5 +44,22 @@ export function journalCollector(db: Kysely<Database>): Collector {
     const status = await journalStatus(db, now);
     metrics.gauge('journal.gaps_24h', status.gapsLast24h);
     for (const j of status.journals) if (j.lastEventAgeSeconds !== null) metrics.gauge('journal.last_event_age_seconds', j.lastEventAgeSeconds, { journal: j.journal });
+  };
+}
+
+/** The journal part of `hubsync status`: positions and gaps from the database, subscriptions from HubSpot. */
+export async function journalReport(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<JournalReport | undefined> {
+  const journal = config.hubspot.journal;
+  if (!journal) return undefined;
+  const api = journalApi(config, { ...journal, requestTimeoutMs: Math.min(journal.requestTimeoutMs, 5_000) }, journalTokens(config, journal));
+  const [status, appEvents, subscriptions] = await Promise.all([
+    journalStatus(db, now),
+    latestEvents(db, 'journal', ['journal.APP_INSTALL', 'journal.APP_UNINSTALL'], 5),
+    subscriptionStatus({ db, api, log, config: { jobs: config.jobs, journal } }).catch((err: unknown) => ({ error: coerceError(err).message })),
+  ]);
+  return {
+    ...status,
+    appEvents: appEvents.map((e) => ({ action: e.subscription_type.replace(/^journal\./, ''), portalId: e.portal_id === null ? null : Number(e.portal_id), occurredAt: e.occurred_at })),
+    subscriptions,
   };
 }

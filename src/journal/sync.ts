@@ -162,3 +162,25 @@ function conditionOf(raw: unknown): Condition {
     ...(Array.isArray(r.values) ? { values: r.values.map(String) } : {}),
   };
 }
+
+/** What `hubsync status` shows of the subscriptions: read from HubSpot, nothing changed. */
+export interface SubscriptionStatus {
+  inSync: number;
+  toCreate: number;
+  toUpdate: number;
+  toDelete: number;
+  conflicts: { key: string; id: number }[];
+}
+
+export async function subscriptionStatus(deps: SyncDeps): Promise<SubscriptionStatus | { error: string }> {
+  const planned = await planFromHubSpot(deps);
+  if ('error' in planned) return planned;
+  const { plan } = planned;
+  return {
+    inSync: plan.unchanged.length,
+    toCreate: plan.create.length,
+    toUpdate: plan.update.length,
+    toDelete: plan.remove.length,
+    conflicts: plan.conflicts.map((c) => ({ key: c.desired.key, id: c.id })),
+  };
+}

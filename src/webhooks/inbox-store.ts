@@ -350,3 +350,15 @@ export async function quarantineReasons(db: Kysely<Database>, limit = 10): Promi
     lastReceivedAt: new Date(row.last_received_at),
   }));
 }
+
+/** The newest events of some types from one source (e.g. the journal's app installs and uninstalls), for status. */
+export async function latestEvents(db: Kysely<Database>, source: WebhookEventRow['source'], types: readonly string[], limit: number): Promise<Pick<WebhookEventRow, 'subscription_type' | 'portal_id' | 'occurred_at'>[]> {
+  return db
+    .selectFrom('webhook_events')
+    .select(['subscription_type', 'portal_id', 'occurred_at'])
+    .where('source', '=', source)
+    .where('subscription_type', 'in', types)
+    .orderBy('occurred_at', 'desc')
+    .limit(limit)
+    .execute();
+}
