@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../../src/db/index.ts';
+import { migrateToLatest } from '../../../src/db/migrate.ts';
+import { syncSubscriptions } from '../../../src/journal/sync.ts';
+import { journalApi, journalTokens } from '../../../src/journal/service.ts';
+import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import { createTestDb, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { APP, drainer, journalConfig, log, mismatches, PORTAL } from './harness.ts';
+
+const CHILD = fileURLToPath(new URL('./consumer-child.ts', import.meta.url));
+const TIME_SCALE = 0.01;
+let sandbox: Sandbox;
+let serverDb: TestDb | undefined;
+let embeddedDir: string | undefined;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ timeScale: TIME_SCALE, hubspot: { seed: 8, accounts: [{ portalId: PORTAL, accessToken: `pat-sandbox-${PORTAL}` }], journal: { apps: [APP], maxEventsPerEntry: 10 } } });
+  if (process.env.DATABASE_URL) serverDb = await createTestDb();
+  else embeddedDir = mkdtempSync(path.join(tmpdir(), 'hubsync-journal-crash-'));
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  await serverDb?.close();
+  if (embeddedDir) rmSync(embeddedDir, { recursive: true, force: true });
+});
+
+/** Runs the consumer child; resolves with its output lines once `until` matches one (or it exits). */
+function runChild(config: unknown, hang: boolean, until: RegExp): Promise<{ child: ChildProcess; lines: string[] }> {
+  const child = spawn(process.execPath, [CHILD], { env: { ...process.env, JOURNAL_CHILD: JSON.stringify({ config, hang }) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const parts = buffer.split('\n');
+      buffer = parts.pop() ?? '';
+      lines.push(...parts);
+      if (parts.some((line) => until.test(line))) resolve({ child, lines });
+    });
+    child.once('exit', (code, signal) => (lines.some((line) => until.test(line)) ? resolve({ child, lines }) : reject(new Error(`child exited (${code ?? signal}): ${lines.join(' | ')}`))));
+  });
+}
+
+const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+
+describe('a journal worker killed between downloading files and committing them', () => {
+  it('loses and duplicates nothing: the next worker reads the same entries, stores each event once, and the mirror converges', async () => {
+    const database = serverDb ? { url: serverDb.url, ssl: 'disable' } : { embeddedDir };
+    const config = journalConfig(sandbox, { database, journal: { batchSize: 3 } });
+    const handle = serverDb ?? (await openDatabase({ ...testDatabaseConfig(), embeddedDir: embeddedDir! }));
+    try {
+      await migrateToLatest(handle.db);
+      const api = journalApi(config, config.hubspot.journal!, journalTokens(config, config.hubspot.journal!));
+      expect((await syncSubscriptions({ db: handle.db, api, log, config: { jobs: config.jobs, journal: config.hubspot.journal! } })).failures).toEqual([]);
+    } finally {
+      if (!serverDb) await handle.close();
+    }
+    sandbox.hubspot.runStream({ seed: 31, count: 200, portalId: PORTAL, startAt: Date.now() - 200, stepMs: 1 });
+    await sandbox.hubspot.journal.idle();
+    const raw = { database, hubspot: { baseUrl: sandbox.baseUrl, accounts: config.hubspot.accounts, journal: config.hubspot.journal }, jobs: config.jobs };
+
+    // First life: reads one batch of entries, downloads its files, and is killed before the commit.
+    const first = await runChild(raw, true, /^downloaded \d+/);
+    first.child.kill('SIGKILL');
+    await exited(first.child);
+    // Second life: from the same (uncommitted) offset to the end.
+    const second = await runChild(raw, false, /^done$/);
+    await exited(second.child);
+    expect(second.lines.filter((l) => l.startsWith('downloaded')).length).toBeGreaterThan(1);
+
+    const after = serverDb ?? (await openDatabase({ ...testDatabaseConfig(), embeddedDir: embeddedDir! }));
+    try {
+      const written = sandbox.hubspot.journal.entries(APP.appId).reduce((n, entry) => n + entry.events.length, 0);
+      const inbox = await after.db.selectFrom('webhook_events').select(['deliveries']).where('source', '=', 'journal').execute();
+      // Every event the journal holds is in the inbox once, delivered once: the killed batch was never stored.
+      expect(inbox).toHaveLength(written);
+      expect(inbox.every((row) => row.deliveries === 1)).toBe(true);
+      const position = await after.db.selectFrom('journal_offsets').selectAll().executeTakeFirstOrThrow();
+      expect(position.offset).toBe(sandbox.hubspot.journal.entries(APP.appId).at(-1)!.offset);
+      expect(Number(position.events)).toBe(written);
+      const d = drainer(after.db, config, TIME_SCALE);
+      try {
+        expect(await d.drain()).toEqual({ entries: 0, events: 0 });
+      } finally {
+        d.close();
+      }
+      expect((await mismatches(after.db, sandbox, config.jobs)).mismatches).toEqual([]);
+    } finally {
+      if (!serverDb) await after.close();
+    }
+  }, 120_000);
+});
