@@ -35,6 +35,12 @@ export class SchemaBehindError extends HubsyncError {
   override readonly operatorError = true;
 }
 
+/** The embedded database's directory belongs to another running hubsync. */
+export class DatabaseInUseError extends HubsyncError {
+  override readonly code = 'DATABASE_IN_USE';
+  override readonly operatorError = true;
+}
+
 export class DatabaseUnavailableError extends HubsyncError {
   override readonly code = 'DATABASE_UNAVAILABLE';
   override readonly operatorError = true;

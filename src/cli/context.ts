@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { loadConfigFile, type Env } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { openDatabase, type DatabaseHandle } from '../db/index.ts';
+import { openDatabase, type DatabaseHandle, type OpenOptions } from '../db/index.ts';
 import { assertSchemaCurrent, migrateToLatest } from '../db/migrate.ts';
 import { configSecrets, createLogger } from '../log.ts';
 
@@ -23,8 +23,8 @@ export async function loadContext(configPath: string | undefined, env: Env): Pro
  * Opens the database for a long-running command. Postgres must already be migrated (the release
  * phase does it); the embedded database belongs to this one process, so it is migrated here.
  */
-export async function openReadyDatabase(ctx: Context): Promise<DatabaseHandle> {
-  const handle = await openDatabase(ctx.config.database, ctx.log);
+export async function openReadyDatabase(ctx: Context, options: OpenOptions = {}): Promise<DatabaseHandle> {
+  const handle = await openDatabase(ctx.config.database, ctx.log, options);
   try {
     if (handle.kind === 'embedded') await migrateToLatest(handle.db);
     else await assertSchemaCurrent(handle.db);

@@ -55,7 +55,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
   const out = options.out ?? process.stdout;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'hubsync-demo-')));
   const log = createLogger({ level: 'warn', pretty: 'never', destination: process.stderr });
-  const handle = await openDatabase({ ...ctx.config.database, url: '', embeddedDir: dataDir });
+  const handle = await openDatabase({ ...ctx.config.database, url: '', embeddedDir: dataDir }, undefined, { serve: true });
   let stopAll = async () => {};
   let sandbox: Awaited<ReturnType<typeof startSandboxMode>> | undefined;
   try {

@@ -68,7 +68,8 @@ export async function runDaemon(ctx: Context, role: Role): Promise<number> {
   if (role !== 'all' && !config.database.url) {
     throw new UsageError(`--role ${role} needs a shared Postgres (database.url); the embedded database runs only with --role all`);
   }
-  const handle = await openReadyDatabase(ctx);
+  // The daemon owns an embedded database's directory and serves it to the other commands.
+  const handle = await openReadyDatabase(ctx, { serve: true });
   let sandbox: SandboxMode | undefined;
   let stopServices: () => Promise<void>;
   let daemon: Daemon;

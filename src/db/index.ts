@@ -1,12 +1,17 @@
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config/schema.ts';
-import { coerceError, DatabaseUnavailableError } from '../errors.ts';
+import { coerceError, DatabaseInUseError, DatabaseUnavailableError } from '../errors.ts';
+import { lockDirectory } from './directory-lock.ts';
+import { MAX_SOCKET_PATH, serveSession, SOCKET_NAME, type SessionServer } from './embedded-socket.ts';
 import { pgliteListen, postgresListen, type Listen } from './listen.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import { PreparingClient } from './prepared.ts';
+import { SessionLock } from './session-lock.ts';
 import type { Database } from './schema.ts';
 
 export type { Database } from './schema.ts';
@@ -36,14 +41,29 @@ export function parseInt8(text: string): number {
   return value;
 }
 
+export interface OpenOptions {
+  /**
+   * The daemon: own the embedded database's directory for the whole run (a second daemon is
+   * refused) and serve it on a socket there for the other commands and `psql`. Without it, a
+   * command goes through a running daemon's socket, or opens the directory itself when none runs.
+   */
+  serve?: boolean;
+}
+
 /**
  * Opens the configured database: Postgres when a URL is set, the embedded PGlite otherwise. A
  * Postgres that cannot be reached or used (down, wrong password, no such database) is a
  * DatabaseUnavailableError naming the server, never the password.
  */
-export async function openDatabase(config: DatabaseConfig, log?: Logger): Promise<DatabaseHandle> {
-  if (!config.url) return openEmbedded(config.embeddedDir, config.preparedStatements);
-  const handle = openPostgres(config, log);
+export async function openDatabase(config: DatabaseConfig, log?: Logger, options: OpenOptions = {}): Promise<DatabaseHandle> {
+  if (!config.url) {
+    if (config.embeddedDir === 'memory://') return openEmbedded(config, undefined);
+    return openSharedEmbedded(config, log, options.serve === true);
+  }
+  return reachable(openPostgres(config, log));
+}
+
+async function reachable(handle: DatabaseHandle): Promise<DatabaseHandle> {
   try {
     await ping(handle.db);
   } catch (err) {
@@ -52,6 +72,64 @@ export async function openDatabase(config: DatabaseConfig, log?: Logger): Promis
   }
   return handle;
 }
+
+/** How long a command waits for another short command holding the directory (a status, a backfill). */
+const COMMAND_LOCK_WAIT_MS = 10_000;
+
+/**
+ * The embedded database in a directory, with one owner (see directory-lock.ts): the daemon, which
+ * serves it on `<dir>/.s.PGSQL.5432`; or, when no daemon runs, the command that opened it.
+ */
+async function openSharedEmbedded(config: DatabaseConfig, log: Logger | undefined, serve: boolean): Promise<DatabaseHandle> {
+  const dir = path.resolve(config.embeddedDir);
+  let attempt = await lockDirectory(dir, serve ? 'daemon' : 'command').catch((err: unknown) => {
+    throw new DatabaseUnavailableError(`cannot use the embedded database directory ${config.embeddedDir}: ${coerceError(err).message}`, { cause: err });
+  });
+  for (let waited = 0; !attempt.ok && attempt.holder.role === 'command' && waited < COMMAND_LOCK_WAIT_MS; waited += 200) {
+    await delay(200);
+    attempt = await lockDirectory(dir, serve ? 'daemon' : 'command');
+  }
+  if (!attempt.ok) {
+    const { holder } = attempt;
+    if (!serve && holder.role === 'daemon') return throughDaemon(config, dir, holder.pid, log);
+    throw new DatabaseInUseError(
+      `the embedded database in ${config.embeddedDir} is in use by ${holder.role === 'daemon' ? 'a running hubsync daemon' : 'another hubsync command'} (pid ${holder.pid}): stop it first, or give this one another database.embeddedDir`,
+    );
+  }
+  const { release } = attempt;
+  let handle: DatabaseHandle & { pglite: PGlite; lock: SessionLock };
+  try {
+    handle = await openEmbedded(config, dir);
+  } catch (err) {
+    await release();
+    throw new DatabaseUnavailableError(`cannot open the embedded database in ${config.embeddedDir}: ${coerceError(err).message}`, { cause: err });
+  }
+  let server: SessionServer | undefined;
+  const socket = path.join(dir, SOCKET_NAME);
+  if (serve && socket.length <= MAX_SOCKET_PATH) server = await serveSession(handle.pglite, handle.lock, socket, log ?? silent);
+  else if (serve) log?.warn({ socket }, 'the embedded database directory path is too long for a Unix socket: other commands cannot reach it while the daemon runs');
+  return {
+    ...handle,
+    ...(server ? { description: `${handle.description} (socket ${socket})` } : {}),
+    close: async () => {
+      await server?.close();
+      await handle.close();
+      await release();
+    },
+  };
+}
+
+/** A command while the daemon runs: the daemon's database, through its socket (one connection). */
+async function throughDaemon(config: DatabaseConfig, dir: string, pid: number, log: Logger | undefined): Promise<DatabaseHandle> {
+  const handle = openPostgres(
+    // Named prepared statements belong to the daemon's session; a session-wide statement_timeout would be imposed on it too.
+    { ...config, url: `postgres://postgres@/postgres?host=${encodeURIComponent(dir)}`, poolSize: 1, statementTimeoutMs: 0, preparedStatements: false, ssl: 'disable' },
+    log,
+  );
+  return reachable({ ...handle, kind: 'embedded', description: `embedded:${config.embeddedDir} (through the running daemon, pid ${pid})` });
+}
+
+const silent = { warn: () => undefined, debug: () => undefined };
 
 /** Host, port and database of a Postgres URL, without credentials; also the socket forms pg accepts. */
 export function postgresTarget(raw: string): { host: string; port: string; database: string } {
@@ -97,12 +175,12 @@ function openPostgres(config: DatabaseConfig, log?: Logger): DatabaseHandle {
   };
 }
 
-async function openEmbedded(dataDir: string, preparedStatements: boolean): Promise<DatabaseHandle> {
-  const pglite = await PGlite.create(dataDir === 'memory://' ? undefined : dataDir, {
-    parsers: { [INT8_OID]: parseInt8 },
-  });
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, { preparedStatements }) });
-  return { db, kind: 'embedded', description: `embedded:${dataDir}`, listen: pgliteListen(pglite), close: () => db.destroy() };
+/** PGlite in `dir`, or in memory when there is none. */
+async function openEmbedded(config: DatabaseConfig, dir: string | undefined): Promise<DatabaseHandle & { pglite: PGlite; lock: SessionLock }> {
+  const pglite = await PGlite.create(dir, { parsers: { [INT8_OID]: parseInt8 } });
+  const lock = new SessionLock();
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, { preparedStatements: config.preparedStatements, lock }) });
+  return { db, pglite, lock, kind: 'embedded', description: `embedded:${config.embeddedDir}`, listen: pgliteListen(pglite), close: () => db.destroy() };
 }
 
 function sslOption(mode: DatabaseConfig['ssl'], host: string): pg.PoolConfig['ssl'] {

@@ -12,12 +12,14 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import { statementName } from './prepared.ts';
+import { SessionLock } from './session-lock.ts';
 
 /**
  * Kysely dialect for PGlite (embedded Postgres in WebAssembly).
  *
  * PGlite is one session, so the driver hands out that one connection to a single holder at a
- * time: a transaction keeps it until commit or rollback, and other queries queue behind it.
+ * time (a SessionLock, which the local socket's clients share): a transaction keeps it until
+ * commit or rollback, and other queries queue behind it.
  * Code must therefore never use the outer `db` inside its own transaction (it would wait for
  * itself); it uses the transaction object, as it must on a pool anyway.
  *
@@ -27,10 +29,13 @@ import { statementName } from './prepared.ts';
 export class PGliteDialect implements Dialect {
   readonly #pg: PGlite;
   readonly #prepare: boolean;
+  readonly #lock: SessionLock;
 
-  constructor(pg: PGlite, options: { preparedStatements?: boolean } = {}) {
+  /** `lock`: shared with the local socket's clients, when the session is served to other processes. */
+  constructor(pg: PGlite, options: { preparedStatements?: boolean; lock?: SessionLock } = {}) {
     this.#pg = pg;
     this.#prepare = options.preparedStatements ?? true;
+    this.#lock = options.lock ?? new SessionLock();
   }
 
   createAdapter() {
@@ -38,7 +43,7 @@ export class PGliteDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    return new PGliteDriver(this.#pg, this.#prepare);
+    return new PGliteDriver(this.#pg, this.#prepare, this.#lock);
   }
 
   createIntrospector(db: Kysely<any>) {
@@ -52,21 +57,18 @@ export class PGliteDialect implements Dialect {
 
 class PGliteDriver implements Driver {
   readonly #connection: PGliteConnection;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #lock: SessionLock;
   #release: (() => void) | undefined;
 
-  constructor(pg: PGlite, prepare: boolean) {
+  constructor(pg: PGlite, prepare: boolean, lock: SessionLock) {
     this.#connection = new PGliteConnection(pg, prepare);
+    this.#lock = lock;
   }
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const previous = this.#tail;
-    let release!: () => void;
-    this.#tail = new Promise((resolve) => (release = resolve));
-    await previous;
-    this.#release = release;
+    this.#release = await this.#lock.acquire();
     return this.#connection;
   }
 
