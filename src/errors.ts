@@ -17,9 +17,13 @@ export class ConfigError extends HubsyncError {
   override readonly operatorError = true;
   readonly problems: readonly string[];
 
+  /** One problem is one line; several are one message with a line for each. */
   constructor(source: string, problems: readonly string[], options?: ErrorOptions) {
     const list = problems.map((problem) => `  - ${problem}`).join('\n');
-    super(`invalid configuration in ${source} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${list}`, options);
+    super(
+      problems.length === 1 ? `invalid configuration in ${source}: ${problems[0]}` : `invalid configuration in ${source} (${problems.length} problems):\n${list}`,
+      options,
+    );
     this.problems = problems;
   }
 }
@@ -33,6 +37,26 @@ export class UsageError extends HubsyncError {
 export class SchemaBehindError extends HubsyncError {
   override readonly code = 'SCHEMA_BEHIND';
   override readonly operatorError = true;
+}
+
+/** A server could not listen where it was told to (port taken, not allowed, no such address). */
+export class ListenError extends HubsyncError {
+  override readonly code = 'LISTEN_FAILED';
+  override readonly operatorError = true;
+}
+
+/** What a failed `listen` means for an operator; undefined for failures that are not their doing. */
+export function listenProblem(err: unknown, where: string, key: string): ListenError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  const reason =
+    code === 'EADDRINUSE'
+      ? 'the port is in use by another process'
+      : code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges)'
+        : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND'
+          ? 'no such address on this machine'
+          : undefined;
+  return reason ? new ListenError(`cannot listen on ${where}: ${reason}; set ${key} to another`, { cause: err }) : undefined;
 }
 
 /** The embedded database's directory belongs to another running hubsync. */

@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { failAbandonedWebhookEvents, INBOX_CHANNEL, pruneQuarantine, pruneWebhookEvents, webhookStatus } from './inbox-store.ts';
 import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
+import { listenProblem } from '../errors.ts';
 import { failureBackoff, inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
 import { maintainTables } from '../db/maintenance.ts';
 import type { Listen, Unlisten } from '../db/listen.ts';
@@ -41,7 +42,12 @@ export function createReceiverService(deps: ReceiverDeps): Service & { app: Fast
     app,
     address: () => address,
     async start() {
-      address = await app.listen({ host: deps.config.http.host, port: deps.config.http.port });
+      const { host, port } = deps.config.http;
+      try {
+        address = await app.listen({ host, port });
+      } catch (err) {
+        throw listenProblem(err, `${host}:${port}`, 'http.port (or http.host)') ?? err;
+      }
       deps.log.info({ address }, 'webhook receiver listening');
     },
     async stop() {

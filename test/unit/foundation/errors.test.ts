@@ -23,4 +23,12 @@ describe('errors', () => {
     expect(errors.isConnectionError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(true);
     expect(errors.isConnectionError(Object.assign(new Error('x'), { code: '23505' }))).toBe(false);
   });
+
+  it('says in one sentence why a server could not listen, and which key to change', () => {
+    const at = (code: string) => errors.listenProblem(Object.assign(new Error(code), { code }), '0.0.0.0:80', 'http.port')?.message;
+    expect(at('EADDRINUSE')).toBe('cannot listen on 0.0.0.0:80: the port is in use by another process; set http.port to another');
+    expect(at('EACCES')).toBe('cannot listen on 0.0.0.0:80: permission denied (ports below 1024 need privileges); set http.port to another');
+    expect(at('EADDRNOTAVAIL')).toMatch(/no such address/);
+    expect(at('ECONNRESET')).toBeUndefined();
+  });
 });
