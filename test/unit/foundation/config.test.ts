@@ -160,5 +160,7 @@ database: { preparedStatements: 1 }
       expect(printed).not.toContain(secret);
     }
     expect(printed).toContain(MASK);
+    const systemd = loadConfig(readFileSync('config/systemd.example.yaml', 'utf8'), { ...env, DATABASE_URL: '', STATE_DIRECTORY: '/var/lib/hubsync', HUBSPOT_APP_ID: '1', HUBSPOT_PORTAL_ID: '2', NODE_ENV: 'production' });
+    expect(systemd.database).toMatchObject({ url: '', embeddedDir: '/var/lib/hubsync' });
   });
 });
