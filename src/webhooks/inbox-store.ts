@@ -300,7 +300,8 @@ export async function webhookStatus(db: Kysely<Database>, now: Date = new Date()
   const { rows } = await sql<{ backlog: number; oldest: Date | null; retrying: number; failed: number; quarantined: number; qdeliveries: number | null }>`
     select
       (select count(*) from webhook_events where processed_at is null and failed_at is null)::int as backlog,
-      (select min(received_at) from webhook_events where processed_at is null and failed_at is null) as oldest,
+      -- Ids follow receipt: the first pending id is one index entry and one row, however large the backlog.
+      (select received_at from webhook_events where processed_at is null and failed_at is null order by id limit 1) as oldest,
       (select count(*) from webhook_events where processed_at is null and failed_at is null and error is not null)::int as retrying,
       (select count(*) from webhook_events where failed_at is not null and processed_at is null)::int as failed,
       (select count(*) from webhook_quarantine)::int as quarantined,
