@@ -18,6 +18,8 @@ export interface HubspotObjectsTable {
   lifecycle: 'live' | 'deleted' | null;
   lifecycle_at: NullableTimestamp;
   privacy_deleted_at: NullableTimestamp;
+  /** When reads first showed the record neither live nor archived (values erased). */
+  gone_at: NullableTimestamp;
   hs_created_at: NullableTimestamp;
   hs_updated_at: NullableTimestamp;
   first_seen_via: string;
@@ -25,16 +27,37 @@ export interface HubspotObjectsTable {
   updated_at: Timestamp;
 }
 
-/** `hubspot_associations`: one row per (portal, from, to, association type); one side of a pair. */
+/** One association type of an edge, as the v4 API gives it. */
+export interface AssociationTypeColumn {
+  category: string;
+  typeId: number;
+  label: string | null;
+}
+
+/** `hubspot_associations`: one row per side of an edge (portal, from type/id, to type/id). */
 export interface HubspotAssociationsTable {
   portal_id: number;
   from_object_type: string;
   from_object_id: string;
   to_object_type: string;
   to_object_id: string;
+  /** The pair's label from this side, `CONTACT_TO_COMPANY`. */
   association_type: string;
   removed: boolean;
   version: Timestamp;
+  /** The edge's association types from this side, from the newest read that listed it. */
+  association_types: JSONColumnType<AssociationTypeColumn[] | null, string | null, string | null>;
+  types_version: NullableTimestamp;
+  updated_at: Timestamp;
+}
+
+/** `hubspot_association_reads`: the newest full read of an object's associations to one type. */
+export interface HubspotAssociationReadsTable {
+  portal_id: number;
+  object_type: string;
+  object_id: string;
+  to_object_type: string;
+  read_at: Timestamp;
   updated_at: Timestamp;
 }
 
@@ -59,5 +82,6 @@ export interface ChangeLedgerTable {
 export interface MirrorTables {
   hubspot_objects: HubspotObjectsTable;
   hubspot_associations: HubspotAssociationsTable;
+  hubspot_association_reads: HubspotAssociationReadsTable;
   change_ledger: ChangeLedgerTable;
 }

@@ -164,7 +164,7 @@ export function journalObservations(event: JournalEvent, seenAt: Date): { observ
   const base = { ref: event.ref, version: event.occurredAt, via: 'journal' as const, seenAt };
   if (event.kind === 'association') {
     return {
-      observations: [{ ...base, kind: 'association', toObjectType: event.toObjectType, toObjectId: event.toObjectId, associationType: event.associationType, removed: event.removed }],
+      observations: [{ ...base, kind: 'association', toObjectType: event.toObjectType, toObjectId: event.toObjectId, removed: event.removed }],
       hydrate: [],
     };
   }

@@ -1,26 +1,30 @@
 /**
  * Applies observations to the mirror inside the caller's transaction: lock the affected rows,
- * run the pure rule, write what changed. A batch costs three statements however many
- * observations and properties it carries.
+ * run the pure rules, write what changed. A batch of object observations costs three
+ * statements however many observations and properties it carries; association observations and
+ * merges add the edges' own few (survivors of the ends named, a lock, a read, a write).
  */
 import type { Transaction } from 'kysely';
-import { lockObjects, writeMirror } from './store.ts';
+import { lockEdgeEnds, loadEdgeState, mergedIntoOf, writeEdges } from './edge-store.ts';
+import { applyEdgeRule, edgeEnds, edgeNeeds, type EdgeState } from './edges.ts';
+import { lockObjects, lockRedirected, writeMirror } from './store.ts';
 import type { Database } from '../db/schema.ts';
 import { reduceSightings } from './ledger.ts';
 import { objectKey, type ObjectRef, type Observation } from './observation.ts';
-import { affectedRefs, applyRule } from './rule.ts';
+import type { MirrorObject } from './registers.ts';
+import { affectedRefs, applyRule, finalSurvivor, isErased, mergedIds } from './rule.ts';
 
 export interface ApplyResult {
   observations: number;
   /** Object rows created or changed. */
   objectsWritten: number;
-  /** Association rows created or moved to a newer version. */
+  /** Association rows (sides) created or changed. */
   associationsWritten: number;
   /** Ledger rows created or given an earlier sighting. */
   ledgerChanges: number;
   /**
-   * Objects of the batch whose values the mirror has erased (a privacy deletion, in this batch
-   * or before): the caller removes copies of their data it keeps elsewhere.
+   * Objects of the batch whose values the mirror has erased (a privacy deletion or gone for good,
+   * in this batch or before): the caller removes copies of their data it keeps elsewhere.
    */
   erased: ObjectRef[];
 }
@@ -32,12 +36,15 @@ export interface ApplyOptions {
 
 /**
  * Applies a batch of observations (any mix of objects, paths and kinds) to the mirror and the
- * change ledger: insert placeholders for unseen objects, SELECT … FOR UPDATE the affected rows,
- * then one statement writing objects, ledger and associations.
+ * change ledger: insert placeholders for unseen objects, SELECT … FOR UPDATE the affected rows
+ * (and the rows redirected to ids the batch merges away), then one statement writing objects and
+ * ledger; then, when the batch carries associations or merges, the edges between the final
+ * survivors (edges.ts).
  *
  * Safe under concurrency on Postgres at READ COMMITTED: rows are created and locked in one global
  * key order, so two transactions applying to the same objects serialise and both contributions
- * survive. That ordering holds per call: a transaction that applies several batches locks in
+ * survive; batches changing the edges of the same objects take advisory locks on them, in one
+ * order too. That ordering holds per call: a transaction that applies several batches locks in
  * batch order, and Postgres may abort one of two such transactions with a deadlock error (40P01)
  * to be retried. Pass a transaction: `db.transaction().execute(trx => applyObservations(trx, batch))`.
  */
@@ -49,12 +56,69 @@ export async function applyObservations(
   const now = options.now ?? new Date();
   const refs = affectedRefs(observations);
   const stored = await lockObjects(trx, refs, now);
+  const redirected = mergedIds(observations);
+  for (const object of await lockRedirected(trx, redirected)) {
+    if (!stored.has(objectKey(object))) stored.set(objectKey(object), object);
+  }
   const result = applyRule(stored, observations);
-  const written = await writeMirror(trx, { objects: result.objects, ledger: reduceSightings(result.ledger), associations: result.associations }, now);
+  const written = await writeMirror(trx, { objects: result.objects, ledger: reduceSightings(result.ledger) }, now);
   const changed = new Map(result.objects.map((object) => [objectKey(object), object]));
+  const current = (key: string): MirrorObject | undefined => changed.get(key) ?? stored.get(key);
   const erased = refs.filter((ref) => {
-    const key = objectKey(ref);
-    return ((changed.get(key) ?? stored.get(key))?.privacyDeletedAt ?? null) !== null;
+    const object = current(objectKey(ref));
+    return object !== undefined && isErased(object);
   });
-  return { observations: observations.length, ...written, erased };
+  const associationsWritten = await applyEdges(trx, observations, redirected, current, now);
+  return { observations: observations.length, ...written, associationsWritten, erased };
+}
+
+/**
+ * The association half of a batch: finds the final survivor of every id it names (the batch's
+ * own objects as just written, the others as stored: redirects always name the final survivor),
+ * serialises on the objects whose edges may change, loads what the rule needs, writes its result.
+ */
+async function applyEdges(
+  trx: Transaction<Database>,
+  observations: readonly Observation[],
+  redirected: readonly ObjectRef[],
+  current: (key: string) => MirrorObject | undefined,
+  now: Date,
+): Promise<number> {
+  if (redirected.length === 0 && !observations.some((o) => o.kind === 'association' || o.kind === 'associationRead')) return 0;
+  const elsewhere = new Map<string, string>();
+  const known = new Set<string>();
+  const finalOf = (ref: ObjectRef): string => {
+    const key = objectKey(ref);
+    const object = current(key);
+    if (object) return finalSurvivor(current, object);
+    return elsewhere.get(key) ?? ref.objectId;
+  };
+  const learn = async (refs: readonly ObjectRef[]) => {
+    const unknown = refs.filter((ref) => {
+      const key = objectKey(ref);
+      if (known.has(key) || current(key)) return false;
+      known.add(key);
+      return true;
+    });
+    for (const [key, into] of await mergedIntoOf(trx, unknown)) elsewhere.set(key, into);
+  };
+  await learn(namedIds(observations));
+  const needs = edgeNeeds(observations, redirected, finalOf);
+  await lockEdgeEnds(trx, edgeEnds(needs));
+  const state: EdgeState = await loadEdgeState(trx, needs);
+  // Stored sides may name ids merged away since (they move to the survivors).
+  await learn([...state.edges.values()].flatMap((s) => [
+    { portalId: s.portalId, objectType: s.fromObjectType, objectId: s.fromObjectId },
+    { portalId: s.portalId, objectType: s.toObjectType, objectId: s.toObjectId },
+  ]));
+  return writeEdges(trx, applyEdgeRule(state, observations, finalOf), now);
+}
+
+/** Every id the batch's association observations name, at either end. */
+function namedIds(observations: readonly Observation[]): ObjectRef[] {
+  return observations.flatMap((obs): ObjectRef[] => {
+    if (obs.kind === 'association') return [obs.ref, { portalId: obs.ref.portalId, objectType: obs.toObjectType, objectId: obs.toObjectId }];
+    if (obs.kind === 'associationRead') return [obs.ref, ...obs.to.map((to) => ({ portalId: obs.ref.portalId, objectType: obs.toObjectType, objectId: to.objectId }))];
+    return [];
+  });
 }

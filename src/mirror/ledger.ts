@@ -5,7 +5,7 @@
  *
  * `property` is a HubSpot property name, or a marker for a non-property change (HubSpot names are
  * lowercase letters, digits and underscores, so `@` cannot collide):
- * `@created`, `@deleted`, `@restored`, `@privacyDeleted`, `@merged`,
+ * `@created`, `@deleted`, `@restored`, `@privacyDeleted`, `@gone`, `@merged`,
  * `@association:<type>:<toObjectType>:<toObjectId>`.
  */
 import type { ObjectRef, Via } from './observation.ts';

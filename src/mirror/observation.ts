@@ -63,9 +63,13 @@ export interface PropertyChangeObservation extends Base {
   value: string | null;
 }
 
-/** Lifecycle events: creation, deletion (archive), restore, privacy deletion (GDPR). */
+/**
+ * Lifecycle events: creation, deletion (archive), restore, privacy deletion (GDPR), and `gone`: a
+ * record reads show neither live nor archived (hard-deleted, or privacy-deleted without the
+ * event reaching us), whose values are erased as for a privacy deletion.
+ */
 export interface LifecycleObservation extends Base {
-  kind: 'created' | 'deleted' | 'restored' | 'privacyDeleted';
+  kind: 'created' | 'deleted' | 'restored' | 'privacyDeleted' | 'gone';
 }
 
 /** `ref` is the surviving (possibly new) object; `mergedIds` now point at it, permanently. */
@@ -74,13 +78,37 @@ export interface MergeObservation extends Base {
   mergedIds: string[];
 }
 
+/** One association type of an edge, as the v4 API gives it. */
+export interface AssociationTypeSpec {
+  category: string;
+  typeId: number;
+  /** null for the unlabeled association. */
+  label: string | null;
+}
+
+/**
+ * One edge added or removed (a webhook's `associationChange`, a journal event): `ref` is one end,
+ * `to*` the other. An edge is one fact for both ends; the label it is stored under is derived
+ * from the two types (`CONTACT_TO_COMPANY`).
+ */
 export interface AssociationObservation extends Base {
   kind: 'association';
   toObjectType: string;
   toObjectId: string;
-  /** HubSpot's label, e.g. CONTACT_TO_COMPANY, or a numeric association type id as text. */
-  associationType: string;
   removed: boolean;
+  /** The edge's association types, when the source gives them (from `ref`'s side). */
+  types?: AssociationTypeSpec[];
+}
+
+/**
+ * A full read of `ref`'s associations to one type (v4 batch read, every page), at `version` (the
+ * read's start by HubSpot's clock): every edge of that pair at that moment. Edges the mirror holds
+ * that it does not list are removed, versioned by the read.
+ */
+export interface AssociationReadObservation extends Base {
+  kind: 'associationRead';
+  toObjectType: string;
+  to: { objectId: string; types: AssociationTypeSpec[] }[];
 }
 
 export type Observation =
@@ -88,4 +116,5 @@ export type Observation =
   | PropertyChangeObservation
   | LifecycleObservation
   | MergeObservation
-  | AssociationObservation;
+  | AssociationObservation
+  | AssociationReadObservation;

@@ -22,6 +22,8 @@ export interface MirrorObject {
   mergedVersion: number | null;
   /** GDPR deletion: values are gone for good; only the fact and its version remain. */
   privacyDeletedAt: number | null;
+  /** When reads first showed the record neither live nor archived: erased as for a privacy deletion. */
+  goneAt: number | null;
   /** HubSpot `createdate`. */
   hsCreatedAt: number | null;
   /** Newest version of anything observed about this object. */
@@ -34,7 +36,7 @@ export interface MirrorObject {
 export function setProperty(object: MirrorObject, property: string, value: string | null, version: number): void {
   // Erased values stay erased, whatever version a late or replayed read carries; the same for the
   // values of an id merged away.
-  if (object.privacyDeletedAt !== null || object.mergedInto !== null) return;
+  if (object.privacyDeletedAt !== null || object.goneAt !== null || object.mergedInto !== null) return;
   const stored = Object.hasOwn(object.propertyVersions, property) ? object.propertyVersions[property] : undefined;
   if (stored === undefined || version > stored || (version === stored && compareValues(value, object.properties[property] ?? null) > 0)) {
     object.properties[property] = value;
@@ -66,6 +68,12 @@ export function setMerged(object: MirrorObject, into: string, version: number): 
 /** Privacy deletion: a permanent flag (the earliest version kept) that erases every value. */
 export function setPrivacyDeleted(object: MirrorObject, version: number): void {
   if (object.privacyDeletedAt === null || version < object.privacyDeletedAt) object.privacyDeletedAt = version;
+  erase(object);
+}
+
+/** Gone for good (reads show the record neither live nor archived): like a privacy deletion, permanent and erasing. */
+export function setGone(object: MirrorObject, version: number): void {
+  if (object.goneAt === null || version < object.goneAt) object.goneAt = version;
   erase(object);
 }
 

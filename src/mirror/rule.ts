@@ -5,11 +5,17 @@
  * observations in any order, any number of times, gives the same result (a join-semilattice):
  * - each property: (version, value), newest version wins, equal versions pick the larger value;
  * - liveness: (version, deleted > live), from creates, deletes, restores, live and archived reads;
- * - merge redirect: (version, target) once set never cleared; the newest merge names the survivor;
- * - privacy deletion: a permanent flag (earliest version kept) that erases and blocks all values;
+ * - merge redirect: (version, target) once set never cleared; the newest merge names the survivor,
+ *   and `mergedInto` holds the FINAL survivor (A merged into B, then B into C: A points at C, what a
+ *   read of A returns), so a merge also re-points the ids already merged into its loser;
+ * - privacy deletion, and gone for good: permanent flags (earliest version kept) that erase and
+ *   block all values;
  * - created/updated times: min/max; first sight: min (seenAt, via).
- * Associations are registers keyed by (from, to, type): (version, removed > present).
- * The registers themselves are in registers.ts; this file drives them with observations.
+ * The registers themselves are in registers.ts; this file drives them with observations. The
+ * associations between objects follow their own rule (edges.ts), keyed by these final survivors.
+ *
+ * Merge histories are HubSpot's: an id merged away is never merged again nor observed live at a
+ * later version (its merges form a forest). Within that, the result does not depend on order.
  */
 import { ledgerChangeKey, type LedgerSighting } from './ledger.ts';
 import {
@@ -22,7 +28,8 @@ import {
   type SnapshotObservation,
   type Via,
 } from './observation.ts';
-import { cmp, setCreatedAt, setLifecycle, setMerged, setPrivacyDeleted, setProperty, type MirrorObject } from './registers.ts';
+import { associationLabel } from '../hubspot/object-types.ts';
+import { cmp, setCreatedAt, setGone, setLifecycle, setMerged, setPrivacyDeleted, setProperty, type MirrorObject } from './registers.ts';
 
 /**
  * Read-only bookkeeping HubSpot bumps on every change (and no webhook can subscribe to): kept in
@@ -31,35 +38,21 @@ import { cmp, setCreatedAt, setLifecycle, setMerged, setPrivacyDeleted, setPrope
 const NOT_CHANGES: ReadonlySet<string> = new Set(['lastmodifieddate', 'hs_lastmodifieddate', 'hs_object_id', 'createdate']);
 
 
-/** The newest known state of one association edge (one side; HubSpot sends one event per side). */
-export interface AssociationState {
-  portalId: number;
-  fromObjectType: string;
-  fromObjectId: string;
-  toObjectType: string;
-  toObjectId: string;
-  associationType: string;
-  removed: boolean;
-  version: number;
-}
-
 export interface RuleResult {
   /** Objects whose state changed (or that are new), in key order. */
   objects: MirrorObject[];
-  /** Per edge, the winning observation of this batch; merge into storage with `mergeAssociation`. */
-  associations: AssociationState[];
   /** Every (object, property, version) the batch carried, with each path's first sight. */
   ledger: LedgerSighting[];
 }
 
-/** A deleted, merged-away or privacy-deleted object is not a live record. */
+/** A deleted, merged-away, privacy-deleted or gone object is not a live record. */
 export function isArchived(object: MirrorObject): boolean {
-  return object.lifecycle === 'deleted' || object.mergedInto !== null || object.privacyDeletedAt !== null;
+  return object.lifecycle === 'deleted' || object.mergedInto !== null || object.privacyDeletedAt !== null || object.goneAt !== null;
 }
 
-/** Stable map key of an association edge. */
-export function associationKey(a: Omit<AssociationState, 'removed' | 'version'>): string {
-  return [a.portalId, a.fromObjectType, a.fromObjectId, a.toObjectType, a.toObjectId, a.associationType].join('\u0000');
+/** Whether the object's values are erased for good (a privacy deletion, or gone). */
+export function isErased(object: MirrorObject): boolean {
+  return object.privacyDeletedAt !== null || object.goneAt !== null;
 }
 
 /** Orders refs by (portal, type, id): the order rows are locked in, so concurrent batches cannot deadlock. */
@@ -67,12 +60,16 @@ export function compareRefs(a: ObjectRef, b: ObjectRef): number {
   return a.portalId - b.portalId || cmp(a.objectType, b.objectType) || cmp(a.objectId, b.objectId);
 }
 
-/** Every object row a batch may write: each observation's object and the ids merged into it. Sorted, unique. */
+/**
+ * Every object row a batch may write: each observation's object and the ids merged into it.
+ * Sorted, unique. The rows already pointing at those merged ids are written too (re-pointed at the
+ * final survivor): the store finds and locks them (`mergedIds`).
+ */
 export function affectedRefs(observations: readonly Observation[]): ObjectRef[] {
   const refs = new Map<string, ObjectRef>();
   const add = (ref: ObjectRef) => refs.set(objectKey(ref), ref);
   for (const obs of observations) {
-    if (obs.kind === 'association') continue;
+    if (obs.kind === 'association' || obs.kind === 'associationRead') continue;
     add(obs.ref);
     for (const id of mergedIdsOf(obs)) add({ ...obs.ref, objectId: id });
   }
@@ -92,6 +89,7 @@ export function emptyObject(ref: ObjectRef, via: Via, seenAt: number): MirrorObj
     mergedInto: null,
     mergedVersion: null,
     privacyDeletedAt: null,
+    goneAt: null,
     hsCreatedAt: null,
     hsUpdatedAt: null,
     firstSeenVia: via,
@@ -99,17 +97,25 @@ export function emptyObject(ref: ObjectRef, via: Via, seenAt: number): MirrorObj
   };
 }
 
+/** The ids a batch redirects (merged into its objects): the rows pointing at them are re-pointed too. */
+export function mergedIds(observations: readonly Observation[]): ObjectRef[] {
+  return observations.flatMap((obs) => mergedIdsOf(obs).map((objectId) => ({ ...obs.ref, objectId })));
+}
+
 /**
- * Applies a batch to the stored objects it touches (`current`, keyed by `objectKey`; missing
- * objects are new). Returns the changed objects, the batch's association edges and its ledger
- * sightings. `current` is not modified.
+ * Applies a batch to the stored objects it touches (`current`, keyed by `objectKey`, including
+ * the rows pointing at the batch's `mergedIds`; missing objects are new). Returns the changed
+ * objects and the batch's ledger sightings. `current` is not modified. Association observations
+ * only leave ledger sightings here; their edges are applied by `applyEdgeRule`.
  */
 export function applyRule(current: ReadonlyMap<string, MirrorObject>, observations: readonly Observation[]): RuleResult {
-  const batch: Batch = { current, objects: new Map(), associations: new Map(), ledger: new Map() };
+  const batch: Batch = { current, objects: new Map(), ledger: new Map() };
   for (const obs of observations) {
     switch (obs.kind) {
       case 'association':
-        applyAssociation(batch, obs);
+        sightAssociation(batch, obs);
+        break;
+      case 'associationRead':
         break;
       case 'snapshot':
         applySnapshot(batch, obs);
@@ -125,18 +131,14 @@ export function applyRule(current: ReadonlyMap<string, MirrorObject>, observatio
         applyLifecycleEvent(batch, obs);
     }
   }
-  return {
-    objects: changedObjects(batch),
-    associations: [...batch.associations.values()].sort((a, b) => cmp(associationKey(a), associationKey(b))),
-    ledger: [...batch.ledger.values()],
-  };
+  pointAtFinalSurvivors(batch);
+  return { objects: changedObjects(batch), ledger: [...batch.ledger.values()] };
 }
 
 /** A batch being applied: copies of the objects it touched, its edges, its ledger sightings. */
 interface Batch {
   readonly current: ReadonlyMap<string, MirrorObject>;
   readonly objects: Map<string, MirrorObject>;
-  readonly associations: Map<string, AssociationState>;
   readonly ledger: Map<string, LedgerSighting>;
 }
 
@@ -207,6 +209,9 @@ function applyLifecycleEvent(batch: Batch, obs: LifecycleObservation): void {
     case 'privacyDeleted':
       setPrivacyDeleted(object, obs.version);
       break;
+    case 'gone':
+      setGone(object, obs.version);
+      break;
   }
 }
 
@@ -223,20 +228,45 @@ function redirectMerged(batch: Batch, obs: MergeObservation | SnapshotObservatio
   for (const id of mergedIdsOf(obs)) setMerged(touch(batch, { ...obs.ref, objectId: id }, obs), obs.ref.objectId, obs.version);
 }
 
-function applyAssociation(batch: Batch, obs: AssociationObservation): void {
-  const edge: AssociationState = {
-    portalId: obs.ref.portalId,
-    fromObjectType: obs.ref.objectType,
-    fromObjectId: obs.ref.objectId,
-    toObjectType: obs.toObjectType,
-    toObjectId: obs.toObjectId,
-    associationType: obs.associationType,
-    removed: obs.removed,
-    version: obs.version,
-  };
-  const key = associationKey(edge);
-  batch.associations.set(key, mergeAssociation(batch.associations.get(key), edge));
-  sight(batch, obs.ref, `@association:${obs.associationType}:${obs.toObjectType}:${obs.toObjectId}`, obs.version, obs);
+/** A single edge's change is a change of its `ref` end, for the ledger. */
+function sightAssociation(batch: Batch, obs: AssociationObservation): void {
+  const label = associationLabel(obs.ref.objectType, obs.toObjectType);
+  sight(batch, obs.ref, `@association:${label}:${obs.toObjectType}:${obs.toObjectId}`, obs.version, obs);
+}
+
+/**
+ * Makes every redirect name the final survivor: an id merged into one that was itself merged
+ * away points past it. Runs over every object the batch holds (the rows pointing at the batch's
+ * merged ids included), after all its merges, so the order of merges within and across batches
+ * does not matter. The redirect's version stays that of the id's own newest merge.
+ */
+function pointAtFinalSurvivors(batch: Batch): void {
+  const keys = new Set([...batch.current.keys(), ...batch.objects.keys()]);
+  for (const key of keys) {
+    const object = batch.objects.get(key) ?? batch.current.get(key)!;
+    if (object.mergedInto === null) continue;
+    const survivor = finalSurvivor((k) => batch.objects.get(k) ?? batch.current.get(k), object);
+    if (survivor === object.mergedInto) continue;
+    let working = batch.objects.get(key);
+    if (!working) batch.objects.set(key, (working = cloneObject(object)));
+    working.mergedInto = survivor;
+  }
+}
+
+/**
+ * The id a chain of redirects from `object` ends at (its own id when it is not merged away). A
+ * cycle, which HubSpot cannot produce, ends the walk where it closes.
+ */
+export function finalSurvivor(lookup: (key: string) => MirrorObject | undefined, object: ObjectRef & { mergedInto: string | null }): string {
+  const seen = new Set<string>([object.objectId]);
+  let id = object.objectId;
+  let next = object.mergedInto;
+  while (next !== null && !seen.has(next)) {
+    seen.add(next);
+    id = next;
+    next = lookup(objectKey({ ...object, objectId: next }))?.mergedInto ?? null;
+  }
+  return id;
 }
 
 /** The objects whose state the batch changed (or created), in key order. */
@@ -250,14 +280,6 @@ function changedObjects(batch: Batch): MirrorObject[] {
     .sort(compareRefs);
 }
 
-/** The association register: newest version wins, a removal wins a tie. Returns the winner. */
-export function mergeAssociation(stored: AssociationState | undefined, incoming: AssociationState): AssociationState {
-  if (!stored) return incoming;
-  if (incoming.version > stored.version) return incoming;
-  if (incoming.version === stored.version && incoming.removed && !stored.removed) return incoming;
-  return stored;
-}
-
 /** Structural equality of two object states (property order ignored). */
 export function sameObject(a: MirrorObject, b: MirrorObject): boolean {
   return (
@@ -269,6 +291,7 @@ export function sameObject(a: MirrorObject, b: MirrorObject): boolean {
     a.mergedInto === b.mergedInto &&
     a.mergedVersion === b.mergedVersion &&
     a.privacyDeletedAt === b.privacyDeletedAt &&
+    a.goneAt === b.goneAt &&
     a.hsCreatedAt === b.hsCreatedAt &&
     a.hsUpdatedAt === b.hsUpdatedAt &&
     a.firstSeenVia === b.firstSeenVia &&

@@ -2,15 +2,14 @@
  * Queries on the mirror tables (hubspot_objects, hubspot_associations). The rule that decides
  * what to write lives in rule.ts; this file only moves rows.
  */
-import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { LedgerChange } from './ledger.ts';
 import { ledgerUpsert } from './ledger-store.ts';
 import { arrayLiteral, msToTimestamp, timestampToMs } from '../db/sql.ts';
 import { prepared } from '../db/prepared.ts';
 import { objectKey, type ObjectRef, type Via } from './observation.ts';
 import type { MirrorObject } from './registers.ts';
-import { isArchived, type AssociationState } from './rule.ts';
-import type { HubspotAssociationsTable } from '../db/mirror-tables.ts';
+import { isArchived } from './rule.ts';
 import type { Database } from '../db/schema.ts';
 
 type Time = Date | number;
@@ -31,6 +30,7 @@ export interface StoredObjectRow {
   lifecycle_at: Time | null;
   merged_at: Time | null;
   privacy_deleted_at: Time | null;
+  gone_at: Time | null;
   hs_created_at: Time | null;
   hs_updated_at: Time | null;
   first_seen_at: Time;
@@ -49,6 +49,7 @@ export function toMirrorObject(row: StoredObjectRow): MirrorObject {
     mergedInto: row.merged_into,
     mergedVersion: ms(row.merged_at),
     privacyDeletedAt: ms(row.privacy_deleted_at),
+    goneAt: ms(row.gone_at),
     hsCreatedAt: ms(row.hs_created_at),
     hsUpdatedAt: ms(row.hs_updated_at),
     firstSeenVia: row.first_seen_via as Via,
@@ -94,6 +95,29 @@ export async function lockObjects(trx: Transaction<Database>, refs: readonly Obj
   return stored;
 }
 
+/** The columns of a locked row (`StoredObjectRow`, times as epoch ms) of `hubspot_objects o`. */
+const lockedColumns = sql`o.portal_id, o.object_type, o.object_id, o.properties, o.property_versions, o.lifecycle, o.merged_into,
+  o.first_seen_via, ${timestampToMs('o.lifecycle_at')} as lifecycle_at, ${timestampToMs('o.merged_at')} as merged_at,
+  ${timestampToMs('o.privacy_deleted_at')} as privacy_deleted_at, ${timestampToMs('o.gone_at')} as gone_at,
+  ${timestampToMs('o.hs_created_at')} as hs_created_at, ${timestampToMs('o.hs_updated_at')} as hs_updated_at,
+  ${timestampToMs('o.first_seen_at')} as first_seen_at`;
+
+/**
+ * Locks and returns the rows redirected to any of `ids` (merged into them): a batch that merges
+ * those ids away re-points them at the final survivor. Taken after `lockObjects`, in key order.
+ */
+export async function lockRedirected(trx: Transaction<Database>, ids: readonly ObjectRef[]): Promise<MirrorObject[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ r: StoredObjectRow }>`
+    select to_json(l) as r from (
+      select ${lockedColumns}
+      from hubspot_objects o
+      where (o.portal_id, o.object_type, o.merged_into) in (select portal_id, object_type, object_id from ${refsTable(ids, 'k')})
+      order by o.portal_id, o.object_type, o.object_id
+      for no key update of o) l`.execute(trx);
+  return rows.map((row) => toMirrorObject(row.r));
+}
+
 /**
  * Locks and reads the rows of `keys`; with `allOrNothing`, locks and returns nothing unless every
  * key has a row. Each row travels as one JSON value: the embedded database reads a hundred
@@ -104,10 +128,7 @@ async function selectForUpdate(trx: Transaction<Database>, keys: RawBuilder<unkn
   const { rows } = await sql<{ r: StoredObjectRow }>`${prepared}
     with k as (select * from ${keys})
     select to_json(l) as r from (
-      select o.portal_id, o.object_type, o.object_id, o.properties, o.property_versions, o.lifecycle, o.merged_into,
-        o.first_seen_via, ${timestampToMs('o.lifecycle_at')} as lifecycle_at, ${timestampToMs('o.merged_at')} as merged_at,
-        ${timestampToMs('o.privacy_deleted_at')} as privacy_deleted_at, ${timestampToMs('o.hs_created_at')} as hs_created_at,
-        ${timestampToMs('o.hs_updated_at')} as hs_updated_at, ${timestampToMs('o.first_seen_at')} as first_seen_at
+      select ${lockedColumns}
       from hubspot_objects o
       where (o.portal_id, o.object_type, o.object_id) in (select portal_id, object_type, object_id from k)
         ${
@@ -127,18 +148,16 @@ export interface MirrorWrite {
   /** New states of rows locked by `lockObjects`. */
   objects: readonly MirrorObject[];
   ledger: readonly LedgerChange[];
-  associations: readonly AssociationState[];
 }
 
 export interface MirrorWriteResult {
   objectsWritten: number;
   ledgerChanges: number;
-  associationsWritten: number;
 }
 
 /**
  * Writes a batch's outcome in ONE statement (data-modifying CTEs, only the parts that have rows):
- * update the locked rows, merge the ledger changes and the association edges.
+ * update the locked rows, merge the ledger changes. (Association edges: `writeEdges`.)
  */
 export async function writeMirror(trx: Transaction<Database>, write: MirrorWrite, now: Date): Promise<MirrorWriteResult> {
   const parts: RawBuilder<unknown>[] = [];
@@ -151,19 +170,11 @@ export async function writeMirror(trx: Transaction<Database>, write: MirrorWrite
     parts.push(sql`led as (${ledgerUpsert(write.ledger)} returning 1)`);
     counts.push(sql`(select count(*) from led) as ledger`);
   }
-  if (write.associations.length > 0) {
-    parts.push(sql`assoc as (${associationUpsert(write.associations, now)} returning 1)`);
-    counts.push(sql`(select count(*) from assoc) as associations`);
-  }
-  if (parts.length === 0) return { objectsWritten: 0, ledgerChanges: 0, associationsWritten: 0 };
-  const { rows } = await sql<{ updated?: number; ledger?: number; associations?: number }>`${prepared}
+  if (parts.length === 0) return { objectsWritten: 0, ledgerChanges: 0 };
+  const { rows } = await sql<{ updated?: number; ledger?: number }>`${prepared}
     with ${sql.join(parts)} select ${sql.join(counts)}`.execute(trx);
   const result = rows[0] ?? {};
-  return {
-    objectsWritten: Number(result.updated ?? 0),
-    ledgerChanges: Number(result.ledger ?? 0),
-    associationsWritten: Number(result.associations ?? 0),
-  };
+  return { objectsWritten: Number(result.updated ?? 0), ledgerChanges: Number(result.ledger ?? 0) };
 }
 
 /**
@@ -177,6 +188,7 @@ function objectUpdate(objects: readonly MirrorObject[], now: Date): RawBuilder<u
       properties = j.properties, property_versions = j.property_versions, archived = j.archived,
       merged_into = j.merged_into, merged_at = ${msToTimestamp('j.merged_at')}, lifecycle = j.lifecycle,
       lifecycle_at = ${msToTimestamp('j.lifecycle_at')}, privacy_deleted_at = ${msToTimestamp('j.privacy_deleted_at')},
+      gone_at = ${msToTimestamp('j.gone_at')},
       hs_created_at = ${msToTimestamp('j.hs_created_at')}, hs_updated_at = ${msToTimestamp('j.hs_updated_at')},
       first_seen_via = j.first_seen_via, first_seen_at = ${msToTimestamp('j.first_seen_at')}, updated_at = ${now}
     from unnest(
@@ -184,44 +196,11 @@ function objectUpdate(objects: readonly MirrorObject[], now: Date): RawBuilder<u
       ${column((o) => JSON.stringify(o.properties))}::jsonb[], ${column((o) => JSON.stringify(o.propertyVersions))}::jsonb[],
       ${column(isArchived)}::bool[], ${column((o) => o.mergedInto)}::text[], ${column((o) => o.mergedVersion)}::int8[],
       ${column((o) => o.lifecycle)}::text[], ${column((o) => o.lifecycleVersion)}::int8[],
-      ${column((o) => o.privacyDeletedAt)}::int8[], ${column((o) => o.hsCreatedAt)}::int8[], ${column((o) => o.hsUpdatedAt)}::int8[],
-      ${column((o) => o.firstSeenVia)}::text[], ${column((o) => o.firstSeenAt)}::int8[]
+      ${column((o) => o.privacyDeletedAt)}::int8[], ${column((o) => o.goneAt)}::int8[], ${column((o) => o.hsCreatedAt)}::int8[],
+      ${column((o) => o.hsUpdatedAt)}::int8[], ${column((o) => o.firstSeenVia)}::text[], ${column((o) => o.firstSeenAt)}::int8[]
     ) as j(portal_id, object_type, object_id, properties, property_versions, archived, merged_into, merged_at, lifecycle,
-      lifecycle_at, privacy_deleted_at, hs_created_at, hs_updated_at, first_seen_via, first_seen_at)
+      lifecycle_at, privacy_deleted_at, gone_at, hs_created_at, hs_updated_at, first_seen_via, first_seen_at)
     where o.portal_id = j.portal_id and o.object_type = j.object_type and o.object_id = j.object_id`;
-}
-
-/**
- * The INSERT that merges edges into hubspot_associations (for `writeMirror`): newest version
- * wins, a removal wins a tie (the register of `mergeAssociation`, evaluated by Postgres on the
- * locked row, so concurrent writers converge). `edges` must be unique per key and sorted by key
- * (as `applyRule` returns them).
- */
-function associationUpsert(edges: readonly AssociationState[], now: Date): RawBuilder<unknown> {
-  const rows = JSON.stringify(
-    edges.map((e) => ({
-      portal_id: e.portalId,
-      from_object_type: e.fromObjectType,
-      from_object_id: e.fromObjectId,
-      to_object_type: e.toObjectType,
-      to_object_id: e.toObjectId,
-      association_type: e.associationType,
-      removed: e.removed,
-      version: e.version,
-    })),
-  );
-  return sql`
-    insert into hubspot_associations as a
-      (portal_id, from_object_type, from_object_id, to_object_type, to_object_id, association_type, removed, version, updated_at)
-    select r.portal_id, r.from_object_type, r.from_object_id, r.to_object_type, r.to_object_id, r.association_type, r.removed,
-      ${msToTimestamp('r.version')}, ${now}::timestamptz
-    from jsonb_to_recordset(${rows}::jsonb) as r(
-      portal_id bigint, from_object_type text, from_object_id text, to_object_type text, to_object_id text,
-      association_type text, removed boolean, version bigint)
-    order by 1, 2, 3, 4, 5, 6
-    on conflict (portal_id, from_object_type, from_object_id, to_object_type, to_object_id, association_type) do update
-      set removed = excluded.removed, version = excluded.version, updated_at = excluded.updated_at
-      where (excluded.version, excluded.removed) > (a.version, a.removed)`;
 }
 
 export interface GetObjectOptions {
@@ -250,35 +229,6 @@ export async function getObject(db: Kysely<Database>, ref: ObjectRef, options: G
     current = { ...current, objectId: object.mergedInto };
   }
   return undefined;
-}
-
-export type AssociationRow = Selectable<HubspotAssociationsTable>;
-
-/** Current (not removed) associations from an object. */
-export async function listAssociations(db: Kysely<Database>, ref: ObjectRef, toObjectType?: string): Promise<AssociationState[]> {
-  let query = db
-    .selectFrom('hubspot_associations')
-    .selectAll()
-    .where('portal_id', '=', ref.portalId)
-    .where('from_object_type', '=', ref.objectType)
-    .where('from_object_id', '=', ref.objectId)
-    .where('removed', '=', false);
-  if (toObjectType) query = query.where('to_object_type', '=', toObjectType);
-  const rows = await query.orderBy('to_object_type').orderBy('to_object_id').orderBy('association_type').execute();
-  return rows.map(toAssociationState);
-}
-
-export function toAssociationState(row: AssociationRow): AssociationState {
-  return {
-    portalId: Number(row.portal_id),
-    fromObjectType: row.from_object_type,
-    fromObjectId: row.from_object_id,
-    toObjectType: row.to_object_type,
-    toObjectId: row.to_object_id,
-    associationType: row.association_type,
-    removed: row.removed,
-    version: row.version.getTime(),
-  };
 }
 
 function ms(value: Time): number;

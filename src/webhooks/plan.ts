@@ -5,7 +5,7 @@
  */
 import { snapshotFromObject, type HubSpotObject } from '../hubspot/objects.ts';
 import type { ObjectRef, Observation, Via } from '../mirror/observation.ts';
-import { objectTypeName } from '../hubspot/object-types.ts';
+import { associationLabelWords, standardObjectType } from '../hubspot/object-types.ts';
 import { parseHubSpotEvent, type EventKind, type HubSpotEvent } from './hubspot-events.ts';
 import { journalObservations, parseJournalEvent } from '../journal/events.ts';
 import type { WebhookSource } from './inbox.ts';
@@ -25,16 +25,25 @@ export interface StoredEvent {
 export type EventPlan =
   /** `readVia`: the path the hydration reads are credited to (default `hydration`, the push side's). */
   | { id: number; ok: true; observations: Observation[]; hydrate: ObjectRef[]; readVia?: Via }
-  /** The event cannot become an observation however often it is tried. */
-  | { id: number; ok: false; error: string };
+  /** The event cannot become an observation (with `retry`: not until the portal's custom types are known). */
+  | { id: number; ok: false; error: string; retry?: boolean };
+
+/**
+ * hubsync's key for a type named in a portal (`PROJECT` → `2-3465`), from what is known without a
+ * call; undefined when unknown. Default: HubSpot's own types only.
+ */
+export type TypeLookup = (portalId: number, nameOrId: string) => string | undefined;
+
+const standardTypes: TypeLookup = (_portalId, nameOrId) => standardObjectType(nameOrId)?.name;
 
 /** Plans one stored event. */
-export function planEvent(event: StoredEvent): EventPlan {
+export function planEvent(event: StoredEvent, types: TypeLookup = standardTypes): EventPlan {
   const seenAt = new Date(event.received_at);
   if (event.source === 'hubspot') {
     const parsed = parseHubSpotEvent(event.payload);
     if ('reason' in parsed) return { id: event.id, ok: false, error: `stored event no longer validates: ${parsed.reason}` };
-    return { id: event.id, ok: true, ...hubspotObservations(parsed.event, parsed.kind, event, seenAt) };
+    const planned = hubspotObservations(parsed.event, parsed.kind, event, seenAt, types);
+    return typeof planned === 'string' ? { id: event.id, ok: false, error: planned, retry: true } : { id: event.id, ok: true, ...planned };
   }
   if (event.source === 'journal') {
     const parsed = parseJournalEvent(event.payload);
@@ -59,7 +68,7 @@ function snapshotObservation(snapshot: RecordSnapshot, via: Via, seenAt: Date): 
   return snapshot.archived ? { ...observation, archivedAt: snapshot.version } : observation;
 }
 
-function hubspotObservations(e: HubSpotEvent, kind: EventKind, stored: StoredEvent, seenAt: Date): { observations: Observation[]; hydrate: ObjectRef[] } {
+function hubspotObservations(e: HubSpotEvent, kind: EventKind, stored: StoredEvent, seenAt: Date, types: TypeLookup): { observations: Observation[]; hydrate: ObjectRef[] } | string {
   const objectType = stored.object_type!;
   const ref: ObjectRef = { portalId: e.portalId, objectType, objectId: stored.object_id! };
   const base = { ref, version: e.occurredAt, via: 'webhook' as const, seenAt };
@@ -83,23 +92,26 @@ function hubspotObservations(e: HubSpotEvent, kind: EventKind, stored: StoredEve
       return { observations: [{ ...base, kind: 'merged', mergedIds: [...new Set(merged)] }], hydrate: [ref] };
     }
     case 'associationChange': {
-      const [, toSingular] = (e.associationType ?? '').split('_TO_');
-      const toObjectType = associationTarget(toSingular, e);
+      const toObjectType = associationTarget(e, types);
+      if (toObjectType === undefined) return `association target type of ${JSON.stringify(e.associationType)} is unknown in portal ${e.portalId}`;
       return {
-        observations: [
-          { ...base, kind: 'association', toObjectType, toObjectId: e.toObjectId!, associationType: e.associationType!, removed: e.associationRemoved ?? false },
-        ],
+        observations: [{ ...base, kind: 'association', toObjectType, toObjectId: e.toObjectId!, removed: e.associationRemoved ?? false }],
         hydrate: [],
       };
     }
   }
 }
 
-/** `CONTACT_TO_COMPANY` → companies; a numeric or custom label falls back to `toObjectTypeId` when sent. */
-function associationTarget(toSingular: string | undefined, e: HubSpotEvent): string {
-  const fromId = (e as Record<string, unknown>).toObjectTypeId;
-  if (typeof fromId === 'string' && /^\d+-\d+$/.test(fromId)) return objectTypeName(fromId);
-  return toSingular ? objectTypeName(toSingular.toLowerCase()) : 'unknown';
+/**
+ * The type at the other end of an association event: its `toObjectTypeId` when sent, else the
+ * second word of the label (`COMPANY_TO_PROJECT`), resolved in the portal (a custom object's
+ * label word names its type id).
+ */
+function associationTarget(e: HubSpotEvent, types: TypeLookup): string | undefined {
+  const toTypeId = (e as Record<string, unknown>).toObjectTypeId;
+  if (typeof toTypeId === 'string' && /^\d+-\d+$/.test(toTypeId)) return types(e.portalId, toTypeId);
+  const words = associationLabelWords(e.associationType ?? '');
+  return words ? types(e.portalId, words[1]) : undefined;
 }
 
 /** Groups refs to read by (portal, type), unique ids, in chunks of at most `chunk` (HubSpot's batch read takes 100). */

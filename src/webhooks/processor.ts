@@ -157,20 +157,20 @@ async function claimLeased(
   attempts.clear();
   for (const row of rows) attempts.set(row.id, row.attempts);
   const { plans, unplannable } = planAll(rows, deps.reader);
-  for (const u of unplannable) fail(u.id, u.error, true);
+  for (const u of unplannable) fail(u.id, u.error, !u.retry);
   const applied = await applyWithFallback(deps, plans.filter((plan) => plan.hydrate.length === 0), new Map(), fail, now, false);
   const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, claim.readDeadlineAt);
   result.deferred = await deferAll(deps.db, split.deferred, true);
   return { applied, needy: split.needy };
 }
 
-function planAll(rows: readonly WebhookEventRow[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: { id: number; error: string }[] } {
+function planAll(rows: readonly WebhookEventRow[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: { id: number; error: string; retry?: boolean }[] } {
   const plans: Plan[] = [];
-  const unplannable: { id: number; error: string }[] = [];
+  const unplannable: { id: number; error: string; retry?: boolean }[] = [];
   for (const row of rows) {
     const plan = planEvent(row);
     if (plan.ok) plans.push(plan);
-    else unplannable.push({ id: plan.id, error: plan.error });
+    else unplannable.push(plan);
   }
   observePropertyNames(plans, reader);
   return { plans, unplannable };

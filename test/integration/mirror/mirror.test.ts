@@ -1,22 +1,19 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getObject, listAssociations, toAssociationState, toMirrorObject } from '../../../src/mirror/store.ts';
+import { getObject, toMirrorObject } from '../../../src/mirror/store.ts';
+import { listAssociations, toAssociationState } from '../../../src/mirror/edge-store.ts';
+import { associationKey, readKey, type AssociationRead, type AssociationState } from '../../../src/mirror/edges.ts';
 import { ledgerReport, missedByWebhook } from '../../../src/mirror/ledger-store.ts';
 import { snapshotFromObject } from '../../../src/hubspot/objects.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
-import { ledgerChangeKey, mergeSighting, reduceSightings, type LedgerChange } from '../../../src/mirror/ledger.ts';
+import { ledgerChangeKey, type LedgerChange } from '../../../src/mirror/ledger.ts';
 import { objectKey, type Observation, type Via } from '../../../src/mirror/observation.ts';
-import {
-  applyRule,
-  associationKey,
-  isArchived,
-  mergeAssociation,
-  type AssociationState,
-} from '../../../src/mirror/rule.ts';
+import { isArchived } from '../../../src/mirror/rule.ts';
 import type { MirrorObject } from '../../../src/mirror/registers.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
-import { deliveryArb, historyArb, PORTAL } from '../../unit/mirror/arbitraries.ts';
+import { deliveryArb, historyArb } from '../../unit/mirror/arbitraries.ts';
+import { applyBatches as pureBatches, inOrder } from '../../unit/mirror/model.ts';
 
 let testDb: TestDb;
 beforeAll(async () => {
@@ -32,34 +29,9 @@ function onPortal(history: Observation[], portalId: number): Observation[] {
   return history.map((obs) => ({ ...obs, ref: { ...obs.ref, portalId } }));
 }
 
-/** The pure rule applied one observation at a time: the model the database must match. */
-function pureFold(history: Observation[]) {
-  const objects = new Map<string, MirrorObject>();
-  const associations = new Map<string, AssociationState>();
-  for (const obs of history) {
-    const result = applyRule(objects, [obs]);
-    for (const object of result.objects) objects.set(objectKey(object), object);
-    for (const edge of result.associations) associations.set(associationKey(edge), mergeAssociation(associations.get(associationKey(edge)), edge));
-  }
-  return { objects, associations };
-}
-
-/** Ledger rows the pure rule and `mergeSighting` produce for batches applied in this order. */
+/** Ledger rows the pure rule produces for batches applied in this order. */
 function pureLedger(batches: Observation[][]): LedgerChange[] {
-  const objects = new Map<string, MirrorObject>();
-  const ledger = new Map<string, LedgerChange>();
-  for (const batch of batches) {
-    const result = applyRule(objects, batch);
-    for (const object of result.objects) objects.set(objectKey(object), object);
-    for (const change of reduceSightings(result.ledger)) {
-      const stored = ledger.get(ledgerChangeKey(change));
-      // A confirming read adds to a known change but never creates one.
-      if (!stored) {
-        if (!change.confirmOnly) ledger.set(ledgerChangeKey(change), change);
-      } else for (const [via, at] of Object.entries(change.seenAt)) mergeSighting(stored, via as Via, at);
-    }
-  }
-  return [...ledger.values()].sort((a, b) => (ledgerChangeKey(a) < ledgerChangeKey(b) ? -1 : 1));
+  return [...pureBatches(batches).ledger.values()].sort((a, b) => (ledgerChangeKey(a) < ledgerChangeKey(b) ? -1 : 1));
 }
 
 async function storedLedger(portalId: number): Promise<LedgerChange[]> {
@@ -83,9 +55,14 @@ async function storedLedger(portalId: number): Promise<LedgerChange[]> {
     .sort((a, b) => (ledgerChangeKey(a) < ledgerChangeKey(b) ? -1 : 1));
 }
 
-function sortByKey<T extends MirrorObject | AssociationState>(items: T[]): T[] {
-  const key = (item: T) => ('objectId' in item ? objectKey(item) : associationKey(item));
+function sortByKey<T extends MirrorObject | AssociationState | AssociationRead>(items: T[]): T[] {
+  const key = (item: T) => ('readAt' in item ? readKey(item) : 'objectId' in item ? objectKey(item) : associationKey(item));
   return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+async function storedReads(portalId: number): Promise<AssociationRead[]> {
+  const rows = await testDb.db.selectFrom('hubspot_association_reads').selectAll().where('portal_id', '=', portalId).execute();
+  return rows.map((r) => ({ portalId: Number(r.portal_id), objectType: r.object_type, objectId: r.object_id, toObjectType: r.to_object_type, readAt: r.read_at.getTime() }));
 }
 
 async function applyBatches(batches: Observation[][]): Promise<void> {
@@ -96,13 +73,16 @@ async function applyBatches(batches: Observation[][]): Promise<void> {
 async function mirrorState(portalId: number) {
   const objects = await sql<Record<string, unknown>>`
     select object_type, object_id, properties, property_versions, archived, merged_into, merged_at, lifecycle,
-      lifecycle_at, privacy_deleted_at, hs_created_at, hs_updated_at, first_seen_at
+      lifecycle_at, privacy_deleted_at, gone_at, hs_created_at, hs_updated_at, first_seen_at
     from hubspot_objects where portal_id = ${portalId} order by object_type, object_id`.execute(testDb.db);
   const associations = await sql<Record<string, unknown>>`
-    select from_object_type, from_object_id, to_object_type, to_object_id, association_type, removed, version
+    select from_object_type, from_object_id, to_object_type, to_object_id, association_type, removed, version, association_types, types_version
     from hubspot_associations where portal_id = ${portalId}
-    order by from_object_type, from_object_id, to_object_type, to_object_id, association_type`.execute(testDb.db);
-  return { objects: objects.rows, associations: associations.rows };
+    order by from_object_type, from_object_id, to_object_type, to_object_id`.execute(testDb.db);
+  const reads = await sql<Record<string, unknown>>`
+    select object_type, object_id, to_object_type, read_at from hubspot_association_reads where portal_id = ${portalId}
+    order by object_type, object_id, to_object_type`.execute(testDb.db);
+  return { objects: objects.rows, associations: associations.rows, reads: reads.rows };
 }
 
 describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
@@ -121,12 +101,13 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
           const actualPortal = nextPortal++;
           await applyBatches(onPortal(history, expectedPortal).map((obs) => [obs]));
           // The stored rows are exactly what the pure rule computes for the same history.
-          const model = pureFold(onPortal(history, expectedPortal));
+          const model = inOrder(onPortal(history, expectedPortal));
           const stored = await testDb.db.selectFrom('hubspot_objects').selectAll().where('portal_id', '=', expectedPortal).execute();
           expect(sortByKey(stored.map(toMirrorObject))).toEqual(sortByKey([...model.objects.values()]));
           for (const row of stored) expect(row.archived).toBe(isArchived(toMirrorObject(row)));
           const edges = await testDb.db.selectFrom('hubspot_associations').selectAll().where('portal_id', '=', expectedPortal).execute();
-          expect(sortByKey(edges.map(toAssociationState))).toEqual(sortByKey([...model.associations.values()]));
+          expect(sortByKey(edges.map(toAssociationState))).toEqual(sortByKey([...model.edges.values()]));
+          expect(sortByKey(await storedReads(expectedPortal))).toEqual(sortByKey([...model.reads.values()]));
           let i = 0;
           const delivered = batches.map((batch) => onPortal(batch, actualPortal).map((obs) => ({ ...obs, via: paths[i++] ?? 'poll' })));
           await applyBatches(delivered);
@@ -149,8 +130,8 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
         { kind: 'snapshot', ref: ref('1'), version: v(1), via: 'poll', seenAt, properties: { email: 'old@example.com' } },
         { kind: 'merged', ref: ref('3'), version: v(5), via: 'webhook', seenAt, mergedIds: ['1', '2'] },
         { kind: 'propertyChange', ref: ref('3'), version: v(6), via: 'webhook', seenAt, property: 'email', value: 'new@example.com' },
-        { kind: 'association', ref: ref('3'), version: v(6), via: 'webhook', seenAt, toObjectType: 'companies', toObjectId: '9', associationType: 'CONTACT_TO_COMPANY', removed: false },
-        { kind: 'association', ref: ref('3'), version: v(7), via: 'webhook', seenAt, toObjectType: 'companies', toObjectId: '8', associationType: 'CONTACT_TO_COMPANY', removed: true },
+        { kind: 'association', ref: ref('3'), version: v(6), via: 'webhook', seenAt, toObjectType: 'companies', toObjectId: '9', removed: false },
+        { kind: 'association', ref: ref('3'), version: v(7), via: 'webhook', seenAt, toObjectType: 'companies', toObjectId: '8', removed: true },
       ],
     ]);
     const resolved = await getObject(testDb.db, ref('1'));

@@ -146,8 +146,12 @@ describe('sandbox → webhooks → receiver → processor → mirror', () => {
     expect(survivor.first_seen_via).toBe('webhook');
     const companies = await mirror('companies');
     expect(companies.get(company.id)!.properties.name).toBe('Ångström AB');
-    const edge = await testDb.db.selectFrom('hubspot_associations').selectAll().where('from_object_id', '=', c.id).executeTakeFirst();
-    expect(edge).toMatchObject({ to_object_type: 'companies', to_object_id: company.id, removed: false });
+    // The merge moved the merged-away contact's association to the survivor (both sides).
+    expect(await testDb.db.selectFrom('hubspot_associations').selectAll().where('from_object_id', '=', c.id).execute()).toEqual([]);
+    const edge = await testDb.db.selectFrom('hubspot_associations').selectAll().where('from_object_id', '=', merged.object.id).executeTakeFirst();
+    expect(edge).toMatchObject({ to_object_type: 'companies', to_object_id: company.id, association_type: 'CONTACT_TO_COMPANY', removed: false });
+    const back = await testDb.db.selectFrom('hubspot_associations').selectAll().where('from_object_id', '=', company.id).executeTakeFirst();
+    expect(back).toMatchObject({ to_object_type: 'contacts', to_object_id: merged.object.id, association_type: 'COMPANY_TO_CONTACT', removed: false });
 
     // The workflow posts were stored and applied too.
     const workflow = await testDb.db.selectFrom('webhook_events').select(['object_id', 'processed_at']).where('source', '=', 'workflow').execute();

@@ -1,46 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mergeSighting, reduceSightings, type LedgerChange } from '../../../src/mirror/ledger.ts';
+import { applyEdgeRule, associationKey } from '../../../src/mirror/edges.ts';
+import { reduceSightings } from '../../../src/mirror/ledger.ts';
 import { objectKey, type Observation } from '../../../src/mirror/observation.ts';
-import {
-  applyRule,
-  associationKey,
-  isArchived,
-  mergeAssociation,
-  type AssociationState,
-} from '../../../src/mirror/rule.ts';
-import type { MirrorObject } from '../../../src/mirror/registers.ts';
+import { applyRule, isArchived } from '../../../src/mirror/rule.ts';
 import { deliveryArb, historyArb, PORTAL } from './arbitraries.ts';
-
-interface Store {
-  objects: Map<string, MirrorObject>;
-  associations: Map<string, AssociationState>;
-  ledger: Map<string, LedgerChange>;
-}
-
-/** Applies batches one after another, the way applyObservations does against storage. */
-function applyBatches(batches: Observation[][]): Store {
-  const store: Store = { objects: new Map(), associations: new Map(), ledger: new Map() };
-  for (const batch of batches) {
-    const result = applyRule(store.objects, batch);
-    for (const object of result.objects) store.objects.set(objectKey(object), object);
-    for (const edge of result.associations) {
-      const key = associationKey(edge);
-      store.associations.set(key, mergeAssociation(store.associations.get(key), edge));
-    }
-    for (const change of reduceSightings(result.ledger)) {
-      const key = `${objectKey(change)}\u0000${change.property}\u0000${change.version}`;
-      const stored = store.ledger.get(key);
-      if (!stored) store.ledger.set(key, structuredClone(change));
-      else for (const [via, at] of Object.entries(change.seenAt)) mergeSighting(stored, via as never, at);
-    }
-  }
-  return store;
-}
-
-const inOrder = (history: Observation[]) => applyBatches(history.map((obs) => [obs]));
-
-const sorted = <T>(map: Map<string, T>) => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+import { applyBatches, finalOf, inOrder, sorted } from './model.ts';
 
 describe('mirror rule', () => {
   it('converges: any order, duplicates and batching give the in-order state', () => {
@@ -51,7 +16,8 @@ describe('mirror rule', () => {
           const expected = inOrder(history);
           const actual = applyBatches(batches);
           expect(sorted(actual.objects)).toEqual(sorted(expected.objects));
-          expect(sorted(actual.associations)).toEqual(sorted(expected.associations));
+          expect(sorted(actual.edges)).toEqual(sorted(expected.edges));
+          expect(sorted(actual.reads)).toEqual(sorted(expected.reads));
         },
       ),
       { numRuns: 1000 },
@@ -75,17 +41,36 @@ describe('mirror rule', () => {
       fc.property(historyArb(), (history) => {
         const store = inOrder(history);
         expect(applyRule(store.objects, history).objects).toEqual([]);
+        const edges = applyEdgeRule({ edges: store.edges, reads: store.reads }, history, (ref) => finalOf(store, ref));
+        expect(edges).toEqual({ edges: [], deleted: [], reads: [], deletedReads: [] });
       }),
       { numRuns: 300 },
     );
   });
 
-  it('keeps, per property, the newest version (ties: larger value) unless privacy-deleted or merged away', () => {
+  it('keeps both sides of an edge alike, and no edge or watermark on an id merged away', () => {
+    fc.assert(
+      fc.property(historyArb(), (history) => {
+        const store = inOrder(history);
+        for (const side of store.edges.values()) {
+          const back = store.edges.get(associationKey({ portalId: side.portalId, fromObjectType: side.toObjectType, fromObjectId: side.toObjectId, toObjectType: side.fromObjectType, toObjectId: side.fromObjectId }));
+          expect(back).toMatchObject({ removed: side.removed, version: side.version });
+          for (const end of [{ objectType: side.fromObjectType, objectId: side.fromObjectId }, { objectType: side.toObjectType, objectId: side.toObjectId }]) {
+            expect(finalOf(store, { portalId: side.portalId, ...end })).toBe(end.objectId);
+          }
+        }
+        for (const read of store.reads.values()) expect(finalOf(store, read)).toBe(read.objectId);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps, per property, the newest version (ties: larger value) unless erased or merged away', () => {
     fc.assert(
       fc.property(historyArb(), (history) => {
         const store = inOrder(history);
         for (const object of store.objects.values()) {
-          if (object.privacyDeletedAt !== null || object.mergedInto !== null) {
+          if (object.privacyDeletedAt !== null || object.goneAt !== null || object.mergedInto !== null) {
             expect(object.properties).toEqual({});
             expect(object.propertyVersions).toEqual({});
             expect(isArchived(object)).toBe(true);
@@ -112,7 +97,7 @@ describe('mirror rule', () => {
     );
   });
 
-  it('merge redirects are permanent and point at the newest merge survivor', () => {
+  it('merge redirects are permanent and name the final survivor', () => {
     fc.assert(
       fc.property(historyArb(), (history) => {
         const store = inOrder(history);
@@ -123,6 +108,8 @@ describe('mirror rule', () => {
             expect(old.mergedInto).not.toBeNull();
             expect(old.mergedVersion).toBeGreaterThanOrEqual(obs.version);
             expect(isArchived(old)).toBe(true);
+            // Never a survivor that was merged away itself.
+            expect(store.objects.get(objectKey({ ...obs.ref, objectId: old.mergedInto! }))?.mergedInto ?? null).toBeNull();
           }
         }
       }),
@@ -202,3 +189,72 @@ describe('mirror rule cases', () => {
     expect(reduceSightings(second).find((c) => c.property === 'email')?.confirmOnly).toBe(true);
   });
 });
+
+describe('association rule cases', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 1, 0, 0, s));
+  const v = (s: number) => at(s).getTime();
+  const contact = (objectId: string) => ({ portalId: PORTAL, objectType: 'contacts', objectId });
+  const edge = (from: string, to: string, s: number, removed = false): Observation => ({
+    kind: 'association', ref: contact(from), version: v(s), via: 'webhook', seenAt: at(s + 1), toObjectType: 'companies', toObjectId: to, removed,
+  });
+  const read = (from: string, s: number, ...to: string[]): Observation => ({
+    kind: 'associationRead', ref: contact(from), version: v(s), via: 'poll', seenAt: at(s), toObjectType: 'companies',
+    to: to.map((objectId) => ({ objectId, types: [{ category: 'HUBSPOT_DEFINED', typeId: 279, label: null }] })),
+  });
+  /** Present edges as `contact>company`, for every order of the history. */
+  const present = (...history: Observation[]): string[] => {
+    const results = permutations(history).map((order) => {
+      const model = inOrder(order);
+      return [...model.edges.values()].filter((e) => !e.removed && e.fromObjectType === 'contacts').map((e) => `${e.fromObjectId}>${e.toObjectId}`).sort();
+    });
+    for (const r of results) expect(r).toEqual(results[0]);
+    return results[0]!;
+  };
+
+  it('a read is the full set: edges it does not list are removed, a webhook older than it is born removed, a newer one wins', () => {
+    expect(present(edge('1', '7', 5), edge('1', '8', 5), read('1', 10, '8'))).toEqual(['1>8']);
+    expect(present(read('1', 10, '8'), edge('1', '9', 6))).toEqual(['1>8']);
+    expect(present(read('1', 10, '8'), edge('1', '9', 12), edge('1', '8', 11, true))).toEqual(['1>9']);
+  });
+
+  it('writes both sides, labelled from each side, and keeps the read\'s association types on the side it read', () => {
+    const model = inOrder([read('1', 10, '8')]);
+    const sides = [...model.edges.values()].map((e) => [e.associationType, e.fromObjectId, e.toObjectId, e.types?.map((t) => t.typeId) ?? null]);
+    expect(sides.sort()).toEqual([['COMPANY_TO_CONTACT', '8', '1', null], ['CONTACT_TO_COMPANY', '1', '8', [279]]]);
+  });
+
+  it('a merge moves the loser\'s edges to the survivor; the survivor\'s read after it settles them', () => {
+    const merge: Observation = { kind: 'merged', ref: contact('2'), version: v(20), via: 'webhook', seenAt: at(21), mergedIds: ['1'] };
+    expect(present(edge('1', '7', 5), edge('2', '8', 6), merge)).toEqual(['2>7', '2>8']);
+    // A late webhook about the loser lands on the survivor.
+    expect(present(edge('2', '8', 6), merge, edge('1', '9', 7))).toEqual(['2>8', '2>9']);
+    expect(present(edge('1', '7', 5), merge, read('2', 30, '7'), edge('2', '8', 6))).toEqual(['2>7']);
+  });
+
+  it('chained merges: the first loser points at the final survivor, and its edges end there', () => {
+    const ab: Observation = { kind: 'merged', ref: contact('2'), version: v(20), via: 'webhook', seenAt: at(21), mergedIds: ['1'] };
+    const bc: Observation = { kind: 'merged', ref: contact('3'), version: v(30), via: 'webhook', seenAt: at(31), mergedIds: ['2'] };
+    for (const order of permutations([ab, bc, edge('1', '7', 5)])) {
+      const model = inOrder(order);
+      expect(model.objects.get(objectKey(contact('1')))?.mergedInto).toBe('3');
+      expect(model.objects.get(objectKey(contact('2')))?.mergedInto).toBe('3');
+    }
+    expect(present(ab, bc, edge('1', '7', 5))).toEqual(['3>7']);
+  });
+
+  it('a record gone for good is erased like a privacy deletion, with its own marker', () => {
+    const snapshot: Observation = { kind: 'snapshot', ref: contact('1'), version: v(5), via: 'poll', seenAt: at(6), properties: { email: 'alice@example.com' } };
+    const gone: Observation = { kind: 'gone', ref: contact('1'), version: v(50), via: 'poll', seenAt: at(50) };
+    for (const order of permutations([snapshot, gone])) {
+      const model = inOrder(order);
+      expect(model.objects.get(objectKey(contact('1')))).toMatchObject({ properties: {}, goneAt: v(50), privacyDeletedAt: null });
+      expect(isArchived(model.objects.get(objectKey(contact('1')))!)).toBe(true);
+      expect([...model.ledger.values()].map((c) => c.property)).toContain('@gone');
+    }
+  });
+});
+
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]];
+  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+}

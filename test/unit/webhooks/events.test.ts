@@ -6,6 +6,7 @@ import { checkStorable, parseHubSpotRequest, parseParagonRequest } from '../../.
 import { logThrottle } from '../../../src/webhooks/log-throttle.ts';
 import { jobProperties } from '../../../src/webhooks/service.ts';
 import { parseWorkflowPost } from '../../../src/webhooks/records.ts';
+import { planEvent } from '../../../src/webhooks/plan.ts';
 
 const base = { eventId: 100, subscriptionId: 5, portalId: 62515, appId: 1, occurredAt: 1_700_000_000_000, attemptNumber: 0, objectId: 51 };
 
@@ -194,5 +195,25 @@ describe('hydration properties', () => {
     expect(properties(1, 'contacts')).toEqual(['email', 'createdate', 'lastmodifieddate', 'hs_merged_object_ids']);
     expect(properties(1, 'companies')).toBe('all');
     expect(properties(2, 'contacts')).toBe('all');
+  });
+});
+
+describe('association events as observations', () => {
+  const stored = (payload: Record<string, unknown>) => ({
+    id: 1, source: 'hubspot' as const, portal_id: 62515, object_type: 'companies', object_id: '51', received_at: new Date(1_700_000_001_000), payload,
+  });
+  const event = (associationType: string, extra: Record<string, unknown> = {}) =>
+    stored({ ...base, subscriptionType: 'company.associationChange', objectId: undefined, associationType, fromObjectId: 51, toObjectId: 9, ...extra });
+  const customTypes = (_portalId: number, name: string) => ({ PROJECT: '2-3465', '2-3465': '2-3465', CONTACT: 'contacts' })[name];
+
+  it('resolve the other end\'s type from the label in the portal: a custom object by its type id', () => {
+    const plan = planEvent(event('COMPANY_TO_PROJECT'), customTypes);
+    expect(plan).toMatchObject({ ok: true, observations: [{ kind: 'association', toObjectType: '2-3465', toObjectId: '9', removed: false }] });
+    expect(planEvent(event('COMPANY_TO_CONTACT', { associationRemoved: true }))).toMatchObject({ ok: true, observations: [{ toObjectType: 'contacts', removed: true }] });
+    expect(planEvent(event('COMPANY_TO_WHATEVER', { toObjectTypeId: '2-3465' }), customTypes)).toMatchObject({ ok: true, observations: [{ toObjectType: '2-3465' }] });
+  });
+
+  it('wait (a retried failure) while the other end\'s type is not known in the portal', () => {
+    expect(planEvent(event('COMPANY_TO_PROJECT'), () => undefined)).toMatchObject({ ok: false, retry: true, error: expect.stringContaining('COMPANY_TO_PROJECT') });
   });
 });

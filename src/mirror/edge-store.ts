@@ -1,0 +1,230 @@
+/**
+ * Queries on the association tables (hubspot_associations, hubspot_association_reads). The rule
+ * that decides what to write lives in edges.ts; this file only moves rows.
+ */
+import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import type { HubspotAssociationsTable } from '../db/mirror-tables.ts';
+import type { Database } from '../db/schema.ts';
+import { arrayLiteral, msToTimestamp, timestampToMs } from '../db/sql.ts';
+import { associationKey, readKey, sortTypes, type AssociationRead, type AssociationState, type EdgeNeeds, type EdgeResult, type EdgeState, type ReadPair } from './edges.ts';
+import { objectKey, type AssociationTypeSpec, type ObjectRef } from './observation.ts';
+import { refsTable } from './store.ts';
+
+/** The `merged_into` of those refs that have a row merged away, keyed by `objectKey`. */
+export async function mergedIntoOf(db: Kysely<Database> | Transaction<Database>, refs: readonly ObjectRef[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (refs.length === 0) return found;
+  const { rows } = await sql<{ portal_id: number; object_type: string; object_id: string; merged_into: string }>`
+    select o.portal_id, o.object_type, o.object_id, o.merged_into
+    from hubspot_objects o join ${refsTable(refs, 'k')} on o.portal_id = k.portal_id and o.object_type = k.object_type and o.object_id = k.object_id
+    where o.merged_into is not null`.execute(db);
+  for (const r of rows) found.set(objectKey({ portalId: Number(r.portal_id), objectType: r.object_type, objectId: r.object_id }), r.merged_into);
+  return found;
+}
+
+/**
+ * Serialises the batches that change the edges of the same objects: a transaction-scoped advisory
+ * lock per object, taken in one global order (of the lock keys), so two batches wait for each
+ * other instead of each computing from what the other has not committed yet.
+ */
+export async function lockEdgeEnds(trx: Transaction<Database>, refs: readonly ObjectRef[]): Promise<void> {
+  if (refs.length === 0) return;
+  const keys = [...new Set(refs.map((r) => `hubsync-edge:${r.portalId}:${r.objectType}:${r.objectId}`))];
+  await sql`select count(pg_advisory_xact_lock(h)) from (
+      select distinct hashtextextended(k, 0) as h from unnest(${arrayLiteral(keys)}::text[]) as k order by 1) locks`.execute(trx);
+}
+
+interface SideRow {
+  portal_id: number;
+  from_object_type: string;
+  from_object_id: string;
+  to_object_type: string;
+  to_object_id: string;
+  association_type: string;
+  removed: boolean;
+  version: number;
+  association_types: AssociationTypeSpec[] | null;
+  types_version: number | null;
+}
+
+/** The sides and watermarks `needs` names (see `edgeNeeds`). */
+export async function loadEdgeState(trx: Transaction<Database>, needs: EdgeNeeds): Promise<EdgeState> {
+  const edges = new Map<string, AssociationState>();
+  const reads = new Map<string, AssociationRead>();
+  const sides = needs.sides.map((s) => ({ ...s.from, toObjectType: s.to.objectType, toObjectId: s.to.objectId }));
+  const conditions: RawBuilder<unknown>[] = [];
+  if (needs.objects.length > 0) {
+    // Both sides of their edges: a move carries each side's types to its new side.
+    const objects = refsTable(needs.objects, 'o');
+    conditions.push(sql`(a.portal_id, a.from_object_type, a.from_object_id) in (select portal_id, object_type, object_id from ${objects})`);
+    conditions.push(sql`(a.portal_id, a.to_object_type, a.to_object_id) in (select portal_id, object_type, object_id from ${objects})`);
+  }
+  if (needs.pairs.length > 0) {
+    conditions.push(sql`(a.portal_id, a.from_object_type, a.from_object_id, a.to_object_type) in (select * from ${pairsTable(needs.pairs)})`);
+  }
+  if (sides.length > 0) {
+    conditions.push(sql`(a.portal_id, a.from_object_type, a.from_object_id, a.to_object_type, a.to_object_id) in (
+      select * from unnest(${arrayLiteral(sides.map((s) => s.portalId))}::int8[], ${arrayLiteral(sides.map((s) => s.objectType))}::text[],
+        ${arrayLiteral(sides.map((s) => s.objectId))}::text[], ${arrayLiteral(sides.map((s) => s.toObjectType))}::text[],
+        ${arrayLiteral(sides.map((s) => s.toObjectId))}::text[]))`);
+  }
+  if (conditions.length > 0) {
+    const { rows } = await sql<{ r: SideRow }>`
+      select to_json(l) as r from (
+        select a.portal_id, a.from_object_type, a.from_object_id, a.to_object_type, a.to_object_id, a.association_type, a.removed,
+          ${timestampToMs('a.version')} as version, a.association_types, ${timestampToMs('a.types_version')} as types_version
+        from hubspot_associations a where ${sql.join(conditions, sql` or `)}) l`.execute(trx);
+    for (const { r } of rows) {
+      const side = toSide(r);
+      edges.set(associationKey(side), side);
+    }
+  }
+  const watermarks: RawBuilder<unknown>[] = [];
+  if (needs.objects.length > 0) {
+    watermarks.push(sql`(r.portal_id, r.object_type, r.object_id) in (select portal_id, object_type, object_id from ${refsTable(needs.objects, 'o')})`);
+  }
+  const pairs = [...needs.pairs, ...needs.watermarks];
+  if (pairs.length > 0) watermarks.push(sql`(r.portal_id, r.object_type, r.object_id, r.to_object_type) in (select * from ${pairsTable(pairs)})`);
+  if (watermarks.length > 0) {
+    const { rows } = await sql<{ portal_id: number; object_type: string; object_id: string; to_object_type: string; read_at: number }>`
+      select r.portal_id, r.object_type, r.object_id, r.to_object_type, ${timestampToMs('r.read_at')} as read_at
+      from hubspot_association_reads r where ${sql.join(watermarks, sql` or `)}`.execute(trx);
+    for (const r of rows) {
+      const read: AssociationRead = { portalId: Number(r.portal_id), objectType: r.object_type, objectId: r.object_id, toObjectType: r.to_object_type, readAt: Number(r.read_at) };
+      reads.set(readKey(read), read);
+    }
+  }
+  return { edges, reads };
+}
+
+/**
+ * Writes what the association rule decided, in one statement: deletes the sides and watermarks of
+ * ids merged away, then merges the new sides (their register, newest version and present on a
+ * tie; their types, newest) and watermarks (newest) into what is stored, so writers that raced
+ * the advisory locks still converge. Returns the sides written.
+ */
+export async function writeEdges(trx: Transaction<Database>, result: EdgeResult, now: Date): Promise<number> {
+  const parts: RawBuilder<unknown>[] = [];
+  if (result.deleted.length > 0) {
+    const d = result.deleted;
+    parts.push(sql`del as (delete from hubspot_associations a using unnest(${arrayLiteral(d.map((s) => s.portalId))}::int8[],
+      ${arrayLiteral(d.map((s) => s.fromObjectType))}::text[], ${arrayLiteral(d.map((s) => s.fromObjectId))}::text[],
+      ${arrayLiteral(d.map((s) => s.toObjectType))}::text[], ${arrayLiteral(d.map((s) => s.toObjectId))}::text[])
+        as k(portal_id, from_object_type, from_object_id, to_object_type, to_object_id)
+      where a.portal_id = k.portal_id and a.from_object_type = k.from_object_type and a.from_object_id = k.from_object_id
+        and a.to_object_type = k.to_object_type and a.to_object_id = k.to_object_id)`);
+  }
+  if (result.deletedReads.length > 0) {
+    parts.push(sql`delr as (delete from hubspot_association_reads r using ${pairsTable(result.deletedReads)}
+      where r.portal_id = p.portal_id and r.object_type = p.object_type and r.object_id = p.object_id and r.to_object_type = p.to_object_type)`);
+  }
+  if (result.edges.length > 0) parts.push(sql`ins as (${sideUpsert(result.edges, now)} returning 1)`);
+  if (result.reads.length > 0) {
+    const r = result.reads;
+    parts.push(sql`insr as (insert into hubspot_association_reads as w (portal_id, object_type, object_id, to_object_type, read_at, updated_at)
+      select p.portal_id, p.object_type, p.object_id, p.to_object_type, ${msToTimestamp('p.read_at')}, ${now}::timestamptz
+      from unnest(${arrayLiteral(r.map((x) => x.portalId))}::int8[], ${arrayLiteral(r.map((x) => x.objectType))}::text[],
+        ${arrayLiteral(r.map((x) => x.objectId))}::text[], ${arrayLiteral(r.map((x) => x.toObjectType))}::text[],
+        ${arrayLiteral(r.map((x) => x.readAt))}::int8[]) as p(portal_id, object_type, object_id, to_object_type, read_at)
+      order by 1, 2, 3, 4
+      on conflict (portal_id, object_type, object_id, to_object_type) do update
+        set read_at = excluded.read_at, updated_at = excluded.updated_at where excluded.read_at > w.read_at)`);
+  }
+  if (parts.length === 0) return 0;
+  const count = result.edges.length > 0 ? sql`(select count(*) from ins)` : sql`0`;
+  const { rows } = await sql<{ written: number }>`with ${sql.join(parts)} select ${count} as written`.execute(trx);
+  return Number(rows[0]?.written ?? 0);
+}
+
+/** The INSERT merging sides into hubspot_associations; `sides` unique per key, in key order (as the rule returns them). */
+function sideUpsert(sides: readonly AssociationState[], now: Date): RawBuilder<unknown> {
+  const rows = JSON.stringify(
+    sides.map((e) => ({
+      portal_id: e.portalId,
+      from_object_type: e.fromObjectType,
+      from_object_id: e.fromObjectId,
+      to_object_type: e.toObjectType,
+      to_object_id: e.toObjectId,
+      association_type: e.associationType,
+      removed: e.removed,
+      version: e.version,
+      association_types: e.types,
+      types_version: e.typesVersion,
+    })),
+  );
+  return sql`
+    insert into hubspot_associations as a
+      (portal_id, from_object_type, from_object_id, to_object_type, to_object_id, association_type, removed, version,
+       association_types, types_version, updated_at)
+    select r.portal_id, r.from_object_type, r.from_object_id, r.to_object_type, r.to_object_id, r.association_type, r.removed,
+      ${msToTimestamp('r.version')}, r.association_types, ${msToTimestamp('r.types_version')}, ${now}::timestamptz
+    from jsonb_to_recordset(${rows}::jsonb) as r(
+      portal_id bigint, from_object_type text, from_object_id text, to_object_type text, to_object_id text,
+      association_type text, removed boolean, version bigint, association_types jsonb, types_version bigint)
+    order by 1, 2, 3, 4, 5
+    on conflict (portal_id, from_object_type, from_object_id, to_object_type, to_object_id) do update set
+      removed = case when (excluded.version, not excluded.removed) > (a.version, not a.removed) then excluded.removed else a.removed end,
+      version = greatest(excluded.version, a.version),
+      association_type = excluded.association_type,
+      association_types = case when excluded.types_version >= a.types_version or a.types_version is null
+        then coalesce(excluded.association_types, a.association_types) else a.association_types end,
+      types_version = greatest(excluded.types_version, a.types_version),
+      updated_at = excluded.updated_at
+    where (excluded.version, not excluded.removed) > (a.version, not a.removed)
+      or excluded.types_version >= a.types_version or (a.types_version is null and excluded.types_version is not null)
+      or excluded.association_type <> a.association_type`;
+}
+
+/** `(portal, type, id, to type)` rows as a FROM item `p`. */
+function pairsTable(pairs: readonly ReadPair[]): RawBuilder<unknown> {
+  return sql`unnest(${arrayLiteral(pairs.map((p) => p.portalId))}::int8[], ${arrayLiteral(pairs.map((p) => p.objectType))}::text[],
+    ${arrayLiteral(pairs.map((p) => p.objectId))}::text[], ${arrayLiteral(pairs.map((p) => p.toObjectType))}::text[])
+    as p(portal_id, object_type, object_id, to_object_type)`;
+}
+
+function toSide(r: SideRow): AssociationState {
+  return {
+    portalId: Number(r.portal_id),
+    fromObjectType: r.from_object_type,
+    fromObjectId: r.from_object_id,
+    toObjectType: r.to_object_type,
+    toObjectId: r.to_object_id,
+    associationType: r.association_type,
+    removed: r.removed,
+    version: Number(r.version),
+    types: r.association_types === null ? null : sortTypes(r.association_types),
+    typesVersion: r.types_version === null ? null : Number(r.types_version),
+  };
+}
+
+export type AssociationRow = Selectable<HubspotAssociationsTable>;
+
+/** A stored side as the rule sees it. */
+export function toAssociationState(row: AssociationRow): AssociationState {
+  return {
+    portalId: Number(row.portal_id),
+    fromObjectType: row.from_object_type,
+    fromObjectId: row.from_object_id,
+    toObjectType: row.to_object_type,
+    toObjectId: row.to_object_id,
+    associationType: row.association_type,
+    removed: row.removed,
+    version: row.version.getTime(),
+    types: row.association_types === null ? null : sortTypes(row.association_types),
+    typesVersion: row.types_version === null ? null : row.types_version.getTime(),
+  };
+}
+
+/** Current (not removed) associations from an object. */
+export async function listAssociations(db: Kysely<Database>, ref: ObjectRef, toObjectType?: string): Promise<AssociationState[]> {
+  let query = db
+    .selectFrom('hubspot_associations')
+    .selectAll()
+    .where('portal_id', '=', ref.portalId)
+    .where('from_object_type', '=', ref.objectType)
+    .where('from_object_id', '=', ref.objectId)
+    .where('removed', '=', false);
+  if (toObjectType) query = query.where('to_object_type', '=', toObjectType);
+  const rows = await query.orderBy('to_object_type').orderBy('to_object_id').execute();
+  return rows.map(toAssociationState);
+}
