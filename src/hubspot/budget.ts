@@ -1,9 +1,12 @@
 /**
  * One rate budget per HubSpot account, shared by every caller in the process (polling, webhook
- * hydration, backfills). Calls are admitted in priority order through p-queue and only when the
- * rolling 10-second window (or the per-second Search window) has room, counting calls still in
- * flight; the live X-HubSpot-RateLimit-* headers narrow the window; a 429 pauses the account;
- * 5xx and network failures are retried with exponential backoff and full jitter.
+ * hydration, backfills). Two lanes, ordinary calls and searches, each a p-queue that starts calls in
+ * priority order and, with its own strict sliding window (`interval`/`intervalCap`), no more of them
+ * in any window than the limit allows. Written by hand is only what p-queue cannot know: the live
+ * X-HubSpot-RateLimit-* headers (other integrations on the token), the daily budget, and 429s,
+ * which pause the lane that was limited (the account, for the daily limit) for at least a floor,
+ * and end a call after a cap of consecutive 429s. 5xx and network failures are retried with
+ * exponential backoff and full jitter.
  */
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
@@ -24,22 +27,26 @@ export interface BudgetOptions {
   /** Share of the window hubsync may use. */
   budgetShare: number;
   timeZone: string;
-  /** Scales every duration the budget assumes (windows, the day); 1 in production. */
+  /** Scales every duration the budget assumes (windows, the day, the 429 floor); 1 in production. */
   timeScale?: number;
   maxAttempts?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** The shortest wait after a 429 (doubling with each consecutive 429 of a call). Default 1 s. */
+  floor429Ms?: number;
+  /** Consecutive 429s after which a call gives up (`rate_limited`); its caller retries later. Default 6. */
+  max429Retries?: number;
   log: Logger;
   metrics?: Metrics;
   now?: () => number;
   random?: () => number;
   /**
-   * Upper bound on how long after we send a call HubSpot counts it. A call occupies its window slot
-   * from min(its completion, sending + this): completion is always safe, and this keeps a slow
-   * response from holding a slot it was never counted in. Default 50 ms.
+   * Added to each window: HubSpot counts a call when it arrives, a little after we send it, so a
+   * window of sends exactly as long as HubSpot's could put one call too many in one of its windows.
+   * Default 50 ms.
    */
   arrivalMarginMs?: number;
-  /** Called when a 429 pauses the account (to persist daily pauses). */
+  /** Called when a 429 pauses a lane or the account (to persist daily pauses). */
   onPause?: (pause: Pause) => void;
 }
 
@@ -52,15 +59,17 @@ export interface CallStats {
 const PRIORITY: Readonly<Record<Priority, number>> = { hydration: 2, incremental: 1, backfill: 0 };
 
 interface Lane {
+  kind: CallKind;
+  /** Starts calls by priority, at most `limit` in any `windowMs + margin`. */
   queue: PQueue;
-  /** Completion times of calls inside the rolling window. */
-  done: number[];
-  inFlight: number;
-  windowMs: number;
   limit: number;
+  windowMs: number;
+  /** When calls still inside the window were sent (the gauge, and how long a rolling-window 429 waits). */
+  sent: number[];
+  inFlight: number;
   pausedUntil: number;
-  /** The arrival margin in use: doubled after each 429 this lane runs into (self-tuning). */
-  marginMs: number;
+  /** Restarts the queue once the lane may send again. */
+  resume: NodeJS.Timeout | undefined;
 }
 
 interface DailyCount {
@@ -70,9 +79,14 @@ interface DailyCount {
   resetAt: number;
 }
 
+/** What a queued call found when its turn came: the lane closed meanwhile, so it queues again. */
+const CLOSED = Symbol('lane closed');
+
+type Options = Required<Omit<BudgetOptions, 'metrics' | 'onPause'>> & Pick<BudgetOptions, 'metrics' | 'onPause'>;
+
 export class AccountBudget {
   readonly portalId: number;
-  readonly #o: Required<Omit<BudgetOptions, 'metrics' | 'onPause'>> & Pick<BudgetOptions, 'metrics' | 'onPause'>;
+  readonly #o: Options;
   readonly #api: Lane;
   readonly #search: Lane;
   #accountPausedUntil = 0;
@@ -80,15 +94,17 @@ export class AccountBudget {
   #hint: { remaining: number; atMs: number; sentSince: number; inFlightAt: number } | undefined;
   /** The daily count from the last headers that carried it, the calls sent since, and when the day it counts ends. */
   #daily: DailyCount | undefined;
-  #wake: (() => void)[] = [];
   #closed = false;
+  #sleepers = new Set<() => void>();
 
   constructor(options: BudgetOptions) {
-    const o = {
+    const o: Options = {
       timeScale: 1,
       maxAttempts: 6,
       backoffBaseMs: 500,
       backoffMaxMs: 30_000,
+      floor429Ms: 1000,
+      max429Retries: 6,
       arrivalMarginMs: 50,
       now: Date.now,
       random: Math.random,
@@ -96,18 +112,29 @@ export class AccountBudget {
     };
     this.#o = o;
     this.portalId = o.portalId;
-    this.#api = lane(Math.max(1, Math.floor(o.windowLimit * o.budgetShare)), o.windowMs * o.timeScale, o.arrivalMarginMs);
+    this.#api = this.#lane('api', Math.max(1, Math.floor(o.windowLimit * o.budgetShare)), o.windowMs * o.timeScale);
     // Search has no headers to share with others and its own small limit: use all of it.
-    this.#search = lane(o.searchPerSecond, 1000 * o.timeScale, o.arrivalMarginMs);
+    this.#search = this.#lane('search', o.searchPerSecond, 1000 * o.timeScale);
     const labels = { portalId: o.portalId };
     o.metrics?.gaugeFn('hubspot.budget.window_remaining', () => this.windowRemaining(), labels);
     o.metrics?.gaugeFn('hubspot.budget.daily_remaining', () => this.dailyRemaining(), labels);
     o.metrics?.gaugeFn('hubspot.budget.queued', () => this.#api.queue.size + this.#search.queue.size, labels);
   }
 
+  #lane(kind: CallKind, limit: number, windowMs: number): Lane {
+    const queue = new PQueue({ interval: windowMs + this.#o.arrivalMarginMs, intervalCap: limit, strict: true });
+    return { kind, queue, limit, windowMs, sent: [], inFlight: 0, pausedUntil: 0, resume: undefined };
+  }
+
   /** Calls still allowed in the current 10-second window (ours, narrowed by the last headers). */
   windowRemaining(): number {
-    return Math.max(0, this.#capacity(this.#api, this.#o.now()));
+    const now = this.#o.now();
+    const l = this.#api;
+    prune(l, now);
+    let free = l.limit - l.sent.length;
+    const hint = this.#hintRoom(now);
+    if (hint !== undefined) free = Math.min(free, hint);
+    return Math.max(0, free);
   }
 
   /** Calls left today by the last headers, less those sent since; undefined before any header said. */
@@ -122,9 +149,10 @@ export class AccountBudget {
     return this.#daily;
   }
 
-  /** When the account is paused by a 429, until when (epoch ms); else undefined. */
+  /** While ordinary calls wait out a 429 or the daily limit, until when (epoch ms); else undefined. */
   pausedUntil(): number | undefined {
-    return this.#accountPausedUntil > this.#o.now() ? this.#accountPausedUntil : undefined;
+    const until = Math.max(this.#accountPausedUntil, this.#api.pausedUntil);
+    return until > this.#o.now() ? until : undefined;
   }
 
   /** Restores a pause remembered from an earlier run (the daily limit). */
@@ -133,53 +161,124 @@ export class AccountBudget {
   }
 
   /**
-   * Runs one HubSpot call under the budget, retrying 429s (after the pause they imply) and 5xx or
-   * network failures (backoff, up to `maxAttempts`). Client errors come back at once as values.
+   * Runs one HubSpot call under the budget, retrying 429s (after the pause they imply, up to
+   * `max429Retries` in a row) and 5xx or network failures (backoff, up to `maxAttempts`). Client
+   * errors come back at once as values.
    */
   async run<T>(kind: CallKind, priority: Priority, call: () => Promise<CallOutcome<T>>, opts: { signal?: AbortSignal; stats?: CallStats } = {}): Promise<CallResult<T>> {
     const l = kind === 'search' ? this.#search : this.#api;
+    const aborted = { ok: false, failure: 'aborted', message: 'stopped' } as const;
     let failures = 0;
+    let limited = 0;
     for (;;) {
-      if (opts.signal?.aborted || this.#closed) return { ok: false, failure: 'aborted', message: 'stopped' };
-      await l.queue.add(() => this.#admit(l, opts.signal), { priority: PRIORITY[priority] });
-      const sentAt = this.#o.now();
-      if (opts.signal?.aborted || this.#closed) {
-        this.#release(l, sentAt);
-        return { ok: false, failure: 'aborted', message: 'stopped' };
-      }
-      let outcome: CallOutcome<T>;
+      if (opts.signal?.aborted || this.#closed) return aborted;
+      let outcome: CallOutcome<T> | typeof CLOSED;
       try {
-        outcome = await call();
-      } catch (err) {
-        outcome = { ok: false, failure: 'network', message: err instanceof Error ? err.message : String(err) };
+        outcome = await l.queue.add(() => this.#send(l, call), { priority: PRIORITY[priority], ...(opts.signal ? { signal: opts.signal } : {}) });
+      } catch {
+        // Aborted while waiting, or the budget closed: the call never went out.
+        return aborted;
       }
-      const now = this.#o.now();
-      this.#release(l, Math.min(now, sentAt + l.marginMs));
+      if (outcome === CLOSED) continue;
       if (opts.stats) opts.stats.calls += 1;
       this.#o.metrics?.count('hubspot.api.calls', 1, { portalId: this.portalId, kind });
-      if ('headers' in outcome && outcome.headers) this.#observeHeaders(outcome.headers, now);
       if (outcome.ok) return { ok: true, value: outcome.value };
       if (outcome.failure === 'rate_limited') {
         if (opts.stats) opts.stats.rateLimited += 1;
-        // HubSpot answered: the 5xx streak is over, and 429s are retried for as long as they last.
+        // HubSpot answered: the 5xx streak is over.
         failures = 0;
-        this.#on429(kind, outcome.policy, outcome.retryAfterMs, now);
+        limited += 1;
+        this.#on429(kind, outcome.policy, outcome.retryAfterMs, limited);
+        if (limited >= this.#o.max429Retries) {
+          this.#o.log.warn({ portalId: this.portalId, kind, policy: outcome.policy ?? 'UNKNOWN', rateLimited: limited }, 'HubSpot call refused with 429 too many times in a row: giving up for now');
+          return { ok: false, failure: 'rate_limited', status: 429, message: `${limited} consecutive 429s (${outcome.policy ?? 'no policy'}): ${outcome.message}` };
+        }
         continue;
       }
+      limited = 0;
       if (outcome.failure === 'client') return outcome;
       failures += 1;
       this.#o.metrics?.count('hubspot.api.errors', 1, { portalId: this.portalId, failure: outcome.failure });
       if (failures >= this.#o.maxAttempts) return outcome;
       const delay = this.#backoff(failures);
       this.#o.log.warn({ portalId: this.portalId, failure: outcome.failure, status: 'status' in outcome ? outcome.status : undefined, attempt: failures, delayMs: Math.round(delay) }, 'HubSpot call failed: retrying');
-      if (!(await this.#sleep(delay, opts.signal))) return { ok: false, failure: 'aborted', message: 'stopped' };
+      if (!(await this.#sleep(delay, opts.signal))) return aborted;
     }
   }
 
   /** Stops admitting calls; waiters return `aborted`. */
   close(): void {
     this.#closed = true;
-    this.#notify();
+    for (const l of [this.#api, this.#search]) {
+      clearTimeout(l.resume);
+      l.queue.clear();
+    }
+    for (const wake of this.#sleepers) wake();
+  }
+
+  /**
+   * A call's turn in its lane's queue: sent when the lane is open; otherwise the queue stops
+   * starting calls until it may open again, and this call queues again.
+   */
+  async #send<T>(l: Lane, call: () => Promise<CallOutcome<T>>): Promise<CallOutcome<T> | typeof CLOSED> {
+    const now = this.#o.now();
+    const until = this.#closedUntil(l, now);
+    if (until !== undefined) {
+      this.#hold(l, until);
+      return CLOSED;
+    }
+    l.inFlight += 1;
+    prune(l, now);
+    l.sent.push(now);
+    // Searches count towards the daily limit too, though their answers carry no headers.
+    if (this.#daily) this.#daily.sentSince += 1;
+    if (l === this.#api && this.#hint) this.#hint.sentSince += 1;
+    let outcome: CallOutcome<T>;
+    try {
+      outcome = await call();
+    } catch (err) {
+      outcome = { ok: false, failure: 'network', message: err instanceof Error ? err.message : String(err) };
+    } finally {
+      l.inFlight -= 1;
+    }
+    if ('headers' in outcome && outcome.headers) this.#observeHeaders(outcome.headers, this.#o.now());
+    return outcome;
+  }
+
+  /** Until when the lane may not send (a pause, the daily share, the token's window by the last headers); undefined when it may. */
+  #closedUntil(l: Lane, now: number): number | undefined {
+    const paused = Math.max(this.#accountPausedUntil, l.pausedUntil);
+    if (paused > now) return paused;
+    if (this.#dailyShareUsed()) return this.#pauseForTheDay(now).untilMs;
+    if (l === this.#api && (this.#hintRoom(now) ?? 1) <= 0) {
+      // The token's window is full by HubSpot's count (others use it too): wait for the window to
+      // move on, or for an answer in flight to bring fresher headers.
+      return this.#hint!.atMs + l.windowMs;
+    }
+    return undefined;
+  }
+
+  /** Calls the last headers leave us, while they are recent. */
+  #hintRoom(now: number): number | undefined {
+    const hint = this.#hint;
+    if (!hint || now - hint.atMs >= this.#api.windowMs) return undefined;
+    return hint.remaining - hint.sentSince - hint.inFlightAt;
+  }
+
+  /** Stops the lane's queue until `untilMs` (a fresher answer may reopen it earlier). */
+  #hold(l: Lane, untilMs: number): void {
+    l.queue.pause();
+    clearTimeout(l.resume);
+    l.resume = setTimeout(() => this.#reopen(l), Math.max(1, untilMs - this.#o.now()));
+  }
+
+  #reopen(l: Lane): void {
+    if (this.#closed) return;
+    const until = this.#closedUntil(l, this.#o.now());
+    if (until !== undefined) return this.#hold(l, until);
+    clearTimeout(l.resume);
+    l.resume = undefined;
+    l.queue.start();
   }
 
   #backoff(failures: number): number {
@@ -187,59 +286,13 @@ export class AccountBudget {
     return cap / 2 + (this.#o.random() * cap) / 2;
   }
 
-  /** Waits (inside the lane's single admission slot, so priorities hold) until a call may start. */
-  async #admit(l: Lane, signal: AbortSignal | undefined): Promise<void> {
-    for (;;) {
-      if (this.#closed || signal?.aborted) break;
-      const now = this.#o.now();
-      const pausedUntil = Math.max(this.#accountPausedUntil, l.pausedUntil);
-      if (pausedUntil > now) {
-        await this.#sleep(pausedUntil - now, signal);
-        continue;
-      }
-      if (this.#dailyShareUsed()) {
-        this.#pauseForTheDay(now);
-        continue;
-      }
-      prune(l, now);
-      if (this.#capacity(l, now) > 0) break;
-      // Full: the oldest completion leaving the window frees a slot; a call finishing may too.
-      const oldest = l.done[0];
-      const waitMs = oldest === undefined ? l.windowMs : oldest + l.windowMs - now + 1;
-      await this.#sleep(Math.max(1, waitMs), signal, true);
-    }
-    l.inFlight += 1;
-    // Searches count towards the daily limit too, though their answers carry no headers.
-    if (this.#daily) this.#daily.sentSince += 1;
-    if (l === this.#api && this.#hint) this.#hint.sentSince += 1;
-  }
-
-  #capacity(l: Lane, now: number): number {
-    prune(l, now);
-    let free = l.limit - l.done.length - l.inFlight;
-    if (l === this.#api && this.#hint && now - this.#hint.atMs < l.windowMs) {
-      free = Math.min(free, this.#hint.remaining - this.#hint.sentSince - this.#hint.inFlightAt);
-    }
-    return free;
-  }
-
-  #release(l: Lane, countedAt: number): void {
-    l.inFlight = Math.max(0, l.inFlight - 1);
-    // Kept sorted: with the arrival margin, a later release can carry an earlier time.
-    let i = l.done.length;
-    while (i > 0 && (l.done[i - 1] ?? 0) > countedAt) i--;
-    l.done.splice(i, 0, countedAt);
-    this.#notify();
-  }
-
   #observeHeaders(headers: Readonly<Record<string, string>>, now: number): void {
     const h = parseRateHeaders(headers);
-    if (h.intervalMs !== undefined && h.intervalMs > 0) this.#api.windowMs = h.intervalMs;
-    if (h.max !== undefined && h.max > 0) this.#api.limit = Math.max(1, Math.floor(h.max * this.#o.budgetShare));
     if (h.remaining !== undefined && h.max !== undefined) {
       // Leave the other integrations' share of the token untouched.
       const reserve = h.max - Math.floor(h.max * this.#o.budgetShare);
       this.#hint = { remaining: h.remaining - reserve, atMs: now, sentSince: 0, inFlightAt: this.#api.inFlight };
+      if (this.#api.resume !== undefined && this.#api.pausedUntil <= now) this.#reopen(this.#api);
     }
     if (h.dailyRemaining !== undefined) {
       // Calls still in flight may not be counted yet: assume they are.
@@ -248,18 +301,15 @@ export class AccountBudget {
     }
   }
 
-  #on429(kind: CallKind, policy: LimitPolicy | undefined, retryAfterMs: number | undefined, now: number): void {
+  #on429(kind: CallKind, policy: LimitPolicy | undefined, retryAfterMs: number | undefined, consecutive: number): void {
+    const now = this.#o.now();
     this.#o.metrics?.count('hubspot.api.429s', 1, { portalId: this.portalId, policy: policy ?? 'UNKNOWN' });
-    const oldest = this.#api.done.find((t) => t > now - this.#api.windowMs);
+    prune(this.#api, now);
     const pause = pauseFor429({
       policy, kind, retryAfterMs, nowMs: now, windowMs: this.#api.windowMs, searchWindowMs: this.#search.windowMs,
-      oldestInWindowMs: oldest, timeZone: this.#o.timeZone, timeScale: this.#o.timeScale,
+      oldestInWindowMs: this.#api.sent[0], timeZone: this.#o.timeZone, timeScale: this.#o.timeScale,
+      floorMs: Math.min(this.#api.windowMs, this.#o.floor429Ms * this.#o.timeScale * 2 ** (consecutive - 1)),
     });
-    if (pause.policy === 'SECONDLY' || pause.policy === 'TEN_SECONDLY_ROLLING') {
-      // HubSpot counted calls later than we assumed (or others share the token): assume later still.
-      const l = pause.policy === 'SECONDLY' ? this.#search : this.#api;
-      l.marginMs = Math.min(l.windowMs, l.marginMs * 2 + 10);
-    }
     this.#pause(pause, now, 'HubSpot daily API limit reached');
   }
 
@@ -275,59 +325,52 @@ export class AccountBudget {
   }
 
   /** Pauses the account until the daily limit resets, before HubSpot has to answer 429. */
-  #pauseForTheDay(now: number): void {
+  #pauseForTheDay(now: number): Pause {
     const pause = pauseFor429({
       policy: 'DAILY', kind: 'api', retryAfterMs: undefined, nowMs: now, windowMs: this.#api.windowMs, searchWindowMs: this.#search.windowMs,
-      oldestInWindowMs: undefined, timeZone: this.#o.timeZone, timeScale: this.#o.timeScale,
+      oldestInWindowMs: undefined, floorMs: 0, timeZone: this.#o.timeZone, timeScale: this.#o.timeScale,
     });
     const left = this.dailyRemaining();
     this.#pause(pause, now, `hubsync's share (budgetShare ${this.#o.budgetShare}) of the HubSpot daily API limit used, ${left} calls left for other integrations`);
+    return pause;
   }
 
   #pause(pause: Pause, now: number, dailyReason: string): void {
-    if (pause.scope === 'search') this.#search.pausedUntil = Math.max(this.#search.pausedUntil, pause.untilMs);
-    else this.#accountPausedUntil = Math.max(this.#accountPausedUntil, pause.untilMs);
+    const lanes = pause.scope === 'account' ? [this.#api, this.#search] : [pause.scope === 'search' ? this.#search : this.#api];
+    if (pause.scope === 'account') this.#accountPausedUntil = Math.max(this.#accountPausedUntil, pause.untilMs);
+    else for (const l of lanes) l.pausedUntil = Math.max(l.pausedUntil, pause.untilMs);
     // The window is full as far as HubSpot is concerned: forget any hint that says otherwise.
-    if (pause.scope === 'account') this.#hint = undefined;
+    if (pause.scope !== 'search') this.#hint = undefined;
     // Past the reset the first answer brings the new day's count.
     if (pause.policy === 'DAILY') this.#daily = undefined;
-    const fields = { portalId: this.portalId, policy: pause.policy, pausedUntil: new Date(pause.untilMs).toISOString(), waitMs: pause.untilMs - now };
+    for (const l of lanes) this.#hold(l, Math.max(this.#accountPausedUntil, l.pausedUntil));
+    const fields = { portalId: this.portalId, scope: pause.scope, policy: pause.policy, pausedUntil: new Date(pause.untilMs).toISOString(), waitMs: pause.untilMs - now };
     if (pause.policy === 'DAILY') {
       this.#o.log.warn({ ...fields, timeZone: this.#o.timeZone }, `${dailyReason} for portal ${this.portalId}: paused until ${new Date(pause.untilMs).toISOString()} (next midnight, ${this.#o.timeZone})`);
     } else {
       this.#o.log.debug(fields, 'HubSpot rate limit (429): pausing');
     }
     this.#o.onPause?.(pause);
-    this.#notify();
   }
 
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = [];
-    for (const w of wake) w();
-  }
-
-  /** Sleeps `ms`; with `wakeEarly` any release or pause change ends it. False when aborted. */
-  #sleep(ms: number, signal: AbortSignal | undefined, wakeEarly = false): Promise<boolean> {
+  /** Sleeps `ms`; false when aborted or closed. */
+  #sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
     return new Promise((resolve) => {
       if (signal?.aborted || this.#closed) return resolve(false);
       const done = (value: boolean) => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        this.#sleepers.delete(onAbort);
         resolve(value);
       };
       const onAbort = () => done(false);
       const timer = setTimeout(() => done(true), ms);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#wake.push(wakeEarly ? () => done(!this.#closed) : () => this.#closed && done(false));
+      this.#sleepers.add(onAbort);
     });
   }
 }
 
-function lane(limit: number, windowMs: number, marginMs: number): Lane {
-  return { queue: new PQueue({ concurrency: 1 }), done: [], inFlight: 0, windowMs, limit, pausedUntil: 0, marginMs };
-}
-
 function prune(l: Lane, now: number): void {
-  while (l.done.length > 0 && (l.done[0] ?? 0) <= now - l.windowMs) l.done.shift();
+  while (l.sent.length > 0 && (l.sent[0] ?? 0) <= now - l.windowMs) l.sent.shift();
 }

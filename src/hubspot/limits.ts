@@ -46,44 +46,52 @@ export function policyOf(body: unknown): LimitPolicy | undefined {
 
 export interface PauseInput {
   policy: LimitPolicy | undefined;
+  /** The lane of the call HubSpot refused: ordinary calls, or searches. */
   kind: 'api' | 'search';
   retryAfterMs: number | undefined;
   nowMs: number;
   windowMs: number;
   searchWindowMs: number;
-  /** Completion time of our oldest call still inside the rolling window, if any. */
+  /** When our oldest call still inside the rolling window was sent, if any. */
   oldestInWindowMs: number | undefined;
+  /** The shortest wait before a refused call goes again (grows with the call's consecutive 429s). */
+  floorMs: number;
   timeZone: string;
   /** Multiplies the wait until midnight (a time-scaled test day). */
   timeScale: number;
 }
 
 export interface Pause {
-  /** `search`: only searches wait (the per-second Search limit); `account`: every call of the portal. */
-  scope: 'account' | 'search';
+  /**
+   * What waits: `account` every call of the portal (the daily limit); `api` ordinary calls (the rolling
+   * window, or a secondly limit on an ordinary call); `search` only searches (the Search API's own limit).
+   */
+  scope: 'account' | 'api' | 'search';
   untilMs: number;
   policy: LimitPolicy | 'UNKNOWN';
 }
 
 /**
- * How long a 429 stops the portal. `Retry-After` wins when HubSpot sends it. Otherwise: the rest of the
- * rolling 10-second window, one search second, or until midnight in the account's time zone.
+ * How long a 429 stops the lane that was limited. `Retry-After` wins when HubSpot sends it (but never
+ * below the floor). Otherwise: until midnight in the account's time zone (`DAILY`, the whole account),
+ * the rest of the rolling 10-second window (`TEN_SECONDLY_ROLLING`, ordinary calls), one second
+ * (`SECONDLY`, the lane of the refused call: searches, or ordinary calls).
  */
 export function pauseFor429(input: PauseInput): Pause {
   const { policy, nowMs } = input;
-  if (policy === 'SECONDLY' || (policy === undefined && input.kind === 'search')) {
-    return { scope: 'search', untilMs: nowMs + (input.retryAfterMs ?? input.searchWindowMs), policy: policy ?? 'UNKNOWN' };
-  }
+  const label = policy ?? 'UNKNOWN';
+  const after = (waitMs: number) => nowMs + Math.max(input.floorMs, input.retryAfterMs ?? waitMs);
   if (policy === 'DAILY') {
     const untilMs = input.retryAfterMs !== undefined ? nowMs + input.retryAfterMs : nowMs + (nextMidnight(nowMs, input.timeZone) - nowMs) * input.timeScale;
     return { scope: 'account', untilMs, policy };
   }
-  if (input.retryAfterMs !== undefined) return { scope: 'account', untilMs: nowMs + input.retryAfterMs, policy: policy ?? 'UNKNOWN' };
+  if (policy === 'SECONDLY' || (policy === undefined && input.kind === 'search')) {
+    return { scope: input.kind, untilMs: after(input.searchWindowMs), policy: label };
+  }
   // The window frees when our oldest counted call leaves it; others on the token may hold more, so never
   // wait less than a tenth of the window.
   const rest = input.oldestInWindowMs === undefined ? input.windowMs : input.oldestInWindowMs + input.windowMs - nowMs;
-  const waitMs = Math.min(input.windowMs, Math.max(input.windowMs / 10, rest));
-  return { scope: 'account', untilMs: nowMs + waitMs, policy: policy ?? 'UNKNOWN' };
+  return { scope: 'api', untilMs: after(Math.min(input.windowMs, Math.max(input.windowMs / 10, rest))), policy: label };
 }
 
 /** Offset of `timeZone` from UTC at the instant `utcMs`, in ms (positive east of Greenwich). */

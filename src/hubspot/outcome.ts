@@ -14,6 +14,8 @@ export type CallResult<T> =
   | { ok: false; failure: 'server'; status: number; message: string }
   | { ok: false; failure: 'client'; status: number; message: string; body: unknown }
   | { ok: false; failure: 'network'; message: string }
+  /** HubSpot kept answering 429: the caller tries again later (a poll's next run, an event's retry). */
+  | { ok: false; failure: 'rate_limited'; status: 429; message: string }
   | { ok: false; failure: 'aborted'; message: string };
 
 /** A one-line description of a failed result (for logs and `sync_runs.error`). */

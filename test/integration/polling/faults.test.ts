@@ -30,9 +30,10 @@ const tick = async () => {
 };
 
 describe('polling under failures', () => {
-  it('a 429 storm and 5xx bursts slow the sync but lose nothing', async () => {
+  it('429 and 5xx bursts slow the sync but lose nothing', async () => {
     const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'storm', properties: ['email'] }]));
-    sandbox.hubspot.failNext({ status: 429, count: 25, policy: 'TEN_SECONDLY_ROLLING' });
+    // Fewer in a row than a call's cap of consecutive 429s (6): the calls wait them out.
+    sandbox.hubspot.failNext({ status: 429, count: 5, policy: 'TEN_SECONDLY_ROLLING' });
     const backfill = await runJob(p.deps, p.job('storm'), 'poll');
     expect(backfill.status).toBe('ok');
     await tick();
@@ -40,16 +41,32 @@ describe('polling under failures', () => {
     ids.slice(0, 900).forEach((id, i) => sandbox.hubspot.update('contacts', id, { email: `storm-${i}@example.com` }, { silent: true }));
     // Alternating bursts: three 502s, a secondly 429 run, three 503s.
     sandbox.hubspot.failNext({ status: 502, count: 3 });
-    sandbox.hubspot.failNext({ status: 429, count: 10, policy: 'SECONDLY' });
+    sandbox.hubspot.failNext({ status: 429, count: 5, policy: 'SECONDLY' });
     sandbox.hubspot.failNext({ status: 503, count: 3 });
     const outcome = await runJob(p.deps, p.job('storm'), 'poll');
     expect(outcome.status).toBe('ok');
     expect(await missingOrStale(testDb, sandbox)).toEqual([]);
     const runs = await testDb.db.selectFrom('sync_runs').selectAll().where('job_name', '=', 'storm').orderBy('id').execute();
     expect(runs.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
-    expect(runs.reduce((n, r) => n + r.rate_limited, 0)).toBe(35);
+    expect(runs.reduce((n, r) => n + r.rate_limited, 0)).toBe(10);
     const counters = Object.entries(p.metrics.snapshot().counters);
-    expect(counters.filter(([k]) => k.split('{')[0] === 'hubspot.api.429s').reduce((n, [, v]) => n + v, 0)).toBe(35);
+    expect(counters.filter(([k]) => k.split('{')[0] === 'hubspot.api.429s').reduce((n, [, v]) => n + v, 0)).toBe(10);
+  }, 120_000);
+
+  it('a 429 storm longer than the cap of consecutive 429s fails the run as rate limited; the next run loses nothing', async () => {
+    const p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'long-storm', properties: ['email'] }]));
+    expect((await runJob(p.deps, p.job('long-storm'), 'poll')).status).toBe('ok');
+    await tick();
+    liveTruth(sandbox).slice(0, 300).forEach((o, i) => sandbox.hubspot.update('contacts', o.id, { email: `long-storm-${i}@example.com` }, { silent: true }));
+    sandbox.hubspot.failNext({ status: 429, count: 8, policy: 'SECONDLY' });
+    const failed = await runJob(p.deps, p.job('long-storm'), 'poll');
+    expect(failed.status).toBe('failed');
+    const run = await testDb.db.selectFrom('sync_runs').selectAll().where('job_name', '=', 'long-storm').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(run.error).toMatch(/rate_limited 429: 6 consecutive 429s/);
+    expect(run.rate_limited).toBe(6);
+    sandbox.hubspot.accounts.clearFaults();
+    expect((await runJob(p.deps, p.job('long-storm'), 'poll')).status).toBe('ok');
+    expect(await missingOrStale(testDb, sandbox)).toEqual([]);
   }, 120_000);
 
   it('a 5xx outage longer than the retries fails the run; the next run resumes from the committed cursor', async () => {

@@ -6,7 +6,7 @@ import type { CallOutcome } from '../../../src/hubspot/outcome.ts';
 const log = pino({ level: 'silent' });
 
 function budget(overrides: Partial<ConstructorParameters<typeof AccountBudget>[0]> = {}): AccountBudget {
-  return new AccountBudget({ portalId: 1, windowLimit: 10, windowMs: 200, dailyLimit: null, searchPerSecond: 2, budgetShare: 1, timeZone: 'UTC', log, backoffBaseMs: 5, backoffMaxMs: 20, arrivalMarginMs: 1000, ...overrides });
+  return new AccountBudget({ portalId: 1, windowLimit: 10, windowMs: 200, dailyLimit: null, searchPerSecond: 2, budgetShare: 1, timeZone: 'UTC', log, backoffBaseMs: 5, backoffMaxMs: 20, arrivalMarginMs: 5, floor429Ms: 20, ...overrides });
 }
 
 const ok = <T>(value: T, headers: Record<string, string> = {}): CallOutcome<T> => ({ ok: true, value, headers });
@@ -50,8 +50,7 @@ describe('account budget', () => {
     await first;
     const calls = (['backfill', 'incremental', 'hydration'] as const).map((p) => b.run('api', p, async () => ok(order.push(p))));
     await Promise.all(calls);
-    // The first waiter was already being admitted; the rest follow priority.
-    expect(order.slice(1)).toEqual(['backfill', 'hydration', 'incremental']);
+    expect(order.slice(1)).toEqual(['hydration', 'incremental', 'backfill']);
   });
 
   it('narrows the window from the rate-limit headers, keeping the other integrations\u2019 share', async () => {
@@ -77,27 +76,86 @@ describe('account budget', () => {
     expect(bad).toMatchObject({ ok: false, failure: 'client', status: 400 });
   });
 
-  it('a 429 pauses the whole account; a secondly 429 only searches', async () => {
+  const limited = (policy: 'TEN_SECONDLY_ROLLING' | 'SECONDLY' | 'DAILY' | undefined, retryAfterMs?: number): CallOutcome<number> =>
+    ({ ok: false, failure: 'rate_limited', status: 429, policy, retryAfterMs, headers: {}, message: 'limit' });
+
+  /** Runs `first` (429 once, then ok) and, while it waits, one call on each lane; returns the order they finished in. */
+  async function race(kind: 'api' | 'search', policy: Parameters<typeof limited>[0], retryAfterMs: number) {
     const b = budget({ windowMs: 200 });
     let n = 0;
-    const stats = { calls: 0, rateLimited: 0 };
-    const started = Date.now();
-    const r = await b.run('api', 'incremental', async (): Promise<CallOutcome<number>> => (n++ === 0 ? { ok: false, failure: 'rate_limited', status: 429, policy: 'TEN_SECONDLY_ROLLING', retryAfterMs: 100, headers: {}, message: 'limit' } : ok(n)), { stats });
-    expect(r).toEqual({ ok: true, value: 2 });
-    expect(stats).toEqual({ calls: 2, rateLimited: 1 });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(95);
-    let s = 0;
-    const search = b.run('search', 'incremental', async (): Promise<CallOutcome<number>> => (s++ === 0 ? { ok: false, failure: 'rate_limited', status: 429, policy: 'SECONDLY', retryAfterMs: 300, headers: {}, message: 'limit' } : ok(s)));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(b.pausedUntil()).toBeUndefined();
     const order: string[] = [];
+    const started = Date.now();
+    const first = b.run(kind, 'incremental', async () => (n++ === 0 ? limited(policy, retryAfterMs) : ok(n))).then((r) => {
+      order.push('limited');
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const pausedUntil = b.pausedUntil();
     await Promise.all([
-      search.then(() => order.push('search')),
+      first,
       b.run('api', 'incremental', async () => ok(1)).then(() => order.push('api')),
+      b.run('search', 'incremental', async () => ok(1)).then(() => order.push('search')),
     ]);
-    // The paused search finished after a call made later: the account itself was not paused.
-    expect(order).toEqual(['api', 'search']);
-    expect(await search).toEqual({ ok: true, value: 2 });
+    return { order, waited: Date.now() - started, result: await first, pausedUntil };
+  }
+
+  it('TEN_SECONDLY_ROLLING pauses ordinary calls, not searches', async () => {
+    const { order, waited, result, pausedUntil } = await race('api', 'TEN_SECONDLY_ROLLING', 150);
+    expect(result).toEqual({ ok: true, value: 2 });
+    expect(pausedUntil).toBeGreaterThan(Date.now() - 200);
+    expect(order.indexOf('search')).toBeLessThan(order.indexOf('limited'));
+    expect(order.indexOf('api')).toBeGreaterThan(order.indexOf('search'));
+    expect(waited).toBeGreaterThanOrEqual(140);
+  });
+
+  it('SECONDLY on a search pauses searches only', async () => {
+    const { order, result, pausedUntil } = await race('search', 'SECONDLY', 150);
+    expect(result).toEqual({ ok: true, value: 2 });
+    expect(pausedUntil).toBeUndefined();
+    expect(order.indexOf('api')).toBeLessThan(order.indexOf('limited'));
+  });
+
+  it('SECONDLY on an ordinary call pauses ordinary calls, not searches', async () => {
+    const { order, result, pausedUntil } = await race('api', 'SECONDLY', 150);
+    expect(result).toEqual({ ok: true, value: 2 });
+    expect(pausedUntil).toBeDefined();
+    expect(order.indexOf('search')).toBeLessThan(order.indexOf('limited'));
+  });
+
+  it('DAILY pauses the whole account until midnight in its time zone', async () => {
+    // 23:59:59.9 in UTC: midnight is 100 ms away.
+    const midnight = Date.UTC(2026, 11, 6);
+    const start = Date.now();
+    const pauses: { scope: string; policy: string; untilMs: number }[] = [];
+    const b = budget({ now: () => midnight - 100 + (Date.now() - start), onPause: (p) => pauses.push(p) });
+    let n = 0;
+    const first = b.run('api', 'incremental', async () => (n++ === 0 ? limited('DAILY') : ok(n)));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pauses).toEqual([{ scope: 'account', policy: 'DAILY', untilMs: midnight }]);
+    const searched: number[] = [];
+    const search = b.run('search', 'incremental', async () => ok(searched.push(Date.now() - start)));
+    expect(await first).toEqual({ ok: true, value: 2 });
+    await search;
+    expect(searched[0]).toBeGreaterThanOrEqual(90);
+  });
+
+  it('waits at least the floor between 429s, however short Retry-After says, doubling with each', async () => {
+    const b = budget({ floor429Ms: 40 });
+    const at: number[] = [];
+    const r = await b.run('api', 'incremental', async () => (at.push(Date.now()), at.length <= 3 ? limited('TEN_SECONDLY_ROLLING', 0) : ok(at.length)));
+    expect(r).toEqual({ ok: true, value: 4 });
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    expect(gaps[0]).toBeGreaterThanOrEqual(38);
+    expect(gaps[1]).toBeGreaterThanOrEqual(78);
+    expect(gaps[2]).toBeGreaterThanOrEqual(158);
+  });
+
+  it('gives up after max429Retries consecutive 429s, as a value the caller can retry later', async () => {
+    const b = budget({ max429Retries: 3, floor429Ms: 1 });
+    const stats = { calls: 0, rateLimited: 0 };
+    const r = await b.run('api', 'incremental', async () => limited('SECONDLY', 0), { stats });
+    expect(r).toMatchObject({ ok: false, failure: 'rate_limited', status: 429 });
+    expect(stats).toEqual({ calls: 3, rateLimited: 3 });
   });
 
   it('stops for the day at its share of the daily limit, counting searches, before HubSpot answers 429', async () => {

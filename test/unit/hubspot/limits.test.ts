@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nextMidnight, parseRateHeaders, pauseFor429, policyOf, timeZoneOffsetMs } from '../../../src/hubspot/limits.ts';
 
-const base = { kind: 'api' as const, retryAfterMs: undefined, nowMs: 1_000_000, windowMs: 10_000, searchWindowMs: 1000, oldestInWindowMs: undefined, timeZone: 'UTC', timeScale: 1 };
+const base = { kind: 'api' as const, retryAfterMs: undefined, nowMs: 1_000_000, windowMs: 10_000, searchWindowMs: 1000, oldestInWindowMs: undefined, floorMs: 500, timeZone: 'UTC', timeScale: 1 };
 
 describe('rate-limit decisions', () => {
   it('reads the X-HubSpot-RateLimit headers in any case and ignores junk', () => {
@@ -16,16 +16,23 @@ describe('rate-limit decisions', () => {
     expect(policyOf('text')).toBeUndefined();
   });
 
-  it('pauses the account for the rest of the rolling window', () => {
-    expect(pauseFor429({ ...base, policy: 'TEN_SECONDLY_ROLLING', oldestInWindowMs: 996_000 })).toEqual({ scope: 'account', untilMs: 1_006_000, policy: 'TEN_SECONDLY_ROLLING' });
+  it('pauses ordinary calls for the rest of the rolling window', () => {
+    expect(pauseFor429({ ...base, policy: 'TEN_SECONDLY_ROLLING', oldestInWindowMs: 996_000 })).toEqual({ scope: 'api', untilMs: 1_006_000, policy: 'TEN_SECONDLY_ROLLING' });
     // Never less than a tenth of the window, never more than one.
     expect(pauseFor429({ ...base, policy: 'TEN_SECONDLY_ROLLING', oldestInWindowMs: 990_500 }).untilMs).toBe(1_001_000);
     expect(pauseFor429({ ...base, policy: 'TEN_SECONDLY_ROLLING' }).untilMs).toBe(1_010_000);
   });
 
-  it('pauses only searches for the secondly limit, and honours Retry-After', () => {
+  it('pauses the lane that hit the secondly limit: searches, or ordinary calls', () => {
     expect(pauseFor429({ ...base, kind: 'search', policy: 'SECONDLY' })).toEqual({ scope: 'search', untilMs: 1_001_000, policy: 'SECONDLY' });
+    expect(pauseFor429({ ...base, kind: 'api', policy: 'SECONDLY' })).toEqual({ scope: 'api', untilMs: 1_001_000, policy: 'SECONDLY' });
+    expect(pauseFor429({ ...base, kind: 'search', policy: undefined })).toMatchObject({ scope: 'search', policy: 'UNKNOWN' });
+  });
+
+  it('honours Retry-After, but never waits less than the floor', () => {
     expect(pauseFor429({ ...base, policy: 'TEN_SECONDLY_ROLLING', retryAfterMs: 2000 }).untilMs).toBe(1_002_000);
+    expect(pauseFor429({ ...base, policy: 'TEN_SECONDLY_ROLLING', retryAfterMs: 0 }).untilMs).toBe(1_000_500);
+    expect(pauseFor429({ ...base, kind: 'search', policy: 'SECONDLY', retryAfterMs: 0, floorMs: 4000 }).untilMs).toBe(1_004_000);
   });
 
   it('pauses until midnight in the account time zone for the daily limit', () => {
