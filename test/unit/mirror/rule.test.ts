@@ -188,6 +188,15 @@ describe('mirror rule cases', () => {
     expect(second.filter((s) => s.property === 'email').map((s) => s.confirmOnly)).toEqual([true]);
     expect(reduceSightings(second).find((c) => c.property === 'email')?.confirmOnly).toBe(true);
   });
+  it('a merge is one change (@merged): the merged-ids list and the other bookkeeping HubSpot sets are never changes of their own', () => {
+    const survivor: Observation = {
+      kind: 'snapshot', ref, version: v(30), via: 'hydration', seenAt: at(31), createdAt: v(30), mergedIds: ['7'],
+      properties: { email: 'b', hs_merged_object_ids: '7', lastmodifieddate: String(v(30)), createdate: String(v(30)), hs_object_id: ref.objectId },
+    };
+    const merge: Observation = { kind: 'merged', ref, version: v(30), via: 'webhook', seenAt: at(30), mergedIds: ['7'] };
+    const properties = [...inOrder([merge, survivor]).ledger.values()].map((c) => c.property).sort();
+    expect(properties).toEqual(['@created', '@merged', 'email']);
+  });
 });
 
 describe('association rule cases', () => {
