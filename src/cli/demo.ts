@@ -7,6 +7,9 @@ import type { Config } from '../config/schema.ts';
 import { openDatabase } from '../db/index.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { webhookStatus } from '../webhooks/inbox-store.ts';
+import type { JournalConsumer } from '../journal/consumer.ts';
+import { journalApi, journalTokens } from '../journal/service.ts';
+import { syncSubscriptions } from '../journal/sync.ts';
 import { createLogger } from '../log.ts';
 import type { PollingService } from '../polling/scheduler.ts';
 import { checkConvergence, type ConvergenceReport } from './convergence.ts';
@@ -40,6 +43,8 @@ export function demoConfig(config: Config, dataDir: string, options: DemoOptions
     },
     database: { ...config.database, url: '', embeddedDir: dataDir },
     http: { ...config.http, port: 0, host: '127.0.0.1' },
+    // All three paths: the stand-in's journal (its app's credentials replace these).
+    hubspot: { ...config.hubspot, journal: config.hubspot.journal ?? { clientId: 'sandbox', clientSecret: 'sandbox' } },
     jobs: config.jobs.map((job) => ({ ...job, schedule: '*/5 * * * * *', archivedSweep: '*/20 * * * * *', lookbackSeconds: Math.max(job.lookbackSeconds, 10) })),
     log: { level: 'warn', pretty: 'never' },
   });
@@ -48,8 +53,9 @@ export function demoConfig(config: Config, dataDir: string, options: DemoOptions
 /**
  * `hubsync demo`: the stand-in HubSpot and Paragon, the embedded database and the whole daemon in
  * one process. A realistic change stream runs with dropped and duplicated webhooks; a live view
- * shows both paths at work; at the end (or on Ctrl-C) a last catch-up poll runs, the mirror is
- * compared with the stand-in's ground truth, and the polling-vs-webhooks report is printed.
+ * shows the three paths at work (webhooks, the journal, polling); at the end (or on Ctrl-C) the
+ * journal catches up and a last poll runs, the mirror is compared with the stand-in's ground
+ * truth, and the report comparing the paths is printed.
  */
 export async function runDemo(ctx: Context, options: DemoOptions): Promise<number> {
   const out = options.out ?? process.stdout;
@@ -63,13 +69,19 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     sandbox = await startSandboxMode(demoConfig(ctx.config, dataDir, options), log);
     const config = sandbox.config;
     const daemon = await buildDaemon(config, handle, log, 'all');
+    // The journal's subscriptions first, so it sees the change stream from its start, as webhooks do.
+    const journal = config.hubspot.journal!;
+    await syncSubscriptions({ db: handle.db, api: journalApi(config, journal, journalTokens(config, journal)), log, config: { jobs: config.jobs, journal } });
     stopAll = await startAll(daemon.services, log);
     sandbox.connect(daemon.receiverUrl()!.replace('//0.0.0.0:', '//127.0.0.1:'));
     const polling = daemon.services.find((service) => service.name === 'polling') as PollingService;
     const processor = daemon.services.find((service) => 'idle' in service) as { idle(): Promise<void> } | undefined;
 
     out.write(`hubsync demo: ${config.jobs.map((job) => job.name).join(', ')} from the HubSpot stand-in at ${sandbox.sandbox.baseUrl}\n`);
-    out.write(`webhooks drop ${pct(options.dropRate)} and duplicate ${pct(options.duplicateRate)} of events; polling every 5 s; ${options.durationSeconds} s (Ctrl-C ends early)\n\n`);
+    out.write(
+      `webhooks drop ${pct(options.dropRate)} and duplicate ${pct(options.duplicateRate)} of events; the journal is read every ${config.hubspot.journal!.pollIntervalMs / 1000} s; ` +
+        `polling every 5 s; ${options.durationSeconds} s (Ctrl-C ends early)\n\n`,
+    );
 
     const view = liveView(out);
     const started = Date.now();
@@ -81,6 +93,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
         `elapsed ${Math.round((Date.now() - started) / 1000)} s / ${options.durationSeconds} s`,
         `HubSpot events   ${deliveries.length} generated, ${deliveries.filter((d) => d.dropped).length} dropped, ${deliveries.filter((d) => d.duplicated).length} duplicated`,
         `webhooks         ${daemon.metrics.total('webhook.events.received')} received, ${daemon.metrics.total('webhook.events.duplicate')} duplicates folded, backlog ${inbox.backlog}`,
+        `journal          ${daemon.metrics.total('journal.entries')} entries, ${daemon.metrics.total('journal.events.received')} events read, ${daemon.metrics.total('journal.events.duplicate')} duplicates folded, ${daemon.metrics.total('journal.gaps')} gaps`,
         `polling          ${daemon.metrics.total('polling.runs')} runs, ${daemon.metrics.total('polling.records')} records read, ${daemon.metrics.total('hubspot.api.calls')} API calls, ${daemon.metrics.total('hubspot.api.429s')} × 429`,
         `mirror           ${rows.rows[0]?.n ?? 0} objects`,
       ];
@@ -88,10 +101,11 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     const interrupted = await runFor(options.durationSeconds * 1000, async () => view.show(await figures()));
     view.show(await figures());
     view.done();
-    out.write(`\n${interrupted ? 'interrupted: ' : ''}stopping the change stream; catching up (webhook retries, one last poll and archived sweep per job)\n`);
+    out.write(`\n${interrupted ? 'interrupted: ' : ''}stopping the change stream; catching up (webhook retries, the journal, one last poll and archived sweep per job)\n`);
 
     sandbox.stopStream();
     await withTimeout(sandbox.sandbox.idle(), 15_000);
+    await withTimeout(journalCaughtUp(daemon, sandbox.sandbox.hubspot.clock.now()), 15_000);
     await drain(handle.db, processor);
     // Polls that start now: one already going may have started before the stream stopped.
     for (const job of config.jobs) {
@@ -162,6 +176,12 @@ async function runFor(ms: number, tick: () => Promise<void>): Promise<boolean> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+}
+
+/** Resolves once every journal consumer has found nothing newer, in a step begun after `since`. */
+async function journalCaughtUp(daemon: { services: { name: string }[] }, since: number): Promise<void> {
+  const consumers = daemon.services.filter((s): s is JournalConsumer => s.name.startsWith('journal-consumer:'));
+  while (!consumers.every((c) => c.lastOutcome()?.kind === 'caught-up' && (c.lastStepAt() ?? 0) > since)) await new Promise((r) => setTimeout(r, 100));
 }
 
 async function drain(db: Parameters<typeof webhookStatus>[0], processor: { idle(): Promise<void> } | undefined): Promise<void> {

@@ -53,7 +53,9 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
     services.push(...outboxServices({ db, config, log, metrics }));
     if (config.paragon) services.push(createTriggerSyncService(config, { log, db, metrics }));
     services.push(createLedgerRetention({ db, log, retentionHours: config.ledger.retentionHours }));
-    collectors.push(outboxCollector(db), pollingCollector(db, config.jobs), ledgerCollector(db, { paths: config.hubspot.journal ? ['webhook', 'journal', 'poll'] : ['webhook', 'poll'] }));
+    const paths = config.hubspot.journal ? (['webhook', 'journal', 'poll'] as const) : (['webhook', 'poll'] as const);
+    const journalGroups = new Set(config.jobs.map((job) => `${job.portalId}/${job.objectType}`));
+    collectors.push(outboxCollector(db), pollingCollector(db, config.jobs), ledgerCollector(db, { paths, journalGroups }));
     if (config.hubspot.journal) collectors.push(journalCollector(db));
   }
   services.push(metricsService({ metrics, log, config: config.metrics, collectors }));

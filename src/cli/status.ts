@@ -5,7 +5,7 @@ import { ledgerReport, missedByWebhook, type MissedChange } from '../mirror/ledg
 import type { Database } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import { webhookStatus, type WebhookStatus } from '../webhooks/inbox-store.ts';
-import type { LedgerGroupReport, ReportPath } from '../mirror/ledger.ts';
+import type { LedgerGroupReport, PathReport, ReportPath } from '../mirror/ledger.ts';
 import { outboxStatus, type OutboxStatus } from '../outbox/api.ts';
 import { triggerStatus, type TriggerStatus } from '../paragon/triggers.ts';
 import { pollingStatus, type JobStatus } from '../polling/status.ts';
@@ -17,7 +17,15 @@ export interface StatusReport {
   webhooks: WebhookStatus;
   outbox: OutboxStatus;
   /** The paths compared over the last 24 h (property changes); `paths` are the ones running or seen. */
-  coverage: { since: string; until: string; paths: ReportPath[]; total: LedgerGroupReport; groups: LedgerGroupReport[] };
+  coverage: {
+    since: string;
+    until: string;
+    paths: ReportPath[];
+    total: LedgerGroupReport;
+    groups: LedgerGroupReport[];
+    /** The journal reads only the jobs' types (`portal/type`): its figures over those, in total. */
+    journal?: { groups: string[]; total: PathReport };
+  };
   /** Changes only polling saw in the last 24 h: the newest few. */
   missed: MissedChange[];
   /** Paragon trigger subscriptions, read from the Triggers API (absent when none are configured). */
@@ -41,7 +49,8 @@ function reportedPaths(total: LedgerGroupReport, journal: boolean): ReportPath[]
  */
 export async function collectStatus(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<StatusReport> {
   const range = { since: new Date(now.getTime() - DAY_MS), until: new Date(now.getTime() + 1), propertiesOnly: true };
-  const [jobs, webhooks, outbox, report, missed, triggers, journal] = await Promise.all([
+  const journalGroups = [...new Map(config.jobs.map((job) => [`${job.portalId}/${job.objectType}`, { portalId: job.portalId, objectType: job.objectType }])).entries()];
+  const [jobs, webhooks, outbox, report, missed, triggers, journal, journalTotal] = await Promise.all([
     pollingStatus(db, config.jobs, now),
     webhookStatus(db, now),
     outboxStatus(db, now),
@@ -49,13 +58,21 @@ export async function collectStatus(db: Kysely<Database>, config: Config, log: L
     missedByWebhook(db, range, 20),
     config.paragon ? triggerStatus(config, { log, db, timeoutMs: 5_000 }).catch((err: unknown) => ({ error: coerceError(err).message })) : undefined,
     journalReport(db, config, log, now),
+    config.hubspot.journal ? ledgerReport(db, { ...range, groups: journalGroups.map(([, g]) => g) }) : undefined,
   ]);
   return {
     generatedAt: now.toISOString(),
     jobs,
     webhooks,
     outbox,
-    coverage: { since: range.since.toISOString(), until: now.toISOString(), paths: reportedPaths(report.total, journal !== undefined), total: report.total, groups: report.groups },
+    coverage: {
+      since: range.since.toISOString(),
+      until: now.toISOString(),
+      paths: reportedPaths(report.total, journal !== undefined),
+      total: report.total,
+      groups: report.groups,
+      ...(journalTotal ? { journal: { groups: journalGroups.map(([key]) => key), total: journalTotal.total.paths.journal } } : {}),
+    },
     missed,
     ...(triggers && ('error' in triggers || triggers.users > 0) ? { triggers } : {}),
     ...(journal ? { journal } : {}),
@@ -85,11 +102,18 @@ export function formatStatus(status: StatusReport): string {
   lines.push('  portal/type                 changes  path      coverage    first  missed       lag p50 / p95');
   for (const group of [...status.coverage.groups, status.coverage.total]) {
     const name = group.portalId === null ? 'all' : `${group.portalId}/${group.objectType}`;
+    const journal = status.coverage.journal;
     status.coverage.paths.forEach((path, i) => {
-      const p = group.paths[path];
+      const lead = `  ${(i === 0 ? name : '').padEnd(26)} ${(i === 0 ? String(group.changes) : '').padStart(8)}  ${path.padEnd(8)}`;
+      if (path === 'journal' && journal && group.portalId !== null && !journal.groups.includes(name)) {
+        lines.push(`${lead} not subscribed (no job reads this type)`);
+        return;
+      }
+      const p = path === 'journal' && journal && group.portalId === null ? journal.total : group.paths[path];
       lines.push(
-        `  ${(i === 0 ? name : '').padEnd(26)} ${(i === 0 ? String(group.changes) : '').padStart(8)}  ${path.padEnd(8)} ${pct(p.coverage).padStart(9)}  ${pct(p.firstShare).padStart(7)}  ` +
-          `${(path === 'poll' ? '—' : String(p.missed)).padStart(6)}  ${`${ms(p.lagMs.p50)} / ${ms(p.lagMs.p95)}`.padStart(20)}`,
+        `${lead} ${pct(p.coverage).padStart(9)}  ${pct(p.firstShare).padStart(7)}  ` +
+          `${(path === 'poll' ? '—' : String(p.missed)).padStart(6)}  ${`${ms(p.lagMs.p50)} / ${ms(p.lagMs.p95)}`.padStart(20)}` +
+          (p === journal?.total ? '  (the subscribed types)' : ''),
       );
     });
   }

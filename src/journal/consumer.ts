@@ -175,8 +175,9 @@ function nowMs(deps: Pick<ConsumerDeps, 'now'>): number {
 }
 
 export interface JournalConsumer extends Service {
-  /** The last step's outcome (for status and tests). */
+  /** The last step's outcome, and when it began (epoch ms): for the demo and tests. */
   lastOutcome(): StepOutcome | undefined;
+  lastStepAt(): number | undefined;
 }
 
 /**
@@ -191,6 +192,7 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
   const random = deps.random ?? Math.random;
   const state = { emptySeen: false };
   let last: StepOutcome | undefined;
+  let lastAt: number | undefined;
   let held = false;
   let renewedAt = 0;
 
@@ -211,7 +213,9 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
       let waitMs = deps.config.pollIntervalMs;
       try {
         if (await hold()) {
+          const startedAt = nowMs(deps);
           last = await consumeStep({ ...deps, log }, state);
+          lastAt = startedAt;
           deps.metrics?.gauge('journal.caught_up', last.kind === 'caught-up' ? 1 : 0, { journal: deps.target.key });
           if (last.kind === 'read') {
             failures = 0;
@@ -238,6 +242,7 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
   return {
     name: `journal-consumer:${deps.target.key}`,
     lastOutcome: () => last,
+    lastStepAt: () => lastAt,
     start: lifecycle.start,
     stop: lifecycle.stop,
   };

@@ -105,6 +105,7 @@ export async function ledgerReport(db: Kysely<Database>, range: LedgerRange): Pr
         ${range.portalId !== undefined ? sql`and portal_id = ${range.portalId}` : sql``}
         ${range.objectType !== undefined ? sql`and object_type = ${range.objectType}` : sql``}
         ${range.propertiesOnly ? sql`and property not like '@%'` : sql``}
+        ${range.groups ? sql`and (portal_id, object_type) in (${range.groups.length > 0 ? sql.join(range.groups.map((g) => sql`(${g.portalId}::int8, ${g.objectType}::text)`)) : sql`(null, null)`})` : sql``}
     )
     select grouping(portal_id, object_type) as total, portal_id, object_type,
       count(*) as changes,

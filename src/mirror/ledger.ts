@@ -143,4 +143,6 @@ export interface LedgerRange {
   until: Date;
   /** Count property changes only, leaving out the @-markers (lifecycle, merges, associations). */
   propertiesOnly?: boolean;
+  /** Only these portals and types (e.g. the ones a path is subscribed to). */
+  groups?: readonly { portalId: number; objectType: string }[];
 }

@@ -21,11 +21,13 @@ function figures(path: PathReport | undefined): Record<'coverage' | 'missed' | '
 
 /**
  * Each path's coverage, misses and lag over the last `windowMs`, per portal and object type. The
- * journal's gauges only when it runs (`paths`), so a daemon without it reports no 0% coverage.
+ * journal's gauges only when it runs (`paths`) and for the types it reads (`journalGroups`,
+ * `portal/type`), so no 0% coverage is reported where it is not asked to look.
  */
-export function ledgerCollector(db: Kysely<Database>, options: { windowMs?: number; paths?: readonly ReportPath[] } = {}): Collector {
+export function ledgerCollector(db: Kysely<Database>, options: { windowMs?: number; paths?: readonly ReportPath[]; journalGroups?: ReadonlySet<string> } = {}): Collector {
   const windowMs = options.windowMs ?? 3_600_000;
   const paths = options.paths ?? ['webhook', 'poll'];
+  const reads = (path: ReportPath, labels: Labels) => path !== 'journal' || !options.journalGroups || options.journalGroups.has(`${labels.portalId}/${labels.objectType}`);
   /** Groups reported last time: one that went quiet reports no changes once (gauges keep it), not its old figures. */
   let previous = new Map<string, { portalId: number; objectType: string }>();
   return async (metrics, now) => {
@@ -34,6 +36,7 @@ export function ledgerCollector(db: Kysely<Database>, options: { windowMs?: numb
     const set = (name: string, value: number | null, labels: Labels) => (value === null ? metrics.clearGauge(name, labels) : metrics.gauge(name, value, labels));
     const setPaths = (labels: Labels, group: Partial<Record<ReportPath, PathReport>>) => {
       for (const path of paths) {
+        if (!reads(path, labels)) continue;
         const values = figures(group[path]);
         for (const [figure, name] of Object.entries(GAUGES[path])) set(name, values[figure as keyof typeof values], labels);
       }

@@ -148,6 +148,7 @@ database: { preparedStatements: 1 }
       DATABASE_URL: 'postgres://u:pw@db.example.com:5432/x',
       PUBLIC_URL: 'https://hubsync.example.com',
       HUBSPOT_CLIENT_SECRET: 'client-secret-1',
+      HUBSPOT_CLIENT_ID: 'client-id-1',
       HUBSPOT_TOKEN: 'pat-na1-11111111-2222',
       PARAGON_PROJECT_ID: 'proj',
       PARAGON_SIGNING_KEY: '-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----',
@@ -155,6 +156,7 @@ database: { preparedStatements: 1 }
     };
     const production = loadConfig(readFileSync('config/production.example.yaml', 'utf8'), env);
     expect(production.hubspot.accounts[0]?.accessToken).toBe(env.HUBSPOT_TOKEN);
+    expect(production.hubspot.journal).toMatchObject({ clientId: env.HUBSPOT_CLIENT_ID, variant: 'global', start: 'earliest' });
     const printed = JSON.stringify(maskConfig(production));
     for (const secret of [env.HUBSPOT_CLIENT_SECRET, env.HUBSPOT_TOKEN, env.PARAGON_SIGNING_KEY, env.PARAGON_WEBHOOK_SECRET, 'pw@']) {
       expect(printed).not.toContain(secret);
