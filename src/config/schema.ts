@@ -199,10 +199,16 @@ const triggerSchema = z
     type: z.string().min(1),
     parameters: z.record(z.string(), z.unknown()).default({}),
     credentialId: z.string().optional(),
-    /** The user's HubSpot portal, passed to the receiver in the subscription's metadata (webhooks carry no portal id). */
+    /** The user's HubSpot portal, passed to the receiver in the subscription's webhook URL and metadata (webhooks carry no portal id). */
     portalId: positiveInt.optional(),
+    /**
+     * The trigger's identity among its user's subscriptions; default `integration:type[:credentialId]`.
+     * Give two triggers of one type (different parameters) their own keys.
+     */
+    key: z.string().min(1).max(200).optional(),
   })
-  .strict();
+  .strict()
+  .transform((t) => ({ ...t, key: t.key ?? [t.integration, t.type, t.credentialId].filter(Boolean).join(':') }));
 
 const paragonSchema = z
   .object({
@@ -219,11 +225,11 @@ const paragonSchema = z
   })
   .strict()
   .superRefine((paragon, ctx) => {
-    // hubsync identifies its subscriptions by (user, integration, type, credential): one of each.
+    // hubsync identifies a user's subscriptions by the trigger's key: one trigger per key.
     const seen = new Set<string>();
     paragon.triggers.forEach((t, index) => {
-      const key = [t.user, t.integration, t.type, t.credentialId ?? ''].join('\u0000');
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['triggers', index], message: `duplicate trigger ${t.type} for user "${t.user}"` });
+      const key = `${t.user}\u0000${t.key}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['triggers', index], message: `duplicate trigger "${t.key}" for user "${t.user}" (give triggers of one type their own key)` });
       seen.add(key);
     });
   });

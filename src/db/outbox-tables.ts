@@ -47,10 +47,19 @@ export interface ParagonTriggerUsersTable {
   managed_since: Timestamp;
 }
 
+/** `paragon_trigger_subscriptions`: the trigger subscriptions hubsync made, by id, and the configured trigger (key) each serves. */
+export interface ParagonTriggerSubscriptionsTable {
+  user_id: string;
+  subscription_id: string;
+  trigger_key: string;
+  recorded_at: Timestamp;
+}
+
 /** The outbox's and Paragon's tables, for the `Database` interface. */
 export interface OutboxTables {
   app_event_outbox: AppEventOutboxTable;
   outbox_cursors: OutboxCursorsTable;
   outbox_source_rows: OutboxSourceRowsTable;
   paragon_trigger_users: ParagonTriggerUsersTable;
+  paragon_trigger_subscriptions: ParagonTriggerSubscriptionsTable;
 }

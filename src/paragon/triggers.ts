@@ -1,110 +1,20 @@
 /**
  * Keeps each connected user's Paragon trigger subscriptions as the configuration declares them
- * (`paragon.triggers`). Subscriptions hubsync manages carry `webhookOverride.metadata.managedBy =
- * "hubsync"` and a `key`; anything else (made by the app or by hand) is never touched. The plan
- * is pure; `syncTriggers` applies it, so a second run against an unchanged configuration makes
- * no API calls beyond the listings.
+ * (`paragon.triggers`). `trigger-plan.ts` decides what to change; this applies it, recording the
+ * ids of the subscriptions hubsync makes, so a second run against an unchanged configuration makes
+ * no API calls beyond the listings, whatever Paragon echoes back.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config, ParagonConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { forgetTriggerUser, managedTriggerUsers, rememberTriggerUsers } from './trigger-user-store.ts';
+import { forgetTriggerSubscriptions, recordedTriggerSubscriptions, recordTriggerSubscriptions } from './trigger-subscription-store.ts';
 import { HubsyncError } from '../errors.ts';
-import { objectTypeName } from '../hubspot/object-types.ts';
 import type { Fetch } from './http.ts';
 import { createUserTokenSigner } from './token.ts';
-import { createTriggersApi, type TriggersApi, type TriggerSubscription, type WebhookOverride } from './triggers-api.ts';
-
-export type TriggerConfig = ParagonConfig['triggers'][number];
-
-export const MANAGED_BY = 'hubsync';
-
-/** A configured trigger's identity among one user's subscriptions. */
-export function triggerKey(t: Pick<TriggerConfig, 'integration' | 'type' | 'credentialId'>): string {
-  return [t.integration, t.type, t.credentialId].filter(Boolean).join(':');
-}
-
-/**
- * The webhookOverride hubsync keeps on a subscription. Besides marking it managed, the metadata
- * tells the receiver what Paragon's webhook body does not: the portal and the object type
- * (Paragon echoes it back as `triggerSubscriptionMetadata`).
- */
-export function desiredOverride(t: TriggerConfig, webhookUrl: string): WebhookOverride {
-  const recordType = t.parameters['recordType'];
-  return {
-    url: webhookUrl,
-    metadata: {
-      managedBy: MANAGED_BY,
-      key: triggerKey(t),
-      ...(t.portalId ? { portalId: t.portalId } : {}),
-      ...(typeof recordType === 'string' ? { objectType: objectTypeName(recordType.toLowerCase()) } : {}),
-    },
-  };
-}
-
-export interface TriggerPlan {
-  create: TriggerConfig[];
-  update: { subscription: TriggerSubscription; trigger: TriggerConfig; parameters: Record<string, unknown | null>; webhookOverride: WebhookOverride }[];
-  remove: TriggerSubscription[];
-  unchanged: TriggerSubscription[];
-  /** Managed subscriptions Paragon reports as ERRORED (after repeated delivery failures). */
-  errored: TriggerSubscription[];
-}
-
-function managedKey(s: TriggerSubscription): string | undefined {
-  const meta = s.webhookOverride?.metadata;
-  return meta?.['managedBy'] === MANAGED_BY && typeof meta['key'] === 'string' ? meta['key'] : undefined;
-}
-
-/** JSON with sorted keys: parameter objects compare by content, not key order. */
-export function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** What to change for one user. Pure. */
-export function planTriggers(desired: readonly TriggerConfig[], existing: readonly TriggerSubscription[], webhookUrl: string): TriggerPlan {
-  const plan: TriggerPlan = { create: [], update: [], remove: [], unchanged: [], errored: [] };
-  const byKey = new Map<string, TriggerSubscription[]>();
-  for (const s of existing) {
-    const key = managedKey(s);
-    if (key === undefined) continue;
-    if (s.status === 'ERRORED') plan.errored.push(s);
-    const list = byKey.get(key) ?? [];
-    list.push(s);
-    byKey.set(key, list);
-  }
-  for (const trigger of desired) {
-    const key = triggerKey(trigger);
-    const matches = (byKey.get(key) ?? []).filter((s) => s.integration === trigger.integration && s.type === trigger.type);
-    byKey.delete(key);
-    // Duplicates (a create that timed out but landed, then was retried) collapse to one, an ACTIVE one if any.
-    matches.sort((a, b) => Number(b.status === 'ACTIVE') - Number(a.status === 'ACTIVE'));
-    const [keep, ...extra] = matches;
-    plan.remove.push(...extra);
-    if (!keep) {
-      plan.create.push(trigger);
-      continue;
-    }
-    const override = desiredOverride(trigger, webhookUrl);
-    const sameParams = canonical(keep.parameters ?? {}) === canonical(trigger.parameters);
-    const sameOverride = canonical(keep.webhookOverride ?? {}) === canonical(override);
-    if (sameParams && sameOverride) {
-      plan.unchanged.push(keep);
-      continue;
-    }
-    // PATCH merges parameters shallowly: keys no longer configured are sent as null to remove them.
-    const parameters: Record<string, unknown | null> = { ...trigger.parameters };
-    for (const k of Object.keys(keep.parameters ?? {})) if (!(k in trigger.parameters)) parameters[k] = null;
-    plan.update.push({ subscription: keep, trigger, parameters, webhookOverride: override });
-  }
-  for (const leftovers of byKey.values()) plan.remove.push(...leftovers);
-  return plan;
-}
+import { desiredOverride, planTriggers, type TriggerConfig, type TriggerPlan } from './trigger-plan.ts';
+import { createTriggersApi, type TriggersApi } from './triggers-api.ts';
 
 export interface TriggerSyncReport {
   users: number;
@@ -156,7 +66,7 @@ interface UserPlan {
   error: string | undefined;
 }
 
-/** Lists each user's subscriptions (read only) and plans what a sync would change. */
+/** Lists each user's subscriptions (read only) and plans what a sync would change, by the ids recorded for them. */
 async function* planPerUser(
   paragon: ParagonConfig,
   webhookUrl: string,
@@ -169,8 +79,9 @@ async function* planPerUser(
     if (deps.signal?.aborted) break;
     const token = await signer.token(user);
     const listed = await api.list(token);
+    const recorded = deps.db ? await recordedTriggerSubscriptions(deps.db, user) : new Map<string, string>();
     yield listed.ok
-      ? { user, token, plan: planTriggers(desired, listed.value, webhookUrl), error: undefined }
+      ? { user, token, plan: planTriggers(desired, listed.value, webhookUrl, recorded), error: undefined }
       : { user, token, plan: undefined, error: listed.error };
   }
 }
@@ -210,10 +121,19 @@ export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, dep
       log.warn({ user, id: s.id, type: s.type, error: s.error }, 'paragon trigger subscription is ERRORED');
     }
     report.unchanged += plan.unchanged.length;
+    const record = deps.db;
+    // Recognised subscriptions are recorded by id before anything changes; gone ones forgotten.
+    if (record) {
+      await recordTriggerSubscriptions(record, user, plan.keep, new Date());
+      await forgetTriggerSubscriptions(record, user, plan.gone);
+    }
     for (const t of plan.create) {
       const r = await api.create(token, { integration: t.integration, type: t.type, parameters: t.parameters, webhookOverride: desiredOverride(t, webhookUrl) }, t.credentialId);
-      if (r.ok) report.created++;
-      else fail(`create ${triggerKey(t)}`, r.error);
+      if (!r.ok) fail(`create ${t.key}`, r.error);
+      else {
+        report.created++;
+        if (record) await recordTriggerSubscriptions(record, user, [{ id: r.value.id, key: t.key }], new Date());
+      }
     }
     for (const u of plan.update) {
       const r = await api.update(token, u.subscription.id, { parameters: u.parameters, webhookOverride: u.webhookOverride });
@@ -222,8 +142,11 @@ export async function syncTriggers(config: Pick<Config, 'paragon' | 'http'>, dep
     }
     for (const s of plan.remove) {
       const r = await api.remove(token, s.id);
-      if (r.ok || r.status === 404) report.deleted++;
-      else fail(`delete ${s.id}`, r.error);
+      if (!(r.ok || r.status === 404)) fail(`delete ${s.id}`, r.error);
+      else {
+        report.deleted++;
+        if (record) await forgetTriggerSubscriptions(record, user, [s.id]);
+      }
     }
     // A user no longer configured, with nothing of ours left: done with them.
     if (deps.db && users.get(user)?.length === 0 && report.failures.length === failuresBefore) await forgetTriggerUser(deps.db, user);

@@ -22,6 +22,10 @@ export function registerParagonControlRoutes(app: FastifyInstance, p: ParagonSan
     p.webhooks.setFaults((req.body ?? {}) as { dropProbability?: number; duplicateProbability?: number });
     return { ok: true };
   });
+  app.post(`${base}/echo-webhook-metadata`, async (req) => {
+    p.echoWebhookMetadata = ((req.body ?? {}) as { echo?: unknown }).echo === true;
+    return { echo: p.echoWebhookMetadata };
+  });
   app.get(`${base}/subscriptions`, async () => ({
     subscriptions: p.subscriptions.all().map((s) => ({ ...subscriptionBody(s), userId: s.userId, integration: s.integration })),
     mutations: p.subscriptions.mutations,

@@ -128,7 +128,7 @@ export function registerParagonRoutes(app: FastifyInstance, p: ParagonSandbox): 
           credentialId: typeof credentialId === 'string' ? credentialId : p.credentialOf(userId),
           ...(override.value ? { webhookOverride: override.value } : {}),
         });
-        return reply.code(201).send(subscriptionBody(s));
+        return reply.code(201).send(subscriptionBody(s, p.echoWebhookMetadata));
       });
 
       ak.get('/projects/:projectId/trigger-subscriptions', async (req, reply) => {
@@ -141,7 +141,7 @@ export function registerParagonRoutes(app: FastifyInstance, p: ParagonSandbox): 
           if (integrations && !integrations.includes(s.integration)) continue;
           if (q['status'] && s.status !== q['status']) continue;
           if (q['type'] && s.type !== q['type']) continue;
-          (triggers[s.integration] ??= []).push(subscriptionBody(s));
+          (triggers[s.integration] ??= []).push(subscriptionBody(s, p.echoWebhookMetadata));
         }
         return { triggers };
       });
@@ -156,7 +156,7 @@ export function registerParagonRoutes(app: FastifyInstance, p: ParagonSandbox): 
         const override = parseWebhookOverride(b.webhookOverride);
         if (!override.ok) return error(reply, 400, override.message);
         p.subscriptions.patch(s, b.parameters as Record<string, unknown> | undefined, b.webhookOverride === null ? null : override.value);
-        return subscriptionBody(s);
+        return subscriptionBody(s, p.echoWebhookMetadata);
       });
 
       ak.delete('/projects/:projectId/trigger-subscriptions/:id', async (req, reply) => {

@@ -24,6 +24,8 @@ export interface ParagonSandboxOptions {
   defaultPortalId?: number;
   /** Where the Triggers API lives on the sandbox's host (hubsync's `paragon.actionKitUrl` = base URL + this). */
   actionKitPath?: string;
+  /** Echo `webhookOverride.metadata` and headers in subscription responses; default false, as Paragon's documented responses. */
+  echoWebhookMetadata?: boolean;
 }
 
 export interface ReceivedAppEvent {
@@ -45,6 +47,8 @@ export class ParagonSandbox {
   readonly projectId: string;
   readonly webhookSecret: string;
   readonly actionKitPath: string;
+  /** Subscription responses echo `webhookOverride.metadata` and headers (a switch tests flip). */
+  echoWebhookMetadata: boolean;
   readonly clock: Clock;
   readonly gate: AppEventGate;
   readonly subscriptions: SubscriptionStore;
@@ -63,6 +67,7 @@ export class ParagonSandbox {
     this.projectId = o.projectId ?? randomUUID();
     this.webhookSecret = o.webhookSecret ?? 'sandbox-paragon-signing-secret';
     this.actionKitPath = o.actionKitPath ?? '/actionkit';
+    this.echoWebhookMetadata = o.echoWebhookMetadata ?? false;
     this.clock = o.clock ?? createClock(o.timeScale ?? 1);
     this.#defaultPortalId = o.defaultPortalId;
     const rng = createRng(o.seed ?? 1);

@@ -62,8 +62,11 @@ export function credentialIdFor(userId: string, integration: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** The API's view of a subscription. */
-export function subscriptionBody(s: Subscription): Record<string, unknown> {
+/**
+ * The API's view of a subscription. Paragon's documented responses show `webhookOverride: {url}` only
+ * (whether metadata and headers are echoed is not documented): they are left out unless `echo`.
+ */
+export function subscriptionBody(s: Subscription, echo = true): Record<string, unknown> {
   return {
     id: s.id,
     type: s.type,
@@ -73,7 +76,7 @@ export function subscriptionBody(s: Subscription): Record<string, unknown> {
     dateLastReceivedEvent: s.dateLastReceivedEvent,
     credentialId: s.credentialId,
     ...(s.error ? { error: s.error } : {}),
-    ...(s.webhookOverride ? { webhookOverride: s.webhookOverride } : {}),
+    ...(s.webhookOverride ? { webhookOverride: echo ? s.webhookOverride : { url: s.webhookOverride.url } } : {}),
   };
 }
 

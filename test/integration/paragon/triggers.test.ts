@@ -44,18 +44,33 @@ const contactUpdated = { user: 'user-1', integration: 'hubspot', type: 'HUBSPOT_
 const companyCreated = { user: 'user-2', integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Company' } };
 
 describe('syncTriggers against the Triggers API', () => {
-  it('creates what is missing, then a second run changes nothing', async () => {
+  it('creates what is missing, then further runs change nothing though Paragon echoes no metadata', async () => {
+    expect(paragon.echoWebhookMetadata).toBe(false);
     const first = await syncTriggers(config([contactCreated, contactUpdated, companyCreated]), { log: quietLog });
     expect(first).toMatchObject({ users: 2, created: 3, updated: 0, deleted: 0, unchanged: 0, failures: [] });
     expect(paragon.subscriptions.mutations).toBe(3);
-    const second = await syncTriggers(config([contactCreated, contactUpdated, companyCreated]), { log: quietLog });
-    expect(second).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
+    for (let run = 0; run < 3; run++) {
+      const again = await syncTriggers(config([contactCreated, contactUpdated, companyCreated]), { log: quietLog });
+      expect(again).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
+    }
     expect(paragon.subscriptions.mutations).toBe(3);
     const sub = paragon.subscriptions.forUser('user-1').find((s) => s.type === 'HUBSPOT_RECORD_CREATED');
     expect(sub?.webhookOverride).toEqual({
-      url: `${receiver.base}/webhooks/paragon`,
+      url: `${receiver.base}/webhooks/paragon?trigger=hubspot%3AHUBSPOT_RECORD_CREATED&portalId=${DEFAULT_PORTAL_ID}&objectType=contacts`,
       metadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED', portalId: DEFAULT_PORTAL_ID, objectType: 'contacts' },
     });
+    // The listing shows the URL only, as Paragon's documented responses do.
+    const token = await createUserTokenSigner({ projectId: PROJECT_ID, signingKey: testKeys().privateKeyPem, ttlSeconds: 60 }).token('user-1');
+    const listing = await (await fetch(`${sandbox.baseUrl}/actionkit/projects/${PROJECT_ID}/trigger-subscriptions`, { headers: { authorization: `Bearer ${token}` } })).json() as { triggers: { hubspot: { webhookOverride: unknown }[] } };
+    expect(listing.triggers.hubspot.every((s) => Object.keys(s.webhookOverride as object).join() === 'url')).toBe(true);
+    // With metadata echoed, nothing changes either.
+    paragon.echoWebhookMetadata = true;
+    try {
+      expect(await syncTriggers(config([contactCreated, contactUpdated, companyCreated]), { log: quietLog })).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
+    } finally {
+      paragon.echoWebhookMetadata = false;
+    }
+    expect(paragon.subscriptions.mutations).toBe(3);
   });
 
   it('updates changed parameters, deletes removed triggers, and leaves unmanaged subscriptions alone', async () => {
@@ -88,7 +103,7 @@ describe('syncTriggers against the Triggers API', () => {
     const got = receiver.received.slice(from);
     expect(got).toHaveLength(1);
     const hook = got[0]!;
-    expect(hook.url).toBe('/webhooks/paragon');
+    expect(hook.url).toBe(`/webhooks/paragon?trigger=hubspot%3AHUBSPOT_RECORD_CREATED&portalId=${DEFAULT_PORTAL_ID}&objectType=contacts`);
     expect(verifyParagon(String(hook.headers['x-paragon-signature']), hook.raw, SECRET)).toEqual({ ok: true });
     const sub = paragon.subscriptions.forUser('user-1').find((s) => s.type === 'HUBSPOT_RECORD_CREATED')!;
     expect(hook.body).toMatchObject({
@@ -169,6 +184,35 @@ describe('syncTriggers against the Triggers API', () => {
       expect(paragon.subscriptions.forUser('user-7')).toEqual([]);
       expect(await managedTriggerUsers(testDb.db)).toEqual([]);
       expect(await sync([])).toMatchObject({ users: 0, deleted: 0 });
+    } finally {
+      await testDb.close();
+    }
+  });
+
+  it('records the ids it made, recognises them by id after the webhook URL moved, and holds two triggers of one type under their own keys', async () => {
+    const testDb = await createTestDb();
+    try {
+      const nine = { user: 'user-9', integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', key: 'new-contacts', parameters: { recordType: 'Contact' } };
+      const nineToo = { ...nine, key: 'new-deals', parameters: { recordType: 'Deal' } };
+      const sync = (triggers: unknown[], publicUrl = receiver.base) =>
+        syncTriggers(configSchema.parse({ ...config(triggers), http: { publicUrl } }), { log: quietLog, db: testDb.db });
+      expect(await sync([nine, nineToo])).toMatchObject({ created: 2, failures: [] });
+      const made = paragon.subscriptions.forUser('user-9');
+      const recorded = await testDb.db.selectFrom('paragon_trigger_subscriptions').select(['subscription_id', 'trigger_key']).where('user_id', '=', 'user-9').orderBy('trigger_key').execute();
+      expect(recorded).toEqual([
+        { subscription_id: made.find((s) => s.parameters['recordType'] === 'Contact')!.id, trigger_key: 'new-contacts' },
+        { subscription_id: made.find((s) => s.parameters['recordType'] === 'Deal')!.id, trigger_key: 'new-deals' },
+      ]);
+      // The public URL changes: the recorded subscriptions are patched to it, none re-created.
+      const before = paragon.subscriptions.mutations;
+      expect(await sync([nine, nineToo], 'https://moved.example.com')).toMatchObject({ created: 0, updated: 2, deleted: 0 });
+      expect(paragon.subscriptions.mutations).toBe(before + 2);
+      expect(paragon.subscriptions.forUser('user-9').map((s) => s.id).sort()).toEqual(made.map((s) => s.id).sort());
+      expect(await sync([nine, nineToo], 'https://moved.example.com')).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 2 });
+      // One trigger removed: its subscription goes, and its record with it.
+      expect(await sync([nine], 'https://moved.example.com')).toMatchObject({ deleted: 1, unchanged: 1 });
+      expect(await testDb.db.selectFrom('paragon_trigger_subscriptions').select('trigger_key').where('user_id', '=', 'user-9').execute()).toEqual([{ trigger_key: 'new-contacts' }]);
+      expect(await sync([], 'https://moved.example.com')).toMatchObject({ deleted: 1 });
     } finally {
       await testDb.close();
     }
