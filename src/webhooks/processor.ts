@@ -40,6 +40,13 @@ export interface ProcessorDeps {
   random?: () => number;
   /** Stops waiting for hydration reads (the service stopping). */
   signal?: AbortSignal;
+  /**
+   * Lease every event of the batch before applying it (counting the attempt), as the fallback
+   * does. The service does this for its first claim after a start: if the process died in the
+   * middle of a batch (a poison event that kills it, say), those events are the oldest pending
+   * ones, and the attempts they use up are counted until `maxAttempts` parks them.
+   */
+  leaseAll?: boolean;
 }
 
 export interface BatchResult {
@@ -88,34 +95,36 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   const claim = { now: claimedAt, limit: config.processBatchSize, maxAttempts: config.maxAttempts };
   const readDeadlineAt = claimedAt.getTime() + readDeadlineMs(config.leaseSeconds);
 
-  let applied: number[];
-  let needy: Plan[];
-  try {
-    ({ applied, needy } = await db.transaction().execute(async (trx) => {
-      const rows = await lockDueWebhookEvents(trx, claim);
-      result.claimed = rows.length;
-      // Counted as the lease would have: this claim is an attempt.
-      for (const row of rows) attempts.set(row.id, row.attempts + 1);
-      const { plans, unplannable } = planAll(rows, deps.reader);
-      await markWebhookEventsFailed(trx, unplannable.map((u) => ({ ...u, retryAt: null })), now());
-      result.failed = unplannable.length;
-      if (unplannable.length > 0) log.warn({ failed: unplannable.length, first: unplannable[0]?.error }, 'webhook events cannot be processed');
-      const direct = plans.filter((plan) => plan.hydrate.length === 0);
-      // Events that carry all they say are applied first: a read waiting on the rate budget (paused
-      // by a 429 or the daily limit) must not hold back property changes and deletions.
-      await applyPlans(trx, direct, [], now(), true);
-      const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, readDeadlineAt);
-      result.deferred = await deferAll(trx, split.deferred, false);
-      await leaseWebhookEvents(trx, split.needy.map((plan) => plan.id), leaseUntil);
-      return { applied: direct.map((plan) => plan.id), needy: split.needy };
-    }));
-  } catch (err) {
-    if (isConnectionError(err)) throw err;
-    log.warn({ err, events: result.claimed }, 'webhook batch failed to apply; claiming it again with a lease');
-    result.failed = 0;
-    result.deferred = 0;
-    ({ applied, needy } = await claimLeased(deps, { ...claim, leaseUntil, readDeadlineAt }, result, attempts, fail));
+  let outcome: { applied: number[]; needy: Plan[] } | undefined;
+  if (!deps.leaseAll) {
+    try {
+      outcome = await db.transaction().execute(async (trx) => {
+        const rows = await lockDueWebhookEvents(trx, claim);
+        result.claimed = rows.length;
+        // Counted as the lease would have: this claim is an attempt.
+        for (const row of rows) attempts.set(row.id, row.attempts + 1);
+        const { plans, unplannable } = planAll(rows, deps.reader);
+        await markWebhookEventsFailed(trx, unplannable.map((u) => ({ ...u, retryAt: null })), now());
+        result.failed = unplannable.length;
+        if (unplannable.length > 0) log.warn({ failed: unplannable.length, first: unplannable[0]?.error }, 'webhook events cannot be processed');
+        const direct = plans.filter((plan) => plan.hydrate.length === 0);
+        // Events that carry all they say are applied first: a read waiting on the rate budget (paused
+        // by a 429 or the daily limit) must not hold back property changes and deletions.
+        await applyPlans(trx, direct, [], now(), true);
+        const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, readDeadlineAt);
+        result.deferred = await deferAll(trx, split.deferred, false);
+        await leaseWebhookEvents(trx, split.needy.map((plan) => plan.id), leaseUntil);
+        return { applied: direct.map((plan) => plan.id), needy: split.needy };
+      });
+    } catch (err) {
+      if (isConnectionError(err)) throw err;
+      log.warn({ err, events: result.claimed }, 'webhook batch failed to apply; claiming it again with a lease');
+      result.failed = 0;
+      result.deferred = 0;
+    }
   }
+  outcome ??= await claimLeased(deps, { ...claim, leaseUntil, readDeadlineAt }, result, attempts, fail);
+  const { applied, needy } = outcome;
   if (result.deferred > 0) log.info({ deferred: result.deferred }, 'webhook events needing a HubSpot read wait for the account pause to end');
 
   // Reads get part of the lease: past it the events wait for a retry rather than outlive their claim.

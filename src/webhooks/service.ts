@@ -176,13 +176,16 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   // Stopping aborts the control's signal: a batch waiting on HubSpot reads gives up waiting (its
   // events are retried) and the wait between batches ends.
   const failures = failureBackoff({ log, what: 'webhook processing', baseMs: deps.intervalMs, maxMs: MAX_BACKOFF_MS });
+  // Until a batch has claimed something, claims lease (see ProcessorDeps.leaseAll).
+  let claimedSinceStart = false;
   const lifecycle = loopLifecycle(async (control) => {
     while (!control.stopping) {
       let full = false;
       let wait = deps.intervalMs;
       const batch = ++batchesStarted;
       try {
-        const result = await processWebhookBatch({ ...deps, log, signal: control.signal });
+        const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: !claimedSinceStart });
+        if (result.claimed > 0) claimedSinceStart = true;
         failures.succeeded();
         full = result.claimed >= deps.config.processBatchSize;
         if (!full) resolveIdle(batch);

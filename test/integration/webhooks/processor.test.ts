@@ -332,6 +332,22 @@ describe('service', () => {
     }
   });
 
+  it('leases its first claim after a start, so a batch that kills the process still counts an attempt', async () => {
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 7101 })]);
+    const service = createProcessorService({ ...deps(), now: () => new Date(), intervalMs: 600_000 });
+    await service.start();
+    await service.idle();
+    await service.stop();
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 7102 })]);
+    // A batch in one transaction next, as a running worker claims.
+    expect(await processWebhookBatch(deps())).toMatchObject({ claimed: 1, processed: 1 });
+    const rows = await testDb.db.selectFrom('webhook_events').select(['object_id', 'attempts', 'received_at', 'next_attempt_at']).orderBy('object_id').execute();
+    expect(rows.map((r) => [r.object_id, r.attempts, r.next_attempt_at > r.received_at])).toEqual([
+      ['7101', 1, true],
+      ['7102', 1, false],
+    ]);
+  });
+
   it('runs batches until idle, prunes old processed events, and stops cleanly', async () => {
     const { reader } = fakeReader({});
     const now = new Date();
