@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // databases (PGlite by default, Postgres when DATABASE_URL is set) and processes.
 export default defineConfig({
   test: {
+    // A temporary directory per run, which must be empty at the end (tests clean up after themselves).
+    globalSetup: ['test/global-setup.ts'],
     projects: [
       {
         test: {

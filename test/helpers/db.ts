@@ -37,8 +37,12 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
   };
 }
 
+/** Prefix of the scratch databases tests create on a server (HUBSYNC_TEST_DB_PREFIX), so parallel runs can be told apart. */
+const DB_PREFIX = process.env.HUBSYNC_TEST_DB_PREFIX || 'hubsync_test';
+if (!/^[a-z_][a-z0-9_]{0,40}$/.test(DB_PREFIX)) throw new Error(`HUBSYNC_TEST_DB_PREFIX must be a lower-case identifier, not ${JSON.stringify(DB_PREFIX)}`);
+
 export async function createServerDatabase(adminUrl: string): Promise<string> {
-  const name = `hubsync_test_${randomBytes(6).toString('hex')}`;
+  const name = `${DB_PREFIX}_${randomBytes(6).toString('hex')}`;
   await withAdmin(adminUrl, (client) => client.query(`create database ${name}`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;

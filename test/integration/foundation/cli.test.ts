@@ -1,12 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { finished, runCli, startCli, waitForOutput } from '../../helpers/cli.ts';
+import { tempDir } from '../../helpers/temp.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-cli-'));
-afterAll(() => {});
+const dir = tempDir('hubsync-cli');
 
 function writeConfig(name: string, text: string): string {
   const file = path.join(dir, name);

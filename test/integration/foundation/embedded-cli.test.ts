@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { finished, runCli, startCli, waitForOutput } from '../../helpers/cli.ts';
 import { waitFor } from '../webhooks/helpers.ts';
+import { tempDir } from '../../helpers/temp.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-embedded-cli-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('hubsync-embedded-cli');
 
 describe('one embedded database shared by the daemon and the other commands', () => {
   it('a second daemon is refused in one line naming the first; a backfill run beside the daemon reaches it', async () => {

@@ -1,13 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-startup-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('hubsync-startup');
 
 function config(name: string, text: string): string {
   const file = path.join(dir, name);

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,8 +6,9 @@ import { ledgerReport } from '../../../src/mirror/ledger-store.ts';
 import { createLogger } from '../../../src/log.ts';
 import { startSandboxDaemon } from '../../helpers/daemon.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-adaptive-'));
+const dir = tempDir('hubsync-adaptive');
 let databaseUrl: string | undefined;
 afterAll(async () => {
   if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);

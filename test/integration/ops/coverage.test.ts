@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,10 +9,11 @@ import type { PollingService } from '../../../src/polling/scheduler.ts';
 import { finished, startCli } from '../../helpers/cli.ts';
 import { startSandboxDaemon } from '../../helpers/daemon.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 
 const DROP_RATE = 0.25;
 const UPDATES = 400;
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-coverage-'));
+const dir = tempDir('hubsync-coverage');
 let databaseUrl: string | undefined;
 afterAll(async () => {
   if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { finished, startCli, waitForOutput } from '../../helpers/cli.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-metrics-'));
+const dir = tempDir('hubsync-metrics');
 let databaseUrl: string | undefined;
 afterAll(async () => {
   if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);
