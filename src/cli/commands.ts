@@ -57,7 +57,8 @@ export const COMMANDS: Command[] = [
     usage: 'migrate',
     summary: 'bring the database schema up to date (idempotent; the release phase runs it)',
     async action({ flags, env }) {
-      const ctx = await loadContext(configFlag(flags), env);
+      // Only the database is needed: a release phase need not carry HubSpot's or Paragon's secrets.
+      const ctx = await loadContext(configFlag(flags), env, { only: ['database', 'log'] });
       return withDatabase(ctx, { migrated: false }, async (handle) => {
         const results = await migrateToLatest(handle.db);
         const applied = results.filter((result) => result.status === 'Success').map((result) => result.migrationName);

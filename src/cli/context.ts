@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { loadConfigFile, type Env } from '../config/load.ts';
+import { loadConfigFile, type Env, type LoadOptions } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { openDatabase, type DatabaseHandle, type OpenOptions } from '../db/index.ts';
 import { assertSchemaCurrent, migrateToLatest } from '../db/migrate.ts';
@@ -13,8 +13,8 @@ export interface Context {
 }
 
 /** Loads the configuration and builds the logger: the first thing every command does. */
-export async function loadContext(configPath: string | undefined, env: Env): Promise<Context> {
-  const { config, path } = await loadConfigFile(configPath, env);
+export async function loadContext(configPath: string | undefined, env: Env, options: LoadOptions = {}): Promise<Context> {
+  const { config, path } = await loadConfigFile(configPath, env, options);
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty, secrets: configSecrets(config) });
   return { config, configPath: path, log, env };
 }

@@ -12,13 +12,15 @@ export const DEFAULT_CONFIG_PATH = 'config/hubsync.yaml';
  * Parses and validates a configuration file's text. Pure: the environment is a parameter.
  * Throws one ConfigError that lists every problem with the path of its key.
  */
-export function loadConfig(text: string, env: Env, source = 'config'): Config {
+export function loadConfig(text: string, env: Env, source = 'config', options: LoadOptions = {}): Config {
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
     throw new ConfigError(source, document.errors.map((error) => `yaml: ${error.message.split('\n')[0]}`));
   }
   const problems: string[] = [];
-  const raw = interpolate(document.toJS() ?? {}, env, [], problems);
+  const whole = (document.toJS() ?? {}) as Record<string, unknown>;
+  const chosen = options.only ? Object.fromEntries(Object.entries(whole).filter(([key]) => options.only!.includes(key))) : whole;
+  const raw = interpolate(chosen, env, [], problems);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     problems.push(...parsed.error.issues.flatMap(describeIssue));
@@ -29,6 +31,14 @@ export function loadConfig(text: string, env: Env, source = 'config'): Config {
   return deepFreeze(parsed.data);
 }
 
+export interface LoadOptions {
+  /**
+   * Read only these top-level sections; the others take their defaults, and the environment
+   * variables they reference need not be set. `hubsync migrate` needs only `database` and `log`.
+   */
+  only?: readonly string[];
+}
+
 /** Validates a configuration built in code (sandbox mode derives one), returning it frozen. */
 export function parseConfigObject(raw: unknown, source = 'derived config'): Config {
   const parsed = configSchema.safeParse(raw);
@@ -37,7 +47,7 @@ export function parseConfigObject(raw: unknown, source = 'derived config'): Conf
 }
 
 /** Reads the file named by `--config`, then `HUBSYNC_CONFIG`, then the default path. */
-export async function loadConfigFile(path: string | undefined, env: Env): Promise<{ config: Config; path: string }> {
+export async function loadConfigFile(path: string | undefined, env: Env, options: LoadOptions = {}): Promise<{ config: Config; path: string }> {
   const file = path ?? env.HUBSYNC_CONFIG ?? DEFAULT_CONFIG_PATH;
   let text: string;
   try {
@@ -46,7 +56,7 @@ export async function loadConfigFile(path: string | undefined, env: Env): Promis
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(error);
     throw new ConfigError(file, [reason], { cause: error });
   }
-  return { config: loadConfig(text, env, file), path: file };
+  return { config: loadConfig(text, env, file, options), path: file };
 }
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g;
