@@ -117,7 +117,8 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     const report = await checkConvergence(handle.db, sandbox.sandbox.hubspot.truth(), config.jobs);
     out.write(`\n${formatConvergence(report)}\n\n`);
     const status = await collectStatus(handle.db, config, log);
-    out.write(`${formatStatus(status).split('\n').slice(status.jobs.length + 3).join('\n')}\n`);
+    // The report without its header, processes and jobs: the live view showed those.
+    out.write(`${formatStatus(status).split('\n').slice(5 + Math.max(status.processes.length, 1) + status.jobs.length).join('\n')}\n`);
     return report.ok ? 0 : 1;
   } finally {
     await stopAll();

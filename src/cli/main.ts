@@ -1,15 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { coerceError, HubsyncError, UsageError } from '../errors.ts';
 import { COMMANDS, type Command } from './commands.ts';
+import { VERSION } from './version.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((command) => command.usage.length));
   const lines = COMMANDS.map((command) => `  ${command.usage.padEnd(width)}  ${command.summary}`);
   return [
-    `hubsync ${pkg.version}: a Postgres mirror of HubSpot CRM data, and app contacts out to Paragon`,
+    `hubsync ${VERSION}: a Postgres mirror of HubSpot CRM data, and app contacts out to Paragon`,
     '',
     'Usage: hubsync <command> [options]',
     '',
@@ -38,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   const found = findCommand(first);
   if (!found) {
     if (argv.includes('--version') || argv.includes('-v')) {
-      process.stdout.write(`${pkg.version}\n`);
+      process.stdout.write(`${VERSION}\n`);
       return 0;
     }
     if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || first[0] === 'help') {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { UsageError } from '../errors.ts';
+import { VERSION } from './version.ts';
 import { openHubSpotAccounts } from '../hubspot/accounts.ts';
 import type { HubSpotAccounts } from '../hubspot/client.ts';
 import { metricsService, type Collector } from '../metrics/loop.ts';
@@ -15,6 +16,8 @@ import { createJournalServices } from '../journal/service.ts';
 import { journalCollector } from '../journal/status.ts';
 import { freshnessReadiness } from '../polling/freshness.ts';
 import { createPollingService, pollingCollector } from '../polling/index.ts';
+import { workerId as processId } from '../polling/scheduler.ts';
+import { createHeartbeatService } from '../processes/heartbeat.ts';
 import { webhookServices } from '../webhooks/service.ts';
 import type { Context } from './context.ts';
 import { openReadyDatabase } from './context.ts';
@@ -38,16 +41,22 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
   const { db } = handle;
   const metrics = new Metrics();
   const worker = role !== 'web';
+  // One id for this process: its heartbeat row and the owner of the job leases it takes.
+  const id = processId();
+  const heartbeat = createHeartbeatService({ db, log, id, role, version: VERSION });
   const accounts = worker
     ? await openHubSpotAccounts(db, config.hubspot, { log, metrics, ...(options.timeScale ? { timeScale: options.timeScale } : {}) })
     : undefined;
-  const services = webhookServices(
-    { config, db, log, metrics, listen: handle.listen, readiness: freshnessReadiness(db, config.jobs), ...(accounts ? { reader: accounts.reader } : {}) },
-    role,
-  );
+  const freshness = freshnessReadiness(db, config.jobs);
+  const readiness = async () => {
+    const [own, data] = [heartbeat.readiness(), await freshness()];
+    return { ok: own.ok && data.ok, reasons: [...own.reasons, ...data.reasons] };
+  };
+  const services: Service[] = [heartbeat];
+  services.push(...webhookServices({ config, db, log, metrics, listen: handle.listen, readiness, ...(accounts ? { reader: accounts.reader } : {}) }, role));
   const collectors: Collector[] = [];
   if (worker && accounts) {
-    const polling = createPollingService({ db, accounts, log, metrics, jobs: config.jobs });
+    const polling = createPollingService({ db, accounts, log, metrics, jobs: config.jobs, worker: id });
     services.push(polling);
     services.push(...createJournalServices({ db, log, metrics, config, worker: polling.worker }));
     services.push(...outboxServices({ db, config, log, metrics }));

@@ -9,10 +9,18 @@ import type { LedgerGroupReport, PathReport, ReportPath } from '../mirror/ledger
 import { outboxStatus, type OutboxStatus } from '../outbox/api.ts';
 import { triggerStatus, type TriggerStatus } from '../paragon/triggers.ts';
 import { pollingStatus, type JobStatus } from '../polling/status.ts';
+import { STALE_AFTER_MS } from '../processes/heartbeat.ts';
+import { liveProcesses } from '../processes/store.ts';
 import { journalReport, type JournalReport } from '../journal/status.ts';
 
+/**
+ * What `hubsync status --json` prints: a contract (README, "Operations"). Every key is camelCase;
+ * times are ISO strings; absent values are null.
+ */
 export interface StatusReport {
   generatedAt: string;
+  /** hubsync processes whose heartbeat is recent: what runs where. */
+  processes: { id: string; role: string; host: string; pid: number; version: string; startedAt: string; lastSeenAt: string }[];
   jobs: JobStatus[];
   webhooks: WebhookStatus;
   outbox: OutboxStatus;
@@ -50,7 +58,8 @@ function reportedPaths(total: LedgerGroupReport, journal: boolean): ReportPath[]
 export async function collectStatus(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<StatusReport> {
   const range = { since: new Date(now.getTime() - DAY_MS), until: new Date(now.getTime() + 1), propertiesOnly: true };
   const journalGroups = [...new Map(config.jobs.map((job) => [`${job.portalId}/${job.objectType}`, { portalId: job.portalId, objectType: job.objectType }])).entries()];
-  const [jobs, webhooks, outbox, report, missed, triggers, journal, journalTotal] = await Promise.all([
+  const [processes, jobs, webhooks, outbox, report, missed, triggers, journal, journalTotal] = await Promise.all([
+    liveProcesses(db, new Date(now.getTime() - STALE_AFTER_MS)),
     pollingStatus(db, config.jobs, now),
     webhookStatus(db, now),
     outboxStatus(db, now),
@@ -62,6 +71,7 @@ export async function collectStatus(db: Kysely<Database>, config: Config, log: L
   ]);
   return {
     generatedAt: now.toISOString(),
+    processes: processes.map((p) => ({ ...p, startedAt: p.startedAt.toISOString(), lastSeenAt: p.lastSeenAt.toISOString() })),
     jobs,
     webhooks,
     outbox,
@@ -84,14 +94,24 @@ const ms = (value: number | null) => (value === null ? '—' : value < 10_000 ? 
 
 /** The human-readable form. */
 export function formatStatus(status: StatusReport): string {
-  const lines: string[] = [`hubsync status at ${status.generatedAt}`, '', 'Polling jobs'];
+  const lines: string[] = [`hubsync status at ${status.generatedAt}`, '', 'Processes'];
+  if (status.processes.length === 0) lines.push('  none running (no heartbeat in the last 30 s)');
+  for (const p of status.processes) {
+    const seen = Math.round((Date.parse(status.generatedAt) - Date.parse(p.lastSeenAt)) / 1000);
+    lines.push(`  ${p.role.padEnd(7)} ${p.host}:${p.pid} hubsync ${p.version}, up since ${p.startedAt}, seen ${seen} s ago`);
+  }
+  lines.push('', 'Polling jobs');
   if (status.jobs.length === 0) lines.push('  (none configured)');
   for (const job of status.jobs) {
     const last = job.lastRun;
     lines.push(
       `  ${job.job.padEnd(16)} ${String(job.objectType ?? '').padEnd(10)} ${(job.mode ?? 'not started').padEnd(11)} ` +
         `cursor lag ${job.cursorLagSeconds === null ? '—' : `${job.cursorLagSeconds} s`}; ` +
-        (last ? `last run ${last.status} (${last.kind}, ${last.records} records, ${last.api_calls} calls, ${last.rate_limited} × 429)` : 'no run yet') +
+        (last
+          ? `last run ${last.status} (${last.kind}, ${last.records}${last.total !== null ? `/${last.total}` : ''} records` +
+            (last.percent !== null ? `, ${last.percent}%${last.etaSeconds !== null ? `, ETA ${last.etaSeconds} s` : ''}` : '') +
+            `, ${last.apiCalls} calls, ${last.rateLimited} × 429)`
+          : 'no run yet') +
         (last?.error ? `: ${last.error}` : '') +
         (job.nextRunAt ? `; next ${job.nextRunAt}` : ''),
     );

@@ -28,8 +28,6 @@ export interface PollDeps {
   now?: () => number;
   /** Aborts in-flight runs (stop). */
   signal?: AbortSignal;
-  /** Live progress line target when it is a TTY (default stderr); otherwise progress is logged. */
-  progressStream?: NodeJS.WriteStream;
 }
 
 export type RunKind = 'poll' | 'sweep';
@@ -133,7 +131,7 @@ async function runPass(
   const stats = { calls: 0, rateLimited: 0 };
   const counts = { pages: 0, records: 0, total: null as number | null };
   const snapshot = () => ({ ...counts, apiCalls: stats.calls, rateLimited: stats.rateLimited });
-  const progress = createProgress({ log, label: `${job.name} ${kind}`, stream: deps.progressStream ?? process.stderr, now });
+  const progress = createProgress({ log, label: `${job.name} ${kind}`, now });
   let lastSaved = started;
   const ctx: PassContext = {
     db: deps.db, job, account, properties, log: log.child({ kind }), metrics: deps.metrics, now, signal, stats, counts, progress, rescanFrom,

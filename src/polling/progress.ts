@@ -3,8 +3,6 @@ import type { Logger } from 'pino';
 export interface ProgressOptions {
   log: Logger;
   label: string;
-  /** A TTY gets a live line (rewritten in place); anything else periodic log lines. */
-  stream?: NodeJS.WriteStream | undefined;
   logIntervalMs?: number;
   now?: () => number;
 }
@@ -22,41 +20,36 @@ export function progressFigures(done: number, total: number | undefined, elapsed
   return { rate, etaMs: rate > 0 ? (left / rate) * 1000 : undefined, percent: Math.min(100, (done * 100) / total) };
 }
 
-/** Reports a long run's progress: done / total, records per second, ETA. */
+/**
+ * Reports a long run's progress (done / total, percentage, records per second, ETA) as a log line
+ * every `logIntervalMs`, through the logger only: raw terminal output would interleave with the
+ * demo's live view and the JSON log. `hubsync status` shows the same figures from `sync_runs`.
+ */
 export function createProgress(options: ProgressOptions): Progress {
   const now = options.now ?? Date.now;
   const started = now();
-  const tty = options.stream?.isTTY === true ? options.stream : undefined;
   const interval = options.logIntervalMs ?? 10_000;
   let lastOut = started;
-  let drawn = false;
-  let state = { done: 0, total: undefined as number | undefined };
-
-  const line = () => {
-    const f = progressFigures(state.done, state.total, now() - started);
-    const of = state.total !== undefined ? `/${state.total}` : '';
-    const pct = f.percent !== undefined ? ` (${f.percent.toFixed(1)}%)` : '';
-    const eta = f.etaMs !== undefined ? ` ETA ${Math.ceil(f.etaMs / 1000)}s` : '';
-    return { text: `${options.label}: ${state.done}${of}${pct} ${Math.round(f.rate)}/s${eta}`, f };
-  };
-
   return {
     update(done, total) {
-      state = { done, total };
       const t = now();
-      if (tty) {
-        if (t - lastOut < 200) return;
-        lastOut = t;
-        drawn = true;
-        tty.write(`\r\x1b[2K${line().text}`);
-      } else if (t - lastOut >= interval) {
-        lastOut = t;
-        const { text, f } = line();
-        options.log.info({ done, total, ratePerSecond: Math.round(f.rate), etaSeconds: f.etaMs !== undefined ? Math.ceil(f.etaMs / 1000) : undefined }, text);
-      }
+      if (t - lastOut < interval) return;
+      lastOut = t;
+      const f = progressFigures(done, total, t - started);
+      const of = total !== undefined ? `/${total}` : '';
+      const pct = f.percent !== undefined ? ` (${f.percent.toFixed(1)}%)` : '';
+      const eta = f.etaMs !== undefined ? ` ETA ${Math.ceil(f.etaMs / 1000)}s` : '';
+      options.log.info(
+        {
+          done,
+          total,
+          percent: f.percent !== undefined ? Math.round(f.percent * 10) / 10 : undefined,
+          ratePerSecond: Math.round(f.rate),
+          etaSeconds: f.etaMs !== undefined ? Math.ceil(f.etaMs / 1000) : undefined,
+        },
+        `${options.label}: ${done}${of}${pct} ${Math.round(f.rate)}/s${eta}`,
+      );
     },
-    finish() {
-      if (tty && drawn) tty.write(`\r\x1b[2K${line().text}\n`);
-    },
+    finish() {},
   };
 }

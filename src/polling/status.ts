@@ -4,6 +4,7 @@ import type { JobConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import type { Collector } from '../metrics/loop.ts';
 import { listCursors } from './cursor-store.ts';
+import { progressFigures } from './progress.ts';
 import { latestRuns, type SyncRun } from './run-store.ts';
 
 export interface JobStatus {
@@ -17,7 +18,23 @@ export interface JobStatus {
   backfillAfter: string | null;
   /** How far behind the mirror may be, seconds: now − the later of the cursor position and the last successful poll's start. */
   cursorLagSeconds: number | null;
-  lastRun: Pick<SyncRun, 'id' | 'kind' | 'status' | 'started_at' | 'finished_at' | 'records' | 'pages' | 'api_calls' | 'rate_limited' | 'total' | 'error'> | null;
+  lastRun: {
+    id: number;
+    kind: SyncRun['kind'];
+    status: SyncRun['status'];
+    startedAt: string;
+    finishedAt: string | null;
+    records: number;
+    pages: number;
+    apiCalls: number;
+    rateLimited: number;
+    /** Records the run expects in all (search's `total`), when known. */
+    total: number | null;
+    /** While it runs, with a total: how far it is, and when it should be done at its rate so far. */
+    percent: number | null;
+    etaSeconds: number | null;
+    error: string | null;
+  } | null;
   lastSuccessAt: string | null;
   nextRunAt: string | null;
 }
@@ -44,13 +61,30 @@ export async function pollingStatus(db: Kysely<Database>, jobs: readonly JobConf
       cursorId: cursor?.cursorId ?? null,
       backfillAfter: cursor?.backfillAfter ?? null,
       cursorLagSeconds: lagSeconds(now, ts, ok?.started_at ?? null),
-      lastRun: last
-        ? { id: last.id, kind: last.kind, status: last.status, started_at: last.started_at, finished_at: last.finished_at, records: last.records, pages: last.pages, api_calls: last.api_calls, rate_limited: last.rate_limited, total: last.total, error: last.error }
-        : null,
+      lastRun: last ? runStatus(last, now) : null,
       lastSuccessAt: ok?.finished_at?.toISOString() ?? null,
       nextRunAt: job ? nextRun(job.schedule) : null,
     };
   });
+}
+
+function runStatus(run: SyncRun, now: Date): NonNullable<JobStatus['lastRun']> {
+  const progress = run.status === 'running' ? progressFigures(run.records, run.total ?? undefined, now.getTime() - run.started_at.getTime()) : undefined;
+  return {
+    id: run.id,
+    kind: run.kind,
+    status: run.status,
+    startedAt: run.started_at.toISOString(),
+    finishedAt: run.finished_at?.toISOString() ?? null,
+    records: run.records,
+    pages: run.pages,
+    apiCalls: run.api_calls,
+    rateLimited: run.rate_limited,
+    total: run.total,
+    percent: progress?.percent === undefined ? null : Math.round(progress.percent * 10) / 10,
+    etaSeconds: progress?.etaMs === undefined ? null : Math.ceil(progress.etaMs / 1000),
+    error: run.error,
+  };
 }
 
 /**

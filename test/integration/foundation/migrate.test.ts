@@ -3,6 +3,9 @@ import { openDatabase } from '../../../src/db/index.ts';
 import { assertSchemaCurrent, migrateToLatest, pendingMigrations } from '../../../src/db/migrate.ts';
 import { SchemaBehindError } from '../../../src/errors.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import * as heartbeats from '../../../migrations/2026_12_06_170000_process_heartbeats.ts';
+
+const HEARTBEATS = '2026_12_06_170000_process_heartbeats';
 
 describe('migrations', () => {
   const opened: TestDb[] = [];
@@ -20,6 +23,17 @@ describe('migrations', () => {
     expect(first.map((result) => result.migrationName)).toEqual(pending);
     expect(first.every((result) => result.status === 'Success')).toBe(true);
     expect(await migrateToLatest(test.db)).toEqual([]);
+    await assertSchemaCurrent(test.db);
+  });
+
+  it('applies a migration named before the newest one already applied (work that landed in another order)', async () => {
+    const test = await createTestDb();
+    opened.push(test);
+    // A database migrated by a release that had the later migrations but not this one.
+    await heartbeats.down(test.db);
+    await test.db.deleteFrom('kysely_migration' as never).where('name' as never, '=', HEARTBEATS as never).execute();
+    const applied = await migrateToLatest(test.db);
+    expect(applied.map((result) => [result.migrationName, result.status])).toEqual([[HEARTBEATS, 'Success']]);
     await assertSchemaCurrent(test.db);
   });
 

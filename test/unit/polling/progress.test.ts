@@ -29,20 +29,21 @@ describe('progress', () => {
     expect(lines[0]).toMatchObject({ done: 1000, etaSeconds: 10, msg: 'contacts incremental: 1000/2000 (50.0%) 100/s ETA 10s' });
   });
 
-  it('rewrites one live line on a TTY and ends it with a newline', () => {
+  it('goes through the logger only, with total, percentage and ETA, never raw to the terminal', () => {
     let now = 0;
-    const written: string[] = [];
-    const tty = { isTTY: true, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
     const { log, lines } = sink();
-    const p = createProgress({ log, label: 'job', stream: tty, now: () => now });
-    now = 1000;
-    p.update(100, undefined);
-    now = 1100;
-    p.update(150, undefined); // throttled
-    now = 2000;
-    p.update(200, undefined);
-    p.finish();
-    expect(written).toEqual(['\r\x1b[2Kjob: 100 100/s', '\r\x1b[2Kjob: 200 100/s', '\r\x1b[2Kjob: 200 100/s\n']);
-    expect(lines).toEqual([]);
+    const written: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (written.push(chunk), true)) as typeof process.stderr.write;
+    try {
+      const p = createProgress({ log, label: 'contacts backfill', now: () => now, logIntervalMs: 1000 });
+      now = 2000;
+      p.update(400, 1000);
+      p.finish();
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(written).toEqual([]);
+    expect(lines).toEqual([expect.objectContaining({ done: 400, total: 1000, percent: 40, etaSeconds: 3, msg: 'contacts backfill: 400/1000 (40.0%) 200/s ETA 3s' })]);
   });
 });

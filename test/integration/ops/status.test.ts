@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectStatus, formatStatus } from '../../../src/cli/status.ts';
+import { configSchema } from '../../../src/config/schema.ts';
+import { createHeartbeatService } from '../../../src/processes/heartbeat.ts';
+import { insertRun } from '../../../src/polling/run-store.ts';
+import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { switchableDatabase } from '../../helpers/outage.ts';
+import { captureLogger, waitFor } from '../webhooks/helpers.ts';
+
+let testDb: TestDb;
+beforeAll(async () => {
+  testDb = await createTestDb();
+});
+afterAll(async () => {
+  await testDb?.close();
+});
+
+const config = configSchema.parse({
+  sandbox: true,
+  jobs: [{ name: 'contacts', portalId: 62515, objectType: 'contacts', properties: ['email'] }],
+});
+
+/** Every key of a JSON value, at any depth. */
+function keys(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(keys);
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([key, inner]) => [key, ...keys(inner)]);
+  return [];
+}
+
+describe('hubsync status', () => {
+  it('shows each running process from its heartbeat, and forgets it when it stops', async () => {
+    const heartbeat = createHeartbeatService({ db: testDb.db, log: captureLogger().log, id: 'host-a:4242:abcd', role: 'worker', version: '9.9.9', intervalMs: 50 });
+    await heartbeat.start();
+    try {
+      const status = await waitFor(async () => {
+        const s = await collectStatus(testDb.db, config, captureLogger().log);
+        return s.processes.length > 0 ? s : undefined;
+      });
+      expect(status.processes).toEqual([expect.objectContaining({ id: 'host-a:4242:abcd', role: 'worker', pid: process.pid, version: '9.9.9' })]);
+      expect(formatStatus(status)).toMatch(/Processes\n {2}worker {2}\S+:\d+ hubsync 9\.9\.9, up since /);
+      expect(heartbeat.readiness()).toEqual({ ok: true, reasons: [] });
+    } finally {
+      await heartbeat.stop();
+    }
+    expect((await collectStatus(testDb.db, config, captureLogger().log)).processes).toEqual([]);
+  });
+
+  it("fails the process's readiness once its heartbeat cannot be written", async () => {
+    const outage = switchableDatabase(testDb.db);
+    const heartbeat = createHeartbeatService({ db: outage.db, log: captureLogger().log, id: 'host-b:1:x', role: 'all', version: '1', intervalMs: 20 });
+    await heartbeat.start();
+    try {
+      const verdict = await waitFor(() => (heartbeat.readiness().ok ? undefined : heartbeat.readiness()));
+      expect(verdict.reasons[0]).toMatch(/^no heartbeat written for \d+ s/);
+    } finally {
+      await heartbeat.stop();
+    }
+  });
+
+  it('prints JSON in one casing, with a running backfill’s total, percentage and ETA', async () => {
+    const startedAt = new Date(Date.now() - 10_000);
+    const id = await insertRun(testDb.db, { jobName: 'contacts', portalId: 62515, objectType: 'contacts', kind: 'backfill', worker: 'w', startedAt });
+    await testDb.db.updateTable('sync_runs').set({ records: 400, total: 1000 }).where('id', '=', id).execute();
+    const status = await collectStatus(testDb.db, config, captureLogger().log, new Date(startedAt.getTime() + 10_000));
+    expect(keys(JSON.parse(JSON.stringify(status))).filter((key) => !/^[a-z][A-Za-z0-9]*$/.test(key))).toEqual([]);
+    expect(status.jobs[0]!.lastRun).toMatchObject({ kind: 'backfill', status: 'running', records: 400, total: 1000, percent: 40, etaSeconds: 15 });
+    expect(formatStatus(status)).toContain('last run running (backfill, 400/1000 records, 40%, ETA 15 s,');
+  });
+});
