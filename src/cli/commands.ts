@@ -5,7 +5,7 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { UsageError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { retryOutbox } from '../outbox/api.ts';
-import { syncTriggers } from '../paragon/triggers.ts';
+import { syncTriggers, triggerExamples } from '../paragon/triggers.ts';
 import { startBackfill } from '../polling/index.ts';
 import { loadContext, withDatabase } from './context.ts';
 import { journalApi, journalTokens } from '../journal/service.ts';
@@ -162,15 +162,17 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'triggers sync',
-    usage: 'triggers sync',
-    summary: 'reconcile Paragon trigger subscriptions with the configuration',
+    usage: 'triggers sync [--examples]',
+    summary: "reconcile Paragon trigger subscriptions with the configuration (--examples: also show each trigger's example payload)",
+    options: { examples: { type: 'boolean' } },
     async action({ flags, env }) {
       const ctx = await loadContext(configFlag(flags), env);
       if (!ctx.config.paragon) throw new UsageError('triggers sync needs a paragon section in the configuration');
       if (ctx.config.sandbox) throw new UsageError('triggers sync talks to the real Paragon; in sandbox mode the worker syncs triggers itself');
       return withDatabase(ctx, { migrated: true }, async ({ db }) => {
         const report = await syncTriggers(ctx.config, { log: ctx.log, db });
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        const examples = flags.examples === true ? await triggerExamples(ctx.config, { log: ctx.log }) : undefined;
+        process.stdout.write(`${JSON.stringify(examples ? { ...report, examples } : report, null, 2)}\n`);
         return report.failures.length > 0 ? 1 : 0;
       });
     },

@@ -26,10 +26,13 @@ export interface TriggersApi {
   create(token: string, body: { integration: string; type: string; parameters: Record<string, unknown>; webhookOverride: WebhookOverride }, credentialId?: string): Promise<ApiResult<TriggerSubscription>>;
   update(token: string, id: string, body: { parameters?: Record<string, unknown | null>; webhookOverride?: WebhookOverride }): Promise<ApiResult<TriggerSubscription>>;
   remove(token: string, id: string): Promise<ApiResult<void>>;
+  /** `POST /triggers/examples`: example records of what a trigger's events will carry. */
+  examples(token: string, body: { integration: string; type: string; parameters: Record<string, unknown> }, credentialId?: string): Promise<ApiResult<Record<string, unknown>[]>>;
 }
 
 export function createTriggersApi(o: { actionKitUrl: string; projectId: string; timeoutMs: number; fetch?: Fetch }): TriggersApi {
-  const base = `${o.actionKitUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(o.projectId)}/trigger-subscriptions`;
+  const project = `${o.actionKitUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(o.projectId)}`;
+  const base = `${project}/trigger-subscriptions`;
   const call = async (method: string, url: string, token: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResult<unknown>> => {
     const outcome = await requestJson({ method, url, token, body, timeoutMs: o.timeoutMs, ...(headers ? { headers } : {}), ...(o.fetch ? { fetch: o.fetch } : {}) });
     if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) return { ok: true, value: outcome.body };
@@ -53,6 +56,13 @@ export function createTriggersApi(o: { actionKitUrl: string; projectId: string; 
     async remove(token, id) {
       const r = await call('DELETE', `${base}/${encodeURIComponent(id)}`, token);
       return r.ok ? { ok: true, value: undefined } : r;
+    },
+    async examples(token, body, credentialId) {
+      const r = await call('POST', `${project}/triggers/examples`, token, body, credentialId ? { 'x-paragon-credential': credentialId } : undefined);
+      if (!r.ok) return r;
+      // Documented as an array of records; a single record is taken as one.
+      const records = Array.isArray(r.value) ? r.value : r.value && typeof r.value === 'object' ? [r.value] : [];
+      return { ok: true, value: records.filter((x): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x)) };
     },
   };
 }

@@ -193,3 +193,36 @@ export async function triggerStatus(config: Pick<Config, 'paragon' | 'http'>, de
   }
   return status;
 }
+
+/** What one configured trigger's events will carry, by Paragon's example (`POST /triggers/examples`). */
+export interface TriggerExample {
+  user: string;
+  key: string;
+  type: string;
+  /** Example records, or why Paragon gave none. */
+  records?: Record<string, unknown>[];
+  error?: string;
+  /** Whether the records carry a last-modified field hubsync can order them by; without one, each event makes hubsync read the record. */
+  versioned?: boolean;
+}
+
+const VERSION_FIELDS = ['lastmodifieddate', 'hs_lastmodifieddate', 'updatedAt'];
+
+/** Fetches the example payload of every configured trigger (read only), for `hubsync triggers sync --examples`. */
+export async function triggerExamples(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps): Promise<TriggerExample[]> {
+  if (!config.paragon) throw new TriggerSyncError('paragon is not configured');
+  const paragon = config.paragon;
+  const api = triggersApi(paragon, config, deps);
+  const signer = createUserTokenSigner({ projectId: paragon.projectId, signingKey: paragon.signingKey, ttlSeconds: paragon.tokenTtlSeconds });
+  const examples: TriggerExample[] = [];
+  for (const t of paragon.triggers) {
+    if (deps.signal?.aborted) break;
+    const r = await api.examples(await signer.token(t.user), { integration: t.integration, type: t.type, parameters: t.parameters }, t.credentialId);
+    const base = { user: t.user, key: t.key, type: t.type };
+    examples.push(r.ok
+      ? { ...base, records: r.value, versioned: r.value.length > 0 && r.value.every((rec) => VERSION_FIELDS.some((f) => f in rec || f in ((rec.properties ?? {}) as object))) }
+      : { ...base, error: r.error });
+  }
+  return examples;
+}
+

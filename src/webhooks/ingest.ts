@@ -10,7 +10,8 @@ import { isConnectionError } from '../errors.ts';
 import { parseHubSpotBatch } from './hubspot-events.ts';
 import { quarantine, type ParsedBatch, type QuarantinedEvent, type WebhookSource } from './inbox.ts';
 import { jsonShape, MAX_JSON_DEPTH } from './json-depth.ts';
-import { parseParagonEvent, parseWorkflowPost, type RecordHints } from './records.ts';
+import { parseParagonEvent } from './paragon-events.ts';
+import { parseWorkflowPost, type RecordHints } from './records.ts';
 
 export type ParsedRequest = { ok: true; source: WebhookSource; batch: ParsedBatch } | { ok: false; reason: string };
 

@@ -9,7 +9,8 @@ import { associationLabelWords, standardObjectType } from '../hubspot/object-typ
 import { parseHubSpotEvent, type EventKind, type HubSpotEvent } from './hubspot-events.ts';
 import { journalObservations, parseJournalEvent } from '../journal/events.ts';
 import type { WebhookSource } from './inbox.ts';
-import { paragonRecord, recordSnapshot, type RecordSnapshot } from './records.ts';
+import { paragonRecords } from './paragon-events.ts';
+import { recordSnapshot, unversioned, type RecordSnapshot } from './records.ts';
 
 /** The columns of a stored event the plan needs. */
 export interface StoredEvent {
@@ -51,21 +52,25 @@ export function planEvent(event: StoredEvent, types: TypeLookup = standardTypes)
     return { id: event.id, ok: true, ...journalObservations(parsed, seenAt), readVia: 'journal' };
   }
   const hints = { portalId: event.portal_id === null ? undefined : String(event.portal_id), objectType: event.object_type ?? undefined };
-  const record = event.source === 'paragon' ? paragonRecord((event.payload.payload ?? {}) as Record<string, unknown>) : event.payload;
+  const record = event.source === 'paragon' ? paragonRecords(event.payload.payload)[0] ?? {} : event.payload;
   const snapshot = recordSnapshot(record, hints);
   if (typeof snapshot === 'string') return { id: event.id, ok: false, error: snapshot };
-  return { id: event.id, ok: true, observations: [snapshotObservation(snapshot, event.source, seenAt)], hydrate: [] };
+  if (snapshot.version !== undefined) return { id: event.id, ok: true, observations: [snapshotObservation(snapshot, snapshot.version, event.source, seenAt)], hydrate: [] };
+  if (event.source !== 'paragon') return { id: event.id, ok: false, error: unversioned(snapshot) };
+  // A Paragon record without a version cannot be ordered against others: it says the record
+  // changed, so read the record itself (credited to Paragon, whose event asked for the read).
+  return { id: event.id, ok: true, observations: [], hydrate: [{ portalId: snapshot.portalId, objectType: snapshot.objectType, objectId: snapshot.objectId }], readVia: 'paragon' };
 }
 
-function snapshotObservation(snapshot: RecordSnapshot, via: Via, seenAt: Date): Observation {
+function snapshotObservation(snapshot: RecordSnapshot, version: number, via: Via, seenAt: Date): Observation {
   const object: HubSpotObject = {
     id: snapshot.objectId,
     properties: snapshot.properties,
-    updatedAt: new Date(snapshot.version),
+    updatedAt: new Date(version),
     ...(snapshot.createdAt !== undefined ? { createdAt: new Date(snapshot.createdAt) } : {}),
   };
   const observation = snapshotFromObject(snapshot.portalId, snapshot.objectType, object, via, seenAt);
-  return snapshot.archived ? { ...observation, archivedAt: snapshot.version } : observation;
+  return snapshot.archived ? { ...observation, archivedAt: version } : observation;
 }
 
 function hubspotObservations(e: HubSpotEvent, kind: EventKind, stored: StoredEvent, seenAt: Date, types: TypeLookup): { observations: Observation[]; hydrate: ObjectRef[] } | string {

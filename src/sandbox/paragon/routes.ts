@@ -1,7 +1,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ParagonSandbox } from './sandbox.ts';
-import { findTrigger, parseWebhookOverride, subscriptionBody, TRIGGERS } from './subscriptions.ts';
+import { findTrigger, parseWebhookOverride, recordObjectType, subscriptionBody, TRIGGERS } from './subscriptions.ts';
+import { flatRecord } from './trigger-webhooks.ts';
+
+/** Sample records `POST /triggers/examples` answers with, per HubSpot record type. */
+const EXAMPLES: Readonly<Record<string, Record<string, string>>> = {
+  contacts: { email: 'ada@example.com', firstname: 'Ada', lastname: 'Lovelace', lifecyclestage: 'lead' },
+  companies: { name: 'Analytical Engines Ltd', domain: 'engines.example' },
+  deals: { dealname: 'Sample Deal', amount: '50000', dealstage: 'appointmentscheduled', closedate: '2025-12-31' },
+  tickets: { subject: 'Sample Ticket', hs_pipeline_stage: '1' },
+};
 
 type Params = { projectId: string; id?: string };
 
@@ -97,15 +106,9 @@ export function registerParagonRoutes(app: FastifyInstance, p: ParagonSandbox): 
         const b = (req.body ?? {}) as { type?: string; integration?: string; parameters?: Record<string, unknown> };
         const trigger = findTrigger(b.integration ?? '', b.type ?? '');
         if (!trigger) return error(reply, 400, `Unknown trigger ${b.integration}/${b.type}`);
-        return {
-          example: {
-            id: '1001',
-            properties: { email: 'ada@example.com', firstname: 'Ada', lastname: 'Lovelace', hs_object_id: '1001' },
-            createdAt: '2026-01-01T00:00:00.000Z',
-            updatedAt: '2026-01-01T00:00:00.000Z',
-            archived: trigger.fires === 'deletion',
-          },
-        };
+        // Documented: an array of example records, flat, as the trigger's events carry them.
+        const recordType = recordObjectType(b.parameters ?? {}) ?? 'contacts';
+        return [flatRecord('1001', EXAMPLES[recordType] ?? { name: 'Sample record' })];
       });
 
       ak.post('/projects/:projectId/trigger-subscriptions', async (req, reply) => {

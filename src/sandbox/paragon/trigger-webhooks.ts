@@ -34,6 +34,16 @@ export interface TriggerDelivery {
   duplicated: boolean;
 }
 
+const TIMESTAMPS = new Set(['createdate', 'hs_createdate', 'lastmodifieddate', 'hs_lastmodifieddate']);
+
+/**
+ * A record as Paragon's documented trigger payloads carry it: flat, `id` first, and no last-modified
+ * field (docs.useparagon.com, "Get Example Payload": `[{"id": "…", "name": "Sample Opportunity", …}]`).
+ */
+export function flatRecord(id: string, properties: Readonly<Record<string, string>>): Record<string, string> {
+  return { id, ...Object.fromEntries(Object.entries(properties).filter(([name]) => !TIMESTAMPS.has(name) && name !== 'id')) };
+}
+
 /** `x-paragon-signature: v1=<hex HMAC-SHA256 of the body keyed by the project's signing secret>`. */
 export function paragonSignature(secret: string, body: string): string {
   return `v1=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
@@ -108,13 +118,7 @@ export class TriggerWebhooks {
       credentialId: s.credentialId,
       projectId,
       dateReceived: new Date(clock.now()).toISOString(),
-      payload: {
-        id: change.objectId,
-        properties: change.properties,
-        createdAt: change.properties['createdate'] ?? null,
-        updatedAt: new Date(change.at).toISOString(),
-        archived: change.kind === 'deletion',
-      },
+      payload: [flatRecord(change.objectId, change.properties)],
       triggerSubscriptionMetadata: s.webhookOverride?.metadata ?? {},
     });
     const record: TriggerDelivery = {

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, type Config } from '../../../src/config/schema.ts';
 import { collectStatus, formatStatus } from '../../../src/cli/status.ts';
-import { syncTriggers, triggerStatus } from '../../../src/paragon/triggers.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { syncTriggers, triggerExamples, triggerStatus } from '../../../src/paragon/triggers.ts';
+import { runCli } from '../../helpers/cli.ts';
 import { createTriggerSyncService } from '../../../src/paragon/triggers-service.ts';
 import { createUserTokenSigner } from '../../../src/paragon/token.ts';
 import { startSandbox, DEFAULT_PORTAL_ID, type Sandbox } from '../../../src/sandbox/index.ts';
@@ -109,10 +113,12 @@ describe('syncTriggers against the Triggers API', () => {
     expect(hook.body).toMatchObject({
       userId: 'user-1', integration: 'hubspot', triggerType: 'HUBSPOT_RECORD_CREATED', triggerSubscriptionId: sub.id,
       credentialId: sub.credentialId, projectId: PROJECT_ID,
-      payload: { id: contact.id, properties: { email: 'ada@example.com', firstname: 'Ada' } },
+      // Paragon's documented shape: an array of flat records, no last-modified field.
+      payload: [{ id: contact.id, email: 'ada@example.com', firstname: 'Ada', hs_object_id: contact.id }],
       triggerSubscriptionMetadata: { managedBy: 'hubsync', key: 'hubspot:HUBSPOT_RECORD_CREATED', portalId: DEFAULT_PORTAL_ID, objectType: 'contacts' },
     });
     expect((hook.body as { eventId: string }).eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Object.keys((hook.body as { payload: Record<string, unknown>[] }).payload[0]!)).not.toContain('lastmodifieddate');
   });
 
   it('can duplicate a trigger webhook (same eventId, as Paragon retries do) or drop it', async () => {
@@ -124,8 +130,8 @@ describe('syncTriggers against the Triggers API', () => {
     sandbox.hubspot.create('contacts', { email: 'never@example.com' });
     await paragon.idle();
     paragon.webhooks.setFaults({ dropProbability: 0 });
-    const got = receiver.received.slice(from).map((r) => r.body as { eventId: string; payload: { properties: { email: string } } });
-    expect(got.map((b) => b.payload.properties.email)).toEqual(['twice@example.com', 'twice@example.com']);
+    const got = receiver.received.slice(from).map((r) => r.body as { eventId: string; payload: { email: string }[] });
+    expect(got.map((b) => b.payload[0]!.email)).toEqual(['twice@example.com', 'twice@example.com']);
     expect(got[0]?.eventId).toBe(got[1]?.eventId);
     expect(paragon.webhooks.deliveries.at(-1)).toMatchObject({ dropped: true, delivered: false });
   });
@@ -215,6 +221,40 @@ describe('syncTriggers against the Triggers API', () => {
       expect(await sync([], 'https://moved.example.com')).toMatchObject({ deleted: 1 });
     } finally {
       await testDb.close();
+    }
+  });
+
+  it('fetches each trigger\u2019s example payload: the documented array of flat records, without a version', async () => {
+    const examples = await triggerExamples(config([contactCreated, companyCreated]), { log: quietLog });
+    expect(examples).toEqual([
+      { user: 'user-1', key: 'hubspot:HUBSPOT_RECORD_CREATED', type: 'HUBSPOT_RECORD_CREATED', records: [expect.objectContaining({ id: '1001', email: 'ada@example.com' })], versioned: false },
+      { user: 'user-2', key: 'hubspot:HUBSPOT_RECORD_CREATED', type: 'HUBSPOT_RECORD_CREATED', records: [expect.objectContaining({ id: '1001', name: 'Analytical Engines Ltd' })], versioned: false },
+    ]);
+    const bad = await triggerExamples(config([{ ...contactCreated, type: 'NO_SUCH_TRIGGER' }]), { log: quietLog });
+    expect(bad[0]).toMatchObject({ type: 'NO_SUCH_TRIGGER', error: expect.stringContaining('HTTP 400') });
+  });
+
+  it('`hubsync triggers sync --examples` shows them after the sync report', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-triggers-'));
+    try {
+      const file = path.join(dir, 'hubsync.yaml');
+      writeFileSync(file, [
+        `database: { embeddedDir: "${path.join(dir, 'data')}" }`,
+        `http: { publicUrl: "${receiver.base}" }`,
+        'paragon:',
+        `  projectId: ${PROJECT_ID}`,
+        '  signingKey: "${KEY}"',
+        `  actionKitUrl: "${sandbox.baseUrl}/actionkit"`,
+        `  triggers: [{ user: user-3, integration: hubspot, type: HUBSPOT_RECORD_CREATED, parameters: { recordType: Deal } }]`,
+      ].join('\n'));
+      const result = await runCli(['triggers', 'sync', '--examples', '--config', file], { KEY: testKeys().privateKeyPem });
+      expect(result.code).toBe(0);
+      // Log lines are one-line JSON; the report is printed indented after them.
+      const out = JSON.parse(result.stdout.slice(result.stdout.indexOf('{\n'))) as { created: number; examples: { records: Record<string, unknown>[]; versioned: boolean }[] };
+      expect(out.created).toBe(1);
+      expect(out.examples).toEqual([expect.objectContaining({ user: 'user-3', versioned: false, records: [expect.objectContaining({ dealname: 'Sample Deal' })] })]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

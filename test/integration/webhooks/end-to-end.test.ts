@@ -165,7 +165,7 @@ describe('sandbox → webhooks → receiver → processor → mirror', () => {
     expect(reader.calls.every((call) => call.ids.length <= 100 && new Set(call.ids).size === call.ids.length)).toBe(true);
   });
 
-  it('mirrors records pushed by Paragon trigger webhooks', async () => {
+  it('mirrors records pushed by Paragon trigger webhooks in the documented shape (flat records, no version), reading each by id', async () => {
     const subscribe = (type: string, recordType: string, webhookOverride: { url: string; metadata?: Record<string, unknown> }) =>
       paragon.subscriptions.create({ userId: 'user-1', integration: 'hubspot', type, parameters: { recordType }, credentialId: paragon.credentialOf('user-1'), webhookOverride });
     // Portal and type named in the URL, or in the subscription's metadata.
@@ -175,9 +175,12 @@ describe('sandbox → webhooks → receiver → processor → mirror', () => {
     const contact = sandbox.hubspot.create('contacts', { firstname: 'Pia' });
     sandbox.hubspot.update('contacts', contact.id, { firstname: 'Pia 🎈' });
     await drain();
-    const stored = await testDb.db.selectFrom('webhook_events').select(['object_type', 'object_id', 'processed_at']).where('source', '=', 'paragon').execute();
+    const stored = await testDb.db.selectFrom('webhook_events').select(['object_type', 'object_id', 'processed_at', 'occurred_at', 'payload']).where('source', '=', 'paragon').execute();
     expect(stored.map((e) => [e.object_type, e.object_id]).sort()).toEqual([['companies', company.id], ['contacts', contact.id]].sort());
     expect(stored.every((e) => e.processed_at !== null)).toBe(true);
+    // Flat records without a last-modified field: no version to order them by, so they were read from HubSpot.
+    expect(stored.every((e) => e.occurred_at === null && !('lastmodifieddate' in (e.payload.payload as object)) && !('hs_lastmodifieddate' in (e.payload.payload as object)))).toBe(true);
+    expect(reader.calls.some((c) => c.objectType === 'companies' && c.ids.includes(company.id))).toBe(true);
     expect((await mirror('companies')).get(company.id)!.properties.name).toBe('Paragon Ü Corp');
     expect((await mirror('contacts')).get(contact.id)!.properties.firstname).toBe('Pia 🎈');
     const seen = await testDb.db.selectFrom('change_ledger').select('property').where('object_id', '=', contact.id).where('seen_by_paragon_at', 'is not', null).execute();

@@ -161,6 +161,35 @@ describe('Paragon events', () => {
     const noRecord = parseParagonRequest(Buffer.from(JSON.stringify({ ...event, payload: { note: 'x' } })), {});
     expect(noRecord.ok && noRecord.batch.quarantined).toHaveLength(1);
   });
+
+  // Paragon's documented example payload: an array of flat records, no last-modified field.
+  const documented = {
+    ...event,
+    triggerType: 'HUBSPOT_RECORD_CREATED',
+    payload: [{ id: '1001', name: 'Sample Opportunity', amount: 50000, stage: 'Prospecting', closeDate: '2025-12-31' }],
+    triggerSubscriptionMetadata: {},
+  };
+
+  it('stores a record of the documented shape, without a version, and plans to read it from HubSpot by id', () => {
+    const parsed = parseParagonRequest(Buffer.from(JSON.stringify(documented)), { portalId: '62515', objectType: 'deals' });
+    expect(parsed.ok && parsed.batch.quarantined).toEqual([]);
+    const stored = parsed.ok ? parsed.batch.events[0]! : undefined;
+    expect(stored).toMatchObject({ dedupKey: `paragon:${event.eventId}`, portalId: 62515, objectType: 'deals', objectId: '1001', occurredAt: null });
+    const plan = planEvent({ id: 1, source: 'paragon', portal_id: 62515, object_type: 'deals', object_id: '1001', received_at: new Date(), payload: stored!.payload });
+    expect(plan).toEqual({ id: 1, ok: true, observations: [], hydrate: [{ portalId: 62515, objectType: 'deals', objectId: '1001' }], readVia: 'paragon' });
+  });
+
+  it('stores each record of an array payload as its own event; a versioned one is a snapshot at once', () => {
+    const two = { ...documented, payload: [{ id: '7', email: 'a@example.com' }, { id: '8', email: 'b@example.com', lastmodifieddate: '2026-11-22T10:00:00.000Z' }] };
+    const parsed = parseParagonRequest(Buffer.from(JSON.stringify(two)), { portalId: '62515', objectType: 'contacts' });
+    const events = parsed.ok ? parsed.batch.events : [];
+    expect(events.map((e) => [e.dedupKey, e.objectId, e.occurredAt])).toEqual([
+      [`paragon:${event.eventId}:7`, '7', null],
+      [`paragon:${event.eventId}:8`, '8', Date.parse('2026-11-22T10:00:00.000Z')],
+    ]);
+    const plan = planEvent({ id: 2, source: 'paragon', portal_id: 62515, object_type: 'contacts', object_id: '8', received_at: new Date(), payload: events[1]!.payload });
+    expect(plan).toMatchObject({ ok: true, hydrate: [], observations: [{ kind: 'snapshot', properties: { email: 'b@example.com' } }] });
+  });
 });
 
 describe('log throttle', () => {
