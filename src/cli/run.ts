@@ -81,13 +81,20 @@ export async function runDaemon(ctx: Context, role: Role): Promise<number> {
   }
   // The daemon owns an embedded database's directory and serves it to the other commands.
   const handle = await openReadyDatabase(ctx, { serve: true });
-  let sandbox: SandboxMode | undefined;
+  let sandbox: Pick<SandboxMode, 'config' | 'baseUrl' | 'connect' | 'close'> | undefined;
   let stopServices: () => Promise<void>;
   let daemon: Daemon;
   try {
     if (config.sandbox) {
-      const { startSandboxMode } = await import('./sandbox-mode.ts');
-      sandbox = await startSandboxMode(config, log);
+      const { startSandboxMode, useRunningSandbox } = await import('./sandbox-mode.ts');
+      if (!config.sandboxOptions.url && role !== 'all') {
+        log.warn(
+          { role },
+          `sandbox mode with --role ${role}: this process starts a stand-in of its own, which the other role's process does not share ` +
+            '(a worker would poll an empty HubSpot); run `hubsync sandbox --webhook-url <receiver>/webhooks/hubspot` and set sandboxOptions.url to share one',
+        );
+      }
+      sandbox = config.sandboxOptions.url ? useRunningSandbox(config, log) : await startSandboxMode(config, log);
       config = sandbox.config;
     }
     daemon = await buildDaemon(config, handle, log, role, { timeScale: config.sandboxOptions.timeScale });
@@ -109,6 +116,6 @@ export async function runDaemon(ctx: Context, role: Role): Promise<number> {
       },
       { log, exit: (code) => resolve(code) },
     );
-    log.info({ role, database: handle.description, receiver: daemon.receiverUrl(), sandbox: sandbox?.sandbox.baseUrl }, 'hubsync running');
+    log.info({ role, database: handle.description, receiver: daemon.receiverUrl(), sandbox: sandbox?.baseUrl }, 'hubsync running');
   });
 }

@@ -4,7 +4,7 @@ import { parseConfigObject } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { defaultSubscriptions } from '../sandbox/hubspot/defaults.ts';
 import { DEFAULT_PORTAL_ID } from '../sandbox/hubspot/hubspot.ts';
-import { SANDBOX_APP_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, seedDemoData } from '../sandbox/cli.ts';
+import { SANDBOX_APP_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_PARAGON_WEBHOOK_SECRET, SANDBOX_PROJECT_ID, seedDemoData } from '../sandbox/cli.ts';
 import { generateSigningKeyPair, startSandbox, type Sandbox } from '../sandbox/index.ts';
 
 /**
@@ -15,6 +15,7 @@ import { generateSigningKeyPair, startSandbox, type Sandbox } from '../sandbox/i
 export interface SandboxMode {
   config: Config;
   sandbox: Sandbox;
+  baseUrl: string;
   /** Starts webhook delivery to the receiver once it listens (`http://127.0.0.1:PORT`). */
   connect(receiverBaseUrl: string): void;
   /** Stops the change stream (the stand-in keeps answering). */
@@ -34,15 +35,13 @@ function freePort(): Promise<number> {
   });
 }
 
-export const SANDBOX_PROJECT_ID = 'sandbox-project';
-
 export async function startSandboxMode(config: Config, log: Logger): Promise<SandboxMode> {
   const options = config.sandboxOptions;
   const portals = [...new Set(config.jobs.map((job) => job.portalId))];
   if (portals.length === 0) portals.push(DEFAULT_PORTAL_ID);
   const keys = generateSigningKeyPair();
   const receiverPort = config.http.port || (await freePort());
-  const webhookSecret = 'sandbox-paragon-webhook-secret';
+  const webhookSecret = SANDBOX_PARAGON_WEBHOOK_SECRET;
   const sandbox = await startSandbox({
     port: options.port,
     timeScale: options.timeScale,
@@ -82,6 +81,7 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
   return {
     config: derived,
     sandbox,
+    baseUrl: sandbox.baseUrl,
     connect(receiverBaseUrl) {
       sandbox.hubspot.webhooks.addApp({
         appId: SANDBOX_APP_ID,
@@ -99,4 +99,38 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
       await sandbox.close();
     },
   };
+}
+
+/**
+ * `sandboxOptions.url`: a stand-in already running (`hubsync sandbox`, shared by a web and a
+ * worker process, or by several daemons) instead of one of this process's own. Its accounts, app
+ * and Paragon project are the ones `hubsync sandbox` prints; the Paragon side is used when
+ * `paragon.signingKey` is the key it printed.
+ */
+export function useRunningSandbox(config: Config, log: Logger): Pick<SandboxMode, 'config' | 'baseUrl' | 'connect' | 'close'> {
+  const baseUrl = config.sandboxOptions.url.replace(/\/+$/, '');
+  const portals = [...new Set(config.jobs.map((job) => job.portalId))];
+  if (portals.length === 0) portals.push(DEFAULT_PORTAL_ID);
+  const derived = parseConfigObject({
+    ...config,
+    hubspot: {
+      ...config.hubspot,
+      baseUrl,
+      apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
+      accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
+    },
+    ...(config.paragon?.signingKey
+      ? {
+          paragon: {
+            ...config.paragon,
+            projectId: SANDBOX_PROJECT_ID,
+            webhookSecret: SANDBOX_PARAGON_WEBHOOK_SECRET,
+            baseUrl,
+            actionKitUrl: `${baseUrl}/actionkit`,
+          },
+        }
+      : { paragon: undefined }),
+  });
+  log.info({ sandbox: baseUrl, portals }, 'sandbox mode: using the stand-in already running at sandboxOptions.url');
+  return { config: derived, baseUrl, connect() {}, async close() {} };
 }

@@ -297,6 +297,8 @@ const logSchema = z
 
 const sandboxOptionsSchema = z
   .object({
+    /** A stand-in already running (`hubsync sandbox`): use it instead of starting one in this process. */
+    url: z.union([z.literal(''), httpUrl]).default(''),
     port: port.default(0),
     seed: nonNegativeInt.default(1),
     timeScale: numeric(z.number().positive()).default(1),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { defaultSubscriptions } from './hubspot/defaults.ts';
 import { DEFAULT_PORTAL_ID, type HubSpotSandbox } from './hubspot/hubspot.ts';
 import { startSandbox, type Sandbox } from './index.ts';
+import { generateSigningKeyPair } from './paragon/keys.ts';
 
 export interface SandboxCommandOptions {
   port?: number;
@@ -22,6 +23,8 @@ export const SANDBOX_CLIENT_SECRET = 'sandbox-client-secret';
 /** The app's client id, for the Webhooks Journal's client-credentials token. */
 export const SANDBOX_CLIENT_ID = 'sandbox-client-id';
 export const SANDBOX_TOKEN = `pat-sandbox-${DEFAULT_PORTAL_ID}`;
+export const SANDBOX_PROJECT_ID = 'sandbox-project';
+export const SANDBOX_PARAGON_WEBHOOK_SECRET = 'sandbox-paragon-webhook-secret';
 
 /**
  * Realistic starting data, a day old, (a few hundred records of each standard type and the custom one), a
@@ -39,11 +42,17 @@ export function seedDemoData(hs: HubSpotSandbox, seed: number, streamIntervalMs:
   return streamIntervalMs > 0 ? hs.startStream({ seed: seed + 1, intervalMs: streamIntervalMs, portalId }) : () => {};
 }
 
-/** `hubsync sandbox`: starts the stand-in standalone, seeds it, and prints what to point a client at. */
+/**
+ * `hubsync sandbox`: starts the stand-in standalone (HubSpot and Paragon on one port), seeds it,
+ * and prints what to point a client, or hubsync's configuration, at.
+ */
 export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<Sandbox> {
   const seed = o.seed ?? 1;
   const print = o.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  // The Paragon half checks user tokens against this key; hubsync signs them with its private half.
+  const keys = generateSigningKeyPair();
   const sandbox = await startSandbox({
+    paragon: { projectId: SANDBOX_PROJECT_ID, publicKeyPem: keys.publicKeyPem, webhookSecret: SANDBOX_PARAGON_WEBHOOK_SECRET, seed },
     port: o.port ?? 0,
     timeScale: o.timeScale ?? 1,
     ...(o.log ? { log: o.log } : {}),
@@ -63,6 +72,11 @@ export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<
   print(`  webhook app ${SANDBOX_APP_ID}, client secret: ${SANDBOX_CLIENT_SECRET}${o.webhookUrl ? `, posting to ${o.webhookUrl}` : ' (no webhookUrl: webhooks off)'}`);
   print(`  Webhooks Journal: client id ${SANDBOX_CLIENT_ID}, same client secret (token at ${sandbox.baseUrl}/oauth/v1/token)`);
   print(`  control: ${sandbox.baseUrl}/__sandbox/hubspot/{config,truth,deliveries,seed,mutate,stream,faults,index-lag,limits}`);
+  print(`Paragon stand-in on the same port: App Events and the Connect SDK at ${sandbox.baseUrl} (paragon.baseUrl),`);
+  print(`  the Triggers API at ${sandbox.baseUrl}${sandbox.paragon!.actionKitPath} (paragon.actionKitUrl), project ${SANDBOX_PROJECT_ID} (paragon.projectId),`);
+  print(`  trigger webhooks signed with ${SANDBOX_PARAGON_WEBHOOK_SECRET} (paragon.webhookSecret); signing key for user tokens (paragon.signingKey):`);
+  print(`  ${JSON.stringify(keys.privateKeyPem)}`);
+  print(`  control: ${sandbox.baseUrl}/__sandbox/paragon/{app-events,stats,faults,outage,subscriptions,webhooks}`);
   print(`  seed ${seed}, time scale ${sandbox.clock.timeScale}${interval > 0 ? `, a change every ${interval} ms` : ''}`);
   return sandbox;
 }

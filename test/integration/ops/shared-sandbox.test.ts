@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useRunningSandbox } from '../../../src/cli/sandbox-mode.ts';
+import { configSchema } from '../../../src/config/schema.ts';
+import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
+import { Metrics } from '../../../src/metrics/registry.ts';
+import { runJob } from '../../../src/polling/jobs.ts';
+import { runSandboxCommand } from '../../../src/sandbox/cli.ts';
+import type { Sandbox } from '../../../src/sandbox/index.ts';
+import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { captureLogger } from '../webhooks/helpers.ts';
+
+let testDb: TestDb;
+let standalone: Sandbox;
+beforeAll(async () => {
+  testDb = await createTestDb();
+  standalone = await runSandboxCommand({ seed: 3, timeScale: 0.05, streamIntervalMs: 0, print: () => undefined });
+});
+afterAll(async () => {
+  await standalone?.close();
+  await testDb?.close();
+});
+
+describe('sandboxOptions.url', () => {
+  it('points a process at a stand-in already running, whose data its polling reads', async () => {
+    const config = configSchema.parse({
+      sandbox: true,
+      sandboxOptions: { url: standalone.baseUrl },
+      jobs: [{ name: 'contacts', portalId: 62515, objectType: 'contacts', properties: ['email'] }],
+    });
+    const { log } = captureLogger();
+    const shared = useRunningSandbox(config, log);
+    expect(shared.config.hubspot.baseUrl).toBe(standalone.baseUrl);
+    const accounts = createHubSpotAccounts(shared.config.hubspot, { log, metrics: new Metrics(), timeScale: 0.05 });
+    try {
+      const outcome = await runJob({ db: testDb.db, accounts, log, worker: 'shared-test' }, shared.config.jobs[0]!, 'poll');
+      expect(outcome.status).toBe('ok');
+      const rows = await testDb.db.selectFrom('hubspot_objects').select('object_id').where('object_type', '=', 'contacts').execute();
+      // The standalone stand-in's seeded contacts (200, and the changes made since), not an empty stand-in of its own.
+      expect(rows.length).toBeGreaterThanOrEqual(200);
+    } finally {
+      accounts.close();
+    }
+  });
+});
