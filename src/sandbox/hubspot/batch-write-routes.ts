@@ -43,7 +43,7 @@ export function registerBatchWriteRoutes(crm: FastifyInstance, store: HubSpotSto
       };
       if (missing.length === 0) return reply.code(action === 'create' ? 201 : 200).send(out);
       out['numErrors'] = 1;
-      out['errors'] = [{ status: 'error', category: 'OBJECT_NOT_FOUND', message: `Could not update some ${type.singular.toUpperCase()} objects`, context: { ids: missing }, errors: [] }];
+      out['errors'] = [{ status: 'error', category: 'OBJECT_NOT_FOUND', message: `Could not update some ${type.singular.toUpperCase()} objects`, context: { ids: missing }, links: {}, errors: [] }];
       return reply.code(207).send(out);
     });
   }

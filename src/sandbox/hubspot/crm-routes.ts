@@ -108,7 +108,7 @@ export function registerCrmRoutes(app: FastifyInstance, store: HubSpotStore, acc
       out['errors'] = [{
         status: 'error', category: 'OBJECT_NOT_FOUND', subCategory: 'crm.objects.OBJECT_NOT_FOUND',
         message: `Could not get some ${type.singular.toUpperCase()} objects, they may be deleted or not exist. Check that ids are valid.`,
-        context: { ids: missing }, errors: [],
+        context: { ids: missing }, links: {}, errors: [],
       }];
       return reply.code(207).send(out);
     });
