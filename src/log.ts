@@ -110,6 +110,7 @@ export function configSecrets(config: Config): string[] {
   for (const app of config.hubspot.apps) secrets.push(app.clientSecret);
   if (config.hubspot.journal) secrets.push(config.hubspot.journal.clientSecret);
   if (config.paragon) secrets.push(config.paragon.signingKey, config.paragon.webhookSecret);
+  secrets.push(config.metrics.token);
   if (config.database.url) {
     try {
       const password = decodeURIComponent(new URL(config.database.url).password);

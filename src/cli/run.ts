@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import type { DatabaseHandle } from '../db/index.ts';
+import { ping, type DatabaseHandle } from '../db/index.ts';
 import { UsageError } from '../errors.ts';
 import { VERSION } from './version.ts';
 import { openHubSpotAccounts } from '../hubspot/accounts.ts';
 import type { HubSpotAccounts } from '../hubspot/client.ts';
 import { metricsService, type Collector } from '../metrics/loop.ts';
 import { Metrics } from '../metrics/registry.ts';
+import { createOpsServer } from '../metrics/server.ts';
 import { ledgerCollector } from '../mirror/metrics.ts';
 import { createLedgerRetention } from '../mirror/retention.ts';
 import { outboxCollector } from '../outbox/api.ts';
@@ -68,6 +69,14 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
     if (config.hubspot.journal) collectors.push(journalCollector(db));
   }
   services.push(metricsService({ metrics, log, config: config.metrics, collectors }));
+  if (config.metrics.port > 0) {
+    const ready = async () => {
+      const verdict = await readiness();
+      const database = await ping(db).then(() => [], (err: unknown) => [`database unreachable: ${(err as Error).message}`]);
+      return { ok: verdict.ok && database.length === 0, reasons: [...database, ...verdict.reasons] };
+    };
+    services.push(createOpsServer({ metrics, log, host: config.metrics.host, port: config.metrics.port, readiness: ready }));
+  }
   const receiver = services.find((service) => 'address' in service) as (Service & { address(): string | undefined }) | undefined;
   return { services, metrics, accounts, receiverUrl: () => receiver?.address() };
 }

@@ -1,6 +1,6 @@
 import type { Config } from './schema.ts';
 
-const SECRET_KEYS = new Set(['accessToken', 'clientSecret', 'signingKey', 'webhookSecret']);
+const SECRET_KEYS = new Set(['accessToken', 'clientSecret', 'signingKey', 'webhookSecret', 'token']);
 export const MASK = '********';
 
 /** A copy of the configuration that is safe to print: secret values masked, database password hidden. */

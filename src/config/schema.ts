@@ -285,6 +285,11 @@ const metricsSchema = z
     intervalSeconds: numeric(z.number().positive()).default(60),
     format: z.enum(['json', 'l2met']).default('json'),
     source: z.string().default('hubsync'),
+    /** `GET /metrics` on the public receiver, for requests with `Authorization: Bearer <token>`; empty: not served there. */
+    token: z.string().default(''),
+    /** A separate, unauthenticated HTTP port with /healthz, /readyz and /metrics (worker processes too); 0: none. */
+    port: port.default(0),
+    host: z.string().default('127.0.0.1'),
   })
   .strict();
 

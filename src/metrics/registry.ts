@@ -61,6 +61,13 @@ export class Metrics {
 
   /** Counters so far, gauges now, and the samples since the last snapshot (which are then cleared). */
   snapshot(): MetricsSnapshot {
+    const current = this.peek();
+    this.#samples.clear();
+    return current;
+  }
+
+  /** The same figures without clearing the samples: for a scrape of `/metrics`, which must not take them from the log line. */
+  peek(): MetricsSnapshot {
     const gauges = Object.fromEntries(this.#gauges);
     for (const [key, read] of this.#gaugeReaders) {
       const value = read();
@@ -68,7 +75,6 @@ export class Metrics {
     }
     const samples: Record<string, SampleSummary> = {};
     for (const [key, values] of this.#samples) if (values.length > 0) samples[key] = summarise(values);
-    this.#samples.clear();
     return { counters: Object.fromEntries(this.#counters), gauges, samples };
   }
 

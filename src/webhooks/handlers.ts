@@ -25,7 +25,7 @@ export interface ReceiverDeps {
   db: Kysely<Database>;
   log: Logger;
   metrics: Metrics;
-  config: Pick<Config, 'http' | 'webhooks' | 'hubspot' | 'paragon' | 'jobs'>;
+  config: Pick<Config, 'http' | 'webhooks' | 'hubspot' | 'paragon' | 'jobs' | 'metrics'>;
   /** Extra readiness (data freshness) the lead provides; the database check is built in. */
   readiness?: Readiness;
   /** Epoch ms; a parameter so tests can move the clock. */

@@ -4,6 +4,8 @@
  * request to its handler in `handlers.ts`.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { OPENMETRICS_CONTENT_TYPE, openMetricsText } from '../metrics/openmetrics.ts';
 import { createWebhookHandlers, type HandlerReply, type ReceiverDeps, type WebhookRequest } from './handlers.ts';
 
 export interface ReceiverOptions extends ReceiverDeps {
@@ -57,6 +59,14 @@ export function buildReceiver(deps: ReceiverOptions): FastifyInstance {
   app.post('/webhooks/paragon', async (request, reply) => send(reply, await handlers.paragon(webhookRequest(request))));
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_request, reply) => send(reply, await handlers.readyz()));
+  // The receiver is public: its /metrics answers only with the configured token (or use metrics.port).
+  const token = deps.config.metrics.token;
+  if (token) {
+    app.get('/metrics', async (request, reply) => {
+      if (!bearerMatches(request.headers.authorization, token)) return reply.code(401).send({ error: 'unauthorized' });
+      return reply.type(OPENMETRICS_CONTENT_TYPE).send(await openMetricsText(deps.metrics.peek()));
+    });
+  }
   return app;
 }
 
@@ -73,4 +83,10 @@ function webhookRequest(request: FastifyRequest): WebhookRequest {
 function send(reply: FastifyReply, answer: HandlerReply): FastifyReply {
   if (answer.headers) reply.headers(answer.headers);
   return reply.code(answer.status).send(answer.body);
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
