@@ -2,7 +2,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { Env } from '../config/load.ts';
 import { maskConfig } from '../config/mask.ts';
 import { migrateToLatest } from '../db/migrate.ts';
-import { UsageError } from '../errors.ts';
+import { ConfigError, UsageError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { retryOutbox } from '../outbox/api.ts';
 import { syncTriggers, triggerExamples } from '../paragon/triggers.ts';
@@ -69,10 +69,16 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'config check',
-    usage: 'config check',
-    summary: 'validate the configuration and print it resolved, secrets masked',
+    usage: 'config check [--online]',
+    summary: 'validate the configuration and print it resolved, secrets masked (--online: also ask HubSpot about each job\'s object type)',
+    options: { online: { type: 'boolean' } },
     async action({ flags, env }) {
       const ctx = await loadContext(configFlag(flags), env);
+      if (flags.online && !ctx.config.sandbox) {
+        const { onlineProblems } = await import('./online-check.ts');
+        const problems = await onlineProblems(ctx.config, ctx.log);
+        if (problems.length > 0) throw new ConfigError(ctx.configPath, problems);
+      }
       process.stdout.write(`${JSON.stringify(maskConfig(ctx.config), null, 2)}\n`);
       process.stderr.write(`configuration ${ctx.configPath} is valid\n`);
       return 0;
