@@ -14,6 +14,7 @@ import { createLogger } from '../log.ts';
 import type { PollingService } from '../polling/scheduler.ts';
 import { checkConvergence, type ConvergenceReport } from './convergence.ts';
 import type { Context } from './context.ts';
+import { createDemoApp, DEMO_APP_SOURCE, DEMO_APP_TABLE, demoAppActivity } from './demo-app.ts';
 import { startAll } from './lifecycle.ts';
 import { buildDaemon } from './run.ts';
 import { startSandboxMode } from './sandbox-mode.ts';
@@ -46,6 +47,8 @@ export function demoConfig(config: Config, dataDir: string, options: DemoOptions
     // All three paths: the stand-in's journal (its app's credentials replace these).
     hubspot: { ...config.hubspot, journal: config.hubspot.journal ?? { clientId: 'sandbox', clientSecret: 'sandbox' } },
     jobs: config.jobs.map((job) => ({ ...job, schedule: '*/5 * * * * *', archivedSweep: '*/20 * * * * *', lookbackSeconds: Math.max(job.lookbackSeconds, 10) })),
+    // The other direction: the sample app's contacts become App Events sent to the Paragon stand-in.
+    outbox: { ...config.outbox, source: config.outbox.source ?? DEMO_APP_SOURCE },
     log: { level: 'warn', pretty: 'never' },
   });
 }
@@ -66,6 +69,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
   let sandbox: Awaited<ReturnType<typeof startSandboxMode>> | undefined;
   try {
     await migrateToLatest(handle.db);
+    await createDemoApp(handle.db);
     sandbox = await startSandboxMode(demoConfig(ctx.config, dataDir, options), log);
     const config = sandbox.config;
     const daemon = await buildDaemon(config, handle, log, 'all');
@@ -85,7 +89,11 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
 
     const view = liveView(out);
     const started = Date.now();
+    let appTicks = 0;
+    let appWrites = 0;
     const figures = async () => {
+      // The sample app at work: its contact writes become App Events (outbox.source, then Paragon).
+      if (config.outbox.source?.table === DEMO_APP_TABLE) appWrites += await demoAppActivity(handle.db, appTicks++);
       const deliveries = sandbox!.sandbox.hubspot.deliveries();
       const rows = await sql<{ n: number }>`select count(*)::int as n from hubspot_objects`.execute(handle.db);
       const inbox = await webhookStatus(handle.db);
@@ -96,6 +104,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
         `journal          ${daemon.metrics.total('journal.entries')} entries, ${daemon.metrics.total('journal.events.received')} events read, ${daemon.metrics.total('journal.events.duplicate')} duplicates folded, ${daemon.metrics.total('journal.gaps')} gaps`,
         `polling          ${daemon.metrics.total('polling.runs')} runs, ${daemon.metrics.total('polling.records')} records read, ${daemon.metrics.total('hubspot.api.calls')} API calls, ${daemon.metrics.total('hubspot.api.429s')} × 429`,
         `mirror           ${rows.rows[0]?.n ?? 0} objects`,
+        `App Events       ${appWrites} app contact writes, ${daemon.metrics.total('outbox.source.enqueued')} enqueued, ${daemon.metrics.total('outbox.delivered')} delivered to Paragon (the stand-in received ${sandbox!.sandbox.paragon?.appEvents.length ?? 0})`,
       ];
     };
     const interrupted = await runFor(options.durationSeconds * 1000, async () => view.show(await figures()));
@@ -114,8 +123,14 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     }
     await drain(handle.db, processor);
 
+    // Let the outbox source see the app's last writes (two scans), and delivery send what they enqueued.
+    const enqueued = () => daemon.metrics.total('outbox.source.enqueued');
+    const delivered = () => daemon.metrics.total('outbox.delivered');
+    await new Promise((resolve) => setTimeout(resolve, 2 * DEMO_APP_SOURCE.pollIntervalMs));
+    for (let i = 0; i < 100 && delivered() < enqueued(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
     const report = await checkConvergence(handle.db, sandbox.sandbox.hubspot.truth(), config.jobs);
-    out.write(`\n${formatConvergence(report)}\n\n`);
+    out.write(`\n${formatConvergence(report)}\n`);
+    out.write(`App Events: ${enqueued()} enqueued from ${appWrites} writes to the sample app table ${DEMO_APP_TABLE}, ${delivered()} delivered to the Paragon stand-in\n\n`);
     const status = await collectStatus(handle.db, config, log);
     // The report without its header, processes and jobs: the live view showed those.
     out.write(`${formatStatus(status).split('\n').slice(5 + Math.max(status.processes.length, 1) + status.jobs.length).join('\n')}\n`);

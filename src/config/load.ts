@@ -48,7 +48,8 @@ export function parseConfigObject(raw: unknown, source = 'derived config'): Conf
 
 /** Reads the file named by `--config`, then `HUBSYNC_CONFIG`, then the default path. */
 export async function loadConfigFile(path: string | undefined, env: Env, options: LoadOptions = {}): Promise<{ config: Config; path: string }> {
-  const file = path ?? env.HUBSYNC_CONFIG ?? DEFAULT_CONFIG_PATH;
+  // An empty HUBSYNC_CONFIG (`HUBSYNC_CONFIG=` in an env file) means unset.
+  const file = path ?? (env.HUBSYNC_CONFIG || undefined) ?? DEFAULT_CONFIG_PATH;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
