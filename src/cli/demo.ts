@@ -197,7 +197,11 @@ async function runFor(ms: number, tick: () => Promise<void>): Promise<boolean> {
 /** Resolves once every journal consumer has found nothing newer, in a step begun after `since`. */
 async function journalCaughtUp(daemon: { services: { name: string }[] }, since: number): Promise<void> {
   const consumers = daemon.services.filter((s): s is JournalConsumer => s.name.startsWith('journal-consumer:'));
-  while (!consumers.every((c) => c.lastOutcome()?.kind === 'caught-up' && (c.lastStepAt() ?? 0) > since)) await new Promise((r) => setTimeout(r, 100));
+  const caughtUp = (c: JournalConsumer) => {
+    const last = c.lastOutcome();
+    return (last?.kind === 'caught-up' || (last?.kind === 'read' && !last.more)) && (c.lastStepAt() ?? 0) > since;
+  };
+  while (!consumers.every(caughtUp)) await new Promise((r) => setTimeout(r, 100));
 }
 
 async function drain(db: Parameters<typeof webhookStatus>[0], processor: { idle(): Promise<void> } | undefined): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * The journal consumer (`worker` role): one holder per journal through a Postgres lease. It reads
- * entries after its committed offset (`batch/{offset}/next/{count}`), downloads each entry's file
+ * entries after its committed offset (`batch/{offset}/next/{count}`; a short batch means caught
+ * up, so the next read waits the poll interval), downloads each entry's file
  * before its URL expires (an expired URL is re-obtained by batch-reading the offset), and stores
  * the events in the inbox in the same transaction as the new offset, where the webhook processor
  * plans and applies them like push webhooks. First start: `earliest` (or `latest` to tail). An
@@ -46,7 +47,8 @@ export interface ConsumerDeps {
 }
 
 export type StepOutcome =
-  | { kind: 'read'; entries: number; events: number }
+  /** `more`: the read was a full batch, so there may be more to read at once. */
+  | { kind: 'read'; entries: number; events: number; more: boolean }
   | { kind: 'caught-up' }
   | { kind: 'failed'; retryAfterMs: number | undefined; message: string };
 
@@ -66,7 +68,7 @@ export async function consumeStep(deps: ConsumerDeps, state: { emptySeen: boolea
     return startFrom(deps, state, 'earliest');
   }
   if (next.value.length === 0) return { kind: 'caught-up' };
-  return readEntries(deps, next.value);
+  return readEntries(deps, next.value, next.value.length >= deps.config.batchSize);
 }
 
 /** Reading without a position: the oldest entry kept (read it), or the newest (read after it). */
@@ -78,14 +80,14 @@ async function startFrom(deps: ConsumerDeps, state: { emptySeen: boolean }, whic
     state.emptySeen = true;
     return { kind: 'caught-up' };
   }
-  if (which === 'earliest') return readEntries(deps, [first.value]);
+  if (which === 'earliest') return readEntries(deps, [first.value], true);
   const now = new Date(nowMs(deps));
   await commitEntries(deps.db, { journal: deps.target.key, offset: first.value.offset, publishedAt: null, lastEventAt: null, entries: 0, batch: { events: [], quarantined: [] }, now });
   deps.log.info({ journal: deps.target.key, offset: first.value.offset }, 'journal: first start at the latest entry (events before it are left to polling)');
-  return { kind: 'read', entries: 0, events: 0 };
+  return { kind: 'read', entries: 0, events: 0, more: true };
 }
 
-async function readEntries(deps: ConsumerDeps, refs: EntryRef[]): Promise<StepOutcome> {
+async function readEntries(deps: ConsumerDeps, refs: EntryRef[], more: boolean): Promise<StepOutcome> {
   const files = await downloadAll(deps, refs);
   if (!files.ok) return failed(files);
   await deps.onDownloaded?.(refs.length);
@@ -118,7 +120,7 @@ async function readEntries(deps: ConsumerDeps, refs: EntryRef[]): Promise<StepOu
   if (stored.duplicates + copies > 0) deps.metrics?.count('journal.events.duplicate', stored.duplicates + copies, labels);
   if (stored.quarantined > 0) deps.metrics?.count('journal.events.quarantined', stored.quarantined, labels);
   deps.log.debug({ journal: deps.target.key, entries: refs.length, events: batch.events.length, offset: refs.at(-1)!.offset }, 'journal entries committed');
-  return { kind: 'read', entries: refs.length, events: batch.events.length };
+  return { kind: 'read', entries: refs.length, events: batch.events.length, more };
 }
 
 /**
@@ -216,10 +218,11 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
           const startedAt = nowMs(deps);
           last = await consumeStep({ ...deps, log }, state);
           lastAt = startedAt;
-          deps.metrics?.gauge('journal.caught_up', last.kind === 'caught-up' ? 1 : 0, { journal: deps.target.key });
+          deps.metrics?.gauge('journal.caught_up', last.kind === 'caught-up' || (last.kind === 'read' && !last.more) ? 1 : 0, { journal: deps.target.key });
           if (last.kind === 'read') {
             failures = 0;
-            continue;
+            // A short batch reached the end: the next read waits the poll interval, as when caught up.
+            if (last.more) continue;
           }
           if (last.kind === 'failed') {
             failures++;

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EntryRef, JournalApi } from '../../../src/journal/api.ts';
+import { createJournalConsumer } from '../../../src/journal/consumer.ts';
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { journalApi, journalTokens } from '../../../src/journal/service.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
@@ -92,6 +94,37 @@ describe(`the journal consumer on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     } finally {
       d.close();
       await faulty.close();
+      await db.close();
+    }
+  });
+  it('reads a trickle once a poll interval: a short batch is the end for now, not a reason to ask again at once', async () => {
+    const db = await createTestDb();
+    let reads = 0;
+    let offset = 0;
+    const entry = (n: number): EntryRef => ({ offset: `offset-${n}`, url: `https://files.example/${n}`, expiresAt: Number.POSITIVE_INFINITY });
+    // A journal that always has one more entry: what a busy portal looks like.
+    const api: JournalApi = {
+      first: async () => ({ ok: true, value: entry(0) }),
+      next: async () => {
+        reads++;
+        return { ok: true, value: [entry(++offset)] };
+      },
+      read: async () => ({ ok: true, value: { found: [], missing: [] } }),
+      download: async () => ({ ok: true, value: { offset: undefined, events: [], publishedAt: Date.now() } }),
+      request: async () => ({ ok: true, value: undefined }),
+    };
+    const consumer = createJournalConsumer({
+      db: db.db, log, config: { start: 'earliest', pollIntervalMs: 200, batchSize: 100, downloadConcurrency: 1, leaseSeconds: 5 },
+      target: { key: 'global' }, api, jobs: [], worker: 'trickle',
+    });
+    try {
+      await consumer.start();
+      await new Promise((r) => setTimeout(r, 1000));
+      await consumer.stop();
+      // About five reads in a second at 200 ms; asking again at once would be hundreds.
+      expect(reads).toBeGreaterThanOrEqual(2);
+      expect(reads).toBeLessThanOrEqual(8);
+    } finally {
       await db.close();
     }
   });
