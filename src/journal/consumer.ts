@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { JobConfig, JournalConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
-import { loopLifecycle, sleep, type Service } from '../loop.ts';
+import { failureBackoff, loopLifecycle, sleep, type Service } from '../loop.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { acquireLease, releaseLease, renewLease } from '../polling/lease-store.ts';
 import { foldDuplicates, type ParsedBatch } from '../webhooks/inbox.ts';
@@ -191,8 +191,11 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
   const log = deps.log.child({ module: 'journal', journal: deps.target.key });
   const lease = `journal:${deps.target.key}`;
   const ttlMs = deps.config.leaseSeconds * 1000;
-  const random = deps.random ?? Math.random;
   const state = { emptySeen: false };
+  const failing = failureBackoff({
+    log, what: `reading journal ${deps.target.key}`, level: 'warn', baseMs: deps.config.pollIntervalMs, maxMs: MAX_BACKOFF_MS,
+    ...(deps.now ? { now: deps.now } : {}), ...(deps.random ? { random: deps.random } : {}),
+  });
   let last: StepOutcome | undefined;
   let lastAt: number | undefined;
   let held = false;
@@ -210,7 +213,6 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
   };
 
   const lifecycle = loopLifecycle(async (control) => {
-    let failures = 0;
     while (!control.stopping) {
       let waitMs = deps.config.pollIntervalMs;
       try {
@@ -219,22 +221,19 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
           last = await consumeStep({ ...deps, log }, state);
           lastAt = startedAt;
           deps.metrics?.gauge('journal.caught_up', last.kind === 'caught-up' || (last.kind === 'read' && !last.more) ? 1 : 0, { journal: deps.target.key });
-          if (last.kind === 'read') {
-            failures = 0;
-            // A short batch reached the end: the next read waits the poll interval, as when caught up.
-            if (last.more) continue;
-          }
           if (last.kind === 'failed') {
-            failures++;
             deps.metrics?.count('journal.failures', 1, { journal: deps.target.key });
-            waitMs = last.retryAfterMs ?? backoff(deps.config.pollIntervalMs, failures, random);
-            log.warn({ error: last.message, failures, waitMs }, 'journal read failed; trying again');
-          } else failures = 0;
+            const backoff = failing.failed(new Error(last.message));
+            // A 429 says how long; anything else backs off.
+            waitMs = last.retryAfterMs ?? backoff;
+          } else {
+            failing.succeeded();
+            // A full batch may have more behind it; a short one reached the end: wait, as when caught up.
+            if (last.kind === 'read' && last.more) continue;
+          }
         }
       } catch (err) {
-        failures++;
-        waitMs = backoff(deps.config.pollIntervalMs, failures, random);
-        log.error({ err: coerceError(err), failures, waitMs }, 'journal step failed; trying again');
+        waitMs = failing.failed(coerceError(err));
       }
       await sleep(waitMs, control.signal);
     }
@@ -249,8 +248,4 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
     start: lifecycle.start,
     stop: lifecycle.stop,
   };
-}
-
-function backoff(baseMs: number, failures: number, random: () => number): number {
-  return Math.round(Math.min(MAX_BACKOFF_MS, baseMs * 2 ** Math.min(failures, 16)) * (0.5 + random() / 2));
 }
