@@ -103,6 +103,11 @@ async function readEntries(deps: ConsumerDeps, refs: EntryRef[], more: boolean):
       }
     }
   });
+  // Only the journal reports an uninstall: worth a line of its own.
+  for (const e of batch.events.filter((e) => e.subscriptionType === 'journal.APP_UNINSTALL')) {
+    deps.log.warn({ portalId: e.portalId, occurredAt: e.occurredAt === null ? null : new Date(e.occurredAt).toISOString() }, 'the app was uninstalled from a portal (Webhooks Journal)');
+    deps.metrics?.count('journal.app_uninstalls', 1, { portalId: e.portalId ?? 0 });
+  }
   const { batch: folded, folded: copies } = foldDuplicates(batch);
   const publishedAt = files.value.at(-1)!.publishedAt;
   const stored = await commitEntries(deps.db, {
