@@ -61,7 +61,8 @@ describe('the metrics log stream of a running daemon', () => {
     expect(totals['webhook.events.received{source=hubspot}']).toBeGreaterThan(0);
     expect(totals['webhook.events.processed']).toBeGreaterThan(0);
     expect(totals['polling.records{job=contacts}']).toBeGreaterThanOrEqual(200);
-    expect(totals['hubspot.api.calls{kind=search,portalId=62515}']! + totals['hubspot.api.calls{kind=api,portalId=62515}']!).toBeGreaterThan(0);
+    // The first poll lists (ordinary calls); its search may not have gone out yet when the daemon is stopped.
+    expect(totals['hubspot.api.calls{kind=api,portalId=62515}']).toBeGreaterThan(0);
     // Counter increases per line add up to the totals.
     const summed = lines.reduce((sum, line) => sum + (line.counts['webhook.events.received{source=hubspot}'] ?? 0), 0);
     expect(summed).toBe(totals['webhook.events.received{source=hubspot}']);
