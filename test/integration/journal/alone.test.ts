@@ -1,42 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectStatus } from '../../../src/cli/status.ts';
-import { parseConfigObject } from '../../../src/config/load.ts';
 import type { PollingService } from '../../../src/polling/scheduler.ts';
 import { SANDBOX_APP_ID } from '../../../src/sandbox/cli.ts';
-import { startSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import type { SandboxDaemon } from '../../helpers/daemon.ts';
 import { waitFor } from '../webhooks/helpers.ts';
-import { log, mismatches, PORTAL } from './harness.ts';
+import { log, mismatches, PORTAL, startJournalDaemon } from './harness.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-journal-alone-'));
-let databaseUrl: string | undefined;
 let running: SandboxDaemon;
 
 beforeAll(async () => {
-  databaseUrl = serverUrl ? await createServerDatabase(serverUrl) : undefined;
-  const config = parseConfigObject({
-    sandbox: true,
-    // Every push webhook is dropped; polling runs once an hour.
-    sandboxOptions: { seed: 6, timeScale: 0.01, streamIntervalMs: 0, initialChanges: 0, webhookDropRate: 1 },
-    database: { url: databaseUrl ?? '', embeddedDir: path.join(dir, 'data') },
-    http: { port: 0, host: '127.0.0.1' },
-    hubspot: { journal: { clientId: 'replaced-in-sandbox-mode', clientSecret: 'replaced', pollIntervalMs: 50 } },
-    webhooks: { processIntervalMs: 50 },
-    jobs: ['contacts', 'companies'].map((objectType) => ({
-      name: objectType, portalId: PORTAL, objectType, properties: objectType === 'contacts' ? ['email', 'firstname', 'lastname', 'phone', 'lifecyclestage', 'company', 'city'] : ['name', 'domain', 'industry', 'numberofemployees'],
-      schedule: '0 * * * *', lookbackSeconds: 0,
-    })),
-  });
-  running = await startSandboxDaemon(config, log);
+  // Every push webhook is dropped; polling runs once an hour.
+  running = await startJournalDaemon({ seed: 6, webhookDropRate: 1 });
 });
 
 afterAll(async () => {
   await running?.close();
-  if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Live contact–company edges among objects never merged or privacy-deleted, as unordered pairs. */

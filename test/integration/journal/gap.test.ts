@@ -1,45 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectStatus, formatStatus } from '../../../src/cli/status.ts';
-import { parseConfigObject } from '../../../src/config/load.ts';
 import { journalCollector, journalStatus } from '../../../src/journal/status.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import type { Service } from '../../../src/loop.ts';
 import type { PollingService } from '../../../src/polling/scheduler.ts';
 import { SANDBOX_APP_ID } from '../../../src/sandbox/cli.ts';
-import { startSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import type { SandboxDaemon } from '../../helpers/daemon.ts';
 import { waitFor } from '../webhooks/helpers.ts';
-import { log, mismatches, PORTAL } from './harness.ts';
+import { log, mismatches, PORTAL, startJournalDaemon } from './harness.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-journal-gap-'));
-let databaseUrl: string | undefined;
 let running: SandboxDaemon;
 
 beforeAll(async () => {
-  databaseUrl = serverUrl ? await createServerDatabase(serverUrl) : undefined;
-  const config = parseConfigObject({
-    sandbox: true,
-    // No webhook app is connected: push delivers nothing, polling runs at start and when asked.
-    sandboxOptions: { seed: 4, timeScale: 0.01, streamIntervalMs: 0, initialChanges: 0 },
-    database: { url: databaseUrl ?? '', embeddedDir: path.join(dir, 'data') },
-    http: { port: 0, host: '127.0.0.1' },
-    hubspot: { journal: { clientId: 'replaced-in-sandbox-mode', clientSecret: 'replaced', pollIntervalMs: 20, leaseSeconds: 5 } },
-    webhooks: { processIntervalMs: 20 },
-    jobs: ['contacts', 'companies'].map((objectType) => ({
-      name: objectType, portalId: PORTAL, objectType, properties: objectType === 'contacts' ? ['email', 'firstname', 'lastname', 'phone'] : ['name', 'domain', 'industry'],
-      schedule: '0 * * * *', lookbackSeconds: 0,
-    })),
-  });
-  running = await startSandboxDaemon(config, log);
+  // No webhook app is connected: push delivers nothing, polling runs at start and when asked.
+  running = await startJournalDaemon({ seed: 4 });
 });
 
 afterAll(async () => {
   await running?.close();
-  if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('a journal consumer down longer than the journal keeps events', () => {

@@ -3,6 +3,9 @@
  * configuration reading it, and a drain that reads the journal until caught up and applies what
  * it stored.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { checkConvergence } from '../../../src/cli/convergence.ts';
 import { parseConfigObject } from '../../../src/config/load.ts';
@@ -16,8 +19,14 @@ import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { jobProperties } from '../../../src/webhooks/service.ts';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
+import { startSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
+import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
 
 export const PORTAL = 62515;
+const PROPERTIES: Record<string, string[]> = {
+  contacts: ['email', 'firstname', 'lastname', 'phone', 'lifecyclestage', 'company', 'city'],
+  companies: ['name', 'domain', 'industry', 'numberofemployees'],
+};
 export const TOKEN = `pat-sandbox-${PORTAL}`;
 export const APP = { appId: 54321, clientId: 'journal-client', clientSecret: 'journal-secret' };
 export const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -31,10 +40,7 @@ export function journalConfig(sandbox: Sandbox, raw: { journal?: Record<string, 
       accounts: [{ portalId: PORTAL, accessToken: TOKEN }],
       journal: { clientId: APP.clientId, clientSecret: APP.clientSecret, pollIntervalMs: 20, leaseSeconds: 5, ...raw.journal },
     },
-    jobs: [
-      { name: 'contacts', portalId: PORTAL, objectType: 'contacts', properties: ['email', 'firstname', 'lastname', 'phone', 'lifecyclestage', 'company', 'city'], schedule: '0 0 1 1 *', lookbackSeconds: 0, ...raw.jobs },
-      { name: 'companies', portalId: PORTAL, objectType: 'companies', properties: ['name', 'domain', 'industry', 'numberofemployees'], schedule: '0 0 1 1 *', lookbackSeconds: 0, ...raw.jobs },
-    ],
+    jobs: Object.entries(PROPERTIES).map(([objectType, properties]) => ({ name: objectType, portalId: PORTAL, objectType, properties, schedule: '0 0 1 1 *', lookbackSeconds: 0, ...raw.jobs })),
   });
 }
 
@@ -89,4 +95,31 @@ export function drainer(db: Kysely<Database>, config: Config, timeScale: number,
 /** The mirror against the stand-in's truth for the jobs (objects, values, tombstones, final merge survivors). */
 export function mismatches(db: Kysely<Database>, sandbox: Sandbox, jobs: Config['jobs']) {
   return checkConvergence(db, sandbox.hubspot.truth(PORTAL), jobs);
+}
+
+/**
+ * The whole daemon in sandbox mode (stand-in, receiver, processor, polling, journal) on a scratch
+ * database, both jobs polling once an hour (and at start); `close` stops it and removes the database.
+ */
+export async function startJournalDaemon(sandboxOptions: Record<string, unknown>): Promise<SandboxDaemon> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-journal-'));
+  const databaseUrl = serverUrl ? await createServerDatabase(serverUrl) : undefined;
+  const config = parseConfigObject({
+    sandbox: true,
+    sandboxOptions: { timeScale: 0.01, streamIntervalMs: 0, initialChanges: 0, ...sandboxOptions },
+    database: { url: databaseUrl ?? '', embeddedDir: path.join(dir, 'data') },
+    http: { port: 0, host: '127.0.0.1' },
+    hubspot: { journal: { clientId: 'replaced-in-sandbox-mode', clientSecret: 'replaced', pollIntervalMs: 20, leaseSeconds: 5 } },
+    webhooks: { processIntervalMs: 20 },
+    jobs: Object.entries(PROPERTIES).map(([objectType, properties]) => ({ name: objectType, portalId: PORTAL, objectType, properties, schedule: '0 * * * *', lookbackSeconds: 0 })),
+  });
+  const running = await startSandboxDaemon(config, log);
+  return {
+    ...running,
+    async close() {
+      await running.close();
+      if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
