@@ -61,8 +61,7 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
       baseUrl: sandbox.baseUrl,
       apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
       accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
-      // The stand-in's app; its token endpoint is the stand-in's own.
-      ...(config.hubspot.journal ? { journal: { ...config.hubspot.journal, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET, tokenUrl: undefined } } : {}),
+      ...standInJournal(config),
     },
     // The receiver's own address is the public URL the stand-in signs and Paragon triggers call.
     http: { ...config.http, port: receiverPort, publicUrl: config.http.publicUrl || `http://127.0.0.1:${receiverPort}` },
@@ -101,6 +100,12 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
   };
 }
 
+/** The journal, when configured, read with the stand-in's app (its token endpoint is the stand-in's own). */
+function standInJournal(config: Config): { journal?: NonNullable<Config['hubspot']['journal']> & { tokenUrl: undefined } } {
+  const journal = config.hubspot.journal;
+  return journal ? { journal: { ...journal, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET, tokenUrl: undefined } } : {};
+}
+
 /**
  * `sandboxOptions.url`: a stand-in already running (`hubsync sandbox`, shared by a web and a
  * worker process, or by several daemons) instead of one of this process's own. Its accounts, app
@@ -118,6 +123,7 @@ export function useRunningSandbox(config: Config, log: Logger): Pick<SandboxMode
       baseUrl,
       apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
       accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
+      ...standInJournal(config),
     },
     ...(config.paragon?.signingKey
       ? {

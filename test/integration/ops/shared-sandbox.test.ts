@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useRunningSandbox } from '../../../src/cli/sandbox-mode.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
+import { consumeStep } from '../../../src/journal/consumer.ts';
+import { journalApi, journalTargets, journalTokens } from '../../../src/journal/service.ts';
+import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { runSandboxCommand } from '../../../src/sandbox/cli.ts';
@@ -40,5 +43,24 @@ describe('sandboxOptions.url', () => {
     } finally {
       accounts.close();
     }
+  });
+  it('reads the running stand-in\'s Webhooks Journal with its app, whatever credentials the file names', async () => {
+    const config = configSchema.parse({
+      sandbox: true,
+      sandboxOptions: { url: standalone.baseUrl },
+      hubspot: { journal: { clientId: 'sandbox', clientSecret: 'sandbox' } },
+      jobs: [{ name: 'contacts', portalId: 62515, objectType: 'contacts', properties: ['email'] }],
+    });
+    const { log } = captureLogger();
+    const { config: shared } = useRunningSandbox(config, log);
+    const journal = shared.hubspot.journal!;
+    const tokens = journalTokens(shared, journal);
+    const report = await syncSubscriptions({ db: testDb.db, api: journalApi(shared, journal, tokens), log, config: { jobs: shared.jobs, journal } });
+    expect(report).toMatchObject({ created: 4, failures: [] });
+    standalone.hubspot.create('contacts', { email: 'shared@example.com' });
+    await standalone.hubspot.journal.idle();
+    const target = journalTargets(shared, journal)[0]!;
+    const step = await consumeStep({ db: testDb.db, log, config: journal, target, api: journalApi(shared, journal, tokens, target), jobs: shared.jobs, worker: 'shared-test' });
+    expect(step).toMatchObject({ kind: 'read', events: 1 });
   });
 });
