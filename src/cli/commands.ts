@@ -153,6 +153,22 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'verify',
+    usage: 'verify [--job NAME] [--sample N] [--associations]',
+    summary: 'sample records from HubSpot (lowest priority, within the budget share) and report drift from the mirror; exit 1 on drift',
+    options: { job: { type: 'string' }, sample: { type: 'string' }, associations: { type: 'boolean' } },
+    async action({ flags, env }) {
+      const ctx = await loadContext(configFlag(flags), env);
+      if (ctx.config.sandbox) throw new UsageError('verify compares the mirror with a HubSpot account; in sandbox mode the stand-in lives only inside the daemon');
+      const sample = numberFlag(flags, 'sample', 200);
+      if (!Number.isInteger(sample) || sample < 1) throw new UsageError('--sample takes a positive whole number');
+      const { runVerify } = await import('./verify.ts');
+      return withDatabase(ctx, { migrated: true }, (handle) =>
+        runVerify(ctx, handle, { sample, associations: flags.associations === true, ...(typeof flags.job === 'string' ? { job: flags.job } : {}) }, (text) => void process.stdout.write(text)),
+      );
+    },
+  },
+  {
     name: 'outbox retry',
     usage: 'outbox retry [--dead]',
     summary: 'redeliver failed App Events now (--dead: also the dead ones)',

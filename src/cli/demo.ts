@@ -110,7 +110,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     const interrupted = await runFor(options.durationSeconds * 1000, async () => view.show(await figures()));
     view.show(await figures());
     view.done();
-    out.write(`\n${interrupted ? 'interrupted: ' : ''}stopping the change stream; catching up (webhook retries, the journal, one last poll and archived sweep per job)\n`);
+    out.write(`\n${interrupted ? 'interrupted: ' : ''}stopping the change stream; catching up (webhook retries, the journal, one last poll, archived sweep and association sweep per job)\n`);
 
     sandbox.stopStream();
     await withTimeout(sandbox.sandbox.idle(), 15_000);
@@ -120,6 +120,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     for (const job of config.jobs) {
       await polling.runNow(job.name, 'poll');
       await polling.runNow(job.name, 'sweep');
+      await polling.runNow(job.name, 'associations');
     }
     await drain(handle.db, processor);
 
@@ -128,7 +129,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     const delivered = () => daemon.metrics.total('outbox.delivered');
     await new Promise((resolve) => setTimeout(resolve, 2 * DEMO_APP_SOURCE.pollIntervalMs));
     for (let i = 0; i < 100 && delivered() < enqueued(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    const report = await checkConvergence(handle.db, sandbox.sandbox.hubspot.truth(), config.jobs);
+    const report = await checkConvergence(handle.db, sandbox.sandbox.hubspot.truth(), daemon.jobs);
     out.write(`\n${formatConvergence(report)}\n`);
     out.write(`App Events: ${enqueued()} enqueued from ${appWrites} writes to the sample app table ${DEMO_APP_TABLE}, ${delivered()} delivered to the Paragon stand-in\n\n`);
     const status = await collectStatus(handle.db, config, log);
@@ -144,8 +145,12 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
 }
 
 function formatConvergence(report: ConvergenceReport): string {
-  if (report.ok) return `convergence check PASSED: the mirror matches HubSpot's ground truth for all ${report.checked} objects`;
-  const lines = [`convergence check FAILED: ${report.mismatches.length} differences over ${report.checked} objects`];
+  const compared = [
+    `${report.checked} objects (values, deletions, ${report.merged} ids merged away: their final survivor, ${report.erased} privacy-deleted: values erased)`,
+    ...report.associations.map((a) => `associations ${a.pair} (${a.edges} edges)`),
+  ];
+  if (report.ok) return `convergence check PASSED: the mirror matches HubSpot's ground truth:\n  ${compared.join('\n  ')}`;
+  const lines = [`convergence check FAILED: ${report.mismatches.length} differences; compared:`, ...compared.map((c) => `  ${c}`)];
   for (const m of report.mismatches.slice(0, 15)) lines.push(`  ${m.ref} ${m.what}: expected ${JSON.stringify(m.expected)}, mirror has ${JSON.stringify(m.actual)}`);
   return lines.join('\n');
 }

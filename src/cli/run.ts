@@ -16,9 +16,10 @@ import { createTriggerSyncService } from '../paragon/triggers-service.ts';
 import { createJournalServices } from '../journal/service.ts';
 import { journalCollector } from '../journal/status.ts';
 import { freshnessReadiness } from '../polling/freshness.ts';
-import { createPollingService, pollingCollector } from '../polling/index.ts';
+import { createPollingService, pollingCollector, resolveJobTypes } from '../polling/index.ts';
 import { workerId as processId } from '../polling/scheduler.ts';
 import { createHeartbeatService } from '../processes/heartbeat.ts';
+import { createVerifyService } from '../verify/service.ts';
 import { webhookServices } from '../webhooks/service.ts';
 import type { Context } from './context.ts';
 import { openReadyDatabase } from './context.ts';
@@ -35,6 +36,8 @@ export interface Daemon {
   accounts: HubSpotAccounts | undefined;
   /** The receiver's address once it listens (web and all roles). */
   receiverUrl(): string | undefined;
+  /** The jobs as the worker runs them: types resolved to the mirror's keys, associations filled in. */
+  jobs: Config['jobs'];
 }
 
 /** Wires every module a role runs, in start order: receiver, processor, polling, journal, outbox, metrics. */
@@ -48,6 +51,8 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
   const accounts = worker
     ? await openHubSpotAccounts(db, config.hubspot, { log, metrics, ...(options.timeScale ? { timeScale: options.timeScale } : {}) })
     : undefined;
+  // Every type as the mirror keys it (custom names through the portals' schemas); an unknown one is a configuration error.
+  if (accounts) config = { ...config, jobs: await resolveJobTypes(config.jobs, accounts.types) };
   const freshness = freshnessReadiness(db, config.jobs);
   const readiness = async () => {
     const [own, data] = [heartbeat.readiness(), await freshness()];
@@ -63,6 +68,7 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
     services.push(...outboxServices({ db, config, log, metrics }));
     if (config.paragon) services.push(createTriggerSyncService(config, { log, db, metrics }));
     services.push(createLedgerRetention({ db, log, retentionHours: config.ledger.retentionHours }));
+    services.push(createVerifyService({ db, accounts, jobs: config.jobs, config: config.verify, log, metrics }));
     const paths = config.hubspot.journal ? (['webhook', 'journal', 'poll'] as const) : (['webhook', 'poll'] as const);
     const journalGroups = new Set(config.jobs.map((job) => `${job.portalId}/${job.objectType}`));
     collectors.push(outboxCollector(db), pollingCollector(db, config.jobs), ledgerCollector(db, { paths, journalGroups }));
@@ -78,7 +84,7 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
     services.push(createOpsServer({ metrics, log, host: config.metrics.host, port: config.metrics.port, readiness: ready }));
   }
   const receiver = services.find((service) => 'address' in service) as (Service & { address(): string | undefined }) | undefined;
-  return { services, metrics, accounts, receiverUrl: () => receiver?.address() };
+  return { services, metrics, accounts, receiverUrl: () => receiver?.address(), jobs: config.jobs };
 }
 
 /** `hubsync run`: start the role's services, then wait for SIGTERM/SIGINT and drain. */

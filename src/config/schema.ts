@@ -147,18 +147,28 @@ const journalSchema = z
   })
   .strict();
 
+/** A CRM v3 type name, a singular (`contact`) or a type id (`0-1`); held as the type name (`contacts`). */
+const objectTypeString = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = objectTypeProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .transform(objectTypeName);
+
 const jobSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only'),
     portalId: positiveInt,
     /** A CRM v3 type name, a singular (`contact`) or a type id (`0-1`); held as the type name (`contacts`). */
-    objectType: z
-      .string()
-      .superRefine((value, ctx) => {
-        const problem = objectTypeProblem(value);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .transform(objectTypeName),
+    objectType: objectTypeString,
+    /**
+     * Types whose associations are read with every object this job reads, and swept; default: the
+     * standard pairs among the portal's jobs' types. Resolved (custom names too) at start.
+     */
+    associations: z.array(objectTypeString).optional(),
+    /** Sweep of the job's mirrored objects (re-read, their associations, records gone for good); `off` for none. */
+    associationSweep: z.union([z.literal('off'), cronExpression]).default('30 * * * *'),
     /** A list of property names, or "all". */
     properties: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
     schedule: cronExpression.default('*/2 * * * *'),
@@ -280,6 +290,15 @@ const ledgerSchema = z
   })
   .strict();
 
+const verifySchema = z
+  .object({
+    /** The worker samples HubSpot against the mirror this often (`mirror.drift`); 0: never. */
+    intervalMinutes: nonNegativeInt.default(0),
+    /** Records sampled per job and run. */
+    sample: positiveInt.default(200),
+  })
+  .strict();
+
 const metricsSchema = z
   .object({
     intervalSeconds: numeric(z.number().positive()).default(60),
@@ -339,6 +358,7 @@ export const configSchema = z
     paragon: paragonSchema.optional(),
     outbox: outboxSchema.prefault({}),
     ledger: ledgerSchema.prefault({}),
+    verify: verifySchema.prefault({}),
     metrics: metricsSchema.prefault({}),
     log: logSchema.prefault({}),
   })
@@ -387,3 +407,4 @@ export type JournalConfig = NonNullable<Config['hubspot']['journal']>;
 export type ParagonConfig = NonNullable<Config['paragon']>;
 export type OutboxConfig = Config['outbox'];
 export type MetricsConfig = Config['metrics'];
+export type VerifyConfig = Config['verify'];

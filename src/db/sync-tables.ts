@@ -20,8 +20,19 @@ export interface SyncCursorsTable {
   updated_at: Timestamp;
 }
 
-export type SyncRunKind = 'incremental' | 'backfill' | 'sweep';
+export type SyncRunKind = 'incremental' | 'backfill' | 'sweep' | 'associations';
 export type SyncRunStatus = 'running' | 'ok' | 'failed' | 'aborted';
+
+/** `sync_sweeps`: where a job's association sweep stands (job, portal, object type). */
+export interface SyncSweepsTable {
+  job_name: string;
+  portal_id: number;
+  object_type: string;
+  after_id: string | null;
+  started_at: Timestamp;
+  finished_at: NullableTimestamp;
+  updated_at: Timestamp;
+}
 
 /** `sync_runs`: one row per poll run, with its counts. A public contract. */
 export interface SyncRunsTable {
@@ -71,6 +82,7 @@ export interface SyncRescansTable {
 
 export interface SyncTables {
   sync_cursors: SyncCursorsTable;
+  sync_sweeps: SyncSweepsTable;
   sync_runs: SyncRunsTable;
   job_leases: JobLeasesTable;
   sync_account_pauses: SyncAccountPausesTable;

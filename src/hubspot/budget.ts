@@ -56,7 +56,7 @@ export interface CallStats {
   rateLimited: number;
 }
 
-const PRIORITY: Readonly<Record<Priority, number>> = { hydration: 2, incremental: 1, backfill: 0 };
+const PRIORITY: Readonly<Record<Priority, number>> = { hydration: 2, incremental: 1, backfill: 0, verify: -1 };
 
 interface Lane {
   kind: CallKind;

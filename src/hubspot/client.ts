@@ -14,6 +14,7 @@ import { policyOf, type Pause } from './limits.ts';
 import { retryAfterMs } from '../retry-after.ts';
 import type { HubSpotObject, HubSpotReader, Priority } from './objects.ts';
 import { createObjectTypeResolver, type CustomObjectSchema, type ObjectTypeResolver } from './schemas.ts';
+import { associationObservations, toAssociationPage, type AssociationPage, type AssociationPageInput } from './associations.ts';
 import { describeFailure, type CallOutcome, type CallResult } from './outcome.ts';
 import { createPropertyCatalog, listUrlLength, MAX_LIST_URL_LENGTH, type PropertyCatalog } from './properties.ts';
 
@@ -47,6 +48,11 @@ export interface CallOptions {
   stats?: CallStats;
 }
 
+/** Batch reads may ask for archived records instead of live ones (`?archived=true`). */
+export interface BatchReadOptions extends CallOptions {
+  archived?: boolean;
+}
+
 /** One portal's API: every method waits for the shared budget and retries what may be retried. */
 export interface HubSpotAccount {
   readonly portalId: number;
@@ -60,7 +66,9 @@ export interface HubSpotAccount {
     opts?: CallOptions,
   ): Promise<CallResult<Page>>;
   /** Batch read of up to 100 ids; `all` reads every property the type has (from `properties`). */
-  batchRead(objectType: string, ids: readonly string[], properties: readonly string[] | 'all', priority: Priority, opts?: CallOptions): Promise<CallResult<{ results: HubSpotObject[]; missing: string[] }>>;
+  batchRead(objectType: string, ids: readonly string[], properties: readonly string[] | 'all', priority: Priority, opts?: BatchReadOptions): Promise<CallResult<{ results: HubSpotObject[]; missing: string[] }>>;
+  /** One page of each input object's associations to a type (v4 batch read, up to 100 inputs). */
+  associationPage(fromType: string, toType: string, inputs: readonly AssociationPageInput[], priority: Priority, opts?: CallOptions): Promise<CallResult<AssociationPage>>;
   /** The portal's property names per type, cached. */
   readonly properties: PropertyCatalog;
   /** The portal's custom object types (`GET /crm/v3/schemas`). */
@@ -97,6 +105,9 @@ export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsD
     accounts.set(account.portalId, createAccount(config.baseUrl, account, deps));
   }
   for (const p of deps.restoredPauses ?? []) accounts.get(p.portalId)?.budget.restorePause(p.until.getTime());
+  const types = createObjectTypeResolver({
+    load: async (portalId) => accounts.get(portalId)?.customSchemas() ?? { ok: false, failure: 'client', status: 404, message: `no hubspot.accounts entry for portal ${portalId}`, body: null },
+  });
   const reader: HubSpotReader = {
     async batchRead(portalId, objectType, ids, properties, priority, signal) {
       const account = accounts.get(portalId);
@@ -107,10 +118,21 @@ export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsD
     },
     pausedUntil: (portalId) => accounts.get(portalId)?.budget.pausedUntil(),
     observeProperties: (portalId, objectType, names) => accounts.get(portalId)?.properties.observe(objectType, names),
+    async readAssociations(portalId, objectType, toTypes, ids, priority, signal) {
+      const account = accounts.get(portalId);
+      if (!account) throw new Error(`no hubspot.accounts entry for portal ${portalId}`);
+      const result = await associationObservations(account, objectType, toTypes, ids, priority, 'hydration', () => new Date(), signal ? { signal } : {});
+      if (!result.ok) throw new Error(`association read of ${objectType} failed: ${describeFailure(result)}`);
+      return result.value;
+    },
+    objectType(portalId, nameOrId) {
+      const known = types.known(portalId, nameOrId);
+      if (known === undefined) {
+        types.resolve(portalId, nameOrId).catch((err: unknown) => deps.log.warn({ err, portalId }, 'custom object schemas could not be read'));
+      }
+      return known;
+    },
   };
-  const types = createObjectTypeResolver({
-    load: async (portalId) => accounts.get(portalId)?.customSchemas() ?? { ok: false, failure: 'client', status: 404, message: `no hubspot.accounts entry for portal ${portalId}`, body: null },
-  });
   return {
     get: (portalId) => accounts.get(portalId),
     list: () => [...accounts.values()],
@@ -145,6 +167,7 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
   const objects = client.crm.objects;
   const properties = client.crm.properties.coreApi;
   const schemas = client.crm.schemas.coreApi;
+  const associations = client.crm.associations.v4.batchApi;
 
   const propertyNames = (objectType: string, opts: CallOptions = {}) =>
     budget.run('api', 'backfill', () => attempt(async () => {
@@ -166,9 +189,10 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
     if (names.value === undefined) log.warn({ objectType }, 'the properties API lists nothing for this type: reading its default properties only');
     return { ok: true, value: names.value ?? [] };
   };
-  const batchRead = (objectType: string, ids: readonly string[], props: readonly string[], priority: Priority, opts: CallOptions) =>
+  const batchRead = (objectType: string, ids: readonly string[], props: readonly string[], priority: Priority, opts: BatchReadOptions) =>
     budget.run('api', priority, () => attempt(async () => {
-      const r = await objects.batchApi.readWithHttpInfo(objectType, { inputs: ids.map((id) => ({ id })), properties: [...props], propertiesWithHistory: [] });
+      const body = { inputs: ids.map((id) => ({ id })), properties: [...props], propertiesWithHistory: [] };
+      const r = await objects.batchApi.readWithHttpInfo(objectType, body, opts.archived ?? false);
       const errors = ('errors' in r.data ? r.data.errors : undefined) ?? [];
       const missing = errors.flatMap((e) => Object.values(e.context ?? {}).flat().map(String));
       return { value: { results: r.data.results as HubSpotObject[], missing }, headers: r.headers };
@@ -208,6 +232,11 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
       const names = await resolve(objectType, props, opts.signal);
       return names.ok ? batchRead(objectType, ids, names.value, priority, opts) : names;
     },
+    associationPage: (fromType, toType, inputs, priority, opts = {}) =>
+      budget.run('api', priority, () => attempt(async () => {
+        const r = await associations.getPageWithHttpInfo(fromType, toType, { inputs: inputs.map((i) => (i.after ? { id: i.id, after: i.after } : { id: i.id })) });
+        return { value: toAssociationPage(r.data), headers: r.headers };
+      }), opts),
     customSchemas: (opts = {}) =>
       budget.run('api', 'incremental', () => attempt(async () => {
         const r = await schemas.getAllWithHttpInfo();

@@ -58,6 +58,18 @@ export const OBJECT_TYPES: readonly ObjectTypeInfo[] = [
 const BY_ALIAS = new Map<string, ObjectTypeInfo>();
 for (const type of OBJECT_TYPES) for (const alias of [type.id, type.name, type.singular]) BY_ALIAS.set(alias, type);
 
+/**
+ * HubSpot's default association pairs among its own types: a job's associations default to these
+ * among the types its portal's jobs mirror. Custom objects' pairs are listed in the configuration.
+ */
+export const STANDARD_ASSOCIATIONS: Readonly<Record<string, readonly string[]>> = {
+  contacts: ['companies', 'deals', 'tickets'],
+  companies: ['contacts', 'deals', 'tickets'],
+  deals: ['contacts', 'companies', 'tickets', 'line_items'],
+  tickets: ['contacts', 'companies', 'deals'],
+  line_items: ['deals'],
+};
+
 /** A custom object's type id: `2-` and digits. */
 export const CUSTOM_TYPE_ID = /^2-\d+$/;
 

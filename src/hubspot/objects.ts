@@ -1,5 +1,5 @@
 import { storableText } from '../db/storable.ts';
-import type { SnapshotObservation, Via } from '../mirror/observation.ts';
+import type { AssociationReadObservation, SnapshotObservation, Via } from '../mirror/observation.ts';
 import { lastModifiedProperty } from './object-types.ts';
 
 /** A CRM v3 object as the API returns it (search, list, batch read). */
@@ -12,8 +12,8 @@ export interface HubSpotObject {
   archivedAt?: string | Date;
 }
 
-/** Which queue a HubSpot call waits in: fresh webhook hydration first, backfills last. */
-export type Priority = 'hydration' | 'incremental' | 'backfill';
+/** Which queue a HubSpot call waits in: fresh webhook hydration first, backfills after polls, `hubsync verify` last. */
+export type Priority = 'hydration' | 'incremental' | 'backfill' | 'verify';
 
 /** Batch reads through the account's shared rate budget (used by webhook hydration). */
 export interface HubSpotReader {
@@ -31,6 +31,20 @@ export interface HubSpotReader {
   pausedUntil?(portalId: number): number | undefined;
   /** Property names seen in webhook data: one the account's property list lacks makes it re-read. */
   observeProperties?(portalId: number, objectType: string, names: Iterable<string>): void;
+  /** The full association sets of up to 100 ids to each type (v4 batch reads); rejects when a read cannot be had. */
+  readAssociations?(
+    portalId: number,
+    objectType: string,
+    toTypes: readonly string[],
+    ids: readonly string[],
+    priority: Priority,
+    signal?: AbortSignal,
+  ): Promise<AssociationReadObservation[]>;
+  /**
+   * hubsync's key for a type named in a portal (`PROJECT` → `2-3465`) from what is known now;
+   * an unknown name makes the portal's schemas be read again (at most every few minutes).
+   */
+  objectType?(portalId: number, nameOrId: string): string | undefined;
 }
 
 /**

@@ -16,6 +16,7 @@ import type { HubSpotAccount, HubSpotAccounts } from '../hubspot/client.ts';
 import { mirrorProperties } from '../hubspot/objects.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { BackfillRequested, backfillPass, incrementalPass, PassFailed, sweepPass, type PassContext } from './passes.ts';
+import { associationSweepPass } from './association-sweep.ts';
 import { createProgress } from './progress.ts';
 
 export interface PollDeps {
@@ -30,7 +31,8 @@ export interface PollDeps {
   signal?: AbortSignal;
 }
 
-export type RunKind = 'poll' | 'sweep';
+/** `poll`: backfill and incremental; `sweep`: archived records; `associations`: the association sweep. */
+export type RunKind = 'poll' | 'sweep' | 'associations';
 
 export type RunOutcome =
   | { status: 'skipped'; reason: 'leased' | 'no-account' | 'backoff' }
@@ -83,14 +85,14 @@ export async function runJob(deps: PollDeps, job: JobConfig, kind: RunKind): Pro
   }, Math.max(50, ttlMs / 3));
   const runs: { id: number; kind: SyncRunKind; records: number; error: string | null }[] = [];
   try {
-    const abandoned = await abandonRuns(deps.db, job.name, kind === 'sweep' ? ['sweep'] : ['backfill', 'incremental'], new Date(now()));
+    const abandoned = await abandonRuns(deps.db, job.name, kind === 'poll' ? ['backfill', 'incremental'] : [kind], new Date(now()));
     if (abandoned > 0) log.warn({ abandoned }, 'closed runs a stopped worker left open; resuming from the committed cursor');
     const properties = await resolveProperties(job, account, controller.signal);
     const objectType = job.objectType;
     const kinds: SyncRunKind[] = [];
     // A requested re-read (a journal gap): the search starts from its point, and archived records are swept too.
     const rescan = kind === 'poll' ? await pendingRescan(deps.db, job.name) : undefined;
-    if (kind === 'sweep') kinds.push('sweep');
+    if (kind !== 'poll') kinds.push(kind);
     else {
       const cursor = await getCursor(deps.db, { jobName: job.name, portalId: job.portalId, objectType });
       if (!cursor || cursor.mode === 'backfill') kinds.push('backfill');
@@ -146,6 +148,7 @@ async function runPass(
   try {
     if (kind === 'backfill') await backfillPass(ctx);
     else if (kind === 'incremental') await incrementalPass(ctx);
+    else if (kind === 'associations') await associationSweepPass(ctx);
     else await sweepPass(ctx);
   } catch (err) {
     status = signal.aborted || err instanceof BackfillRequested ? 'aborted' : 'failed';

@@ -12,10 +12,11 @@ import type { Database } from '../db/schema.ts';
 import { HubsyncError } from '../errors.ts';
 import type { CallStats } from '../hubspot/budget.ts';
 import type { HubSpotAccount, Page } from '../hubspot/client.ts';
-import { snapshotFromObject, toEpochMs, type HubSpotObject } from '../hubspot/objects.ts';
+import { associationObservations } from '../hubspot/associations.ts';
+import { snapshotFromObject, toEpochMs, type HubSpotObject, type Priority } from '../hubspot/objects.ts';
 import { describeFailure, type CallResult } from '../hubspot/outcome.ts';
 import { applyObservations } from '../mirror/apply.ts';
-import type { LifecycleObservation } from '../mirror/observation.ts';
+import type { Observation } from '../mirror/observation.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { pipelined } from './pipeline.ts';
 import type { Progress } from './progress.ts';
@@ -63,12 +64,12 @@ async function save(db: Parameters<typeof saveCursor>[0], cursor: Parameters<typ
 
 const LIST_LIMIT = 100;
 
-function unwrap<T>(result: CallResult<T>, what: string): T {
+export function unwrap<T>(result: CallResult<T>, what: string): T {
   if (result.ok) return result.value;
   throw new PassFailed(`${what}: ${describeFailure(result)}`);
 }
 
-function keyOf(ctx: PassContext): { jobName: string; portalId: number; objectType: string } {
+export function keyOf(ctx: PassContext): { jobName: string; portalId: number; objectType: string } {
   return { jobName: ctx.job.name, portalId: ctx.job.portalId, objectType: ctx.job.objectType };
 }
 
@@ -85,7 +86,7 @@ export function analyzeLevel(records: number): number {
   return records < ANALYZE_FROM ? -1 : Math.floor(Math.log2(records / ANALYZE_FROM));
 }
 
-async function committed(ctx: PassContext, pages: number, records: number): Promise<void> {
+export async function committed(ctx: PassContext, pages: number, records: number): Promise<void> {
   const before = ctx.counts.records;
   ctx.counts.pages += pages;
   ctx.counts.records += records;
@@ -118,16 +119,17 @@ export async function backfillPass(ctx: PassContext): Promise<void> {
     const opts = { signal: ctx.signal, stats: ctx.stats };
     const page = unwrap(await ctx.account.listPage(objectType, { limit: LIST_LIMIT, ...(after ? { after } : {}), ...(ctx.properties ? { properties: ctx.properties } : {}) }, 'backfill', opts), 'list');
     after = page.after;
-    return { page, last: page.after === undefined };
+    return { page: { ...page, edges: await edgesOf(ctx, page.results, 'backfill') }, last: page.after === undefined };
   };
-  await pipelined(fetchNext, async (pages: Page[]) => {
+  await pipelined(fetchNext, async (pages: (Page & { edges: Observation[] })[]) => {
     const seenAt = new Date(ctx.now());
-    const observations = pages.flatMap((page) => page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt)));
+    const observations = pages.flatMap((page) => page.results.map((o): Observation => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt)));
+    observations.push(...pages.flatMap((page) => page.edges));
     await ctx.db.transaction().execute(async (trx) => {
       if (observations.length > 0) await applyObservations(trx, observations, { now: seenAt });
       await save(trx, { ...base, backfillAfter: pages.at(-1)?.after ?? null }, seenAt, reset);
     });
-    await committed(ctx, pages.length, observations.length);
+    await committed(ctx, pages.length, countObjects(pages));
     ctx.progress?.update(ctx.counts.records, undefined);
     await ctx.onPage?.();
   });
@@ -167,11 +169,12 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     }
     const step = advance(objectType, position, query, page.results);
     position = step.position;
-    return { page: { results: page.results, position: step.position }, last: step.done };
+    return { page: { results: page.results, position: step.position, edges: await edgesOf(ctx, page.results, 'incremental') }, last: step.done };
   };
-  await pipelined(fetchNext, async (pages: { results: HubSpotObject[]; position: SearchPosition }[]) => {
+  await pipelined(fetchNext, async (pages: { results: HubSpotObject[]; position: SearchPosition; edges: Observation[] }[]) => {
     const seenAt = new Date(ctx.now());
-    const observations = pages.flatMap((page) => page.results.map((o) => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt)));
+    const observations = pages.flatMap((page) => page.results.map((o): Observation => snapshotFromObject(key.portalId, objectType, o, 'poll', seenAt)));
+    observations.push(...pages.flatMap((page) => page.edges));
     const reached = pages.at(-1)!.position;
     const next = stored && comparePositions(stored, reached) > 0 ? stored : reached;
     if (!storedAtStart || comparePositions(reached, storedAtStart) >= 0) rescanFrom = anchor;
@@ -183,13 +186,29 @@ export async function incrementalPass(ctx: PassContext): Promise<void> {
     ctx.metrics?.observe('polling.page_write_ms', ctx.now() - t0, { job: ctx.job.name });
     stored = next;
     ctx.metrics?.gauge('polling.cursor_lag_seconds', Math.max(0, (seenAt.getTime() - next.ts) / 1000), { job: ctx.job.name });
-    await committed(ctx, pages.length, observations.length);
+    await committed(ctx, pages.length, countObjects(pages));
     ctx.counts.total = totalBase ?? null;
     ctx.progress?.update(ctx.counts.records, totalBase);
     await ctx.onPage?.();
   });
   const final = stored ?? { ts: runStart - ctx.job.lookbackSeconds * 1000, id: null, complete: false };
   await save(ctx.db, incrementalCursor(key, final, anchor), new Date(ctx.now()), cursor?.resetRequestedAt ?? null);
+}
+
+/**
+ * The full association sets of the objects a page read, for each of the job's associated types
+ * (v4 batch reads, 100 ids a call, at the pass's priority): fetched with the page, applied with it.
+ */
+async function edgesOf(ctx: PassContext, objects: readonly HubSpotObject[], priority: Priority): Promise<Observation[]> {
+  const toTypes = ctx.job.associations ?? [];
+  if (toTypes.length === 0 || objects.length === 0) return [];
+  const ids = objects.map((o) => String(o.id));
+  const read = await associationObservations(ctx.account, ctx.job.objectType, toTypes, ids, priority, 'poll', () => new Date(ctx.now()), { signal: ctx.signal, stats: ctx.stats });
+  return unwrap(read, 'association read');
+}
+
+function countObjects(pages: readonly { results: readonly unknown[] }[]): number {
+  return pages.reduce((n, page) => n + page.results.length, 0);
 }
 
 function incrementalCursor(key: { jobName: string; portalId: number; objectType: string }, p: SearchPosition, rescanFrom: number | null): Omit<SyncCursor, 'updatedAt' | 'resetRequestedAt'> {
@@ -199,22 +218,29 @@ function incrementalCursor(key: { jobName: string; portalId: number; objectType:
   };
 }
 
-/** Lists archived records and records each as a tombstone at its `archivedAt`. */
+/**
+ * Lists archived records and records each as a tombstone at its `archivedAt`, with the ids merged
+ * into it (`hs_merged_object_ids`): a merge's survivor deleted since is the only record that tells.
+ */
 export async function sweepPass(ctx: PassContext): Promise<void> {
   const key = keyOf(ctx);
   let after: string | undefined;
   const fetchNext = async () => {
-    const page = unwrap(await ctx.account.listPage(key.objectType, { limit: LIST_LIMIT, archived: true, ...(after ? { after } : {}), properties: [] }, 'backfill', { signal: ctx.signal, stats: ctx.stats }), 'archived list');
+    const page = unwrap(await ctx.account.listPage(key.objectType, { limit: LIST_LIMIT, archived: true, ...(after ? { after } : {}), properties: ['hs_merged_object_ids'] }, 'backfill', { signal: ctx.signal, stats: ctx.stats }), 'archived list');
     after = page.after;
     return { page, last: page.after === undefined };
   };
   await pipelined(fetchNext, async (pages: Page[]) => {
     const seenAt = new Date(ctx.now());
-    const tombstones: LifecycleObservation[] = [];
+    const tombstones: Observation[] = [];
     for (const o of pages.flatMap((page) => page.results)) {
       const archivedAt = toEpochMs(o.archivedAt);
       if (!Number.isFinite(archivedAt)) continue;
-      tombstones.push({ kind: 'deleted', ref: { portalId: key.portalId, objectType: key.objectType, objectId: String(o.id) }, version: archivedAt, via: 'poll', seenAt });
+      const ref = { portalId: key.portalId, objectType: key.objectType, objectId: String(o.id) };
+      const mergedIds = o.properties.hs_merged_object_ids?.split(';').filter(Boolean) ?? [];
+      const version = toEpochMs(o.updatedAt);
+      if (mergedIds.length > 0 && Number.isFinite(version)) tombstones.push({ kind: 'snapshot', ref, version, via: 'poll', seenAt, properties: {}, mergedIds, archivedAt });
+      else tombstones.push({ kind: 'deleted', ref, version: archivedAt, via: 'poll', seenAt });
     }
     if (tombstones.length > 0) await ctx.db.transaction().execute((trx) => applyObservations(trx, tombstones, { now: seenAt }));
     await committed(ctx, pages.length, tombstones.length);

@@ -137,6 +137,10 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
         if (job.archivedSweep) {
           tasks.push({ job: job.name, kind: 'sweep', task: cron.schedule(job.archivedSweep, () => void trigger(job.name, 'sweep'), { name: `sweep:${job.name}` }) });
         }
+        if (job.associationSweep !== 'off') {
+          const sweep = job.associationSweep;
+          tasks.push({ job: job.name, kind: 'associations', task: cron.schedule(sweep, () => void trigger(job.name, 'associations'), { name: `associations:${job.name}` }) });
+        }
       }
       if (options.runAtStart !== false) for (const job of options.jobs) void trigger(job.name, 'poll');
       log.info({ jobs: options.jobs.map((j) => j.name), worker }, 'polling scheduled');

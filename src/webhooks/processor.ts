@@ -23,7 +23,7 @@ import {
 } from './inbox-store.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
-import { objectKey, type ObjectRef, type Observation, type SnapshotObservation, type Via } from '../mirror/observation.ts';
+import { objectKey, type AssociationReadObservation, type ObjectRef, type Observation, type SnapshotObservation, type Via } from '../mirror/observation.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { hydrationReads, planEvent, type EventPlan } from './plan.ts';
 
@@ -36,6 +36,8 @@ export interface ProcessorDeps {
   reader?: HubSpotReader;
   /** Properties to hydrate for a portal and type (a sync job's list), default all. */
   properties?: (portalId: number, objectType: string) => readonly string[] | 'all';
+  /** Types whose associations are read with each hydrated record of a portal and type (a sync job's `associations`), default none. */
+  associations?: (portalId: number, objectType: string) => readonly string[];
   now?: () => Date;
   random?: () => number;
   /** Stops waiting for hydration reads (the service stopping). */
@@ -128,7 +130,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   if (result.deferred > 0) log.info({ deferred: result.deferred }, 'webhook events needing a HubSpot read wait for the account pause to end');
 
   // Reads get part of the lease: past it the events wait for a retry rather than outlive their claim.
-  const { snapshots, errors } = await hydrate(deps, needy.flatMap((plan) => plan.hydrate), readDeadline(config.leaseSeconds, deps.signal));
+  const { snapshots, errors, edges } = await hydrate(deps, needy.flatMap((plan) => plan.hydrate), readDeadline(config.leaseSeconds, deps.signal));
   result.hydrated = snapshots.size;
   const ready: Plan[] = [];
   for (const plan of needy) {
@@ -136,7 +138,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
     if (error !== undefined) fail(plan.id, `hydration failed: ${error}`, false);
     else ready.push(plan);
   }
-  applied.push(...(await applyWithFallback(deps, ready, snapshots, fail, now, false)));
+  applied.push(...(await applyWithFallback(deps, ready, snapshots, fail, now, false, edges)));
   result.processed = applied.length;
 
   await markWebhookEventsFailed(db, failures, now());
@@ -176,8 +178,9 @@ async function claimLeased(
 function planAll(rows: readonly WebhookEventRow[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: { id: number; error: string; retry?: boolean }[] } {
   const plans: Plan[] = [];
   const unplannable: { id: number; error: string; retry?: boolean }[] = [];
+  const types = reader?.objectType ? (portalId: number, name: string) => reader.objectType!(portalId, name) : undefined;
   for (const row of rows) {
-    const plan = planEvent(row);
+    const plan = planEvent(row, types);
     if (plan.ok) plans.push(plan);
     else unplannable.push(plan);
   }
@@ -247,10 +250,11 @@ async function applyWithFallback(
   fail: Fail,
   now: () => Date,
   countAttempt: boolean,
+  edges: readonly AssociationReadObservation[] = [],
 ): Promise<number[]> {
   if (plans.length === 0) return [];
   try {
-    await deps.db.transaction().execute((trx) => applyPlans(trx, plans, credited(plans, snapshots), now(), countAttempt));
+    await deps.db.transaction().execute((trx) => applyPlans(trx, plans, [...credited(plans, snapshots), ...edges], now(), countAttempt));
     return plans.map((plan) => plan.id);
   } catch (err) {
     if (isConnectionError(err)) throw err;
@@ -259,7 +263,8 @@ async function applyWithFallback(
     for (const plan of plans) {
       try {
         const own = new Map(plan.hydrate.flatMap((ref) => (snapshots.has(objectKey(ref)) ? [[objectKey(ref), snapshots.get(objectKey(ref))!] as const] : [])));
-        await deps.db.transaction().execute((trx) => applyPlans(trx, [plan], credited([plan], own), now(), countAttempt));
+        const ownEdges = edges.filter((e) => own.has(objectKey(e.ref)));
+        await deps.db.transaction().execute((trx) => applyPlans(trx, [plan], [...credited([plan], own), ...ownEdges], now(), countAttempt));
         ok.push(plan.id);
       } catch (eventErr) {
         fail(plan.id, `apply failed: ${(eventErr as Error).message ?? String(eventErr)}`, false);
@@ -289,7 +294,7 @@ function credited(plans: readonly Plan[], snapshots: ReadonlyMap<string, Snapsho
 }
 
 /** Applies plans and marks their events processed, in the caller's transaction. */
-async function applyPlans(trx: Transaction<Database>, plans: readonly Plan[], snapshots: readonly SnapshotObservation[], at: Date, countAttempt: boolean): Promise<void> {
+async function applyPlans(trx: Transaction<Database>, plans: readonly Plan[], snapshots: readonly Observation[], at: Date, countAttempt: boolean): Promise<void> {
   if (plans.length === 0) return;
   const observations: Observation[] = [...plans.flatMap((plan) => plan.observations), ...snapshots];
   const { erased } = await applyObservations(trx, observations, { now: at });
@@ -305,7 +310,8 @@ async function applyPlans(trx: Transaction<Database>, plans: readonly Plan[], sn
 async function hydrate(deps: ProcessorDeps, refs: readonly { portalId: number; objectType: string; objectId: string }[], signal: AbortSignal) {
   const snapshots = new Map<string, SnapshotObservation>();
   const errors = new Map<string, string>();
-  if (refs.length === 0 || !deps.reader) return { snapshots, errors };
+  const edges: AssociationReadObservation[] = [];
+  if (refs.length === 0 || !deps.reader) return { snapshots, errors, edges };
   const reader = deps.reader;
   const now = deps.now ?? (() => new Date());
   await Promise.all(
@@ -319,6 +325,7 @@ async function hydrate(deps: ProcessorDeps, refs: readonly { portalId: number; o
           if (!Number.isFinite(snapshot.version)) continue;
           snapshots.set(objectKey(snapshot.ref), snapshot);
         }
+        edges.push(...(await hydrateAssociations(deps, read.portalId, read.objectType, results.map((o) => String(o.id)), signal)));
       } catch (err) {
         const message = (err as Error).message ?? String(err);
         deps.log.warn({ err, portalId: read.portalId, objectType: read.objectType, ids: read.ids.length }, 'webhook hydration read failed');
@@ -326,5 +333,20 @@ async function hydrate(deps: ProcessorDeps, refs: readonly { portalId: number; o
       }
     }),
   );
-  return { snapshots, errors };
+  return { snapshots, errors, edges };
+}
+
+/**
+ * The full association sets of hydrated records (the job's associated types), applied with them.
+ * A failed read leaves the records' edges to the next poll or sweep rather than hold the events.
+ */
+async function hydrateAssociations(deps: ProcessorDeps, portalId: number, objectType: string, ids: readonly string[], signal: AbortSignal): Promise<AssociationReadObservation[]> {
+  const toTypes = deps.associations?.(portalId, objectType) ?? [];
+  if (toTypes.length === 0 || ids.length === 0 || !deps.reader?.readAssociations) return [];
+  try {
+    return await deps.reader.readAssociations(portalId, objectType, toTypes, ids, 'hydration', signal);
+  } catch (err) {
+    deps.log.warn({ err, portalId, objectType, ids: ids.length }, 'association read for hydrated records failed: left to polling');
+    return [];
+  }
 }

@@ -256,6 +256,7 @@ export function webhookServices(deps: WebhookServicesDeps, role: 'web' | 'worker
         ...(deps.reader ? { reader: deps.reader } : {}),
         ...(deps.listen ? { listen: deps.listen } : {}),
         properties: jobProperties(config),
+        associations: (portalId, objectType) => config.jobs.find((j) => j.portalId === portalId && j.objectType === objectType)?.associations ?? [],
         intervalMs: config.webhooks.processIntervalMs,
         retentionHours: config.webhooks.retentionHours,
       }),

@@ -99,6 +99,12 @@ export class ChangeStream {
     const opts: MutationOptions = { at, source };
     const seq = ++this.#seq;
     const pickActive = (): StoredObject => rng.pick(active);
+    // Merges and privacy deletions pick records with associations half the time: what they do to
+    // edges (moved to the survivor, removed) is what a mirror most easily gets wrong.
+    const pickLinked = (): StoredObject => {
+      const linked = active.filter((o) => store.associationsOf(portalId, type, o.id).length > 0);
+      return linked.length > 0 && rng.next() < 0.5 ? rng.pick(linked) : pickActive();
+    };
     switch (kind) {
       case 'create': {
         const properties = propertiesFor(type, rng, true);
@@ -122,12 +128,12 @@ export class ChangeStream {
         return { seq, kind, objectType: type.name, objectId: obj.id, at };
       }
       case 'privacyDelete': {
-        const obj = pickActive();
+        const obj = pickLinked();
         store.privacyDelete(portalId, type, obj.id, opts);
         return { seq, kind, objectType: type.name, objectId: obj.id, at };
       }
       case 'merge': {
-        const a = pickActive();
+        const a = pickLinked();
         const others = active.filter((o) => o.id !== a.id);
         const b = rng.pick(others);
         const r = store.merge(portalId, type, a.id, b.id, opts);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { associationLabel, associationLabelWords } from '../../../src/hubspot/object-types.ts';
 import { createObjectTypeResolver, matchObjectType, type CustomObjectSchema } from '../../../src/hubspot/schemas.ts';
+import { configSchema } from '../../../src/config/schema.ts';
+import { resolveJobTypes } from '../../../src/polling/job-types.ts';
 
 const PROJECTS: CustomObjectSchema = { objectTypeId: '2-3465', name: 'projects', fullyQualifiedName: 'p62515_projects', singular: 'Project', plural: 'Projects' };
 const CARS: CustomObjectSchema = { objectTypeId: '2-77', name: 'cars', fullyQualifiedName: 'p62515_cars', singular: 'Used Car', plural: 'Used Cars' };
@@ -52,5 +54,29 @@ describe('object type identity', () => {
     expect(await resolver.resolve(1, 'p_cars')).toMatchObject({ ok: false, status: 403 });
     // HubSpot's own names stand without the schemas.
     expect(await resolver.resolve(1, 'deals')).toEqual({ ok: true, value: 'deals' });
+  });
+});
+
+describe('jobs resolved at start', () => {
+  const resolver = createObjectTypeResolver({ load: async () => ({ ok: true, value: [PROJECTS] }) });
+  const job = (name: string, objectType: string, associations?: string[]) => ({
+    ...configSchema.parse({ hubspot: { accounts: [{ portalId: 1, accessToken: 'pat-x' }] }, jobs: [{ name, portalId: 1, objectType }] }).jobs[0]!,
+    ...(associations ? { associations } : {}),
+  });
+
+  it('key every type as the mirror does, and default associations to the standard pairs among the portal\'s jobs', async () => {
+    const jobs = await resolveJobTypes([job('c', 'contact'), job('co', 'companies'), job('d', 'deals', ['CONTACT', 'p_projects']), job('p', 'p_projects', ['companies'])], resolver);
+    expect(jobs.map((j) => [j.objectType, j.associations])).toEqual([
+      ['contacts', ['companies', 'deals']],
+      ['companies', ['contacts', 'deals']],
+      ['deals', ['contacts', '2-3465']],
+      ['2-3465', ['companies']],
+    ]);
+  });
+
+  it('refuse a type the portal does not have, listing every one', async () => {
+    await expect(resolveJobTypes([job('x', 'p_cars'), job('c', 'contacts', ['p_boats'])], resolver)).rejects.toThrow(
+      /jobs\[0\]\.objectType: portal 1 has no object type "p_cars"[\s\S]*jobs\[1\]\.associations\[0\]: portal 1 has no object type "p_boats"/,
+    );
   });
 });
