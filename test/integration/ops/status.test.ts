@@ -29,7 +29,7 @@ function keys(value: unknown): string[] {
 
 describe('hubsync status', () => {
   it('shows each running process from its heartbeat, and forgets it when it stops', async () => {
-    const heartbeat = createHeartbeatService({ db: testDb.db, log: captureLogger().log, id: 'host-a:4242:abcd', role: 'worker', version: '9.9.9', intervalMs: 50 });
+    const heartbeat = createHeartbeatService({ db: testDb.db, log: captureLogger().log, id: 'host-a:4242:abcd', role: 'worker', version: '9.9.9', intervalMs: 1_000 });
     await heartbeat.start();
     try {
       const status = await waitFor(async () => {
