@@ -44,9 +44,10 @@ export interface ProcessorDeps {
   signal?: AbortSignal;
   /**
    * Lease every event of the batch before applying it (counting the attempt), as the fallback
-   * does. The service does this for its first claim after a start: if the process died in the
-   * middle of a batch (a poison event that kills it, say), those events are the oldest pending
-   * ones, and the attempts they use up are counted until `maxAttempts` parks them.
+   * does. The service does this for its first claim after a start and after a batch that threw:
+   * if the process died in the middle of a batch (a poison event that kills it, say), or a batch
+   * keeps failing with the database's own errors (a statement timeout), those events are the
+   * oldest pending ones, and the attempts they use up are counted until `maxAttempts` parks them.
    */
   leaseAll?: boolean;
 }

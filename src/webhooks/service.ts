@@ -176,20 +176,24 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   // Stopping aborts the control's signal: a batch waiting on HubSpot reads gives up waiting (its
   // events are retried) and the wait between batches ends.
   const failures = failureBackoff({ log, what: 'webhook processing', baseMs: deps.intervalMs, maxMs: MAX_BACKOFF_MS });
-  // Until a batch has claimed something, claims lease (see ProcessorDeps.leaseAll).
-  let claimedSinceStart = false;
+  // Claims lease (see ProcessorDeps.leaseAll) until a batch has claimed something after a start or
+  // after a batch that threw: a claim applied in its own transaction counts its attempt only if it
+  // commits, so a batch that keeps failing the same way (a statement timeout, the connection cut
+  // mid-transaction) would otherwise be retried for ever without using up maxAttempts.
+  let leaseNext = true;
   const lifecycle = loopLifecycle(async (control) => {
     while (!control.stopping) {
       let full = false;
       let wait = deps.intervalMs;
       const batch = ++batchesStarted;
       try {
-        const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: !claimedSinceStart });
-        if (result.claimed > 0) claimedSinceStart = true;
+        const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: leaseNext });
+        if (result.claimed > 0) leaseNext = false;
         failures.succeeded();
         full = result.claimed >= deps.config.processBatchSize;
         if (!full) resolveIdle(batch);
       } catch (err) {
+        leaseNext = true;
         wait = failures.failed(err);
       }
       if (full || control.stopping) continue;

@@ -348,6 +348,33 @@ describe('service', () => {
     ]);
   });
 
+  it('after a batch that threw, claims lease again, so a batch that keeps failing with a database error uses up its attempts', async () => {
+    // The mirror write of one object times out every time (as a statement over statement_timeout would).
+    await sql`create function cancel_object_7202() returns trigger language plpgsql as $$
+      begin if new.object_id = '7202' then raise exception 'canceling statement due to statement timeout' using errcode = 'query_canceled'; end if; return new; end $$`.execute(testDb.db);
+    await sql`create trigger cancel_7202 before insert or update on hubspot_objects for each row execute function cancel_object_7202()`.execute(testDb.db);
+    const service = createProcessorService({ ...deps(), intervalMs: 5, statusIntervalMs: 0 });
+    try {
+      await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 7201 })]);
+      await service.start();
+      // The first claim after the start succeeds: later claims apply in one transaction.
+      await service.idle();
+      await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 7202 })]);
+      const leaseMs = testConfig().webhooks.leaseSeconds * 1000;
+      // Each failure is followed by a leased claim (an attempt), due again once its lease has passed.
+      const parked = await waitFor(async () => {
+        clock = new Date(clock.getTime() + leaseMs);
+        const row = await testDb.db.selectFrom('webhook_events').select(['attempts', 'failed_at', 'error']).where('object_id', '=', '7202').executeTakeFirstOrThrow();
+        return row.failed_at !== null && row;
+      });
+      expect(parked).toMatchObject({ attempts: 3, error: expect.stringMatching(/abandoned/) });
+    } finally {
+      await service.stop();
+      await sql`drop trigger cancel_7202 on hubspot_objects`.execute(testDb.db);
+      await sql`drop function cancel_object_7202()`.execute(testDb.db);
+    }
+  });
+
   it('runs batches until idle, prunes old processed events, and stops cleanly', async () => {
     const { reader } = fakeReader({});
     const now = new Date();
