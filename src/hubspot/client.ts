@@ -224,7 +224,8 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
       // Too many names for a query string: list the page's ids, then read them with the names in a POST body.
       const listed = await getPage(objectType, { ...page, properties: undefined }, priority, opts);
       if (!listed.ok || listed.value.results.length === 0) return listed;
-      const read = await batchRead(objectType, listed.value.results.map((o) => o.id), page.properties, priority, opts);
+      // An archived page's records read as archived (a live batch read reports them missing).
+      const read = await batchRead(objectType, listed.value.results.map((o) => o.id), page.properties, priority, { ...opts, archived: page.archived ?? false });
       // A record deleted between the two calls is simply absent: sweeps and webhooks record its deletion.
       return read.ok ? { ok: true, value: { results: read.value.results, after: listed.value.after } } : read;
     },

@@ -77,6 +77,15 @@ describe('properties: all on a portal with 600+ contact properties', () => {
     expect(requests.filter((r) => r.url.includes('/batch/read')).length).toBe(requests.filter((r) => r.method === 'GET' && r.url.includes('/crm/v3/objects/contacts?')).length);
   });
 
+  it('reads an archived list page too long for a URL by id as archived records', async () => {
+    const [id] = sandbox.hubspot.seed({ objectType: 'contacts', count: 1, allProperties: true });
+    sandbox.hubspot.archive('contacts', id!);
+    const names = sandbox.hubspot.propertyNames('contacts');
+    const page = await p.accounts.get(PORTAL)!.listPage('contacts', { limit: 100, archived: true, properties: names }, 'backfill');
+    expect(page.ok && page.value.results.map((o) => [o.id, o.archived])).toEqual([[id, true]]);
+    expect(requests.filter((r) => r.status === 414)).toEqual([]);
+  });
+
   it('hydrates webhook creations with every property', async () => {
     const [id] = sandbox.hubspot.seed({ objectType: 'contacts', count: 1, allProperties: true });
     const event = { eventId: 7001, subscriptionId: 1, portalId: PORTAL, occurredAt: Date.now(), subscriptionType: 'contact.creation', attemptNumber: 0, objectId: Number(id) };
