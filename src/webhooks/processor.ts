@@ -98,7 +98,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   const claim = { now: claimedAt, limit: config.processBatchSize, maxAttempts: config.maxAttempts };
   const readDeadlineAt = claimedAt.getTime() + readDeadlineMs(config.leaseSeconds);
 
-  let outcome: { applied: number[]; needy: Plan[] } | undefined;
+  let outcome: { applied: number[]; needy: Plan[]; later: Unplannable[] } | undefined;
   if (!deps.leaseAll) {
     try {
       outcome = await db.transaction().execute(async (trx) => {
@@ -107,17 +107,21 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
         // Counted as the lease would have: this claim is an attempt.
         for (const row of rows) attempts.set(row.id, row.attempts + 1);
         const { plans, unplannable } = planAll(rows, deps.reader);
-        await markWebhookEventsFailed(trx, unplannable.map((u) => ({ ...u, retryAt: null })), now());
-        result.failed = unplannable.length;
-        if (unplannable.length > 0) log.warn({ failed: unplannable.length, first: unplannable[0]?.error }, 'webhook events cannot be processed');
+        // Events that cannot be planned yet (a custom type the portal's schemas have not named yet)
+        // are leased like those waiting on a read, so the retry counts its attempt; the rest fail for good.
+        const permanent = unplannable.filter((u) => !u.retry);
+        await markWebhookEventsFailed(trx, permanent.map((u) => ({ ...u, retryAt: null })), now());
+        result.failed = permanent.length;
+        if (permanent.length > 0) log.warn({ failed: permanent.length, first: permanent[0]?.error }, 'webhook events cannot be processed');
+        const later = unplannable.filter((u) => u.retry);
         const direct = plans.filter((plan) => plan.hydrate.length === 0);
         // Events that carry all they say are applied first: a read waiting on the rate budget (paused
         // by a 429 or the daily limit) must not hold back property changes and deletions.
         await applyPlans(trx, direct, [], now(), true);
         const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, readDeadlineAt);
         result.deferred = await deferAll(trx, split.deferred, false);
-        await leaseWebhookEvents(trx, split.needy.map((plan) => plan.id), leaseUntil);
-        return { applied: direct.map((plan) => plan.id), needy: split.needy };
+        await leaseWebhookEvents(trx, [...split.needy.map((plan) => plan.id), ...later.map((u) => u.id)], leaseUntil);
+        return { applied: direct.map((plan) => plan.id), needy: split.needy, later };
       });
     } catch (err) {
       if (isConnectionError(err)) throw err;
@@ -127,7 +131,8 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
     }
   }
   outcome ??= await claimLeased(deps, { ...claim, leaseUntil, readDeadlineAt }, result, attempts, fail);
-  const { applied, needy } = outcome;
+  const { applied, needy, later } = outcome;
+  for (const u of later) fail(u.id, u.error, false);
   if (result.deferred > 0) log.info({ deferred: result.deferred }, 'webhook events needing a HubSpot read wait for the account pause to end');
 
   // Reads get part of the lease: past it the events wait for a retry rather than outlive their claim.
@@ -162,23 +167,26 @@ async function claimLeased(
   result: BatchResult,
   attempts: Map<number, number>,
   fail: Fail,
-): Promise<{ applied: number[]; needy: Plan[] }> {
+): Promise<{ applied: number[]; needy: Plan[]; later: Unplannable[] }> {
   const now = deps.now ?? (() => new Date());
   const rows = await claimWebhookEvents(deps.db, claim);
   result.claimed = rows.length;
   attempts.clear();
   for (const row of rows) attempts.set(row.id, row.attempts);
   const { plans, unplannable } = planAll(rows, deps.reader);
-  for (const u of unplannable) fail(u.id, u.error, !u.retry);
+  for (const u of unplannable.filter((x) => !x.retry)) fail(u.id, u.error, true);
   const applied = await applyWithFallback(deps, plans.filter((plan) => plan.hydrate.length === 0), new Map(), fail, now, false);
   const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, claim.readDeadlineAt);
   result.deferred = await deferAll(deps.db, split.deferred, true);
-  return { applied, needy: split.needy };
+  return { applied, needy: split.needy, later: unplannable.filter((u) => u.retry) };
 }
 
-function planAll(rows: readonly WebhookEventRow[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: { id: number; error: string; retry?: boolean }[] } {
+/** An event that cannot become observations; with `retry`, not yet (see `EventPlan`). */
+type Unplannable = Extract<EventPlan, { ok: false }>;
+
+function planAll(rows: readonly WebhookEventRow[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: Unplannable[] } {
   const plans: Plan[] = [];
-  const unplannable: { id: number; error: string; retry?: boolean }[] = [];
+  const unplannable: Unplannable[] = [];
   const types = reader?.objectType ? (portalId: number, name: string) => reader.objectType!(portalId, name) : undefined;
   for (const row of rows) {
     const plan = planEvent(row, types);

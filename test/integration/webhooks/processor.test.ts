@@ -251,6 +251,24 @@ describe('processing', () => {
     ]);
   });
 
+  it("an association to a custom type the portal's schemas have not named yet is retried, not given up", async () => {
+    // The first lookup starts reading the portal's schemas and knows nothing yet; later ones know the type.
+    let lookups = 0;
+    const reader: HubSpotReader = {
+      batchRead: async (_portal, _type, ids) => ({ results: [], missing: [...ids] }),
+      objectType: (_portal, name) => (lookups++ === 0 ? undefined : name === 'PROJECT' ? '2-3465' : undefined),
+    };
+    await store([hubspotEvent({ subscriptionType: 'company.associationChange', objectId: 81, fromObjectId: 81, toObjectId: 91, associationType: 'COMPANY_TO_PROJECT', propertyName: undefined, propertyValue: undefined })]);
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ claimed: 1, processed: 0, retrying: 1, failed: 0 });
+    const waiting = await testDb.db.selectFrom('webhook_events').select(['attempts', 'failed_at', 'error', 'next_attempt_at']).executeTakeFirstOrThrow();
+    expect(waiting).toMatchObject({ attempts: 1, failed_at: null, error: expect.stringContaining('unknown in portal') });
+    expect(waiting.next_attempt_at.getTime() - clock.getTime()).toBe(1000);
+    clock = new Date(clock.getTime() + 1000);
+    expect(await processWebhookBatch(deps(reader))).toMatchObject({ claimed: 1, processed: 1 });
+    const edge = await testDb.db.selectFrom('hubspot_associations').select(['from_object_type', 'to_object_type', 'to_object_id', 'removed']).where('from_object_id', '=', '81').executeTakeFirstOrThrow();
+    expect(edge).toEqual({ from_object_type: 'companies', to_object_type: '2-3465', to_object_id: '91', removed: false });
+  });
+
   it('a batch whose transaction fails is claimed again with a lease and applied event by event', async () => {
     // A mirror write that fails for one object only (as a constraint or a bad value would).
     await sql`create function refuse_object_13() returns trigger language plpgsql as $$
