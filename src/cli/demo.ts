@@ -74,8 +74,10 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     const config = sandbox.config;
     const daemon = await buildDaemon(config, handle, log, 'all');
     // The journal's subscriptions first, so it sees the change stream from its start, as webhooks do.
+    // With the jobs as the daemon runs them: a custom object named in the file is its type id here.
     const journal = config.hubspot.journal!;
-    await syncSubscriptions({ db: handle.db, api: journalApi(config, journal, journalTokens(config, journal)), log, config: { jobs: config.jobs, journal } });
+    const resolved = { ...config, jobs: daemon.jobs };
+    await syncSubscriptions({ db: handle.db, api: journalApi(resolved, journal, journalTokens(resolved, journal)), log, config: { jobs: daemon.jobs, journal } });
     stopAll = await startAll(daemon.services, log);
     sandbox.connect(daemon.receiverUrl()!.replace('//0.0.0.0:', '//127.0.0.1:'));
     const polling = daemon.services.find((service) => service.name === 'polling') as PollingService;
@@ -132,7 +134,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     const report = await checkConvergence(handle.db, sandbox.sandbox.hubspot.truth(), daemon.jobs);
     out.write(`\n${formatConvergence(report)}\n`);
     out.write(`App Events: ${enqueued()} enqueued from ${appWrites} writes to the sample app table ${DEMO_APP_TABLE}, ${delivered()} delivered to the Paragon stand-in\n\n`);
-    const status = await collectStatus(handle.db, config, log);
+    const status = await collectStatus(handle.db, resolved, log);
     // The report without its header, processes and jobs: the live view showed those.
     out.write(`${formatStatus(status).split('\n').slice(5 + Math.max(status.processes.length, 1) + status.jobs.length).join('\n')}\n`);
     return report.ok ? 0 : 1;

@@ -27,17 +27,22 @@ export const SANDBOX_PROJECT_ID = 'sandbox-project';
 export const SANDBOX_PARAGON_WEBHOOK_SECRET = 'sandbox-paragon-webhook-secret';
 
 /**
- * Realistic starting data, a day old, (a few hundred records of each standard type and the custom one), a
- * burst of changes, and then a change every `streamIntervalMs` (0: none). Returns the stream's stop.
+ * Realistic starting data, a day old, (a few hundred records of each standard type and the custom one,
+ * most contacts and every project associated with a company, deals with a contact), a burst of changes,
+ * and then a change every `streamIntervalMs` (0: none). Returns the stream's stop.
  */
 export function seedDemoData(hs: HubSpotSandbox, seed: number, streamIntervalMs: number, portalId = DEFAULT_PORTAL_ID, initialChanges = 100): () => void {
   // The existing data predates the webhook subscription by a day: only polling can know it.
   const at = Date.now() - 25 * 3_600_000;
-  hs.seed({ portalId, objectType: 'contacts', count: 200, at });
-  hs.seed({ portalId, objectType: 'companies', count: 40, at });
-  hs.seed({ portalId, objectType: 'deals', count: 60, at });
+  const contacts = hs.seed({ portalId, objectType: 'contacts', count: 200, at });
+  const companies = hs.seed({ portalId, objectType: 'companies', count: 40, at });
+  const deals = hs.seed({ portalId, objectType: 'deals', count: 60, at });
   hs.seed({ portalId, objectType: 'tickets', count: 30, at });
-  hs.seed({ portalId, objectType: 'p_projects', count: 10, at });
+  const projects = hs.seed({ portalId, objectType: 'p_projects', count: 10, at });
+  const link = (fromType: string, fromId: string, toType: string, toId: string) => hs.associate(fromType, fromId, toType, toId, { portalId, at, silent: true });
+  contacts.forEach((id, i) => i % 5 !== 4 && link('contacts', id, 'companies', companies[i % companies.length]!));
+  projects.forEach((id, i) => link('p_projects', id, 'companies', companies[i]!));
+  deals.forEach((id, i) => link('deals', id, 'contacts', contacts[i * 3]!));
   if (initialChanges > 0) hs.runStream({ seed, count: initialChanges, portalId });
   return streamIntervalMs > 0 ? hs.startStream({ seed: seed + 1, intervalMs: streamIntervalMs, portalId }) : () => {};
 }

@@ -6,6 +6,9 @@ describe('hubsync demo', () => {
     const result = await runCli(['demo', '--duration', '3']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('convergence check PASSED');
+    // It names what it compared: final survivors, erased values and each job's associations.
+    expect(result.stdout).toMatch(/\d+ objects \(values, deletions, \d+ ids merged away: their final survivor, \d+ privacy-deleted: values erased\)/);
+    for (const pair of ['contacts → companies', 'companies → contacts', 'companies → 2-3465', '2-3465 → companies']) expect(result.stdout).toMatch(new RegExp(`associations ${pair} \\(\\d+ edges\\)`));
     const events = /App Events: (\d+) enqueued from (\d+) writes to the sample app table \w+, (\d+) delivered to the Paragon stand-in/.exec(result.stdout);
     expect(events).not.toBeNull();
     expect(Number(events![1])).toBeGreaterThan(0);
