@@ -168,7 +168,7 @@ const jobSchema = z
      */
     associations: z.array(objectTypeString).optional(),
     /** Sweep of the job's mirrored objects (re-read, their associations, records gone for good); `off` for none. */
-    associationSweep: z.union([z.literal('off'), cronExpression]).default('30 * * * *'),
+    associationSweep: z.union([z.literal('off'), cronExpression]).default('30 3 * * *'),
     /** A list of property names, or "all". */
     properties: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
     schedule: cronExpression.default('*/2 * * * *'),

@@ -194,7 +194,8 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
       const body = { inputs: ids.map((id) => ({ id })), properties: [...props], propertiesWithHistory: [] };
       const r = await objects.batchApi.readWithHttpInfo(objectType, body, opts.archived ?? false);
       const errors = ('errors' in r.data ? r.data.errors : undefined) ?? [];
-      const missing = errors.flatMap((e) => Object.values(e.context ?? {}).flat().map(String));
+      // Only ids HubSpot says it does not have: an id failing for another reason is neither read nor missing.
+      const missing = errors.filter((e) => e.category === undefined || e.category === 'OBJECT_NOT_FOUND').flatMap((e) => Object.values(e.context ?? {}).flat().map(String));
       return { value: { results: r.data.results as HubSpotObject[], missing }, headers: r.headers };
     }), opts);
   const getPage = (objectType: string, page: { limit: number; after?: string; properties?: readonly string[] | undefined; archived?: boolean }, priority: Priority, opts: CallOptions) =>
