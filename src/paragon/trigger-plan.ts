@@ -29,7 +29,8 @@ export function triggerWebhookUrl(t: TriggerConfig, receiverUrl: string): string
   return url.href;
 }
 
-function recordObjectType(t: TriggerConfig): string | undefined {
+/** The object type a trigger's records are (its `recordType` parameter), as hubsync keys types. */
+export function recordObjectType(t: TriggerConfig): string | undefined {
   const recordType = t.parameters['recordType'];
   return typeof recordType === 'string' ? objectTypeName(recordType.toLowerCase()) : undefined;
 }

@@ -13,7 +13,8 @@ import { forgetTriggerSubscriptions, recordedTriggerSubscriptions, recordTrigger
 import { HubsyncError } from '../errors.ts';
 import type { Fetch } from './http.ts';
 import { createUserTokenSigner } from './token.ts';
-import { desiredOverride, planTriggers, type TriggerConfig, type TriggerPlan } from './trigger-plan.ts';
+import { desiredOverride, planTriggers, recordObjectType, type TriggerConfig, type TriggerPlan } from './trigger-plan.ts';
+import { recordVersion } from '../webhooks/records.ts';
 import { createTriggersApi, type TriggersApi } from './triggers-api.ts';
 
 export interface TriggerSyncReport {
@@ -206,8 +207,6 @@ export interface TriggerExample {
   versioned?: boolean;
 }
 
-const VERSION_FIELDS = ['lastmodifieddate', 'hs_lastmodifieddate', 'updatedAt'];
-
 /** Fetches the example payload of every configured trigger (read only), for `hubsync triggers sync --examples`. */
 export async function triggerExamples(config: Pick<Config, 'paragon' | 'http'>, deps: TriggerSyncDeps): Promise<TriggerExample[]> {
   if (!config.paragon) throw new TriggerSyncError('paragon is not configured');
@@ -219,8 +218,10 @@ export async function triggerExamples(config: Pick<Config, 'paragon' | 'http'>, 
     if (deps.signal?.aborted) break;
     const r = await api.examples(await signer.token(t.user), { integration: t.integration, type: t.type, parameters: t.parameters }, t.credentialId);
     const base = { user: t.user, key: t.key, type: t.type };
+    // Versioned as the receiver judges a record of this trigger's type (records.ts).
+    const objectType = recordObjectType(t) ?? '';
     examples.push(r.ok
-      ? { ...base, records: r.value, versioned: r.value.length > 0 && r.value.every((rec) => VERSION_FIELDS.some((f) => f in rec || f in ((rec.properties ?? {}) as object))) }
+      ? { ...base, records: r.value, versioned: r.value.length > 0 && r.value.every((record) => recordVersion(record, objectType) !== undefined) }
       : { ...base, error: r.error });
   }
   return examples;

@@ -46,9 +46,7 @@ export function recordSnapshot(record: Json, hints: RecordHints, context: Json =
   }
   const objectId = firstText(record, ID_KEYS) ?? firstText(properties, ID_KEYS);
   if (objectId === undefined || !/^[\w-]{1,64}$/.test(objectId)) return 'no record id (hs_object_id, id or objectId)';
-  const version = [properties[lastModifiedProperty(objectType)], properties.hs_lastmodifieddate, text(record.updatedAt)]
-    .map((value) => toEpochMs(value ?? undefined))
-    .find(Number.isFinite);
+  const version = versionOf(record, properties, objectType);
   const createdAt = toEpochMs(properties.createdate ?? text(record.createdAt));
   return {
     portalId,
@@ -59,6 +57,20 @@ export function recordSnapshot(record: Json, hints: RecordHints, context: Json =
     ...(Number.isFinite(createdAt) ? { createdAt } : {}),
     ...(record.archived === true ? { archived: true } : {}),
   };
+}
+
+/**
+ * A pushed record's version, epoch ms: its type's last-modified property, else
+ * `hs_lastmodifieddate`, else `updatedAt`; undefined when it carries none that parses.
+ */
+export function recordVersion(record: Json, objectType: string): number | undefined {
+  return versionOf(record, propertiesOf(record), objectType);
+}
+
+function versionOf(record: Json, properties: Record<string, string | null>, objectType: string): number | undefined {
+  return [properties[lastModifiedProperty(objectType)], properties.hs_lastmodifieddate, text(record.updatedAt)]
+    .map((value) => toEpochMs(value ?? undefined))
+    .find(Number.isFinite);
 }
 
 /** Why a snapshot without a version cannot be applied as it is (a workflow post must carry one). */

@@ -234,6 +234,17 @@ describe('syncTriggers against the Triggers API', () => {
     expect(bad[0]).toMatchObject({ type: 'NO_SUCH_TRIGGER', error: expect.stringContaining('HTTP 400') });
   });
 
+  it('calls an example versioned only when its records carry a last-modified value the receiver would order them by', async () => {
+    const answer = (records: unknown[]): typeof fetch => async () => new Response(JSON.stringify(records), { status: 200, headers: { 'content-type': 'application/json' } });
+    const deal = { user: 'user-3', integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Deal' } };
+    const versioned = async (records: unknown[]) => (await triggerExamples(config([deal]), { log: quietLog, fetch: answer(records) }))[0]?.versioned;
+    expect(await versioned([{ id: '1', dealname: 'x', hs_lastmodifieddate: '2026-11-22T10:00:00.000Z' }])).toBe(true);
+    expect(await versioned([{ id: '1', properties: { hs_lastmodifieddate: '1790000000000' } }])).toBe(true);
+    // A contact's last-modified name on a deal, or no value: the receiver reads such records from HubSpot instead.
+    expect(await versioned([{ id: '1', dealname: 'x', lastmodifieddate: '2026-11-22T10:00:00.000Z' }])).toBe(false);
+    expect(await versioned([{ id: '1', dealname: 'x', hs_lastmodifieddate: null }])).toBe(false);
+  });
+
   it('`hubsync triggers sync --examples` shows them after the sync report', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-triggers-'));
     try {
