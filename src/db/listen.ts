@@ -13,7 +13,8 @@ export type Unlisten = () => Promise<void>;
 /**
  * Calls `onNotify` for each notification on `channel`, and once more whenever listening
  * (re)starts, since notifications sent while no one listened are lost. Never throws for a
- * connection problem: it logs, retries with backoff, and the caller's poll covers the gap.
+ * connection problem: it retries with backoff, logging once when the connection is lost and once
+ * when it is back, and the caller's poll covers the gap.
  */
 export type Listen = (channel: string, onNotify: () => void) => Promise<Unlisten>;
 
@@ -27,6 +28,8 @@ export function postgresListen(clientConfig: pg.ClientConfig, log?: Logger): Lis
     let current: pg.Client | undefined;
     let timer: NodeJS.Timeout | undefined;
     let delay = RETRY_MIN_MS;
+    /** Since the connection was lost (or the first one failed): said once when it starts, once when it ends. */
+    let lostSince: number | undefined;
 
     const retry = () => {
       if (closed || timer) return;
@@ -43,7 +46,12 @@ export function postgresListen(clientConfig: pg.ClientConfig, log?: Logger): Lis
         if (dropped) return;
         dropped = true;
         if (current === client) current = undefined;
-        if (!closed) log?.warn({ err, channel }, 'database listener connection lost; polling until it is back');
+        if (!closed && lostSince === undefined) {
+          lostSince = Date.now();
+          log?.warn({ err, channel }, 'database listener connection lost; polling until it is back');
+        } else if (!closed) {
+          log?.debug({ err, channel, retryInMs: delay }, 'database listener still cannot connect');
+        }
         client.end().catch(() => undefined);
         retry();
       };
@@ -65,6 +73,10 @@ export function postgresListen(clientConfig: pg.ClientConfig, log?: Logger): Lis
       }
       current = client;
       delay = RETRY_MIN_MS;
+      if (lostSince !== undefined) {
+        log?.info({ channel, lostForMs: Date.now() - lostSince }, 'database listener connection back');
+        lostSince = undefined;
+      }
       onNotify();
     };
 

@@ -1,7 +1,9 @@
+import net from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresListen } from '../../../src/db/listen.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
-import { waitFor } from '../webhooks/helpers.ts';
+import { captureLogger, waitFor } from '../webhooks/helpers.ts';
 
 let testDb: TestDb;
 beforeAll(async () => {
@@ -29,9 +31,10 @@ describe('database listener', () => {
     expect(heard).toBe(2);
   });
 
-  it.runIf(serverUrl)('listens again after its connection is dropped', async () => {
+  it.runIf(serverUrl)('listens again after its connection is dropped, and says so once each way', async () => {
     let heard = 0;
-    const unlisten = await testDb.listen('hubsync_test', () => (heard += 1));
+    const { log, lines } = captureLogger();
+    const unlisten = await postgresListen({ connectionString: testDb.url! }, log)('hubsync_test', () => (heard += 1));
     try {
       const dropped = await sql<{ n: number }>`
         select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
@@ -41,8 +44,34 @@ describe('database listener', () => {
       await waitFor(() => heard === 2);
       await sql`select pg_notify('hubsync_test', '')`.execute(testDb.db);
       await waitFor(() => heard === 3);
+      expect(lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('database listener')).map((l) => l.msg)).toEqual([
+        'database listener connection lost; polling until it is back',
+        'database listener connection back',
+      ]);
     } finally {
       await unlisten();
+    }
+  });
+
+  it('says once that it lost its connection, however many reconnections fail', async () => {
+    // A server that hangs up on every connection until told to let them through to nowhere: each attempt fails.
+    let attempts = 0;
+    const server = net.createServer((socket) => {
+      attempts += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const { log, lines } = captureLogger();
+    const unlisten = await postgresListen({ connectionString: `postgres://postgres@127.0.0.1:${port}/none`, connectionTimeoutMillis: 1000 }, log)('hubsync_test', () => undefined);
+    try {
+      await waitFor(() => attempts >= 3);
+      const said = lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('database listener'));
+      expect(said.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(['database listener connection lost; polling until it is back']);
+      expect(said.filter((l) => l.level === 20).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await unlisten();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
