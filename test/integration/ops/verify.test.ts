@@ -6,6 +6,7 @@ import { runVerify } from '../../../src/cli/verify.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { resolveJobTypes } from '../../../src/polling/job-types.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import { createVerifyService } from '../../../src/verify/service.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 import { PORTAL, TOKEN, poller, pollingConfig } from '../polling/harness.ts';
 
@@ -96,5 +97,13 @@ describe(`hubsync verify on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     expect(drifted.out).toContain('4 drifted');
     for (const [id, kind] of [[a, 'property'], [b, 'associations'], [c, 'deleted'], [d, 'erased']] as const) expect(drifted.out).toContain(`contacts/${id} ${kind}`);
     expect(drifted.out).toContain('drift: 4 records differ from HubSpot');
+
+    // The worker's periodic form: the same drift in the mirror.drift gauge of the metrics line.
+    const worker = poller(testDb, sandbox, ctx.config);
+    const jobs = (await resolveJobTypes(ctx.config.jobs, worker.accounts.types)).filter((job) => job.name === 'contacts');
+    const service = createVerifyService({ db: testDb.db, accounts: worker.accounts, jobs, config: { intervalMinutes: 60, sample: 300 }, log: pino({ level: 'silent' }), metrics: worker.metrics });
+    expect(await service.verifyOnce()).toBe(4);
+    expect(worker.metrics.snapshot().gauges['mirror.drift{job=contacts}']).toBe(4);
+    worker.accounts.close();
   });
 });
