@@ -71,7 +71,7 @@ async function converge(running: SandboxDaemon, subscribe: ((type: string) => bo
   }
   for (const job of daemon.jobs) expect((await polling.runNow(job.name))?.status).toBe('ok');
 
-  const ops = hs.runStream({ seed: 1414, count: 300, portalId: PORTAL, startAt: Date.now() - 300, stepMs: 1 });
+  const ops = hs.runStream({ seed: 1414, count: 200, portalId: PORTAL, startAt: Date.now() - 200, stepMs: 1 });
   for (const kind of ['create', 'update', 'delete', 'restore', 'merge', 'privacyDelete', 'associate', 'dissociate']) expect(ops.some((op) => op.kind === kind)).toBe(true);
   await hs.idle();
   await waitFor(async () => (await handle.db.selectFrom('webhook_events').select('id').where('processed_at', 'is', null).execute()).length === 0, 30_000);
