@@ -192,7 +192,7 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
   const batchRead = (objectType: string, ids: readonly string[], props: readonly string[], priority: Priority, opts: BatchReadOptions) =>
     budget.run('api', priority, () => attempt(async () => {
       const body = { inputs: ids.map((id) => ({ id })), properties: [...props], propertiesWithHistory: [] };
-      const r = await objects.batchApi.readWithHttpInfo(objectType, body, opts.archived ?? false);
+      const r = await objects.batchApi.readWithHttpInfo(objectType, body, opts.archived ? true : undefined);
       const errors = ('errors' in r.data ? r.data.errors : undefined) ?? [];
       // Only ids HubSpot says it does not have: an id failing for another reason is neither read nor missing.
       const missing = errors.filter((e) => e.category === undefined || e.category === 'OBJECT_NOT_FOUND').flatMap((e) => Object.values(e.context ?? {}).flat().map(String));

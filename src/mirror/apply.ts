@@ -68,7 +68,9 @@ export async function applyObservations(
     const object = current(objectKey(ref));
     return object !== undefined && isErased(object);
   });
-  const associationsWritten = await applyEdges(trx, observations, redirected, current, now);
+  // Only a redirect this batch changed moves edges: an id already pointing at its survivor has none left.
+  const moved = redirected.filter((ref) => current(objectKey(ref))?.mergedInto !== stored.get(objectKey(ref))?.mergedInto);
+  const associationsWritten = await applyEdges(trx, observations, moved, current, now);
   return { observations: observations.length, ...written, associationsWritten, erased };
 }
 
@@ -80,11 +82,11 @@ export async function applyObservations(
 async function applyEdges(
   trx: Transaction<Database>,
   observations: readonly Observation[],
-  redirected: readonly ObjectRef[],
+  moved: readonly ObjectRef[],
   current: (key: string) => MirrorObject | undefined,
   now: Date,
 ): Promise<number> {
-  if (redirected.length === 0 && !observations.some((o) => o.kind === 'association' || o.kind === 'associationRead')) return 0;
+  if (moved.length === 0 && !observations.some((o) => o.kind === 'association' || o.kind === 'associationRead')) return 0;
   const elsewhere = new Map<string, string>();
   const known = new Set<string>();
   const finalOf = (ref: ObjectRef): string => {
@@ -103,7 +105,7 @@ async function applyEdges(
     for (const [key, into] of await mergedIntoOf(trx, unknown)) elsewhere.set(key, into);
   };
   await learn(namedIds(observations));
-  const needs = edgeNeeds(observations, redirected, finalOf);
+  const needs = edgeNeeds(observations, moved, finalOf);
   await lockEdgeEnds(trx, edgeEnds(needs));
   const state: EdgeState = await loadEdgeState(trx, needs);
   // Stored sides may name ids merged away since (they move to the survivors).
