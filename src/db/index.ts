@@ -106,7 +106,7 @@ async function openSharedEmbedded(config: DatabaseConfig, log: Logger | undefine
   }
   let server: SessionServer | undefined;
   const socket = path.join(dir, SOCKET_NAME);
-  if (serve && socket.length <= MAX_SOCKET_PATH) server = await serveSession(handle.pglite, handle.lock, socket, log ?? silent);
+  if (serve && socket.length <= MAX_SOCKET_PATH) server = await serveSession(handle.pglite, handle.lock, socket, log ?? silent, { onFatal: stopProcess });
   else if (serve) log?.warn({ socket }, 'the embedded database directory path is too long for a Unix socket: other commands cannot reach it while the daemon runs');
   return {
     ...handle,
@@ -129,7 +129,17 @@ async function throughDaemon(config: DatabaseConfig, dir: string, pid: number, l
   return reachable({ ...handle, kind: 'embedded', description: `embedded:${config.embeddedDir} (through the running daemon, pid ${pid})` });
 }
 
-const silent = { warn: () => undefined, debug: () => undefined };
+const silent = { warn: () => undefined, debug: () => undefined, error: () => undefined };
+
+/**
+ * PGlite's program exited under a socket client (the socket refuses every input known to do
+ * that; this is the last resort). The daemon's next statement would spin for ever with the
+ * event loop blocked, deaf to signals and health checks, so the process ends now, leaving its
+ * lock for the restart to take over; the data is what was last committed.
+ */
+function stopProcess(): void {
+  process.exit(1);
+}
 
 /** Host, port and database of a Postgres URL, without credentials; also the socket forms pg accepts. */
 export function postgresTarget(raw: string): { host: string; port: string; database: string } {
