@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
@@ -96,7 +97,15 @@ async function openSharedEmbedded(config: DatabaseConfig, log: Logger | undefine
       `the embedded database in ${config.embeddedDir} is in use by ${holder.role === 'daemon' ? 'a running hubsync daemon' : 'another hubsync command'} (pid ${holder.pid}): stop it first, or give this one another database.embeddedDir`,
     );
   }
-  const { release } = attempt;
+  const { release, tookOver } = attempt;
+  if (tookOver) {
+    // A process that died without cleaning up (killed, crashed, the machine lost power): say what was left and taken over.
+    const leftSocket = existsSync(path.join(dir, SOCKET_NAME));
+    log?.warn(
+      { dir: config.embeddedDir, pid: tookOver.pid, role: tookOver.role },
+      `took over the embedded database directory from hubsync pid ${tookOver.pid}, which is no longer running: the lock file${leftSocket ? ' and socket' : ''} it left replaced`,
+    );
+  }
   let handle: DatabaseHandle & { pglite: PGlite; lock: SessionLock };
   try {
     handle = await openEmbedded(config, dir);

@@ -1,13 +1,17 @@
-import { statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCK_NAME } from '../../../src/db/directory-lock.ts';
+import { SOCKET_NAME } from '../../../src/db/embedded-socket.ts';
 import { openDatabase, type DatabaseHandle } from '../../../src/db/index.ts';
 import { DatabaseInUseError } from '../../../src/errors.ts';
 import { testDatabaseConfig } from '../../helpers/db.ts';
+import { captureLogger } from '../webhooks/helpers.ts';
 
 let dir: string;
 let daemon: DatabaseHandle;
@@ -62,5 +66,38 @@ describe('the embedded database with a daemon running', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('a lock left by a process that is gone', () => {
+  const config = (name: string) => ({ ...testDatabaseConfig(), embeddedDir: path.join(dir, name) });
+
+  it('is taken over by the next daemon, which says what it replaced', async () => {
+    const { log, lines } = captureLogger();
+    mkdirSync(config('crashed').embeddedDir);
+    // What a killed daemon leaves: its lock (a pid that has exited) and its socket file.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(path.join(config('crashed').embeddedDir, LOCK_NAME), JSON.stringify({ pid: gone, role: 'daemon' }));
+    writeFileSync(path.join(config('crashed').embeddedDir, SOCKET_NAME), '');
+    const second = await openDatabase(config('crashed'), log, { serve: true });
+    try {
+      expect(lines().map((line) => line.msg)).toContain(
+        `took over the embedded database directory from hubsync pid ${gone}, which is no longer running: the lock file and socket it left replaced`,
+      );
+      expect(JSON.parse(readFileSync(path.join(config('crashed').embeddedDir, LOCK_NAME), 'utf8'))).toMatchObject({ pid: process.pid, role: 'daemon' });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('is taken over when its pid now belongs to another process (a restarted container reuses pids)', async () => {
+    const { log, lines } = captureLogger();
+    const { embeddedDir } = config('reused');
+    mkdirSync(embeddedDir);
+    // This very process holds the pid now, but it started at another time than the lock's holder.
+    writeFileSync(path.join(embeddedDir, LOCK_NAME), JSON.stringify({ pid: process.pid, role: 'daemon', started: '1' }));
+    const second = await openDatabase(config('reused'), log, { serve: true });
+    await second.close();
+    expect(lines().some((line) => String(line.msg).startsWith(`took over the embedded database directory from hubsync pid ${process.pid}`))).toBe(true);
   });
 });
