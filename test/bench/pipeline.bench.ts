@@ -205,9 +205,15 @@ async function backlog(db: Kysely<Database>): Promise<number> {
   return rows[0]!.n;
 }
 
+/** Whether any event waits: the first entry of the pending index, so the drain's probe costs the database next to nothing (a count every 50 ms took a quarter of this machine from the worker it measures). */
+async function pending(db: Kysely<Database>): Promise<boolean> {
+  const { rows } = await sql<{ id: number }>`select id from webhook_events where processed_at is null and failed_at is null order by id limit 1`.execute(db);
+  return rows.length > 0;
+}
+
 /** Waits until the backlog is empty; events processed per second since `since` (when the worker started). */
 async function drain(db: Kysely<Database>, since: number, events: number): Promise<number> {
-  while ((await backlog(db)) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (await pending(db)) await new Promise((resolve) => setTimeout(resolve, 50));
   return (events * 1000) / (performance.now() - since);
 }
 
