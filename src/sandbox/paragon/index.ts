@@ -36,7 +36,7 @@ export interface RunningParagonSandbox {
 /** The Paragon half alone on its own port (no HubSpot changes, so no trigger webhooks unless `attach`ed). */
 export async function startParagonSandbox(options: ParagonSandboxOptions & { port?: number; host?: string }): Promise<RunningParagonSandbox> {
   const paragon = createParagonSandbox(options);
-  const app = Fastify({ logger: false, disableRequestLogging: true, bodyLimit: 10 * 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
   registerParagon(app, paragon);
   await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = app.server.address();
