@@ -34,18 +34,12 @@ export async function lockEdgeEnds(trx: Transaction<Database>, refs: readonly Ob
       select distinct hashtextextended(k, 0) as h from unnest(${arrayLiteral(keys)}::text[]) as k order by 1) locks`.execute(trx);
 }
 
-interface SideRow {
-  portal_id: number;
-  from_object_type: string;
-  from_object_id: string;
-  to_object_type: string;
-  to_object_id: string;
-  association_type: string;
-  removed: boolean;
+/** A side as the lock query sends it back through `to_json`: times as epoch ms, the types as parsed JSON. */
+type SideRow = Omit<Selectable<HubspotAssociationsTable>, 'version' | 'types_version' | 'association_types' | 'updated_at'> & {
   version: number;
   association_types: AssociationTypeSpec[] | null;
   types_version: number | null;
-}
+};
 
 /** The sides and watermarks `needs` names (see `edgeNeeds`). */
 export async function loadEdgeState(trx: Transaction<Database>, needs: EdgeNeeds): Promise<EdgeState> {

@@ -219,9 +219,7 @@ export async function getObject(db: Kysely<Database>, ref: ObjectRef, options: G
     const row = await db
       .selectFrom('hubspot_objects')
       .selectAll()
-      .where('portal_id', '=', current.portalId)
-      .where('object_type', '=', current.objectType)
-      .where('object_id', '=', current.objectId)
+      .where((eb) => eb.and({ portal_id: current.portalId, object_type: current.objectType, object_id: current.objectId }))
       .executeTakeFirst();
     if (!row) return undefined;
     const object = toMirrorObject(row);

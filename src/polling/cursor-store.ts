@@ -10,6 +10,11 @@ export interface CursorKey {
   objectType: string;
 }
 
+/** A job's key as the columns of the tables keyed by it (`sync_cursors`, `sync_sweeps`): a row to insert, or a filter for `eb.and`. */
+export function jobKeyColumns(key: CursorKey) {
+  return { job_name: key.jobName, portal_id: key.portalId, object_type: key.objectType };
+}
+
 /** Where a job stands, as the poller uses it (times in epoch ms). */
 export interface SyncCursor extends CursorKey {
   mode: 'backfill' | 'incremental';
@@ -49,9 +54,7 @@ export async function getCursor(db: Db, key: CursorKey): Promise<SyncCursor | un
   const row = await db
     .selectFrom('sync_cursors')
     .selectAll()
-    .where('job_name', '=', key.jobName)
-    .where('portal_id', '=', key.portalId)
-    .where('object_type', '=', key.objectType)
+    .where((eb) => eb.and(jobKeyColumns(key)))
     .executeTakeFirst();
   return row ? toCursor(row) : undefined;
 }
@@ -85,7 +88,7 @@ export async function saveCursor(
   };
   const result = await db
     .insertInto('sync_cursors')
-    .values({ job_name: cursor.jobName, portal_id: cursor.portalId, object_type: cursor.objectType, ...values })
+    .values({ ...jobKeyColumns(cursor), ...values })
     .onConflict((oc) => {
       const update = oc.columns(['job_name', 'portal_id', 'object_type']).doUpdateSet(values);
       return guard ? update.where('sync_cursors.reset_requested_at', 'is not distinct from', date(guard.resetRequestedAt)) : update;

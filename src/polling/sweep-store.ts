@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { arrayLiteral } from '../db/sql.ts';
-import type { CursorKey } from './cursor-store.ts';
+import { jobKeyColumns, type CursorKey } from './cursor-store.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -16,9 +16,7 @@ export async function getSweep(db: Db, key: CursorKey): Promise<SweepPosition | 
   const row = await db
     .selectFrom('sync_sweeps')
     .selectAll()
-    .where('job_name', '=', key.jobName)
-    .where('portal_id', '=', key.portalId)
-    .where('object_type', '=', key.objectType)
+    .where((eb) => eb.and(jobKeyColumns(key)))
     .executeTakeFirst();
   return row ? { afterId: row.after_id, startedAt: row.started_at.getTime(), finishedAt: row.finished_at?.getTime() ?? null } : undefined;
 }
@@ -33,7 +31,7 @@ export async function saveSweep(db: Db, key: CursorKey, position: SweepPosition,
   };
   await db
     .insertInto('sync_sweeps')
-    .values({ job_name: key.jobName, portal_id: key.portalId, object_type: key.objectType, ...values })
+    .values({ ...jobKeyColumns(key), ...values })
     .onConflict((oc) => oc.columns(['job_name', 'portal_id', 'object_type']).doUpdateSet(values))
     .execute();
 }
