@@ -3,7 +3,7 @@
  * stores an entry batch's events in the inbox together with the new offset, and the gaps left by
  * offsets that expired unread (`journal_gaps`), with the polling re-reads they ask for.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { JournalOffsetsTable } from '../db/journal-tables.ts';
 import { requestRescans } from '../polling/rescan-store.ts';
@@ -45,6 +45,11 @@ export async function listPositions(db: Kysely<Database>): Promise<JournalPositi
 
 export interface EntryCommit {
   journal: string;
+  /**
+   * The offset the read continued from (null: there was no position). The commit applies only if
+   * the journal still stands there.
+   */
+  from: string | null;
   /** The last entry read: the next read starts after it. */
   offset: string;
   publishedAt: number | null;
@@ -56,38 +61,54 @@ export interface EntryCommit {
   now: Date;
 }
 
+export type CommitResult =
+  | { committed: true; stored: StoreResult }
+  /** The position had moved since the read began (another consumer committed): nothing was written. */
+  | { committed: false };
+
 /**
  * Stores the events of the entries read and moves the offset past them, in ONE transaction: a
  * crash before the commit leaves both as they were (the entries are read again; their events
  * are the same rows), a crash after leaves both done. Never one without the other.
+ *
+ * The offset moves only from where the read began (`from`). A consumer that lost its lease while
+ * it downloaded finds the position moved by the new holder and writes nothing: offsets are
+ * opaque, so a blind write would put the journal back to an older entry (or past a gap that was
+ * just recorded). What it read is the new holder's to commit, from the same position.
  */
-export async function commitEntries(db: Kysely<Database>, c: EntryCommit): Promise<StoreResult> {
+export async function commitEntries(db: Kysely<Database>, c: EntryCommit): Promise<CommitResult> {
   return db.transaction().execute(async (trx) => {
-    const stored = await storeWebhookBatch(trx, c.batch, c.now);
     const events = c.batch.events.length + c.batch.quarantined.length;
-    await trx
-      .insertInto('journal_offsets')
-      .values({
-        journal: c.journal,
-        offset: c.offset,
-        published_at: c.publishedAt === null ? null : new Date(c.publishedAt),
-        last_event_at: c.lastEventAt === null ? null : new Date(c.lastEventAt),
-        entries: c.entries,
-        events,
-        updated_at: c.now,
-      })
-      .onConflict((oc) =>
-        oc.column('journal').doUpdateSet((eb) => ({
-          offset: eb.ref('excluded.offset'),
-          published_at: eb.fn.coalesce('excluded.published_at', 'journal_offsets.published_at'),
-          last_event_at: eb.fn('greatest', [eb.ref('journal_offsets.last_event_at'), eb.ref('excluded.last_event_at')]),
-          entries: eb('journal_offsets.entries', '+', eb.ref('excluded.entries')),
-          events: eb('journal_offsets.events', '+', eb.ref('excluded.events')),
-          updated_at: eb.ref('excluded.updated_at'),
-        })),
-      )
-      .execute();
-    return stored;
+    const values = {
+      offset: c.offset,
+      published_at: c.publishedAt === null ? null : new Date(c.publishedAt),
+      last_event_at: c.lastEventAt === null ? null : new Date(c.lastEventAt),
+      updated_at: c.now,
+    };
+    // The row lock this takes makes a concurrent commit from the same position wait, then find it moved.
+    const moved =
+      c.from === null
+        ? await trx
+            .insertInto('journal_offsets')
+            .values({ journal: c.journal, ...values, entries: c.entries, events })
+            .onConflict((oc) => oc.column('journal').doNothing())
+            .returning('journal')
+            .executeTakeFirst()
+        : await trx
+            .updateTable('journal_offsets')
+            .set({
+              ...values,
+              published_at: sql<Date | null>`coalesce(${values.published_at}::timestamptz, published_at)`,
+              last_event_at: sql<Date | null>`greatest(last_event_at, ${values.last_event_at}::timestamptz)`,
+              entries: sql<number>`entries + ${c.entries}`,
+              events: sql<number>`events + ${events}`,
+            })
+            .where('journal', '=', c.journal)
+            .where('offset', '=', c.from)
+            .returning('journal')
+            .executeTakeFirst();
+    if (!moved) return { committed: false };
+    return { committed: true, stored: await storeWebhookBatch(trx, c.batch, c.now) };
   });
 }
 
@@ -104,16 +125,19 @@ export interface Gap {
 /**
  * Records a gap (an offset that expired before it was read), asks the polling jobs it concerns to
  * re-read from its start, and forgets the position so reading starts over from the oldest entry
- * kept. One transaction.
+ * kept. One transaction; nothing happens (false) when the journal no longer stands at the lost offset.
  */
-export async function recordGap(db: Kysely<Database>, gap: Gap): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+export async function recordGap(db: Kysely<Database>, gap: Gap): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    // Only if the journal still stands at the lost offset: another consumer may have moved on (or recorded this gap).
+    const forgotten = await trx.deleteFrom('journal_offsets').where('journal', '=', gap.journal).where('offset', '=', gap.lostOffset).returning('journal').executeTakeFirst();
+    if (!forgotten) return false;
     await trx
       .insertInto('journal_gaps')
       .values({ journal: gap.journal, lost_offset: gap.lostOffset, since: gap.since, until: gap.until, detected_at: gap.detectedAt, rescan_jobs: gap.jobs })
       .execute();
     await requestRescans(trx, gap.jobs, gap.since, `journal ${gap.journal}: offset ${gap.lostOffset} expired unread`, gap.detectedAt);
-    await trx.deleteFrom('journal_offsets').where('journal', '=', gap.journal).execute();
+    return true;
   });
 }
 

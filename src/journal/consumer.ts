@@ -50,6 +50,8 @@ export type StepOutcome =
   /** `more`: the read was a full batch, so there may be more to read at once. */
   | { kind: 'read'; entries: number; events: number; more: boolean }
   | { kind: 'caught-up' }
+  /** The position moved while this step read (another consumer holds the journal now): nothing was committed. */
+  | { kind: 'superseded' }
   | { kind: 'failed'; retryAfterMs: number | undefined; message: string };
 
 /** How many times expired file URLs are re-obtained for one batch before the step gives up. */
@@ -64,11 +66,11 @@ export async function consumeStep(deps: ConsumerDeps, state: { emptySeen: boolea
   const next = await deps.api.next(position.offset, deps.config.batchSize);
   if (!next.ok) {
     if (next.kind !== 'expired') return failed(next);
-    await recordExpiry(deps, position);
+    if (!(await recordExpiry(deps, position))) return superseded(deps);
     return startFrom(deps, state, 'earliest');
   }
   if (next.value.length === 0) return { kind: 'caught-up' };
-  return readEntries(deps, next.value, next.value.length >= deps.config.batchSize);
+  return readEntries(deps, position.offset, next.value, next.value.length >= deps.config.batchSize);
 }
 
 /** Reading without a position: the oldest entry kept (read it), or the newest (read after it). */
@@ -80,14 +82,16 @@ async function startFrom(deps: ConsumerDeps, state: { emptySeen: boolean }, whic
     state.emptySeen = true;
     return { kind: 'caught-up' };
   }
-  if (which === 'earliest') return readEntries(deps, [first.value], true);
+  if (which === 'earliest') return readEntries(deps, null, [first.value], true);
   const now = new Date(nowMs(deps));
-  await commitEntries(deps.db, { journal: deps.target.key, offset: first.value.offset, publishedAt: null, lastEventAt: null, entries: 0, batch: { events: [], quarantined: [] }, now });
+  const started = await commitEntries(deps.db, { journal: deps.target.key, from: null, offset: first.value.offset, publishedAt: null, lastEventAt: null, entries: 0, batch: { events: [], quarantined: [] }, now });
+  if (!started.committed) return superseded(deps);
   deps.log.info({ journal: deps.target.key, offset: first.value.offset }, 'journal: first start at the latest entry (events before it are left to polling)');
   return { kind: 'read', entries: 0, events: 0, more: true };
 }
 
-async function readEntries(deps: ConsumerDeps, refs: EntryRef[], more: boolean): Promise<StepOutcome> {
+/** Downloads the entries after `from` (null: from no position) and commits their events with the new offset. */
+async function readEntries(deps: ConsumerDeps, from: string | null, refs: EntryRef[], more: boolean): Promise<StepOutcome> {
   const files = await downloadAll(deps, refs);
   if (!files.ok) return failed(files);
   await deps.onDownloaded?.(refs.length);
@@ -110,8 +114,9 @@ async function readEntries(deps: ConsumerDeps, refs: EntryRef[], more: boolean):
   }
   const { batch: folded, folded: copies } = foldDuplicates(batch);
   const publishedAt = files.value.at(-1)!.publishedAt;
-  const stored = await commitEntries(deps.db, {
+  const commit = await commitEntries(deps.db, {
     journal: deps.target.key,
+    from,
     offset: refs.at(-1)!.offset,
     publishedAt: Number.isFinite(publishedAt) ? publishedAt : null,
     lastEventAt,
@@ -119,6 +124,8 @@ async function readEntries(deps: ConsumerDeps, refs: EntryRef[], more: boolean):
     batch: folded,
     now: new Date(nowMs(deps)),
   });
+  if (!commit.committed) return superseded(deps);
+  const { stored } = commit;
   const labels = { journal: deps.target.key };
   deps.metrics?.count('journal.entries', refs.length, labels);
   deps.metrics?.count('journal.events.received', stored.inserted, labels);
@@ -160,17 +167,26 @@ async function downloadAll(deps: ConsumerDeps, refs: readonly EntryRef[]): Promi
 }
 
 /** The offset expired unread: a gap in [newest event read, now). Polling re-reads it for the jobs concerned. */
-async function recordExpiry(deps: ConsumerDeps, position: JournalPosition): Promise<void> {
+async function recordExpiry(deps: ConsumerDeps, position: JournalPosition): Promise<boolean> {
   const now = nowMs(deps);
   const since = position.lastEventAt ?? position.publishedAt ?? position.updatedAt.getTime();
   const portal = deps.target.installPortalId;
   const jobs = deps.jobs.filter((job) => portal === undefined || job.portalId === portal).map((job) => job.name);
-  await recordGap(deps.db, { journal: deps.target.key, lostOffset: position.offset, since: new Date(since), until: new Date(now), detectedAt: new Date(now), jobs });
+  const recorded = await recordGap(deps.db, { journal: deps.target.key, lostOffset: position.offset, since: new Date(since), until: new Date(now), detectedAt: new Date(now), jobs });
+  if (!recorded) return false;
   deps.metrics?.count('journal.gaps', 1, { journal: deps.target.key });
   deps.log.error(
     { journal: deps.target.key, lostOffset: position.offset, since: new Date(since).toISOString(), until: new Date(now).toISOString(), jobs },
     'journal offset expired before it was read (down longer than HubSpot keeps events): gap recorded, polling re-reads it, reading starts over from the oldest entry',
   );
+  return true;
+}
+
+/** Another consumer moved the journal's position during this step: what was read is left to it. */
+function superseded(deps: ConsumerDeps): StepOutcome {
+  deps.metrics?.count('journal.commits_superseded', 1, { journal: deps.target.key });
+  deps.log.warn({ journal: deps.target.key }, 'journal position moved while this consumer read (another worker holds the journal): nothing committed');
+  return { kind: 'superseded' };
 }
 
 function failed(f: Failure): StepOutcome {
@@ -231,6 +247,10 @@ export function createJournalConsumer(deps: ConsumerDeps): JournalConsumer {
             const backoff = failing.failed(new Error(last.message));
             // A 429 says how long; anything else backs off.
             waitMs = last.retryAfterMs ?? backoff;
+          } else if (last.kind === 'superseded') {
+            // Someone else reads this journal: check the lease now instead of at the next renewal.
+            renewedAt = 0;
+            continue;
           } else {
             failing.succeeded();
             // A full batch may have more behind it; a short one reached the end: wait, as when caught up.

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntryRef, JournalApi } from '../../../src/journal/api.ts';
-import { createJournalConsumer } from '../../../src/journal/consumer.ts';
+import { consumeStep, createJournalConsumer, type ConsumerDeps } from '../../../src/journal/consumer.ts';
+import { getPosition, recentGaps, recordGap } from '../../../src/journal/consumer-store.ts';
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { journalApi, journalTokens } from '../../../src/journal/service.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
@@ -124,6 +125,63 @@ describe(`the journal consumer on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
       // About five reads in a second at 200 ms; asking again at once would be hundreds.
       expect(reads).toBeGreaterThanOrEqual(2);
       expect(reads).toBeLessThanOrEqual(8);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a consumer that lost the journal while it downloaded commits nothing: the offset never goes back, nothing is lost, no gap is recorded over a newer position', async () => {
+    const db = await createTestDb();
+    // A journal of 30 entries, one contact update each.
+    const entry = (n: number): EntryRef => ({ offset: `offset-${n}`, url: `https://files.example/${n}`, expiresAt: Number.POSITIVE_INFINITY });
+    const number = (offset: string) => Number(offset.slice('offset-'.length));
+    const api: JournalApi = {
+      first: async () => ({ ok: true, value: entry(0) }),
+      next: async (offset, count) => {
+        return { ok: true, value: Array.from({ length: Math.max(0, Math.min(count, 29 - number(offset))) }, (_, i) => entry(number(offset) + 1 + i)) };
+      },
+      read: async () => ({ ok: true, value: { found: [], missing: [] } }),
+      download: async (ref) => ({
+        ok: true,
+        value: { offset: ref.offset, publishedAt: Date.now(), events: [{ action: 'UPDATE', portalId: PORTAL, objectTypeId: '0-1', objectId: String(1000 + number(ref.offset)), occurredAt: 1_700_000_000_000 + number(ref.offset), propertyChanges: { firstname: `n${number(ref.offset)}` } }] },
+      }),
+      request: async () => ({ ok: true, value: undefined }),
+    };
+    let release!: () => void;
+    let downloaded!: () => void;
+    const paused = new Promise<void>((r) => (downloaded = r));
+    const deps = (worker: string, onDownloaded?: ConsumerDeps['onDownloaded']): ConsumerDeps => ({
+      db: db.db, log, api, jobs: [], worker, target: { key: 'global' },
+      config: { start: 'earliest', pollIntervalMs: 20, batchSize: 10, downloadConcurrency: 2, leaseSeconds: 5 },
+      ...(onDownloaded ? { onDownloaded } : {}),
+    });
+    const stale = deps('stale', async () => {
+      downloaded();
+      await new Promise<void>((r) => (release = r));
+    });
+    const holder = deps('holder');
+    const position = async () => (await getPosition(db.db, 'global'))?.offset;
+    try {
+      expect(await consumeStep(holder)).toMatchObject({ kind: 'read', entries: 1 });
+      // The stale consumer reads entries 1-10 and stops before its commit (its lease ran out) ...
+      const late = consumeStep(stale);
+      await paused;
+      // ... while the new holder reads everything.
+      for (let step = await consumeStep(holder); step.kind !== 'caught-up'; step = await consumeStep(holder)) expect(step.kind).toBe('read');
+      expect(await position()).toBe('offset-29');
+      release();
+      expect(await late).toEqual({ kind: 'superseded' });
+      expect(await position()).toBe('offset-29');
+      expect(await consumeStep(holder)).toEqual({ kind: 'caught-up' });
+      const events = await db.db.selectFrom('webhook_events').select(['object_id', 'deliveries']).where('source', '=', 'journal').execute();
+      expect(events.map((e) => Number(e.object_id)).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => 1000 + i));
+      expect(events.every((e) => e.deliveries === 1)).toBe(true);
+
+      // A stale consumer whose old offset expired records no gap over the holder's position.
+      const now = new Date();
+      expect(await recordGap(db.db, { journal: 'global', lostOffset: 'offset-0', since: now, until: now, detectedAt: now, jobs: [] })).toBe(false);
+      expect(await recentGaps(db.db)).toEqual([]);
+      expect(await position()).toBe('offset-29');
     } finally {
       await db.close();
     }

@@ -77,6 +77,7 @@ export function drainer(db: Kysely<Database>, config: Config, timeScale: number,
         }
         failures = 0;
         if (step.kind === 'caught-up') break;
+        if (step.kind === 'superseded') continue;
         entries += step.entries;
         events += step.events;
       }
