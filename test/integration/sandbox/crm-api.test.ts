@@ -157,6 +157,35 @@ describe('the real @hubspot/api-client against the sandbox', () => {
     expect(edges(sandbox.hubspot.truth(101)[0]!)).toEqual([]);
   });
 
+  it('a privacy-deleted person is in no read any more: not live, not archived, not by batch read or search', async () => {
+    const person = sandbox.hubspot.create('contacts', { email: 'erased@example.com' }, { portalId: 101 });
+    const archived = sandbox.hubspot.create('contacts', { email: 'erased-after-delete@example.com' }, { portalId: 101 });
+    sandbox.hubspot.archive('contacts', archived.id, { portalId: 101 });
+    const ids = [person.id, archived.id];
+    // Before: each read shows one of them.
+    const read = async (archivedToo: boolean) => (await client.crm.objects.batchApi.read('contacts', { inputs: ids.map((id) => ({ id })), properties: ['email'], propertiesWithHistory: [] }, archivedToo)).results.map((r) => r.id);
+    expect(await read(false)).toEqual([person.id]);
+    expect(await read(true)).toEqual([archived.id]);
+    const search = async () =>
+      (await client.crm.objects.searchApi.doSearch('contacts', { filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ' as never, value: 'erased@example.com' }] }], sorts: ['hs_object_id'], properties: ['email'], limit: 10, after: '0' })).results.map((r) => r.id);
+    expect(await search()).toEqual([person.id]);
+    for (const id of ids) sandbox.hubspot.privacyDelete(id, { portalId: 101 });
+    expect(await read(false)).toEqual([]);
+    expect(await read(true)).toEqual([]);
+    const listed: string[] = [];
+    for (const archivedList of [false, true]) {
+      let after: string | undefined;
+      do {
+        const page = await client.crm.objects.basicApi.getPage('contacts', 100, after, undefined, undefined, undefined, archivedList);
+        listed.push(...page.results.map((r) => r.id));
+        after = page.paging?.next?.after;
+      } while (after);
+    }
+    expect(listed.length).toBeGreaterThan(250);
+    expect(listed.filter((id) => ids.includes(id))).toEqual([]);
+    expect(await search()).toEqual([]);
+  });
+
   it('batch-creates, -updates and -archives', async () => {
     const created = await client.crm.deals.batchApi.create({ inputs: [{ properties: { dealname: 'One' }, associations: [] }, { properties: { dealname: 'Two' }, associations: [] }] });
     const ids = created.results.map((r) => r.id);
