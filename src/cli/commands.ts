@@ -11,6 +11,7 @@ import { loadContext, withDatabase } from './context.ts';
 import { journalApi, journalTokens } from '../journal/service.ts';
 import { syncSubscriptions } from '../journal/sync.ts';
 import { handleSignals } from './lifecycle.ts';
+import { withJobsAsRun } from './jobs.ts';
 import { collectStatus, formatStatus } from './status.ts';
 import { runDaemon, ROLES, type Role } from './run.ts';
 
@@ -92,7 +93,7 @@ export const COMMANDS: Command[] = [
     async action({ flags, env }) {
       const ctx = await loadContext(configFlag(flags), env);
       return withDatabase(ctx, { migrated: true }, async ({ db }) => {
-        const status = await collectStatus(db, ctx.config, ctx.log);
+        const status = await collectStatus(db, await withJobsAsRun(ctx.config, db, ctx.log, { strict: false, source: ctx.configPath }), ctx.log);
         process.stdout.write(`${flags.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
         return 0;
       });
@@ -209,8 +210,9 @@ export const COMMANDS: Command[] = [
       if (!journal) throw new UsageError('journal subscriptions sync needs a hubspot.journal section in the configuration');
       if (ctx.config.sandbox) throw new UsageError('journal subscriptions sync talks to the real HubSpot; in sandbox mode the worker syncs them itself');
       return withDatabase(ctx, { migrated: true }, async ({ db }) => {
-        const api = journalApi(ctx.config, journal, journalTokens(ctx.config, journal));
-        const report = await syncSubscriptions({ db, api, log: ctx.log, config: { jobs: ctx.config.jobs, journal } });
+        const config = await withJobsAsRun(ctx.config, db, ctx.log, { strict: true, source: ctx.configPath });
+        const api = journalApi(config, journal, journalTokens(config, journal));
+        const report = await syncSubscriptions({ db, api, log: ctx.log, config: { jobs: config.jobs, journal } });
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return report.failures.length > 0 ? 1 : 0;
       });
