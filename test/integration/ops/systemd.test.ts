@@ -14,6 +14,11 @@ const SANDBOX = `
 set -e
 mount --make-rprivate /
 mount -t tmpfs tmpfs /var/lib && mkdir -m 700 /var/lib/hubsync
+# A checkout (or Node) under /tmp stays reachable, read-only like the rest, once the private /tmp hides it.
+mkdir /var/lib/.host-tmp && mount --bind /tmp /var/lib/.host-tmp
+for v in ROOT BIN NODE HUBSYNC_CONFIG; do
+  case "\${!v}" in /tmp/*) export "$v=/var/lib/.host-tmp/\${!v#/tmp/}" ;; esac
+done
 mount -t tmpfs tmpfs /tmp
 for m in $(findmnt -rn -o TARGET | sort -u); do
   case "$m" in /proc*|/sys*|/dev*|/var/lib|/tmp) ;; *) mount -o remount,bind,ro "$m" 2>/dev/null || true ;; esac

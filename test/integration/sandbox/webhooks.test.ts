@@ -162,7 +162,9 @@ describe('webhook delivery', () => {
     const ids = Array.from({ length: 60 }, (_, i) => Number(sandbox.hubspot.create('contacts', { firstname: `O${i}` }, { portalId }).id));
     sandbox.hubspot.setFaults({ reorder: false, delayRate: 0, delayMs: 0 });
     await sandbox.idle();
-    const got = eventsAt(path).map((e) => e.objectId);
+    // First attempts only: a batch the receiver answered past the (scaled) timeout on a loaded
+    // machine is sent again, as HubSpot does, with a higher attemptNumber.
+    const got = eventsAt(path).filter((e) => e.attemptNumber === 0).map((e) => e.objectId);
     expect([...got].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(ids);
     expect(got).not.toEqual(ids);
     expect(sandbox.hubspot.deliveries().filter((d) => d.event.portalId === portalId).some((d) => d.delayedMs > 0)).toBe(true);
