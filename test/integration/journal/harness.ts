@@ -112,7 +112,8 @@ export async function startJournalDaemon(sandboxOptions: Record<string, unknown>
     http: { port: 0, host: '127.0.0.1' },
     hubspot: { journal: { clientId: 'replaced-in-sandbox-mode', clientSecret: 'replaced', pollIntervalMs: 20, leaseSeconds: 5 } },
     webhooks: { processIntervalMs: 20 },
-    jobs: Object.entries(PROPERTIES).map(([objectType, properties]) => ({ name: objectType, portalId: PORTAL, objectType, properties, schedule: '0 * * * *', lookbackSeconds: 0 })),
+    // Hourly, at the minute furthest from now (a test never sees the scheduled poll: the alone test counts runs); no association sweep.
+    jobs: Object.entries(PROPERTIES).map(([objectType, properties]) => ({ name: objectType, portalId: PORTAL, objectType, properties, schedule: `${(new Date().getMinutes() + 30) % 60} * * * *`, associationSweep: 'off', lookbackSeconds: 0 })),
   });
   const running = await startSandboxDaemon(config, log);
   return {
