@@ -35,9 +35,10 @@ import { cmp, setCreatedAt, setGone, setLifecycle, setMerged, setPrivacyDeleted,
  * Read-only bookkeeping HubSpot bumps on every change (and no webhook can subscribe to): kept in
  * the mirror but never counted as a change of its own in the ledger. `hs_merged_object_ids` is set
  * by a merge, which the ledger records as `@merged`; counting it too would report every merge (and,
- * empty, every creation) as a change the push paths "missed".
+ * empty, every creation) as a change the push paths "missed". `hs_createdate` is the creation time
+ * of custom objects (and other types without `createdate`): the creation is `@created`.
  */
-const NOT_CHANGES: ReadonlySet<string> = new Set(['lastmodifieddate', 'hs_lastmodifieddate', 'hs_object_id', 'createdate', 'hs_merged_object_ids']);
+const NOT_CHANGES: ReadonlySet<string> = new Set(['lastmodifieddate', 'hs_lastmodifieddate', 'hs_object_id', 'createdate', 'hs_createdate', 'hs_merged_object_ids']);
 
 
 export interface RuleResult {

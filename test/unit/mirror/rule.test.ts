@@ -197,6 +197,18 @@ describe('mirror rule cases', () => {
     const properties = [...inOrder([merge, survivor]).ledger.values()].map((c) => c.property).sort();
     expect(properties).toEqual(['@created', '@merged', 'email']);
   });
+
+  it('a custom object\'s creation time (hs_createdate, its createdate) is bookkeeping too: a creation is @created, not a change no push path carries', () => {
+    const project = { portalId: PORTAL, objectType: '2-3465', objectId: '9' };
+    const read: Observation = {
+      kind: 'snapshot', ref: project, version: v(40), via: 'poll', seenAt: at(41), createdAt: v(40),
+      properties: { name: 'Apollo', hs_createdate: String(v(40)), hs_lastmodifieddate: String(v(40)), hs_object_id: '9' }, propertyVersions: { name: v(40), hs_createdate: v(40) },
+    };
+    const model = inOrder([read]);
+    expect([...model.ledger.values()].map((c) => c.property).sort()).toEqual(['@created', 'name']);
+    // Still mirrored.
+    expect(model.objects.get(objectKey(project))!.properties).toMatchObject({ hs_createdate: String(v(40)) });
+  });
 });
 
 describe('association rule cases', () => {
