@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ERASED_PAYLOAD, failAbandonedWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
+import { applyObservations } from '../../../src/mirror/apply.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
@@ -88,6 +89,32 @@ describe('processing', () => {
     expect(await testDb.db.selectFrom('hubspot_objects').select('lifecycle').where('object_id', '=', '404').executeTakeFirstOrThrow()).toEqual({ lifecycle: 'live' });
     expect(await webhookStatus(testDb.db, clock)).toMatchObject({ backlog: 0, failed: 0, retrying: 0 });
     expect((await processWebhookBatch(deps(reader))).claimed).toBe(0);
+  });
+
+  it("hydration reads the hydrated records' full association sets for the job's associated types, at hydration priority, keeping their types", async () => {
+    const { reader: base } = fakeReader({ '51': { firstname: 'Zoë', lastmodifieddate: '1790000000500', createdate: '1790000000000' } });
+    const asked: unknown[] = [];
+    const reader: HubSpotReader = {
+      ...base,
+      async readAssociations(portalId, objectType, toTypes, ids, priority) {
+        asked.push({ portalId, objectType, toTypes, ids, priority });
+        const at = new Date(clock.getTime() + 1);
+        return ids.map((id) => ({
+          kind: 'associationRead' as const, ref: { portalId, objectType, objectId: id }, version: 1_790_000_000_600, via: 'hydration' as const, seenAt: at,
+          toObjectType: 'companies', to: [{ objectId: '77', types: [{ category: 'HUBSPOT_DEFINED', typeId: 279, label: null }, { category: 'USER_DEFINED', typeId: 9, label: 'Billing' }] }],
+        }));
+      },
+    };
+    // An edge the read does not list: removed by it.
+    await testDb.db.transaction().execute((trx) =>
+      applyObservations(trx, [{ kind: 'association', ref: { portalId: PORTAL, objectType: 'contacts', objectId: '51' }, toObjectType: 'companies', toObjectId: '78', removed: false, version: 1_789_000_000_000, via: 'webhook', seenAt: clock }]),
+    );
+    await store([hubspotEvent({ subscriptionType: 'contact.creation', occurredAt: 1_790_000_000_000 })]);
+    expect(await processWebhookBatch({ ...deps(reader), associations: (_portal, type) => (type === 'contacts' ? ['companies'] : []) })).toMatchObject({ processed: 1, hydrated: 1 });
+    expect(asked).toEqual([{ portalId: PORTAL, objectType: 'contacts', toTypes: ['companies'], ids: ['51'], priority: 'hydration' }]);
+    const edges = await testDb.db.selectFrom('hubspot_associations').select(['to_object_id', 'removed', 'association_types']).where('from_object_id', '=', '51').orderBy('to_object_id').execute();
+    expect(edges.map((e) => [e.to_object_id, e.removed])).toEqual([['77', false], ['78', true]]);
+    expect((edges[0]!.association_types as { typeId: number }[]).sort((x, y) => x.typeId - y.typeId)).toEqual([{ category: 'USER_DEFINED', typeId: 9, label: 'Billing' }, { category: 'HUBSPOT_DEFINED', typeId: 279, label: null }]);
   });
 
   it('a privacy deletion erases the stored payloads of the contact and its merged ids, late events included, and no one else', async () => {
