@@ -115,6 +115,15 @@ export function formatStatus(status: StatusReport): string {
         (last?.error ? `: ${last.error}` : '') +
         (job.nextRunAt ? `; next ${job.nextRunAt}` : ''),
     );
+    for (const lease of job.leases) {
+      // A lease outlives a process killed mid-run until it expires: say so rather than name it as running.
+      const holder = status.processes.find((p) => p.id === lease.owner);
+      lines.push(
+        holder
+          ? `    ${lease.kind} running on ${holder.role} ${holder.host}:${holder.pid} since ${lease.acquiredAt}`
+          : `    ${lease.kind} held by ${lease.owner} since ${lease.acquiredAt}, which has no heartbeat (its lease expires ${lease.expiresAt})`,
+      );
+    }
   }
   const w = status.webhooks;
   lines.push('', 'Webhook inbox', `  backlog ${w.backlog} (oldest ${w.oldestUnprocessedSeconds ?? 0} s, ${w.retrying} retrying), failed ${w.failed}, quarantined ${w.quarantined}`);

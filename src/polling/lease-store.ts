@@ -33,3 +33,9 @@ export async function renewLease(db: Db, name: string, owner: string, now: Date,
 export async function releaseLease(db: Db, name: string, owner: string): Promise<void> {
   await db.deleteFrom('job_leases').where('name', '=', name).where('owner', '=', owner).execute();
 }
+
+/** Leases held at `now` (unexpired), oldest first: which process runs what. */
+export async function heldLeases(db: Db, now: Date): Promise<{ name: string; owner: string; acquiredAt: Date; expiresAt: Date }[]> {
+  const rows = await db.selectFrom('job_leases').selectAll().where('expires_at', '>', now).orderBy('acquired_at').execute();
+  return rows.map((r) => ({ name: r.name, owner: r.owner, acquiredAt: r.acquired_at, expiresAt: r.expires_at }));
+}

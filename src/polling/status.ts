@@ -4,6 +4,8 @@ import type { JobConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import type { Collector } from '../metrics/loop.ts';
 import { listCursors } from './cursor-store.ts';
+import type { RunKind } from './jobs.ts';
+import { heldLeases } from './lease-store.ts';
 import { progressFigures } from './progress.ts';
 import { latestRuns, type SyncRun } from './run-store.ts';
 
@@ -37,14 +39,21 @@ export interface JobStatus {
   } | null;
   lastSuccessAt: string | null;
   nextRunAt: string | null;
+  /**
+   * Who runs the job right now: each of its leases held (`poll`, `sweep`, `associations`), by which
+   * process (its id, as `processes` and the heartbeat table name it), since and until when.
+   */
+  leases: { kind: RunKind; owner: string; acquiredAt: string; expiresAt: string }[];
 }
+
+const RUN_KINDS: readonly RunKind[] = ['poll', 'sweep', 'associations'];
 
 /**
  * Per job: last run, cursor position and lag, next scheduled run. `jobs` (the configuration) adds
  * jobs that have not run yet and the next run times; without it, only jobs with a cursor or a run.
  */
 export async function pollingStatus(db: Kysely<Database>, jobs: readonly JobConfig[] = [], now: Date = new Date()): Promise<JobStatus[]> {
-  const [cursors, runs] = await Promise.all([listCursors(db), latestRuns(db)]);
+  const [cursors, runs, leases] = await Promise.all([listCursors(db), latestRuns(db), heldLeases(db, now)]);
   const names = new Set([...jobs.map((j) => j.name), ...cursors.map((c) => c.jobName), ...runs.last.map((r) => r.job_name)]);
   return [...names].sort().map((name) => {
     const job = jobs.find((j) => j.name === name);
@@ -64,6 +73,11 @@ export async function pollingStatus(db: Kysely<Database>, jobs: readonly JobConf
       lastRun: last ? runStatus(last, now) : null,
       lastSuccessAt: ok?.finished_at?.toISOString() ?? null,
       nextRunAt: job ? nextRun(job.schedule) : null,
+      leases: leases.flatMap((lease) => {
+        // Lease names are `<kind>:<job>` (jobs.ts, leaseName); the journal's and others' are not a job's.
+        const kind = RUN_KINDS.find((k) => lease.name === `${k}:${name}`);
+        return kind ? [{ kind, owner: lease.owner, acquiredAt: lease.acquiredAt.toISOString(), expiresAt: lease.expiresAt.toISOString() }] : [];
+      }),
     };
   });
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectStatus, formatStatus } from '../../../src/cli/status.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { createHeartbeatService } from '../../../src/processes/heartbeat.ts';
+import { acquireLease } from '../../../src/polling/lease-store.ts';
 import { insertRun } from '../../../src/polling/run-store.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 import { switchableDatabase } from '../../helpers/outage.ts';
@@ -43,6 +44,33 @@ describe('hubsync status', () => {
       await heartbeat.stop();
     }
     expect((await collectStatus(testDb.db, config, captureLogger().log)).processes).toEqual([]);
+  });
+
+  it('names the process holding each job lease, and says when that process has no heartbeat', async () => {
+    const heartbeat = createHeartbeatService({ db: testDb.db, log: captureLogger().log, id: 'host-c:77:live', role: 'worker', version: '1', intervalMs: 1_000 });
+    await heartbeat.start();
+    const now = new Date();
+    try {
+      expect(await acquireLease(testDb.db, 'poll:contacts', 'host-c:77:live', now, 60_000)).toBe(true);
+      expect(await acquireLease(testDb.db, 'sweep:contacts', 'host-d:88:gone', now, 60_000)).toBe(true);
+      // Neither an expired lease nor another kind's (the journal's) is the job's.
+      expect(await acquireLease(testDb.db, 'associations:contacts', 'host-e:99:old', new Date(now.getTime() - 120_000), 60_000)).toBe(true);
+      expect(await acquireLease(testDb.db, 'journal:contacts', 'host-c:77:live', now, 60_000)).toBe(true);
+      const status = await waitFor(async () => {
+        const s = await collectStatus(testDb.db, config, captureLogger().log, new Date(now.getTime() + 1_000));
+        return s.processes.length > 0 ? s : undefined;
+      });
+      expect(status.jobs[0]!.leases).toEqual([
+        { kind: 'poll', owner: 'host-c:77:live', acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + 60_000).toISOString() },
+        { kind: 'sweep', owner: 'host-d:88:gone', acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + 60_000).toISOString() },
+      ]);
+      const text = formatStatus(status);
+      expect(text).toContain(`\n    poll running on worker ${status.processes[0]!.host}:${process.pid} since ${now.toISOString()}\n`);
+      expect(text).toContain(`\n    sweep held by host-d:88:gone since ${now.toISOString()}, which has no heartbeat (its lease expires ${new Date(now.getTime() + 60_000).toISOString()})\n`);
+    } finally {
+      await heartbeat.stop();
+      await testDb.db.deleteFrom('job_leases').execute();
+    }
   });
 
   it("fails the process's readiness once its heartbeat cannot be written", async () => {
