@@ -57,10 +57,19 @@ function reportedPaths(total: LedgerGroupReport, journal: boolean): ReportPath[]
  */
 export async function collectStatus(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<StatusReport> {
   const range = { since: new Date(now.getTime() - DAY_MS), until: new Date(now.getTime() + 1), propertiesOnly: true };
-  const journalGroups = [...new Map(config.jobs.map((job) => [`${job.portalId}/${job.objectType}`, { portalId: job.portalId, objectType: job.objectType }])).entries()];
-  const [processes, jobs, webhooks, outbox, report, missed, triggers, journal, journalTotal] = await Promise.all([
+  const jobs = await pollingStatus(db, config.jobs, now);
+  // The types the journal reads as the mirror keys them. A custom object a job names (`p_projects`) and
+  // the portal's schemas could not key (withJobsAsRun): by the type id its cursor holds (`2-3465`).
+  const journalGroups = [
+    ...new Map(
+      config.jobs.map((job) => {
+        const objectType = jobs.find((j) => j.job === job.name)?.objectType ?? job.objectType;
+        return [`${job.portalId}/${objectType}`, { portalId: job.portalId, objectType }];
+      }),
+    ).entries(),
+  ];
+  const [processes, webhooks, outbox, report, missed, triggers, journal, journalTotal] = await Promise.all([
     liveProcesses(db, new Date(now.getTime() - STALE_AFTER_MS)),
-    pollingStatus(db, config.jobs, now),
     webhookStatus(db, now),
     outboxStatus(db, now),
     ledgerReport(db, range),

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectStatus, formatStatus } from '../../../src/cli/status.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { createHeartbeatService } from '../../../src/processes/heartbeat.ts';
+import { saveCursor } from '../../../src/polling/cursor-store.ts';
 import { acquireLease } from '../../../src/polling/lease-store.ts';
 import { insertRun } from '../../../src/polling/run-store.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
@@ -70,6 +71,32 @@ describe('hubsync status', () => {
     } finally {
       await heartbeat.stop();
       await testDb.db.deleteFrom('job_leases').execute();
+    }
+  });
+
+  it('counts the journal in for a custom object a job names by its name, under the type id the mirror keys it by', async () => {
+    const withJournal = configSchema.parse({
+      hubspot: {
+        baseUrl: 'http://127.0.0.1:1',
+        accounts: [{ portalId: 62515, accessToken: 'pat-test' }],
+        journal: { clientId: 'id', clientSecret: 'journal-secret', requestTimeoutMs: 1_000 },
+      },
+      jobs: [{ name: 'projects', portalId: 62515, objectType: 'p_projects', properties: ['name'] }],
+    });
+    const now = new Date();
+    await saveCursor(testDb.db, { jobName: 'projects', portalId: 62515, objectType: '2-3465', mode: 'incremental', backfillAfter: null, backfillStartedAt: null, cursorTs: now.getTime(), cursorId: '1', cursorTsComplete: true, rescanFrom: null }, now);
+    const at = new Date(now.getTime() - 5_000);
+    await testDb.db.insertInto('change_ledger').values({
+      portal_id: 62515, object_type: '2-3465', object_id: '7', property: 'name', occurred_at: at, first_seen_via: 'journal', first_seen_at: at,
+      seen_by_journal_at: at, seen_by_webhook_at: null, seen_by_poll_at: null, seen_by_hydration_at: null, seen_by_workflow_at: null, seen_by_paragon_at: null,
+    }).execute();
+    try {
+      const status = await collectStatus(testDb.db, withJournal, captureLogger().log, now);
+      expect(status.coverage.journal).toMatchObject({ groups: ['62515/2-3465'], total: { seen: 1 } });
+      expect(formatStatus(status)).not.toContain('not subscribed');
+    } finally {
+      await testDb.db.deleteFrom('change_ledger').execute();
+      await testDb.db.deleteFrom('sync_cursors').execute();
     }
   });
 
