@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.ts';
@@ -61,6 +62,14 @@ describe('logger', () => {
     const redact = createRedactor(['we"ird/sec ret']);
     expect(redact(JSON.stringify({ a: 'x we"ird/sec ret y' }))).not.toContain('sec ret');
     expect(redact(`url?k=${encodeURIComponent('we"ird/sec ret')}`)).toBe('url?k=[REDACTED]');
+  });
+
+  it('leaves the words of the shipped sandbox configuration\u2019s own lines alone: its placeholder secrets are no common word', () => {
+    const shipped = loadConfig(readFileSync('config/hubsync.yaml', 'utf8'), {});
+    const redact = createRedactor(configSecrets(shipped));
+    const line = JSON.stringify({ module: 'sandbox', sandbox: 'http://127.0.0.1:3000', msg: 'sandbox mode: HubSpot and Paragon stand-in running in this process' });
+    expect(redact(line)).toBe(line);
+    expect(redact(`secret ${shipped.hubspot.journal!.clientSecret}`)).toBe('secret [REDACTED]');
   });
 
   it('writes each key once, though a child and the call both set it', () => {
