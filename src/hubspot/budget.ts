@@ -3,7 +3,9 @@
  * hydration, backfills). Two lanes, ordinary calls and searches, each a p-queue that starts calls in
  * priority order and, with its own strict sliding window (`interval`/`intervalCap`), no more of them
  * in any window than the limit allows. Written by hand is only what p-queue cannot know: the live
- * X-HubSpot-RateLimit-* headers (other integrations on the token), the daily budget, and 429s,
+ * X-HubSpot-RateLimit-* headers (Remaining: what other integrations on the token left; Max and
+ * Interval-Milliseconds: the token's own window, when it is smaller or longer than the configured
+ * one, which p-queue cannot change once built), the daily budget, and 429s,
  * which pause the lane that was limited (the account, for the daily limit) for at least a floor,
  * and end a call after a cap of consecutive 429s. 5xx and network failures are retried with
  * exponential backoff and full jitter.
@@ -60,9 +62,11 @@ const PRIORITY: Readonly<Record<Priority, number>> = { hydration: 2, incremental
 
 interface Lane {
   kind: CallKind;
-  /** Starts calls by priority, at most `limit` in any `windowMs + margin`. */
+  /** Starts calls by priority, at most the configured limit in any configured window + margin. */
   queue: PQueue;
+  /** Calls per window: the configured share, narrowed by the token's own (X-HubSpot-RateLimit-Max) once known. */
   limit: number;
+  /** The window: the configured one, or the token's (X-HubSpot-RateLimit-Interval-Milliseconds) when longer. */
   windowMs: number;
   /** When calls still inside the window were sent (the gauge, and how long a rolling-window 429 waits). */
   sent: number[];
@@ -89,6 +93,8 @@ export class AccountBudget {
   readonly #o: Options;
   readonly #api: Lane;
   readonly #search: Lane;
+  /** The api lane's window as configured (p-queue's): headers may only narrow it. */
+  readonly #configured: { limit: number; windowMs: number };
   #accountPausedUntil = 0;
   /** Server's Remaining at the last response, less what we sent since. */
   #hint: { remaining: number; atMs: number; sentSince: number; inFlightAt: number } | undefined;
@@ -113,6 +119,7 @@ export class AccountBudget {
     this.#o = o;
     this.portalId = o.portalId;
     this.#api = this.#lane('api', Math.max(1, Math.floor(o.windowLimit * o.budgetShare)), o.windowMs * o.timeScale);
+    this.#configured = { limit: this.#api.limit, windowMs: this.#api.windowMs };
     // Search has no headers to share with others and its own small limit: use all of it.
     this.#search = this.#lane('search', o.searchPerSecond, 1000 * o.timeScale);
     const labels = { portalId: o.portalId };
@@ -255,6 +262,12 @@ export class AccountBudget {
       // move on, or for an answer in flight to bring fresher headers.
       return this.#hint!.atMs + l.windowMs;
     }
+    if (l === this.#api) {
+      // Our own count against the token's window as its headers describe it (p-queue keeps the
+      // configured one; this only bites when the token's is smaller or longer).
+      prune(l, now);
+      if (l.sent.length >= l.limit) return (l.sent[l.sent.length - l.limit] ?? now) + l.windowMs + this.#o.arrivalMarginMs;
+    }
     return undefined;
   }
 
@@ -288,6 +301,12 @@ export class AccountBudget {
 
   #observeHeaders(headers: Readonly<Record<string, string>>, now: number): void {
     const h = parseRateHeaders(headers);
+    if (h.max !== undefined && h.max > 0) {
+      // The token's own window, never wider than configured: a token on a lower tier than the
+      // configuration says, or a window HubSpot counts over a longer interval.
+      this.#api.limit = Math.min(this.#configured.limit, Math.max(1, Math.floor(h.max * this.#o.budgetShare)));
+      this.#api.windowMs = Math.max(this.#configured.windowMs, h.intervalMs ?? 0);
+    }
     if (h.remaining !== undefined && h.max !== undefined) {
       // Leave the other integrations' share of the token untouched.
       const reserve = h.max - Math.floor(h.max * this.#o.budgetShare);

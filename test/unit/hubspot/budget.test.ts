@@ -60,6 +60,32 @@ describe('account budget', () => {
     expect(b.windowRemaining()).toBe(2);
   });
 
+  it('keeps to the token\u2019s own window (X-HubSpot-RateLimit-Max and -Interval-Milliseconds) once headers told it, when smaller or longer than configured', async () => {
+    // Configured: 10 calls in 200 ms. The token's headers: 4 calls in 300 ms.
+    const b = budget({ windowLimit: 10, windowMs: 200 });
+    const headers = { 'x-hubspot-ratelimit-max': '4', 'x-hubspot-ratelimit-remaining': '3', 'x-hubspot-ratelimit-interval-milliseconds': '300' };
+    await b.run('api', 'incremental', async () => ok(0, headers));
+    // Long enough for that answer's Remaining to be too old to count: only Max and the interval still narrow.
+    await new Promise((r) => setTimeout(r, 320));
+    expect(b.windowRemaining()).toBe(4);
+    const starts: number[] = [];
+    const gate = deferred();
+    const calls = Array.from({ length: 8 }, () =>
+      b.run('api', 'incremental', async () => {
+        starts.push(Date.now());
+        await gate.promise;
+        return ok(1);
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(starts.length).toBe(4);
+    expect(b.windowRemaining()).toBe(0);
+    gate.resolve();
+    await Promise.all(calls);
+    // The second four waited for the first four to leave the token's 300 ms window, not the configured 200 ms.
+    expect((starts[4] ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(290);
+  });
+
   it('retries 5xx and network failures with backoff, and gives up after maxAttempts', async () => {
     const b = budget({ maxAttempts: 3 });
     let attempts = 0;
