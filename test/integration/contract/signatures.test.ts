@@ -63,7 +63,9 @@ describe('stand-in signatures, checked by @hubspot/api-client\u2019s Signature h
   });
 
   it('and hubsync\u2019s verifier accepts every one of them', () => {
-    for (const r of [...received('batch'), ...received('workflow')]) {
+    const all = [...received('batch'), ...received('workflow')];
+    expect(all.map((r) => r.url.replace(/.*kind=/, '')).sort()).toEqual(expect.arrayContaining(['batch', 'workflow']));
+    for (const r of all) {
       const verification = verifyHubSpot(
         { method: 'POST', uri: `${receiver.base}${r.url}`, body: r.raw, headers: r.headers },
         { apps: [{ appId: 77, clientSecret: SECRET }], now: Date.now(), maxAgeMs: 300_000 },
