@@ -91,7 +91,8 @@ export const COMMANDS: Command[] = [
     summary: 'sync state: cursors, runs, webhook coverage and lag, outbox',
     options: { json: { type: 'boolean' } },
     async action({ flags, env }) {
-      const ctx = await loadContext(configFlag(flags), env);
+      // The report is stdout (`--json` is a contract for scripts): log lines go to stderr.
+      const ctx = await loadContext(configFlag(flags), env, {}, { logTo: 'stderr' });
       return withDatabase(ctx, { migrated: true }, async ({ db }) => {
         const status = await collectStatus(db, await withJobsAsRun(ctx.config, db, ctx.log, { strict: false, source: ctx.configPath }), ctx.log);
         process.stdout.write(`${flags.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfigFile, type Env, type LoadOptions } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { openDatabase, type DatabaseHandle, type OpenOptions } from '../db/index.ts';
@@ -12,10 +12,14 @@ export interface Context {
   env: Env;
 }
 
-/** Loads the configuration and builds the logger: the first thing every command does. */
-export async function loadContext(configPath: string | undefined, env: Env, options: LoadOptions = {}): Promise<Context> {
+/**
+ * Loads the configuration and builds the logger: the first thing every command does. Log lines go
+ * to stdout, or to stderr for a command whose stdout is its output (`logTo`).
+ */
+export async function loadContext(configPath: string | undefined, env: Env, options: LoadOptions = {}, output: { logTo?: 'stdout' | 'stderr' } = {}): Promise<Context> {
   const { config, path } = await loadConfigFile(configPath, env, options);
-  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, secrets: configSecrets(config) });
+  const destination = output.logTo === 'stderr' ? pino.destination({ fd: 2, sync: true }) : undefined;
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, secrets: configSecrets(config), ...(destination ? { destination } : {}) });
   return { config, configPath: path, log, env };
 }
 

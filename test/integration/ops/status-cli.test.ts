@@ -1,0 +1,42 @@
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.ts';
+import { tempDir } from '../../helpers/temp.ts';
+
+const dir = tempDir('hubsync-status-cli');
+
+function config(name: string, text: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+const projects = '  - { name: projects, portalId: 62515, objectType: p_projects, properties: [name] }\n';
+
+describe('hubsync status --json', () => {
+  it('prints only the report on stdout: sandbox mode asks no HubSpot about custom object names, and a failed lookup is a log line on stderr', async () => {
+    // Sandbox mode: the stand-in lives in the daemon's process, so there is nothing to ask.
+    const sandbox = await runCli(['status', '--json', '--config', config('sandbox.yaml', `sandbox: true\ndatabase: { embeddedDir: "${path.join(dir, 'sandbox-data')}" }\njobs:\n${projects}`)]);
+    expect(sandbox.code).toBe(0);
+    expect(JSON.parse(sandbox.stdout)).toMatchObject({ jobs: [{ job: 'projects' }] });
+    expect(sandbox.stderr).toBe('');
+
+    // A HubSpot that refuses the token: the report still comes, the warning goes to stderr in one line.
+    const refusing = http.createServer((_req, res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}'));
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const offline = await runCli(['status', '--json', '--config', config('offline.yaml', [
+      `database: { embeddedDir: "${path.join(dir, 'offline-data')}" }`,
+      `hubspot: { baseUrl: "http://127.0.0.1:${(refusing.address() as AddressInfo).port}", accounts: [{ portalId: 62515, accessToken: pat-test }] }`,
+      `jobs:\n${projects}`,
+    ].join('\n'))]).finally(() => refusing.close());
+    expect(offline.code).toBe(0);
+    expect(JSON.parse(offline.stdout)).toMatchObject({ jobs: [{ job: 'projects' }] });
+    const warnings = offline.stderr.trim().split('\n');
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, msg: expect.stringContaining('custom object types could not be resolved') });
+    expect(warnings[0]).not.toContain('    at ');
+  });
+});
