@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useRunningSandbox } from '../../../src/cli/sandbox-mode.ts';
 import { configSchema } from '../../../src/config/schema.ts';
@@ -9,7 +11,9 @@ import { Metrics } from '../../../src/metrics/registry.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { runSandboxCommand } from '../../../src/sandbox/cli.ts';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { finished, runCli, startCli, waitForOutput } from '../../helpers/cli.ts';
+import { createServerDatabase, createTestDb, dropServerDatabase, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 import { captureLogger } from '../webhooks/helpers.ts';
 
 let testDb: TestDb;
@@ -62,5 +66,42 @@ describe('sandboxOptions.url', () => {
     const target = journalTargets(shared, journal)[0]!;
     const step = await consumeStep({ db: testDb.db, log, config: journal, target, api: journalApi(shared, journal, tokens, target), jobs: shared.jobs, worker: 'shared-test' });
     expect(step).toMatchObject({ kind: 'read', events: 1 });
+  });
+});
+
+const dir = tempDir('hubsync-split-sandbox');
+
+describe.skipIf(!serverUrl)('split roles in sandbox mode (a shared Postgres)', () => {
+  /** Runs `hubsync run --role worker` until it says it runs; its log. */
+  async function worker(file: string): Promise<string> {
+    const child = startCli(['run', '--role', 'worker', '--config', file]);
+    try {
+      await waitForOutput(child, /"msg":"hubsync running"/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const result = await finished(child);
+    expect(result.code).toBe(0);
+    return result.stdout;
+  }
+
+  it('a worker that would start an empty stand-in of its own says so and how to share one; pointed at a running one it does not', async () => {
+    const url = await createServerDatabase(serverUrl!);
+    try {
+      const write = (name: string, sandboxUrl: string) => {
+        const file = path.join(dir, name);
+        writeFileSync(file, `sandbox: true\nsandboxOptions: { url: "${sandboxUrl}", streamIntervalMs: 0 }\ndatabase: { url: "${url}" }\nmetrics: { intervalSeconds: 3600 }\njobs: [{ name: contacts, portalId: 62515, objectType: contacts, properties: [email], schedule: "0 0 1 1 *" }]\n`);
+        return file;
+      };
+      const own = write('own.yaml', '');
+      expect((await runCli(['migrate', '--config', own])).code).toBe(0);
+      const alone = await worker(own);
+      expect(alone).toMatch(/"level":40,[^\n]*"msg":"sandbox mode with --role worker: this process starts a stand-in of its own[^\n]*sandboxOptions\.url to share one"/);
+      const shared = await worker(write('shared.yaml', standalone.baseUrl));
+      expect(shared).toContain('"msg":"sandbox mode: using the stand-in already running at sandboxOptions.url"');
+      expect(shared).not.toContain('stand-in of its own');
+    } finally {
+      await dropServerDatabase(serverUrl!, url);
+    }
   });
 });
