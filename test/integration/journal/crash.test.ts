@@ -31,8 +31,8 @@ afterAll(async () => {
 });
 
 /** Runs the consumer child; resolves with its output lines once `until` matches one (or it exits). */
-function runChild(config: unknown, hang: boolean, until: RegExp): Promise<{ child: ChildProcess; lines: string[] }> {
-  const child = spawn(process.execPath, [CHILD], { env: { ...process.env, JOURNAL_CHILD: JSON.stringify({ config, hang }) }, stdio: ['ignore', 'pipe', 'inherit'] });
+function runChild(config: unknown, hangAt: number | undefined, until: RegExp): Promise<{ child: ChildProcess; lines: string[] }> {
+  const child = spawn(process.execPath, [CHILD], { env: { ...process.env, JOURNAL_CHILD: JSON.stringify({ config, hangAt }) }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   return new Promise((resolve, reject) => {
     let buffer = '';
@@ -65,12 +65,22 @@ describe('a journal worker killed between downloading files and committing them'
     await sandbox.hubspot.journal.idle();
     const raw = { database, hubspot: { baseUrl: sandbox.baseUrl, accounts: config.hubspot.accounts, journal: config.hubspot.journal }, jobs: config.jobs };
 
-    // First life: reads one batch of entries, downloads its files, and is killed before the commit.
-    const first = await runChild(raw, true, /^downloaded \d+/);
+    // First life: commits the first entry and a batch after it, downloads the next batch's files, and is killed before their commit.
+    const first = await runChild(raw, 3, /^hanging$/);
     first.child.kill('SIGKILL');
     await exited(first.child);
-    // Second life: from the same (uncommitted) offset to the end.
-    const second = await runChild(raw, false, /^done$/);
+    const entries = sandbox.hubspot.journal.entries(APP.appId);
+    const between = serverDb ?? (await openDatabase({ ...testDatabaseConfig(), embeddedDir: embeddedDir! }));
+    try {
+      const position = await between.db.selectFrom('journal_offsets').selectAll().executeTakeFirstOrThrow();
+      expect([position.offset, Number(position.entries)]).toEqual([entries[3]!.offset, 4]);
+      const stored = await between.db.selectFrom('webhook_events').select('id').where('source', '=', 'journal').execute();
+      expect(stored).toHaveLength(entries.slice(0, 4).reduce((n, entry) => n + entry.events.length, 0));
+    } finally {
+      if (!serverDb) await between.close();
+    }
+    // Second life: from the last committed offset to the end.
+    const second = await runChild(raw, undefined, /^done$/);
     await exited(second.child);
     expect(second.lines.filter((l) => l.startsWith('downloaded')).length).toBeGreaterThan(1);
 
