@@ -52,8 +52,8 @@ jobs:
     expect(printed(again.stdout)).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: made.length, failures: [] });
     const status = await runCli(['status', '--json', '--config', file]);
     expect(status.code).toBe(0);
-    expect(status.stdout).not.toMatch(/"level":(40|50)/);
-    const report = printed(status.stdout) as { journal: { subscriptions: unknown }; coverage: { journal: { groups: string[] } } };
+    expect(status.stderr).not.toMatch(/"level":(40|50)/);
+    const report = JSON.parse(status.stdout) as { journal: { subscriptions: unknown }; coverage: { journal: { groups: string[] } } };
     expect(report.journal.subscriptions).toEqual({ inSync: made.length, toCreate: 0, toUpdate: 0, toDelete: 0, conflicts: [] });
     expect(report.coverage.journal.groups).toEqual([`${PORTAL}/contacts`, `${PORTAL}/2-3465`]);
   });
