@@ -100,6 +100,16 @@ export async function committed(ctx: PassContext, pages: number, records: number
 }
 
 /**
+ * How many live records of the type search counts (its `total`, one call of one result); undefined
+ * when the search fails, which costs the backfill nothing but its estimate.
+ */
+async function liveCount(ctx: PassContext, objectType: string): Promise<number | undefined> {
+  const result = await ctx.account.search(objectType, { filterGroups: [], sorts: [], properties: ['hs_object_id'], limit: 1 }, 'backfill', { signal: ctx.signal, stats: ctx.stats });
+  if (!result.ok) ctx.log.debug({ failure: result.failure }, 'backfill size not known: search failed');
+  return result.ok ? result.value.total : undefined;
+}
+
+/**
  * Lists every live record (100 a page), resuming from the stored `after` token; at the end the
  * cursor turns incremental, starting the look-back before the backfill began.
  */
@@ -115,6 +125,10 @@ export async function backfillPass(ctx: PassContext): Promise<void> {
     ...(initial?.mode === 'backfill' ? { backfillAfter: initial.backfillAfter } : {}),
   };
   let after = base.backfillAfter ?? undefined;
+  // A fresh backfill's size, for its percentage and ETA (logs, status, the demo): lists report none.
+  // A resumed one has read an unknown part already: no estimate.
+  const estimate = after === undefined ? await liveCount(ctx, objectType) : undefined;
+  ctx.counts.total = estimate ?? null;
   const fetchNext = async () => {
     const opts = { signal: ctx.signal, stats: ctx.stats };
     const page = unwrap(await ctx.account.listPage(objectType, { limit: LIST_LIMIT, ...(after ? { after } : {}), ...(ctx.properties ? { properties: ctx.properties } : {}) }, 'backfill', opts), 'list');
@@ -130,7 +144,7 @@ export async function backfillPass(ctx: PassContext): Promise<void> {
       await save(trx, { ...base, backfillAfter: pages.at(-1)?.after ?? null }, seenAt, reset);
     });
     await committed(ctx, pages.length, countObjects(pages));
-    ctx.progress?.update(ctx.counts.records, undefined);
+    ctx.progress?.update(ctx.counts.records, estimate);
     await ctx.onPage?.();
   });
   const lookbackFrom = startedAt - ctx.job.lookbackSeconds * 1000;

@@ -35,6 +35,9 @@ describe('polling jobs', () => {
     const first = await runJob(p.deps, p.job('lag'), 'poll');
     expect(first.status === 'ok' && first.runs.map((r) => r.kind)).toEqual(['backfill', 'incremental']);
     expect(await missingOrStale(testDb, sandbox)).toEqual([]);
+    // The list reports no size: search's count of the live records is the backfill's total (its percentage and ETA).
+    const backfill = await testDb.db.selectFrom('sync_runs').select(['records', 'total']).where('job_name', '=', 'lag').where('kind', '=', 'backfill').executeTakeFirstOrThrow();
+    expect(backfill).toEqual({ records: 800, total: 800 });
     const cursor = await getCursor(testDb.db, { jobName: 'lag', portalId: PORTAL, objectType: 'contacts' });
     expect(cursor?.mode).toBe('incremental');
 
