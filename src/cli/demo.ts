@@ -12,13 +12,14 @@ import { journalApi, journalTokens } from '../journal/service.ts';
 import { syncSubscriptions } from '../journal/sync.ts';
 import { createLogger } from '../log.ts';
 import type { PollingService } from '../polling/scheduler.ts';
+import { pollingStatus } from '../polling/status.ts';
 import { checkConvergence, type ConvergenceReport } from './convergence.ts';
 import type { Context } from './context.ts';
 import { createDemoApp, DEMO_APP_SOURCE, DEMO_APP_TABLE, demoAppActivity } from './demo-app.ts';
 import { startAll } from './lifecycle.ts';
 import { buildDaemon } from './run.ts';
 import { startSandboxMode } from './sandbox-mode.ts';
-import { collectStatus, formatStatus } from './status.ts';
+import { collectStatus, formatStatus, backfillsInProgress } from './status.ts';
 
 export interface DemoOptions {
   durationSeconds: number;
@@ -99,12 +100,15 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
       const deliveries = sandbox!.sandbox.hubspot.deliveries();
       const rows = await sql<{ n: number }>`select count(*)::int as n from hubspot_objects`.execute(handle.db);
       const inbox = await webhookStatus(handle.db);
+      // A backfill in progress with its total, percentage and ETA (the first one, as the demo starts).
+      const running = backfillsInProgress(await pollingStatus(handle.db, daemon.jobs));
       return [
         `elapsed ${Math.round((Date.now() - started) / 1000)} s / ${options.durationSeconds} s`,
         `HubSpot events   ${deliveries.length} generated, ${deliveries.filter((d) => d.dropped).length} dropped, ${deliveries.filter((d) => d.duplicated).length} duplicated`,
         `webhooks         ${daemon.metrics.total('webhook.events.received')} received, ${daemon.metrics.total('webhook.events.duplicate')} duplicates folded, backlog ${inbox.backlog}`,
         `journal          ${daemon.metrics.total('journal.entries')} entries, ${daemon.metrics.total('journal.events.received')} events read, ${daemon.metrics.total('journal.events.duplicate')} duplicates folded, ${daemon.metrics.total('journal.gaps')} gaps`,
-        `polling          ${daemon.metrics.total('polling.runs')} runs, ${daemon.metrics.total('polling.records')} records read, ${daemon.metrics.total('hubspot.api.calls')} API calls, ${daemon.metrics.total('hubspot.api.429s')} × 429`,
+        `polling          ${daemon.metrics.total('polling.runs')} runs, ${daemon.metrics.total('polling.records')} records read, ${daemon.metrics.total('hubspot.api.calls')} API calls, ${daemon.metrics.total('hubspot.api.429s')} × 429` +
+          (running.length > 0 ? `; ${running.join('; ')}` : ''),
         `mirror           ${rows.rows[0]?.n ?? 0} objects`,
         `App Events       ${appWrites} app contact writes, ${daemon.metrics.total('outbox.source.enqueued')} enqueued, ${daemon.metrics.total('outbox.delivered')} delivered to Paragon (the stand-in received ${sandbox!.sandbox.paragon?.appEvents.length ?? 0})`,
       ];

@@ -98,6 +98,19 @@ export async function collectStatus(db: Kysely<Database>, config: Config, log: L
   };
 }
 
+/** A run's records, with the total, percentage and ETA when known: `400/1000 records, 40%, ETA 15 s`. */
+function runProgress(run: NonNullable<JobStatus['lastRun']>): string {
+  return (
+    `${run.records}${run.total !== null ? `/${run.total}` : ''} records` +
+    (run.percent !== null ? `, ${run.percent}%${run.etaSeconds !== null ? `, ETA ${run.etaSeconds} s` : ''}` : '')
+  );
+}
+
+/** The backfills in progress, one phrase each (`contacts backfill 400/1000 records, 40%, ETA 15 s`): the demo's live view. */
+export function backfillsInProgress(jobs: readonly JobStatus[]): string[] {
+  return jobs.flatMap((job) => (job.lastRun?.status === 'running' && job.lastRun.kind === 'backfill' ? [`${job.job} ${job.lastRun.kind} ${runProgress(job.lastRun)}`] : []));
+}
+
 const pct = (value: number | null) => (value === null ? '—' : `${(value * 100).toFixed(1)}%`);
 const ms = (value: number | null) => (value === null ? '—' : value < 10_000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`);
 
@@ -116,11 +129,7 @@ export function formatStatus(status: StatusReport): string {
     lines.push(
       `  ${job.job.padEnd(16)} ${String(job.objectType ?? '').padEnd(10)} ${(job.mode ?? 'not started').padEnd(11)} ` +
         `cursor lag ${job.cursorLagSeconds === null ? '—' : `${job.cursorLagSeconds} s`}; ` +
-        (last
-          ? `last run ${last.status} (${last.kind}, ${last.records}${last.total !== null ? `/${last.total}` : ''} records` +
-            (last.percent !== null ? `, ${last.percent}%${last.etaSeconds !== null ? `, ETA ${last.etaSeconds} s` : ''}` : '') +
-            `, ${last.apiCalls} calls, ${last.rateLimited} × 429)`
-          : 'no run yet') +
+        (last ? `last run ${last.status} (${last.kind}, ${runProgress(last)}, ${last.apiCalls} calls, ${last.rateLimited} × 429)` : 'no run yet') +
         (last?.error ? `: ${last.error}` : '') +
         (job.nextRunAt ? `; next ${job.nextRunAt}` : ''),
     );

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectStatus, formatStatus } from '../../../src/cli/status.ts';
+import { collectStatus, formatStatus, backfillsInProgress } from '../../../src/cli/status.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { createHeartbeatService } from '../../../src/processes/heartbeat.ts';
 import { saveCursor } from '../../../src/polling/cursor-store.ts';
@@ -120,5 +120,7 @@ describe('hubsync status', () => {
     expect(keys(JSON.parse(JSON.stringify(status))).filter((key) => !/^[a-z][A-Za-z0-9]*$/.test(key))).toEqual([]);
     expect(status.jobs[0]!.lastRun).toMatchObject({ kind: 'backfill', status: 'running', records: 400, total: 1000, percent: 40, etaSeconds: 15 });
     expect(formatStatus(status)).toContain('last run running (backfill, 400/1000 records, 40%, ETA 15 s,');
+    // The demo's live view shows it too.
+    expect(backfillsInProgress(status.jobs)).toEqual(['contacts backfill 400/1000 records, 40%, ETA 15 s']);
   });
 });
