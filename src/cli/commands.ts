@@ -94,7 +94,9 @@ export const COMMANDS: Command[] = [
       // The report is stdout (`--json` is a contract for scripts): log lines go to stderr.
       const ctx = await loadContext(configFlag(flags), env, {}, { logTo: 'stderr' });
       return withDatabase(ctx, { migrated: true }, async ({ db }) => {
-        const status = await collectStatus(db, await withJobsAsRun(ctx.config, db, ctx.log, { strict: false, source: ctx.configPath }), ctx.log);
+        // Sandbox mode sharing a running stand-in: ask it, never the HubSpot or Paragon the file names.
+        const config = ctx.config.sandbox && ctx.config.sandboxOptions.url ? (await import('./sandbox-mode.ts')).useRunningSandbox(ctx.config, ctx.log).config : ctx.config;
+        const status = await collectStatus(db, await withJobsAsRun(config, db, ctx.log, { strict: false, source: ctx.configPath }), ctx.log);
         process.stdout.write(`${flags.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
         return 0;
       });

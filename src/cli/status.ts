@@ -56,6 +56,9 @@ function reportedPaths(total: LedgerGroupReport, journal: boolean): ReportPath[]
  * elsewhere), and the trigger subscriptions from Paragon when some are configured.
  */
 export async function collectStatus(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<StatusReport> {
+  // Sandbox mode's stand-in runs inside the daemon: another process has no HubSpot or Paragon to ask
+  // (the file's hubspot.baseUrl is the real one, which sandbox mode must never call).
+  const unreachable = config.sandbox && !config.sandboxOptions.url ? 'the sandbox stand-in runs inside the daemon; set sandboxOptions.url to a running `hubsync sandbox` to read them' : undefined;
   const range = { since: new Date(now.getTime() - DAY_MS), until: new Date(now.getTime() + 1), propertiesOnly: true };
   const jobs = await pollingStatus(db, config.jobs, now);
   // The types the journal reads as the mirror keys them. A custom object a job names (`p_projects`) and
@@ -74,8 +77,12 @@ export async function collectStatus(db: Kysely<Database>, config: Config, log: L
     outboxStatus(db, now),
     ledgerReport(db, range),
     missedByWebhook(db, range, 20),
-    config.paragon ? triggerStatus(config, { log, db, timeoutMs: 5_000 }).catch((err: unknown) => ({ error: coerceError(err).message })) : undefined,
-    journalReport(db, config, log, now),
+    config.paragon
+      ? unreachable !== undefined
+        ? { error: unreachable }
+        : triggerStatus(config, { log, db, timeoutMs: 5_000 }).catch((err: unknown) => ({ error: coerceError(err).message }))
+      : undefined,
+    journalReport(db, config, log, now, unreachable),
     config.hubspot.journal ? ledgerReport(db, { ...range, groups: journalGroups.map(([, g]) => g) }) : undefined,
   ]);
   return {

@@ -47,15 +47,20 @@ export function journalCollector(db: Kysely<Database>): Collector {
   };
 }
 
-/** The journal part of `hubsync status`: positions and gaps from the database, subscriptions from HubSpot. */
-export async function journalReport(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<JournalReport | undefined> {
+/**
+ * The journal part of `hubsync status`: positions and gaps from the database, subscriptions from
+ * HubSpot (unless `unreachable` says why HubSpot is not to be asked).
+ */
+export async function journalReport(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date(), unreachable?: string): Promise<JournalReport | undefined> {
   const journal = config.hubspot.journal;
   if (!journal) return undefined;
   const api = journalApi(config, { ...journal, requestTimeoutMs: Math.min(journal.requestTimeoutMs, 5_000) }, journalTokens(config, journal));
   const [status, appEvents, subscriptions] = await Promise.all([
     journalStatus(db, now),
     latestEvents(db, 'journal', ['journal.APP_INSTALL', 'journal.APP_UNINSTALL'], 5),
-    subscriptionStatus({ db, api, log, config: { jobs: config.jobs, journal } }).catch((err: unknown) => ({ error: coerceError(err).message })),
+    unreachable !== undefined
+      ? { error: unreachable }
+      : subscriptionStatus({ db, api, log, config: { jobs: config.jobs, journal } }).catch((err: unknown) => ({ error: coerceError(err).message })),
   ]);
   return {
     ...status,

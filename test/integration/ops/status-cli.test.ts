@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runSandboxCommand } from '../../../src/sandbox/cli.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
@@ -38,5 +39,33 @@ describe('hubsync status --json', () => {
     expect(warnings).toHaveLength(1);
     expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, msg: expect.stringContaining('custom object types could not be resolved') });
     expect(warnings[0]).not.toContain('    at ');
+  });
+});
+
+describe('hubsync status in sandbox mode', () => {
+  const journal = 'hubspot: { journal: { clientId: "${HUBSPOT_CLIENT_ID:-sandbox-client-id}", clientSecret: "${HUBSPOT_CLIENT_SECRET:-sandbox-client-secret}" } }\n';
+
+  it('asks no HubSpot when the stand-in runs inside the daemon, and asks the running stand-in sandboxOptions.url names', async () => {
+    const inside = await runCli(['status', '--json', '--config', config('inside.yaml', `sandbox: true\ndatabase: { embeddedDir: "${path.join(dir, 'inside-data')}" }\n${journal}`)]);
+    expect(inside.code).toBe(0);
+    expect(JSON.parse(inside.stdout).journal.subscriptions).toEqual({ error: expect.stringMatching(/^the sandbox stand-in runs inside the daemon; set sandboxOptions\.url/) });
+
+    const standalone = await runSandboxCommand({ seed: 3, timeScale: 0.05, streamIntervalMs: 0, print: () => undefined });
+    try {
+      const shared = await runCli(['status', '--json', '--config', config('shared.yaml', [
+        `sandbox: true\nsandboxOptions: { url: "${standalone.baseUrl}" }`,
+        `database: { embeddedDir: "${path.join(dir, 'shared-data')}" }`,
+        journal,
+        `jobs:\n  - { name: contacts, portalId: 62515, objectType: contacts, properties: [email] }\n${projects}`,
+      ].join('\n'))]);
+      expect(shared.code).toBe(0);
+      // The stand-in's subscriptions, none made yet: the next sync would create them (the custom object keyed by its type id).
+      const report = JSON.parse(shared.stdout) as { journal: { subscriptions: { inSync: number; toCreate: number } }; coverage: { journal: { groups: string[] } } };
+      expect(report.journal.subscriptions).toMatchObject({ inSync: 0, conflicts: [] });
+      expect(report.journal.subscriptions.toCreate).toBeGreaterThan(0);
+      expect(report.coverage.journal.groups).toEqual(['62515/contacts', '62515/2-3465']);
+    } finally {
+      await standalone.close();
+    }
   });
 });
