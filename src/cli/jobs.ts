@@ -30,14 +30,26 @@ export async function withJobsAsRun(config: Config, db: Kysely<Database>, log: L
   // custom object by its job's cursor instead).
   if (!options.strict && config.sandbox && !config.sandboxOptions.url) return config;
   const accounts = await openHubSpotAccounts(db, config.hubspot, { log });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return { ...config, jobs: await resolveJobTypes(config.jobs, accounts.types, options.source) };
+    const resolving = resolveJobTypes(config.jobs, accounts.types, options.source);
+    if (options.strict) return { ...config, jobs: await resolving };
+    // A report should not wait on a HubSpot that is down (its calls retry for a while): past the
+    // deadline the names are kept, and closing the accounts ends the calls still waiting.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`HubSpot did not answer within ${LOOKUP_MS / 1000} s`)), LOOKUP_MS);
+    });
+    return { ...config, jobs: await Promise.race([resolving, deadline]) };
   } catch (err) {
     if (options.strict) throw err;
     // The reason, without a stack: a portal HubSpot cannot be asked about is no bug of hubsync's.
     log.warn({ reason: coerceError(err).message }, 'custom object types could not be resolved: their figures are shown under the configured names');
     return config;
   } finally {
+    clearTimeout(timer);
     accounts.close();
   }
 }
+
+/** How long a report (`status`) waits for HubSpot to name custom object types. */
+const LOOKUP_MS = 3_000;

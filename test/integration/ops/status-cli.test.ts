@@ -39,6 +39,24 @@ describe('hubsync status --json', () => {
     expect(warnings).toHaveLength(1);
     expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, msg: expect.stringContaining('custom object types could not be resolved') });
     expect(warnings[0]).not.toContain('    at ');
+
+    // A HubSpot whose connections break (retried with backoff for longer than a report should wait):
+    // the report comes after the lookup's deadline, and the retries end with the command.
+    const silent = http.createServer((req) => req.socket.destroy());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const hanging = await runCli(['status', '--json', '--config', config('silent.yaml', [
+      `database: { embeddedDir: "${path.join(dir, 'silent-data')}" }`,
+      `hubspot: { baseUrl: "http://127.0.0.1:${(silent.address() as AddressInfo).port}", accounts: [{ portalId: 62515, accessToken: pat-test }] }`,
+      `jobs:\n${projects}`,
+    ].join('\n'))]).finally(() => {
+      silent.closeAllConnections();
+      silent.close();
+    });
+    expect(hanging.code).toBe(0);
+    expect(JSON.parse(hanging.stdout)).toMatchObject({ jobs: [{ job: 'projects' }] });
+    const lines = hanging.stderr.trim().split('\n').map((line) => JSON.parse(line) as { msg: string; reason?: string });
+    expect(lines.at(-1)).toMatchObject({ msg: expect.stringContaining('custom object types could not be resolved'), reason: 'HubSpot did not answer within 3 s' });
+    expect(lines.slice(0, -1).every((line) => line.msg === 'HubSpot call failed: retrying')).toBe(true);
   });
 });
 
