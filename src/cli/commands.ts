@@ -96,7 +96,10 @@ export const COMMANDS: Command[] = [
       return withDatabase(ctx, { migrated: true }, async ({ db }) => {
         // Sandbox mode sharing a running stand-in: ask it, never the HubSpot or Paragon the file names.
         const config = ctx.config.sandbox && ctx.config.sandboxOptions.url ? (await import('./sandbox-mode.ts')).useRunningSandbox(ctx.config, ctx.log).config : ctx.config;
-        const status = await collectStatus(db, await withJobsAsRun(config, db, ctx.log, { strict: false, source: ctx.configPath }), ctx.log);
+        // A stand-in inside the daemon cannot be asked from this process (the file's hubspot.baseUrl
+        // is the real one, which sandbox mode must never call).
+        const unreachable = config.sandbox && !config.sandboxOptions.url ? 'the sandbox stand-in runs inside the daemon; set sandboxOptions.url to a running `hubsync sandbox` to read them' : undefined;
+        const status = await collectStatus(db, await withJobsAsRun(config, db, ctx.log, { strict: false, source: ctx.configPath }), ctx.log, new Date(), unreachable);
         process.stdout.write(`${flags.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
         return 0;
       });

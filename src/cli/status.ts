@@ -53,12 +53,10 @@ function reportedPaths(total: LedgerGroupReport, journal: boolean): ReportPath[]
 
 /**
  * Everything `hubsync status` shows: from the database (so it works while the daemon runs
- * elsewhere), and the trigger subscriptions from Paragon when some are configured.
+ * elsewhere), and the trigger subscriptions from Paragon when some are configured. `unreachable`:
+ * why HubSpot and Paragon are not to be asked (their subscriptions show that reason instead).
  */
-export async function collectStatus(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date()): Promise<StatusReport> {
-  // Sandbox mode's stand-in runs inside the daemon: another process has no HubSpot or Paragon to ask
-  // (the file's hubspot.baseUrl is the real one, which sandbox mode must never call).
-  const unreachable = config.sandbox && !config.sandboxOptions.url ? 'the sandbox stand-in runs inside the daemon; set sandboxOptions.url to a running `hubsync sandbox` to read them' : undefined;
+export async function collectStatus(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date(), unreachable?: string): Promise<StatusReport> {
   const range = { since: new Date(now.getTime() - DAY_MS), until: new Date(now.getTime() + 1), propertiesOnly: true };
   const jobs = await pollingStatus(db, config.jobs, now);
   // The types the journal reads as the mirror keys them. A custom object a job names (`p_projects`) and
