@@ -20,7 +20,7 @@ import { acquireLease, releaseLease, renewLease } from '../polling/lease-store.t
 import { foldDuplicates, type ParsedBatch } from '../webhooks/inbox.ts';
 import type { Call, EntryRef, Failure, JournalApi, JournalFile } from './api.ts';
 import { commitEntries, getPosition, recordGap, type JournalPosition } from './consumer-store.ts';
-import { journalIncoming } from './events.ts';
+import { journalIncoming } from '../webhooks/journal-events.ts';
 
 /** One journal to read: the global one, or an account's local one. */
 export interface JournalTarget {

@@ -7,7 +7,7 @@ import { snapshotFromObject, type HubSpotObject } from '../hubspot/objects.ts';
 import type { ObjectRef, Observation, Via } from '../mirror/observation.ts';
 import { associationLabelWords, standardObjectType } from '../hubspot/object-types.ts';
 import { parseHubSpotEvent, type EventKind, type HubSpotEvent } from './hubspot-events.ts';
-import { journalObservations, parseJournalEvent } from '../journal/events.ts';
+import { journalObservations, parseJournalEvent } from './journal-events.ts';
 import type { WebhookSource } from './inbox.ts';
 import { paragonRecords } from './paragon-events.ts';
 import { recordSnapshot, unversioned, type RecordSnapshot } from './records.ts';

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
-import { journalIncoming } from '../../../src/journal/events.ts';
+import { journalIncoming } from '../../../src/webhooks/journal-events.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import type { Observation, Via } from '../../../src/mirror/observation.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { journalIncoming, journalObservations, parseJournalEvent } from '../../../src/journal/events.ts';
+import { journalIncoming, journalObservations, parseJournalEvent } from '../../../src/webhooks/journal-events.ts';
 
 const T = Date.UTC(2026, 11, 6, 12);
 const seenAt = new Date(T + 1000);

@@ -1,7 +1,7 @@
 /**
- * Journal events: validation, identity and what they mean for the mirror. Pure. The consumer
- * stores them in the inbox (source `journal`) and the processor plans them with the same rule as
- * push webhooks. HubSpot documents the shapes only loosely, so both forms seen in public clients
+ * Journal events, beside the push webhooks' and Paragon's formats: validation, identity and what
+ * they mean for the mirror. Pure. The journal consumer stores them in the inbox (source `journal`)
+ * and the processor plans them with the same rule as push webhooks. HubSpot documents the shapes only loosely, so both forms seen in public clients
  * are accepted: `occurredAt` as ISO text or epoch ms; association events as
  * `fromObjectId/toObjectId/associationTypeId` or `objectId/associatedObjectId/associationType`.
  * The `action` decides what an event is; `type` is not relied on.
@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { objectTypeName, standardObjectType } from '../hubspot/object-types.ts';
 import { toEpochMs } from '../hubspot/objects.ts';
 import type { ObjectRef, Observation } from '../mirror/observation.ts';
-import { canonicalJson, quarantine, type IncomingEvent, type QuarantinedEvent } from '../webhooks/inbox.ts';
+import { canonicalJson, quarantine, type IncomingEvent, type QuarantinedEvent } from './inbox.ts';
 
 const ACTIONS = [
   'CREATE', 'UPDATE', 'DELETE', 'MERGE', 'RESTORE', 'SNAPSHOT', 'ASSOCIATION_ADDED', 'ASSOCIATION_REMOVED',
