@@ -44,7 +44,7 @@ export type RunOutcome =
     };
 
 /** Lease name of a job's poll or sweep: the two may overlap, two polls of one job never. */
-export function leaseName(job: JobConfig, kind: RunKind): string {
+export function leaseName(job: Pick<JobConfig, 'name'>, kind: RunKind): string {
   return `${kind}:${job.name}`;
 }
 

@@ -4,7 +4,7 @@ import type { JobConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import type { Collector } from '../metrics/loop.ts';
 import { listCursors } from './cursor-store.ts';
-import type { RunKind } from './jobs.ts';
+import { leaseName, type RunKind } from './jobs.ts';
 import { heldLeases } from './lease-store.ts';
 import { progressFigures } from './progress.ts';
 import { latestRuns, type SyncRun } from './run-store.ts';
@@ -74,8 +74,8 @@ export async function pollingStatus(db: Kysely<Database>, jobs: readonly JobConf
       lastSuccessAt: ok?.finished_at?.toISOString() ?? null,
       nextRunAt: job ? nextRun(job.schedule) : null,
       leases: leases.flatMap((lease) => {
-        // Lease names are `<kind>:<job>` (jobs.ts, leaseName); the journal's and others' are not a job's.
-        const kind = RUN_KINDS.find((k) => lease.name === `${k}:${name}`);
+        // The journal's and other leases are not a job's.
+        const kind = RUN_KINDS.find((k) => lease.name === leaseName({ name }, k));
         return kind ? [{ kind, owner: lease.owner, acquiredAt: lease.acquiredAt.toISOString(), expiresAt: lease.expiresAt.toISOString() }] : [];
       }),
     };
