@@ -157,7 +157,6 @@ async function runPass(
     if (status === 'failed') log.debug({ err: coerceError(err), kind }, 'polling run failed');
     else if (err instanceof BackfillRequested) log.info({ kind }, err.message);
   }
-  progress.finish();
   const finished = now();
   await finishRun(deps.db, id, { ...snapshot(), status, error, finishedAt: new Date(finished), durationMs: finished - started });
   deps.metrics?.count('polling.runs', 1, { job: job.name, kind, status });

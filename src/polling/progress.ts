@@ -9,7 +9,6 @@ export interface ProgressOptions {
 
 export interface Progress {
   update(done: number, total: number | undefined): void;
-  finish(): void;
 }
 
 /** Rate over the whole run and the ETA it implies; pure, for the line and the log. */
@@ -50,6 +49,5 @@ export function createProgress(options: ProgressOptions): Progress {
         `${options.label}: ${done}${of}${pct} ${Math.round(f.rate)}/s${eta}`,
       );
     },
-    finish() {},
   };
 }

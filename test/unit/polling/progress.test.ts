@@ -39,7 +39,6 @@ describe('progress', () => {
       const p = createProgress({ log, label: 'contacts backfill', now: () => now, logIntervalMs: 1000 });
       now = 2000;
       p.update(400, 1000);
-      p.finish();
     } finally {
       process.stderr.write = write;
     }
