@@ -195,18 +195,7 @@ export type AssociationRow = Selectable<HubspotAssociationsTable>;
 
 /** A stored side as the rule sees it. */
 export function toAssociationState(row: AssociationRow): AssociationState {
-  return {
-    portalId: Number(row.portal_id),
-    fromObjectType: row.from_object_type,
-    fromObjectId: row.from_object_id,
-    toObjectType: row.to_object_type,
-    toObjectId: row.to_object_id,
-    associationType: row.association_type,
-    removed: row.removed,
-    version: row.version.getTime(),
-    types: row.association_types === null ? null : sortTypes(row.association_types),
-    typesVersion: row.types_version === null ? null : row.types_version.getTime(),
-  };
+  return toSide({ ...row, version: row.version.getTime(), types_version: row.types_version?.getTime() ?? null });
 }
 
 /** Current (not removed) associations from an object. */
