@@ -6,7 +6,7 @@ import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } 
 import type { HubspotAssociationsTable } from '../db/mirror-tables.ts';
 import type { Database } from '../db/schema.ts';
 import { arrayLiteral, msToTimestamp, timestampToMs } from '../db/sql.ts';
-import { associationKey, readKey, sortTypes, type AssociationRead, type AssociationState, type EdgeNeeds, type EdgeResult, type EdgeState, type ReadPair } from './edges.ts';
+import { associationKey, readKey, sortTypes, type AssociationRead, type AssociationState, type EdgeNeeds, type EdgeResult, type EdgeState, type ReadPair, type SideKey } from './edges.ts';
 import { objectKey, type AssociationTypeSpec, type ObjectRef } from './observation.ts';
 import { refsTable } from './store.ts';
 
@@ -45,7 +45,7 @@ type SideRow = Omit<Selectable<HubspotAssociationsTable>, 'version' | 'types_ver
 export async function loadEdgeState(trx: Transaction<Database>, needs: EdgeNeeds): Promise<EdgeState> {
   const edges = new Map<string, AssociationState>();
   const reads = new Map<string, AssociationRead>();
-  const sides = needs.sides.map((s) => ({ ...s.from, toObjectType: s.to.objectType, toObjectId: s.to.objectId }));
+  const sides = needs.sides.map((s): SideKey => ({ portalId: s.from.portalId, fromObjectType: s.from.objectType, fromObjectId: s.from.objectId, toObjectType: s.to.objectType, toObjectId: s.to.objectId }));
   const conditions: RawBuilder<unknown>[] = [];
   if (needs.objects.length > 0) {
     // Both sides of their edges: a move carries each side's types to its new side.
@@ -57,10 +57,7 @@ export async function loadEdgeState(trx: Transaction<Database>, needs: EdgeNeeds
     conditions.push(sql`(a.portal_id, a.from_object_type, a.from_object_id, a.to_object_type) in (select * from ${pairsTable(needs.pairs)})`);
   }
   if (sides.length > 0) {
-    conditions.push(sql`(a.portal_id, a.from_object_type, a.from_object_id, a.to_object_type, a.to_object_id) in (
-      select * from unnest(${arrayLiteral(sides.map((s) => s.portalId))}::int8[], ${arrayLiteral(sides.map((s) => s.objectType))}::text[],
-        ${arrayLiteral(sides.map((s) => s.objectId))}::text[], ${arrayLiteral(sides.map((s) => s.toObjectType))}::text[],
-        ${arrayLiteral(sides.map((s) => s.toObjectId))}::text[]))`);
+    conditions.push(sql`(a.portal_id, a.from_object_type, a.from_object_id, a.to_object_type, a.to_object_id) in (select * from ${sidesTable(sides)})`);
   }
   if (conditions.length > 0) {
     const { rows } = await sql<{ r: SideRow }>`
@@ -100,11 +97,7 @@ export async function loadEdgeState(trx: Transaction<Database>, needs: EdgeNeeds
 export async function writeEdges(trx: Transaction<Database>, result: EdgeResult, now: Date): Promise<number> {
   const parts: RawBuilder<unknown>[] = [];
   if (result.deleted.length > 0) {
-    const d = result.deleted;
-    parts.push(sql`del as (delete from hubspot_associations a using unnest(${arrayLiteral(d.map((s) => s.portalId))}::int8[],
-      ${arrayLiteral(d.map((s) => s.fromObjectType))}::text[], ${arrayLiteral(d.map((s) => s.fromObjectId))}::text[],
-      ${arrayLiteral(d.map((s) => s.toObjectType))}::text[], ${arrayLiteral(d.map((s) => s.toObjectId))}::text[])
-        as k(portal_id, from_object_type, from_object_id, to_object_type, to_object_id)
+    parts.push(sql`del as (delete from hubspot_associations a using ${sidesTable(result.deleted)}
       where a.portal_id = k.portal_id and a.from_object_type = k.from_object_type and a.from_object_id = k.from_object_id
         and a.to_object_type = k.to_object_type and a.to_object_id = k.to_object_id)`);
   }
@@ -167,6 +160,13 @@ function sideUpsert(sides: readonly AssociationState[], now: Date): RawBuilder<u
     where (excluded.version, not excluded.removed) > (a.version, not a.removed)
       or excluded.types_version >= a.types_version or (a.types_version is null and excluded.types_version is not null)
       or excluded.association_type <> a.association_type`;
+}
+
+/** Side keys as a FROM item `k`. */
+function sidesTable(sides: readonly SideKey[]): RawBuilder<unknown> {
+  return sql`unnest(${arrayLiteral(sides.map((s) => s.portalId))}::int8[], ${arrayLiteral(sides.map((s) => s.fromObjectType))}::text[],
+    ${arrayLiteral(sides.map((s) => s.fromObjectId))}::text[], ${arrayLiteral(sides.map((s) => s.toObjectType))}::text[],
+    ${arrayLiteral(sides.map((s) => s.toObjectId))}::text[]) as k(portal_id, from_object_type, from_object_id, to_object_type, to_object_id)`;
 }
 
 /** `(portal, type, id, to type)` rows as a FROM item `p`. */
