@@ -20,6 +20,7 @@
  */
 import { associationLabel } from '../hubspot/object-types.ts';
 import { objectKey, type AssociationTypeSpec, type ObjectRef, type Observation } from './observation.ts';
+import { cmp } from './registers.ts';
 
 /** One side of an edge, as stored. */
 export interface AssociationState {
@@ -105,17 +106,16 @@ export type ReadPair = ObjectRef & { toObjectType: string };
  * ids it lists; for each single edge, its two sides and the watermarks of both ends.
  */
 export function edgeNeeds(observations: readonly Observation[], mergedAway: readonly ObjectRef[], finalOf: FinalOf): EdgeNeeds {
-  const canonical = (ref: ObjectRef): ObjectRef => ({ portalId: ref.portalId, objectType: ref.objectType, objectId: finalOf(ref) });
   const needs: EdgeNeeds = { objects: [], pairs: [], sides: [], watermarks: [] };
-  for (const ref of mergedAway) needs.objects.push(ref, canonical(ref));
+  for (const ref of mergedAway) needs.objects.push(ref, canonical(finalOf, ref));
   for (const obs of observations) {
     if (obs.kind === 'associationRead') {
-      const from = canonical(obs.ref);
+      const from = canonical(finalOf, obs.ref);
       needs.pairs.push({ ...from, toObjectType: obs.toObjectType });
-      for (const to of obs.to) needs.watermarks.push({ ...canonical({ portalId: from.portalId, objectType: obs.toObjectType, objectId: to.objectId }), toObjectType: from.objectType });
+      for (const to of obs.to) needs.watermarks.push({ ...canonical(finalOf, { portalId: from.portalId, objectType: obs.toObjectType, objectId: to.objectId }), toObjectType: from.objectType });
     } else if (obs.kind === 'association') {
-      const from = canonical(obs.ref);
-      const to = canonical({ portalId: obs.ref.portalId, objectType: obs.toObjectType, objectId: obs.toObjectId });
+      const from = canonical(finalOf, obs.ref);
+      const to = canonical(finalOf, { portalId: obs.ref.portalId, objectType: obs.toObjectType, objectId: obs.toObjectId });
       needs.sides.push({ from, to }, { from: to, to: from });
       needs.watermarks.push({ ...from, toObjectType: to.objectType }, { ...to, toObjectType: from.objectType });
     }
@@ -145,7 +145,7 @@ export function applyEdgeRule(state: EdgeState, observations: readonly Observati
   }
   for (const obs of observations) {
     if (obs.kind === 'associationRead') {
-      const from = canonical(work, obs.ref);
+      const from = canonical(work.finalOf, obs.ref);
       const listed = new Map<string, AssociationTypeSpec[]>();
       for (const to of obs.to) {
         const id = finalOf({ portalId: from.portalId, objectType: obs.toObjectType, objectId: to.objectId });
@@ -156,8 +156,8 @@ export function applyEdgeRule(state: EdgeState, observations: readonly Observati
         contribute(work, from, { portalId: from.portalId, objectType: obs.toObjectType, objectId: id }, { version: obs.version, removed: false }, { version: obs.version, types: sortTypes(types) });
       }
     } else if (obs.kind === 'association') {
-      const from = canonical(work, obs.ref);
-      const to = canonical(work, { portalId: obs.ref.portalId, objectType: obs.toObjectType, objectId: obs.toObjectId });
+      const from = canonical(work.finalOf, obs.ref);
+      const to = canonical(work.finalOf, { portalId: obs.ref.portalId, objectType: obs.toObjectType, objectId: obs.toObjectId });
       if (objectKey(from) === objectKey(to)) continue;
       contribute(work, from, to, { version: obs.version, removed: obs.removed }, obs.types ? { version: obs.version, types: sortTypes(obs.types) } : undefined);
     }
@@ -183,8 +183,9 @@ interface Work {
 type Register = { version: number; removed: boolean };
 type TypesRegister = { version: number; types: AssociationTypeSpec[] };
 
-function canonical(work: Work, ref: ObjectRef): ObjectRef {
-  return { portalId: ref.portalId, objectType: ref.objectType, objectId: work.finalOf(ref) };
+/** `ref` as its final survivor. */
+function canonical(finalOf: FinalOf, ref: ObjectRef): ObjectRef {
+  return { portalId: ref.portalId, objectType: ref.objectType, objectId: finalOf(ref) };
 }
 
 function side(work: Work, key: string): AssociationState | undefined {
@@ -263,7 +264,7 @@ function raiseWatermark(work: Work, read: AssociationRead, listed: ReadonlyMap<s
 function moveRead(work: Work, read: AssociationRead): void {
   work.deletedReads.set(readKey(read), read);
   work.reads.delete(readKey(read));
-  const survivor = canonical(work, readRef(read));
+  const survivor = canonical(work.finalOf, readRef(read));
   raiseWatermark(work, { ...pickRead(survivor, read.toObjectType), readAt: read.readAt }, new Map());
 }
 
@@ -281,8 +282,8 @@ function moveSide(work: Work, s: AssociationState): void {
     work.deleted.set(k, { portalId: a.portalId, fromObjectType: a.objectType, fromObjectId: a.objectId, toObjectType: b.objectType, toObjectId: b.objectId });
     work.edges.delete(k);
   }
-  const from = canonical(work, rawFrom);
-  const to = canonical(work, rawTo);
+  const from = canonical(work.finalOf, rawFrom);
+  const to = canonical(work.finalOf, rawTo);
   if (objectKey(from) === objectKey(to)) return;
   const register = back && edgeWins(back, s) ? back : s;
   const typesOf = (x: AssociationState | undefined) => (x && x.typesVersion !== null ? { version: x.typesVersion, types: x.types ?? [] } : undefined);
@@ -327,7 +328,7 @@ function pickRead(ref: ObjectRef, toObjectType: string): Omit<AssociationRead, '
 /** Association types in one order and shape (unique by category and id, by id), however they came. */
 export function sortTypes(types: readonly AssociationTypeSpec[]): AssociationTypeSpec[] {
   const unique = new Map(types.map((t) => [`${t.category}\u0000${t.typeId}`, { category: t.category, typeId: t.typeId, label: t.label }]));
-  return [...unique.values()].sort((a, b) => a.typeId - b.typeId || (a.category < b.category ? -1 : a.category > b.category ? 1 : 0));
+  return [...unique.values()].sort((a, b) => a.typeId - b.typeId || cmp(a.category, b.category));
 }
 
 function sameSide(a: AssociationState | undefined, b: AssociationState): boolean {
@@ -342,9 +343,5 @@ function sameSide(a: AssociationState | undefined, b: AssociationState): boolean
 }
 
 function byKey<T>(key: (value: T) => string): (a: T, b: T) => number {
-  return (a, b) => {
-    const x = key(a);
-    const y = key(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  };
+  return (a, b) => cmp(key(a), key(b));
 }
