@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import type { Sandbox } from '../../../src/sandbox/index.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
-import { APP, PORTAL, TOKEN } from './harness.ts';
+import { APP, PORTAL, startJournalSandbox, TOKEN } from './harness.ts';
 
 const dir = tempDir('hubsync-journal-cli');
 /** The JSON a command printed after its log lines. */
@@ -14,7 +14,7 @@ let sandbox: Sandbox;
 let serverDb: TestDb | undefined;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ timeScale: 0.01, hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN }], journal: { apps: [APP] } } });
+  sandbox = await startJournalSandbox();
   if (serverUrl) serverDb = await createTestDb();
 });
 

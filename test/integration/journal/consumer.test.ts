@@ -4,16 +4,15 @@ import { consumeStep, createJournalConsumer, type ConsumerDeps } from '../../../
 import { getPosition, recentGaps, recordGap } from '../../../src/journal/consumer-store.ts';
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { journalApi, journalTokens } from '../../../src/journal/service.ts';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import type { Sandbox } from '../../../src/sandbox/index.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
-import { APP, drainer, journalConfig, log, mismatches, PORTAL } from './harness.ts';
+import { drainer, journalConfig, log, mismatches, PORTAL, startJournalSandbox, TIME_SCALE } from './harness.ts';
 
-const TIME_SCALE = 0.01;
 let sandbox: Sandbox;
 let testDb: TestDb;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ timeScale: TIME_SCALE, hubspot: { seed: 3, accounts: [{ portalId: PORTAL, accessToken: `pat-sandbox-${PORTAL}` }], journal: { apps: [APP] } } });
+  sandbox = await startJournalSandbox({ seed: 3 });
   testDb = await createTestDb();
 });
 
@@ -51,17 +50,12 @@ describe(`the journal consumer on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     }
   });
   it('takes every form HubSpot may answer in, and every delivery fault, and still applies each change once', async () => {
-    const faulty = await startSandbox({
-      timeScale: TIME_SCALE,
-      hubspot: {
-        seed: 5,
-        accounts: [{ portalId: PORTAL, accessToken: `pat-sandbox-${PORTAL}` }],
-        journal: {
-          apps: [APP],
-          maxEventsPerEntry: 7,
-          variants: { caughtUp: 'empty', occurredAt: 'epoch', associationFields: 'associated' },
-          faults: { expiredUrlRate: 0.3, duplicateRate: 0.2, slowFileRate: 0.2, slowFileMs: 3_000 },
-        },
+    const faulty = await startJournalSandbox({
+      seed: 5,
+      journal: {
+        maxEventsPerEntry: 7,
+        variants: { caughtUp: 'empty', occurredAt: 'epoch', associationFields: 'associated' },
+        faults: { expiredUrlRate: 0.3, duplicateRate: 0.2, slowFileRate: 0.2, slowFileMs: 3_000 },
       },
     });
     const db = await createTestDb();

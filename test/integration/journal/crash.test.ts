@@ -8,18 +8,17 @@ import { openDatabase } from '../../../src/db/index.ts';
 import { migrateToLatest } from '../../../src/db/migrate.ts';
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { journalApi, journalTokens } from '../../../src/journal/service.ts';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import type { Sandbox } from '../../../src/sandbox/index.ts';
 import { createTestDb, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
-import { APP, drainer, journalConfig, log, mismatches, PORTAL } from './harness.ts';
+import { APP, drainer, journalConfig, log, mismatches, PORTAL, startJournalSandbox, TIME_SCALE } from './harness.ts';
 
 const CHILD = fileURLToPath(new URL('./consumer-child.ts', import.meta.url));
-const TIME_SCALE = 0.01;
 let sandbox: Sandbox;
 let serverDb: TestDb | undefined;
 let embeddedDir: string | undefined;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ timeScale: TIME_SCALE, hubspot: { seed: 8, accounts: [{ portalId: PORTAL, accessToken: `pat-sandbox-${PORTAL}` }], journal: { apps: [APP], maxEventsPerEntry: 10 } } });
+  sandbox = await startJournalSandbox({ seed: 8, journal: { maxEventsPerEntry: 10 } });
   if (process.env.DATABASE_URL) serverDb = await createTestDb();
   else embeddedDir = mkdtempSync(path.join(tmpdir(), 'hubsync-journal-crash-'));
 });

@@ -18,7 +18,7 @@ import { journalApi, journalTargets, journalTokens } from '../../../src/journal/
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { jobProperties } from '../../../src/webhooks/service.ts';
-import type { Sandbox } from '../../../src/sandbox/index.ts';
+import { startSandbox, type JournalOptions, type Sandbox } from '../../../src/sandbox/index.ts';
 import { startSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
 
@@ -30,6 +30,16 @@ const PROPERTIES: Record<string, string[]> = {
 export const TOKEN = `pat-sandbox-${PORTAL}`;
 export const APP = { appId: 54321, clientId: 'journal-client', clientSecret: 'journal-secret' };
 export const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+/** The stand-in's time scale in these tests (a HubSpot second is 10 ms). */
+export const TIME_SCALE = 0.01;
+
+/** The stand-in with the portal and the journal app (`seed` and the journal's further options as given). */
+export function startJournalSandbox(options: { seed?: number; journal?: Omit<JournalOptions, 'apps'> } = {}): Promise<Sandbox> {
+  return startSandbox({
+    timeScale: TIME_SCALE,
+    hubspot: { ...(options.seed !== undefined ? { seed: options.seed } : {}), accounts: [{ portalId: PORTAL, accessToken: TOKEN }], journal: { apps: [APP], ...options.journal } },
+  });
+}
 
 /** Contacts and companies of the portal, read through the journal (and polled, when a test runs the jobs). */
 export function journalConfig(sandbox: Sandbox, raw: { journal?: Record<string, unknown>; jobs?: Record<string, unknown>; database?: Record<string, unknown> } = {}): Config {
@@ -107,7 +117,7 @@ export async function startJournalDaemon(sandboxOptions: Record<string, unknown>
   const databaseUrl = serverUrl ? await createServerDatabase(serverUrl) : undefined;
   const config = parseConfigObject({
     sandbox: true,
-    sandboxOptions: { timeScale: 0.01, streamIntervalMs: 0, initialChanges: 0, ...sandboxOptions },
+    sandboxOptions: { timeScale: TIME_SCALE, streamIntervalMs: 0, initialChanges: 0, ...sandboxOptions },
     database: { url: databaseUrl ?? '', embeddedDir: path.join(dir, 'data') },
     http: { port: 0, host: '127.0.0.1' },
     hubspot: { journal: { clientId: 'replaced-in-sandbox-mode', clientSecret: 'replaced', pollIntervalMs: 20, leaseSeconds: 5 } },

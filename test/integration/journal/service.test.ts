@@ -4,17 +4,16 @@ import { createJournalConsumer, type ConsumerDeps } from '../../../src/journal/c
 import { journalApi, journalTargets, journalTokens } from '../../../src/journal/service.ts';
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
+import type { Sandbox } from '../../../src/sandbox/index.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 import { waitFor } from '../webhooks/helpers.ts';
-import { APP, drainer, journalConfig, log, PORTAL } from './harness.ts';
+import { APP, drainer, journalConfig, log, PORTAL, startJournalSandbox, TIME_SCALE } from './harness.ts';
 
-const TIME_SCALE = 0.01;
 let sandbox: Sandbox;
 let testDb: TestDb;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ timeScale: TIME_SCALE, hubspot: { seed: 9, accounts: [{ portalId: PORTAL, accessToken: `pat-sandbox-${PORTAL}` }], journal: { apps: [APP] } } });
+  sandbox = await startJournalSandbox({ seed: 9 });
   testDb = await createTestDb();
 });
 
