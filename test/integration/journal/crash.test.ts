@@ -1,7 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/index.ts';
@@ -9,24 +6,24 @@ import { migrateToLatest } from '../../../src/db/migrate.ts';
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { journalApi, journalTokens } from '../../../src/journal/service.ts';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 import { APP, drainer, journalConfig, log, mismatches, PORTAL, startJournalSandbox, TIME_SCALE } from './harness.ts';
 
 const CHILD = fileURLToPath(new URL('./consumer-child.ts', import.meta.url));
 let sandbox: Sandbox;
 let serverDb: TestDb | undefined;
-let embeddedDir: string | undefined;
+/** Where the embedded database lives (PGlite runs): the workers and the test take turns opening it. */
+const embeddedDir = serverUrl ? undefined : tempDir('hubsync-journal-crash');
 
 beforeAll(async () => {
   sandbox = await startJournalSandbox({ seed: 8, journal: { maxEventsPerEntry: 10 } });
-  if (process.env.DATABASE_URL) serverDb = await createTestDb();
-  else embeddedDir = mkdtempSync(path.join(tmpdir(), 'hubsync-journal-crash-'));
+  if (serverUrl) serverDb = await createTestDb();
 });
 
 afterAll(async () => {
   await sandbox?.close();
   await serverDb?.close();
-  if (embeddedDir) rmSync(embeddedDir, { recursive: true, force: true });
 });
 
 /** Runs the consumer child; resolves with its output lines once `until` matches one (or it exits). */

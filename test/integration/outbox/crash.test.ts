@@ -1,14 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../../src/db/index.ts';
 import { migrateToLatest } from '../../../src/db/migrate.ts';
 import { insertAppEvents } from '../../../src/outbox/store.ts';
 import type { RunningParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
-import { createTestDb, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 import { PROJECT_ID, startParagon, testKeys, waitFor } from './harness.ts';
 
 const CHILD = fileURLToPath(new URL('./delivery-child.ts', import.meta.url));
@@ -17,17 +15,16 @@ const PER_CONTACT = 5;
 
 let sandbox: RunningParagonSandbox;
 let serverDb: TestDb | undefined;
-let embeddedDir: string | undefined;
+/** Where the embedded database lives (PGlite runs): the workers and the test take turns opening it. */
+const embeddedDir = serverUrl ? undefined : tempDir('hubsync-outbox-crash');
 
 beforeAll(async () => {
   sandbox = await startParagon({ faults: { latencyMs: 150 } });
-  if (process.env.DATABASE_URL) serverDb = await createTestDb();
-  else embeddedDir = mkdtempSync(path.join(tmpdir(), 'hubsync-outbox-crash-'));
+  if (serverUrl) serverDb = await createTestDb();
 });
 afterAll(async () => {
   await sandbox?.close();
   await serverDb?.close();
-  if (embeddedDir) rmSync(embeddedDir, { recursive: true, force: true });
 });
 
 /** The embedded database is single-process: the test opens it only while no worker runs. */

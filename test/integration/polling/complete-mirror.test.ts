@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,16 +8,16 @@ import { SANDBOX_APP_ID, SANDBOX_CLIENT_SECRET } from '../../../src/sandbox/cli.
 import { defaultSubscriptions } from '../../../src/sandbox/hubspot/defaults.ts';
 import { startSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 import { waitFor } from '../webhooks/helpers.ts';
 
 const PORTAL = 62515;
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-complete-'));
+const dir = tempDir('hubsync-complete');
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
   for (const cleanup of cleanups) await cleanup();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** The whole daemon on the stand-in, with polls and sweeps only when the test runs them. */

@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/index.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
 import { liveTruth, PORTAL, TOKEN } from './harness.ts';
 
 const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
@@ -14,18 +12,17 @@ const TIME_SCALE = 0.01;
 
 let sandbox: Sandbox;
 let serverDb: TestDb | undefined;
-let embeddedDir: string | undefined;
+/** Where the embedded database lives (PGlite runs): the workers and the test take turns opening it. */
+const embeddedDir = serverUrl ? undefined : tempDir('hubsync-poll-crash');
 
 beforeAll(async () => {
   sandbox = await startSandbox({ timeScale: TIME_SCALE });
-  if (process.env.DATABASE_URL) serverDb = await createTestDb();
-  else embeddedDir = mkdtempSync(path.join(tmpdir(), 'hubsync-poll-crash-'));
+  if (serverUrl) serverDb = await createTestDb();
 });
 
 afterAll(async () => {
   await sandbox?.close();
   await serverDb?.close();
-  if (embeddedDir) rmSync(embeddedDir, { recursive: true, force: true });
 });
 
 interface Worker {
