@@ -4,7 +4,7 @@ import { parseConfigObject } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { defaultSubscriptions } from '../sandbox/hubspot/defaults.ts';
 import { DEFAULT_PORTAL_ID } from '../sandbox/hubspot/hubspot.ts';
-import { SANDBOX_APP_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_PARAGON_WEBHOOK_SECRET, SANDBOX_PROJECT_ID, seedDemoData } from '../sandbox/cli.ts';
+import { SANDBOX_APP_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_JOURNAL_APP, SANDBOX_PARAGON_WEBHOOK_SECRET, SANDBOX_PROJECT_ID, sandboxParagonOptions, seedDemoData } from '../sandbox/cli.ts';
 import { generateSigningKeyPair, startSandbox, type Sandbox } from '../sandbox/index.ts';
 
 /**
@@ -41,7 +41,6 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
   if (portals.length === 0) portals.push(DEFAULT_PORTAL_ID);
   const keys = generateSigningKeyPair();
   const receiverPort = config.http.port || (await freePort());
-  const webhookSecret = SANDBOX_PARAGON_WEBHOOK_SECRET;
   const sandbox = await startSandbox({
     port: options.port,
     timeScale: options.timeScale,
@@ -50,9 +49,9 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
       seed: options.seed,
       accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' as const })),
       faults: { dropRate: options.webhookDropRate, duplicateRate: options.webhookDuplicateRate },
-      journal: { apps: [{ appId: SANDBOX_APP_ID, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET }] },
+      journal: { apps: [SANDBOX_JOURNAL_APP] },
     },
-    paragon: { projectId: SANDBOX_PROJECT_ID, publicKeyPem: keys.publicKeyPem, webhookSecret, seed: options.seed },
+    paragon: sandboxParagonOptions(keys.publicKeyPem, options.seed),
   });
   const derived = parseConfigObject({
     ...config,
@@ -70,7 +69,7 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
       triggers: config.paragon?.triggers ?? [],
       projectId: SANDBOX_PROJECT_ID,
       signingKey: keys.privateKeyPem,
-      webhookSecret,
+      webhookSecret: SANDBOX_PARAGON_WEBHOOK_SECRET,
       baseUrl: sandbox.baseUrl,
       actionKitUrl: `${sandbox.baseUrl}${sandbox.paragon!.actionKitPath}`,
     },

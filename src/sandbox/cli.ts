@@ -26,6 +26,14 @@ export const SANDBOX_TOKEN = `pat-sandbox-${DEFAULT_PORTAL_ID}`;
 export const SANDBOX_PROJECT_ID = 'sandbox-project';
 export const SANDBOX_PARAGON_WEBHOOK_SECRET = 'sandbox-paragon-webhook-secret';
 
+/** The stand-in's Webhooks Journal app: the webhook app's id and secret, with the journal's client id. */
+export const SANDBOX_JOURNAL_APP = { appId: SANDBOX_APP_ID, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET };
+
+/** The stand-in's Paragon project, checking user tokens against `publicKeyPem` (whose private half hubsync signs with). */
+export function sandboxParagonOptions(publicKeyPem: string, seed: number) {
+  return { projectId: SANDBOX_PROJECT_ID, publicKeyPem, webhookSecret: SANDBOX_PARAGON_WEBHOOK_SECRET, seed };
+}
+
 /**
  * Realistic starting data, a day old, (a few hundred records of each standard type and the custom one,
  * most contacts and every project associated with a company, deals with a contact), a burst of changes,
@@ -57,7 +65,7 @@ export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<
   // The Paragon half checks user tokens against this key; hubsync signs them with its private half.
   const keys = generateSigningKeyPair();
   const sandbox = await startSandbox({
-    paragon: { projectId: SANDBOX_PROJECT_ID, publicKeyPem: keys.publicKeyPem, webhookSecret: SANDBOX_PARAGON_WEBHOOK_SECRET, seed },
+    paragon: sandboxParagonOptions(keys.publicKeyPem, seed),
     port: o.port ?? 0,
     timeScale: o.timeScale ?? 1,
     ...(o.log ? { log: o.log } : {}),
@@ -65,7 +73,7 @@ export async function runSandboxCommand(o: SandboxCommandOptions = {}): Promise<
       seed,
       accounts: [{ portalId: DEFAULT_PORTAL_ID, accessToken: SANDBOX_TOKEN, tier: 'professional' }],
       apps: o.webhookUrl ? [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET, targetUrl: o.webhookUrl, subscriptions: defaultSubscriptions() }] : [],
-      journal: { apps: [{ appId: SANDBOX_APP_ID, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET }] },
+      journal: { apps: [SANDBOX_JOURNAL_APP] },
     },
   });
   const interval = o.streamIntervalMs ?? 2_000;
