@@ -101,4 +101,31 @@ describe('the Paragon sandbox over HTTP', () => {
     sandbox.paragon.connect('user-v', null);
     expect((await create({ integration: 'hubspot', type: 'HUBSPOT_RECORD_UPDATED', parameters: { recordType: 'Contact' } })).status).toBe(400);
   });
+
+  it('echoes a subscription\'s webhook metadata only while the control API says so, and anything but `echo: true` turns it off', async () => {
+    const t = await signer().token('user-echo');
+    const listed = async () => {
+      const res = await fetch(`${sandbox.baseUrl}/actionkit/projects/${PROJECT_ID}/trigger-subscriptions`, { headers: { authorization: `Bearer ${t}` } });
+      return ((await res.json()) as { triggers: { hubspot: { webhookOverride: unknown }[] } }).triggers.hubspot[0]!.webhookOverride;
+    };
+    const echo = async (body: unknown) => (await fetch(`${sandbox.baseUrl}/__sandbox/paragon/echo-webhook-metadata`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+    const webhookOverride = { url: 'https://receiver.example/webhooks/paragon', metadata: { managedBy: 'test' } };
+    const created = await fetch(`${sandbox.baseUrl}/actionkit/projects/${PROJECT_ID}/trigger-subscriptions`, {
+      method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ integration: 'hubspot', type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Contact' }, webhookOverride }),
+    });
+    expect(created.status).toBe(201);
+    expect(((await created.json()) as { webhookOverride: unknown }).webhookOverride).toEqual({ url: webhookOverride.url });
+    try {
+      expect(await echo({ echo: true })).toEqual({ echo: true });
+      expect(await listed()).toEqual(webhookOverride);
+      for (const body of [{ echo: 'true' }, { echo: 1 }, {}, null]) {
+        sandbox.paragon.echoWebhookMetadata = true;
+        expect(await echo(body)).toEqual({ echo: false });
+        expect(await listed()).toEqual({ url: webhookOverride.url });
+      }
+    } finally {
+      sandbox.paragon.echoWebhookMetadata = false;
+    }
+  });
 });
