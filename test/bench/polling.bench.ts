@@ -73,9 +73,10 @@ export async function run(options: PollingBenchOptions = {}): Promise<string[]> 
       sandbox.hubspot.associate('tickets', ticket.id, 'companies', companies[i % companies.length]!, { at: base + i, silent: true });
     }
     for (let i = 0; i < WARMUP; i++) sandbox.hubspot.create('deals', { dealname: `D${i}` }, { at: base + i, silent: true });
-    await saveCursor(handle.db, { jobName: 'bench-warmup', portalId: PORTAL, objectType: 'deals', mode: 'incremental', backfillAfter: null, backfillStartedAt: null, cursorTs: base - 1, cursorId: null, cursorTsComplete: false, rescanFrom: null }, new Date());
-    await saveCursor(handle.db, { jobName: 'bench-search', portalId: PORTAL, objectType: 'contacts', mode: 'incremental', backfillAfter: null, backfillStartedAt: null, cursorTs: base - 1, cursorId: null, cursorTsComplete: false, rescanFrom: null }, new Date());
-    await saveCursor(handle.db, { jobName: 'bench-associations', portalId: PORTAL, objectType: 'tickets', mode: 'incremental', backfillAfter: null, backfillStartedAt: null, cursorTs: base - 1, cursorId: null, cursorTsComplete: false, rescanFrom: null }, new Date());
+    // The searched jobs start incremental, just before their records (no backfill).
+    for (const job of [config.jobs[2]!, config.jobs[0]!, config.jobs[3]!]) {
+      await saveCursor(handle.db, { jobName: job.name, portalId: PORTAL, objectType: job.objectType, mode: 'incremental', backfillAfter: null, backfillStartedAt: null, cursorTs: base - 1, cursorId: null, cursorTsComplete: false, rescanFrom: null }, new Date());
+    }
 
     // Warm-up (not timed): connections, JIT, and the budget's arrival margin settling.
     await runJob(deps, config.jobs[2]!, 'poll');
