@@ -38,13 +38,13 @@ function prefix(journal: JournalConfig): string {
 }
 
 /** Lists HubSpot's subscriptions and plans against the configuration; read only. */
-export async function planFromHubSpot(deps: SyncDeps): Promise<{ plan: SubscriptionPlan; listed: ListedSubscription[] } | { error: string }> {
+export async function planFromHubSpot(deps: SyncDeps): Promise<{ plan: SubscriptionPlan; listed: ListedSubscription[]; managed: ReadonlySet<number> } | { error: string }> {
   const listing = await deps.api.request('GET', prefix(deps.config.journal));
   if (!listing.ok) return { error: listing.message };
   const results = (listing.value as { results?: unknown } | undefined)?.results;
   const listed = (Array.isArray(results) ? results : []).map(listedSubscription).filter((s): s is ListedSubscription => s !== undefined);
   const managed = await managedSubscriptionIds(deps.db);
-  return { plan: planSubscriptions(desiredSubscriptions(deps.config, deps.config.journal), listed, managed), listed };
+  return { plan: planSubscriptions(desiredSubscriptions(deps.config, deps.config.journal), listed, managed), listed, managed };
 }
 
 export async function syncSubscriptions(deps: SyncDeps): Promise<SubscriptionSyncReport> {
@@ -60,10 +60,10 @@ export async function syncSubscriptions(deps: SyncDeps): Promise<SubscriptionSyn
     fail('list', planned.error);
     return report;
   }
-  const { plan, listed } = planned;
+  const { plan, listed, managed } = planned;
   // Ours, but gone from HubSpot (deleted by hand): forgotten, and made again below.
   const listedIds = new Set(listed.map((s) => s.id));
-  await forgetSubscriptions(deps.db, [...(await managedSubscriptionIds(deps.db))].filter((id) => !listedIds.has(id)));
+  await forgetSubscriptions(deps.db, [...managed].filter((id) => !listedIds.has(id)));
   const base = prefix(deps.config.journal);
 
   const upsert = async (d: DesiredSubscription): Promise<number | undefined> => {
