@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics/registry.ts';
 import { createJournalApi, type JournalApi } from './api.ts';
 import { createJournalConsumer, type ConsumerDeps, type JournalTarget } from './consumer.ts';
 import { journalScopes } from './subscriptions.ts';
-import { syncSubscriptions, type SubscriptionSyncReport } from './sync.ts';
+import { syncSubscriptions } from './sync.ts';
 import { createTokenSource, type TokenSource } from './token.ts';
 
 /** The journals to read: the global one, or one per configured account (`variant: local`). */
@@ -76,15 +76,14 @@ export function createJournalServices(deps: JournalServicesDeps): Service[] {
  * Syncs the subscriptions once at start (in the background: an unreachable HubSpot does not hold
  * up the worker) and every `subscriptions.syncIntervalSeconds` (0: only at start).
  */
-function subscriptionKeeper(deps: JournalServicesDeps, journal: JournalConfig, api: JournalApi): Service & { lastReport(): SubscriptionSyncReport | undefined } {
+function subscriptionKeeper(deps: JournalServicesDeps, journal: JournalConfig, api: JournalApi): Service {
   const log = deps.log.child({ module: 'journal-subscriptions' });
   const intervalMs = journal.subscriptions.syncIntervalSeconds * 1000;
-  let last: SubscriptionSyncReport | undefined;
   const lifecycle = loopLifecycle(async (control) => {
     while (!control.stopping) {
       try {
-        last = await syncSubscriptions({ db: deps.db, api, log, config: { jobs: deps.config.jobs, journal } });
-        deps.metrics?.count('journal.subscriptions.failures', last.failures.length);
+        const report = await syncSubscriptions({ db: deps.db, api, log, config: { jobs: deps.config.jobs, journal } });
+        deps.metrics?.count('journal.subscriptions.failures', report.failures.length);
       } catch (err) {
         log.error({ err: coerceError(err) }, 'journal subscription sync failed');
       }
@@ -92,5 +91,5 @@ function subscriptionKeeper(deps: JournalServicesDeps, journal: JournalConfig, a
       await sleep(intervalMs, control.signal);
     }
   });
-  return { name: 'journal-subscriptions', lastReport: () => last, start: lifecycle.start, stop: lifecycle.stop };
+  return { name: 'journal-subscriptions', start: lifecycle.start, stop: lifecycle.stop };
 }
