@@ -141,6 +141,12 @@ export async function recordGap(db: Kysely<Database>, gap: Gap): Promise<boolean
   });
 }
 
+/** How many gaps were detected after `since`, for status and the metrics line. */
+export async function countGapsSince(db: Kysely<Database>, since: Date): Promise<number> {
+  const row = await db.selectFrom('journal_gaps').select((eb) => eb.fn.countAll<string | number>().as('gaps')).where('detected_at', '>', since).executeTakeFirstOrThrow();
+  return Number(row.gaps);
+}
+
 /** The newest gaps, for status. */
 export async function recentGaps(db: Kysely<Database>, limit = 10): Promise<Gap[]> {
   const rows = await db.selectFrom('journal_gaps').selectAll().orderBy('detected_at', 'desc').limit(limit).execute();

@@ -9,13 +9,13 @@ import type { Database } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Collector } from '../metrics/loop.ts';
 import { latestEvents } from '../webhooks/inbox-store.ts';
-import { listPositions, recentGaps, type Gap, type JournalPosition } from './consumer-store.ts';
+import { countGapsSince, listPositions, recentGaps, type Gap, type JournalPosition } from './consumer-store.ts';
 import { journalApi, journalTokens } from './service.ts';
 import { subscriptionStatus, type SubscriptionStatus } from './sync.ts';
 
 export interface JournalStatus {
   journals: (JournalPosition & { lastEventAgeSeconds: number | null })[];
-  /** Gaps detected in the last 24 h, and the newest few of any age. */
+  /** Gaps detected in the last 24 h (all of them counted), and the newest few of any age. */
   gapsLast24h: number;
   gaps: Gap[];
 }
@@ -30,11 +30,11 @@ export interface JournalReport extends JournalStatus {
 const DAY_MS = 86_400_000;
 
 export async function journalStatus(db: Kysely<Database>, now: Date = new Date()): Promise<JournalStatus> {
-  const [positions, gaps] = await Promise.all([listPositions(db), recentGaps(db, 50)]);
+  const [positions, gapsLast24h, gaps] = await Promise.all([listPositions(db), countGapsSince(db, new Date(now.getTime() - DAY_MS)), recentGaps(db, 5)]);
   return {
     journals: positions.map((p) => ({ ...p, lastEventAgeSeconds: p.lastEventAt === null ? null : Math.max(0, Math.round((now.getTime() - p.lastEventAt) / 1000)) })),
-    gapsLast24h: gaps.filter((g) => g.detectedAt.getTime() > now.getTime() - DAY_MS).length,
-    gaps: gaps.slice(0, 5),
+    gapsLast24h,
+    gaps,
   };
 }
 

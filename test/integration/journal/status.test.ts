@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { journalCollector, journalStatus } from '../../../src/journal/status.ts';
+import { Metrics } from '../../../src/metrics/registry.ts';
+import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+
+let testDb: TestDb;
+
+beforeAll(async () => {
+  testDb = await createTestDb();
+});
+
+afterAll(async () => {
+  await testDb?.close();
+});
+
+describe(`the journal's gaps in status on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
+  it('counts every gap of the last 24 h, however many, and lists the newest five', async () => {
+    const now = new Date('2026-12-06T12:00:00Z');
+    const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
+    // 60 portals' local journals expired in one outage (a minute apart), and two gaps from days before.
+    const gaps = [
+      ...Array.from({ length: 60 }, (_, i) => ({ journal: `portal:${1000 + i}`, detected_at: new Date(hoursAgo(2).getTime() + i * 60_000) })),
+      { journal: 'portal:1000', detected_at: hoursAgo(30) },
+      { journal: 'portal:1001', detected_at: hoursAgo(50) },
+    ];
+    await testDb.db
+      .insertInto('journal_gaps')
+      .values(gaps.map((g, i) => ({ ...g, lost_offset: `offset-${i}`, since: hoursAgo(80), until: g.detected_at, rescan_jobs: [] })))
+      .execute();
+
+    const status = await journalStatus(testDb.db, now);
+    expect(status.gapsLast24h).toBe(60);
+    expect(status.gaps.map((g) => g.journal)).toEqual(['portal:1059', 'portal:1058', 'portal:1057', 'portal:1056', 'portal:1055']);
+
+    const metrics = new Metrics();
+    await journalCollector(testDb.db)(metrics, now);
+    expect(metrics.snapshot().gauges['journal.gaps_24h']).toBe(60);
+  });
+});
