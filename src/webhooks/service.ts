@@ -94,10 +94,19 @@ const PRUNE_BATCH = 5_000;
  */
 export function jobProperties(config: Pick<Config, 'jobs'>): (portalId: number, objectType: string) => readonly string[] | 'all' {
   return (portalId, objectType) => {
-    const job = config.jobs.find((j) => j.portalId === portalId && j.objectType === objectType);
+    const job = jobOf(config, portalId, objectType);
     if (!job || job.properties === 'all') return 'all';
     return mirrorProperties(objectType, job.properties);
   };
+}
+
+/** Types whose associations are read with a hydrated record: the sync job's `associations` for that portal and type, else none. */
+function jobAssociations(config: Pick<Config, 'jobs'>): (portalId: number, objectType: string) => readonly string[] {
+  return (portalId, objectType) => jobOf(config, portalId, objectType)?.associations ?? [];
+}
+
+function jobOf(config: Pick<Config, 'jobs'>, portalId: number, objectType: string): Config['jobs'][number] | undefined {
+  return config.jobs.find((j) => j.portalId === portalId && j.objectType === objectType);
 }
 
 /** The tables webhook processing churns: their statistics and dead rows are kept in check by the worker. */
@@ -260,7 +269,7 @@ export function webhookServices(deps: WebhookServicesDeps, role: 'web' | 'worker
         ...(deps.reader ? { reader: deps.reader } : {}),
         ...(deps.listen ? { listen: deps.listen } : {}),
         properties: jobProperties(config),
-        associations: (portalId, objectType) => config.jobs.find((j) => j.portalId === portalId && j.objectType === objectType)?.associations ?? [],
+        associations: jobAssociations(config),
         intervalMs: config.webhooks.processIntervalMs,
         retentionHours: config.webhooks.retentionHours,
       }),
