@@ -271,7 +271,11 @@ async function applyWithFallback(
     const ok: number[] = [];
     for (const plan of plans) {
       try {
-        const own = new Map(plan.hydrate.flatMap((ref) => (snapshots.has(objectKey(ref)) ? [[objectKey(ref), snapshots.get(objectKey(ref))!] as const] : [])));
+        const own = new Map<string, SnapshotObservation>();
+        for (const key of plan.hydrate.map(objectKey)) {
+          const snapshot = snapshots.get(key);
+          if (snapshot) own.set(key, snapshot);
+        }
         const ownEdges = edges.filter((e) => own.has(objectKey(e.ref)));
         await deps.db.transaction().execute((trx) => applyPlans(trx, [plan], [...credited([plan], own), ...ownEdges], now(), countAttempt));
         ok.push(plan.id);
