@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { objectTypeName } from '../hubspot/object-types.ts';
 import { MAX_EPOCH_MS } from '../hubspot/objects.ts';
-import { quarantine, type IncomingEvent, type ParsedBatch } from './inbox.ts';
+import { quarantine, schemaReason, type IncomingEvent, type ParsedBatch } from './inbox.ts';
 
 const FAMILIES = ['contact', 'company', 'deal', 'ticket', 'line_item', 'product', 'object'] as const;
 export const ACTIONS = ['creation', 'deletion', 'propertyChange', 'associationChange', 'restore', 'merge', 'privacyDeletion'] as const;
@@ -65,9 +65,7 @@ export function eventObjectType(event: HubSpotEvent, kind: EventKind): string {
 export function parseHubSpotEvent(raw: unknown): { event: HubSpotEvent; kind: EventKind } | { reason: string } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { reason: 'event is not a JSON object' };
   const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) {
-    return { reason: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ') };
-  }
+  if (!parsed.success) return { reason: schemaReason(parsed.error) };
   const event = parsed.data;
   const type = event.subscriptionType ?? event.eventType;
   if (type === undefined) return { reason: 'neither subscriptionType nor eventType is set' };

@@ -4,6 +4,7 @@
  * helpers shared by the three sources.
  */
 import { createHash } from 'node:crypto';
+import type { ZodError } from 'zod';
 
 export type WebhookSource = 'hubspot' | 'paragon' | 'workflow' | 'journal';
 
@@ -84,6 +85,11 @@ export function canonicalJson(value: unknown): string {
 
 export function quarantine(source: WebhookSource, raw: unknown, reason: string): QuarantinedEvent {
   return { source, reason, raw, contentHash: contentHash([source, raw]), deliveries: 1 };
+}
+
+/** Why an event failed its schema, as a quarantine reason: its first five issues, each with where it is. */
+export function schemaReason(error: ZodError): string {
+  return error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
 }
 
 /**

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { objectTypeName, standardObjectType } from '../hubspot/object-types.ts';
 import { toEpochMs } from '../hubspot/objects.ts';
 import type { ObjectRef, Observation } from '../mirror/observation.ts';
-import { canonicalJson, quarantine, type IncomingEvent, type QuarantinedEvent } from './inbox.ts';
+import { canonicalJson, quarantine, schemaReason, type IncomingEvent, type QuarantinedEvent } from './inbox.ts';
 
 const ACTIONS = [
   'CREATE', 'UPDATE', 'DELETE', 'MERGE', 'RESTORE', 'SNAPSHOT', 'ASSOCIATION_ADDED', 'ASSOCIATION_REMOVED',
@@ -66,7 +66,7 @@ export type JournalEvent =
 export function parseJournalEvent(raw: unknown): JournalEvent | { reason: string } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { reason: 'event is not a JSON object' };
   const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) return { reason: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ') };
+  if (!parsed.success) return { reason: schemaReason(parsed.error) };
   const e = parsed.data;
   switch (e.action) {
     case 'ASSOCIATION_ADDED':

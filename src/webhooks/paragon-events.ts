@@ -6,7 +6,7 @@
  * reason to read the record from HubSpot by id (hydration), never a reason to quarantine it.
  */
 import { z } from 'zod';
-import { quarantine, type IncomingEvent, type ParsedBatch } from './inbox.ts';
+import { quarantine, schemaReason, type IncomingEvent, type ParsedBatch } from './inbox.ts';
 import { recordSnapshot, text, type RecordHints, type RecordSnapshot } from './records.ts';
 
 type Json = Record<string, unknown>;
@@ -65,8 +65,7 @@ export function paragonSnapshot(event: Json, one: Json, hints: RecordHints): Rec
 export function parseParagonEvent(body: Json, hints: RecordHints): ParsedBatch {
   const parsed = paragonSchema.safeParse(body);
   if (!parsed.success) {
-    const reason = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
-    return { events: [], quarantined: [quarantine('paragon', body, reason)] };
+    return { events: [], quarantined: [quarantine('paragon', body, schemaReason(parsed.error))] };
   }
   const records = paragonRecords(body.payload);
   const batch: ParsedBatch = { events: [], quarantined: [] };
