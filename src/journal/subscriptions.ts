@@ -117,9 +117,9 @@ export function matchesBody(listed: ListedSubscription, body: DesiredSubscriptio
   return same(listed.actions, body.actions) && same(listed.properties, body.properties) && same(listed.associatedObjectTypeIds, body.associatedObjectTypeIds);
 }
 
-/** Filters as a set of canonical strings (filters are ORed, conditions ANDed: order means nothing). */
-export function filterSet(filters: readonly Condition[][]): Set<string> {
-  return new Set(filters.map((conditions) => canonicalJson([...conditions.map((c) => canonicalJson(c))].sort())));
+/** A filter as a canonical string (its conditions are ANDed: their order means nothing). */
+export function filterKey(conditions: readonly Condition[]): string {
+  return canonicalJson(conditions.map((c) => canonicalJson(c)).sort());
 }
 
 export interface SubscriptionPlan {

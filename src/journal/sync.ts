@@ -11,7 +11,7 @@ import type { Config, JournalConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import type { JournalApi } from './api.ts';
 import { forgetSubscriptions, managedSubscriptionIds, rememberSubscription } from './subscriptions-store.ts';
-import { desiredSubscriptions, filterSet, listedSubscription, planSubscriptions, type Condition, type DesiredSubscription, type ListedSubscription, type SubscriptionPlan } from './subscriptions.ts';
+import { desiredSubscriptions, filterKey, listedSubscription, planSubscriptions, type Condition, type DesiredSubscription, type ListedSubscription, type SubscriptionPlan } from './subscriptions.ts';
 
 export interface SubscriptionSyncReport {
   created: number;
@@ -124,13 +124,13 @@ async function reconcileFilters(deps: SyncDeps, subscriptionId: number, d: Desir
     fail(`list filters of ${subscriptionId}`, listing.message);
     return { ids: [], changed: 0 };
   }
-  const wanted = filterSet(d.filters);
+  // Filters are ORed: a set of keys.
+  const wanted = new Set(d.filters.map(filterKey));
   const kept: number[] = [];
   const have = new Set<string>();
   let changed = 0;
   for (const f of existing) {
-    const conditions = (Array.isArray(f.filter?.conditions) ? f.filter.conditions : []).map(conditionOf);
-    const key = [...filterSet([conditions])][0]!;
+    const key = filterKey((Array.isArray(f.filter?.conditions) ? f.filter.conditions : []).map(conditionOf));
     if (wanted.has(key) && !have.has(key)) {
       have.add(key);
       kept.push(Number(f.id));
@@ -141,7 +141,7 @@ async function reconcileFilters(deps: SyncDeps, subscriptionId: number, d: Desir
     else fail(`delete filter ${String(f.id)}`, res.message);
   }
   for (const conditions of d.filters) {
-    if (have.has([...filterSet([conditions])][0]!)) continue;
+    if (have.has(filterKey(conditions))) continue;
     const res = await deps.api.request('POST', `${base}/filters`, { subscriptionId, filter: { conditions: conditions.map((c) => ({ filterType: 'CRM_OBJECT_PROPERTY', ...c })) } });
     const id = res.ok ? Number((res.value as { filterId?: unknown } | undefined)?.filterId) : Number.NaN;
     if (Number.isSafeInteger(id)) {
