@@ -1,7 +1,7 @@
 /**
- * The association sweep of a job (`associationSweep`, hourly by default): walks the objects the
- * mirror holds for the job's type, 100 at a time in id order, and re-reads them (batch read, the
- * lowest priority) with their associations to the job's associated types. It catches what no
+ * The association sweep of a job (`associationSweep`, daily by default): walks the objects the
+ * mirror holds for the job's type, 100 at a time in id order, and re-reads them (batch read, at
+ * backfill priority) with their associations to the job's associated types. It catches what no
  * object change announces: an association changed while its webhook was lost (HubSpot does not
  * always bump `lastmodifieddate` for it), and records gone for good (a batch read reports them
  * missing and a batch read of archived records does too: privacy-deleted with the webhook lost,
