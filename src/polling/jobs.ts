@@ -32,7 +32,8 @@ export interface PollDeps {
 }
 
 /** `poll`: backfill and incremental; `sweep`: archived records; `associations`: the association sweep. */
-export type RunKind = 'poll' | 'sweep' | 'associations';
+export const RUN_KINDS = ['poll', 'sweep', 'associations'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
 
 export type RunOutcome =
   | { status: 'skipped'; reason: 'leased' | 'no-account' | 'backoff' }

@@ -4,7 +4,7 @@ import type { JobConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import type { Collector } from '../metrics/loop.ts';
 import { listCursors } from './cursor-store.ts';
-import { leaseName, type RunKind } from './jobs.ts';
+import { leaseName, RUN_KINDS, type RunKind } from './jobs.ts';
 import { heldLeases } from './lease-store.ts';
 import { progressFigures } from './progress.ts';
 import { latestRuns, type SyncRun } from './run-store.ts';
@@ -45,8 +45,6 @@ export interface JobStatus {
    */
   leases: { kind: RunKind; owner: string; acquiredAt: string; expiresAt: string }[];
 }
-
-const RUN_KINDS: readonly RunKind[] = ['poll', 'sweep', 'associations'];
 
 /**
  * Per job: last run, cursor position and lag, next scheduled run. `jobs` (the configuration) adds
