@@ -34,11 +34,11 @@ export async function resolveJobTypes(jobs: readonly JobConfig[], types: ObjectT
     }),
   );
   if (problems.length > 0) throw new ConfigError(source, problems);
+  const mirrored = new Set(resolved.map((r) => `${r.job.portalId}/${r.job.objectType}`));
   return resolved.map(({ job, listed }) => {
-    const mirrored = new Set(resolved.filter((r) => r.job.portalId === job.portalId).map((r) => r.job.objectType));
     const associations = listed
       ? listed.filter((type): type is string => type !== undefined && type !== job.objectType)
-      : (STANDARD_ASSOCIATIONS[job.objectType] ?? []).filter((type) => mirrored.has(type));
+      : (STANDARD_ASSOCIATIONS[job.objectType] ?? []).filter((type) => mirrored.has(`${job.portalId}/${type}`));
     return { ...job, associations: [...new Set(associations)] };
   });
 }

@@ -74,6 +74,15 @@ describe('jobs resolved at start', () => {
     ]);
   });
 
+  it('default associations only to the types mirrored in the job\'s own portal', async () => {
+    const jobs = await resolveJobTypes([job('c', 'contacts'), { ...job('co', 'companies'), portalId: 2 }, { ...job('d', 'deals'), portalId: 2 }], resolver);
+    expect(jobs.map((j) => [j.portalId, j.objectType, j.associations])).toEqual([
+      [1, 'contacts', []],
+      [2, 'companies', ['deals']],
+      [2, 'deals', ['companies']],
+    ]);
+  });
+
   it('refuse a type the portal does not have, listing every one', async () => {
     await expect(resolveJobTypes([job('x', 'p_cars'), job('c', 'contacts', ['p_boats'])], resolver)).rejects.toThrow(
       /jobs\[0\]\.objectType: portal 1 has no object type "p_cars"[\s\S]*jobs\[1\]\.associations\[0\]: portal 1 has no object type "p_boats"/,
