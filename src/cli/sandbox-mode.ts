@@ -37,8 +37,7 @@ function freePort(): Promise<number> {
 
 export async function startSandboxMode(config: Config, log: Logger): Promise<SandboxMode> {
   const options = config.sandboxOptions;
-  const portals = [...new Set(config.jobs.map((job) => job.portalId))];
-  if (portals.length === 0) portals.push(DEFAULT_PORTAL_ID);
+  const portals = standInPortals(config);
   const keys = generateSigningKeyPair();
   const receiverPort = config.http.port || (await freePort());
   const sandbox = await startSandbox({
@@ -55,13 +54,7 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
   });
   const derived = parseConfigObject({
     ...config,
-    hubspot: {
-      ...config.hubspot,
-      baseUrl: sandbox.baseUrl,
-      apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
-      accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
-      ...standInJournal(config),
-    },
+    hubspot: standInHubSpot(config, sandbox.baseUrl, portals),
     // The receiver's own address is the public URL the stand-in signs and Paragon triggers call.
     http: { ...config.http, port: receiverPort, publicUrl: config.http.publicUrl || `http://127.0.0.1:${receiverPort}` },
     paragon: {
@@ -99,10 +92,25 @@ export async function startSandboxMode(config: Config, log: Logger): Promise<San
   };
 }
 
-/** The journal, when configured, read with the stand-in's app (its token endpoint is the stand-in's own). */
-function standInJournal(config: Config): { journal?: NonNullable<Config['hubspot']['journal']> & { tokenUrl: undefined } } {
+/** The portals the jobs name (the stand-in's default one when none name any): one stand-in account each. */
+function standInPortals(config: Config): number[] {
+  const portals = [...new Set(config.jobs.map((job) => job.portalId))];
+  return portals.length > 0 ? portals : [DEFAULT_PORTAL_ID];
+}
+
+/**
+ * The hubspot section pointed at a stand-in: its app, an account per portal, and the journal (when
+ * configured) read with the stand-in's app (its token endpoint is the stand-in's own).
+ */
+function standInHubSpot(config: Config, baseUrl: string, portals: readonly number[]) {
   const journal = config.hubspot.journal;
-  return journal ? { journal: { ...journal, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET, tokenUrl: undefined } } : {};
+  return {
+    ...config.hubspot,
+    baseUrl,
+    apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
+    accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
+    ...(journal ? { journal: { ...journal, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET, tokenUrl: undefined } } : {}),
+  };
 }
 
 /**
@@ -113,17 +121,10 @@ function standInJournal(config: Config): { journal?: NonNullable<Config['hubspot
  */
 export function useRunningSandbox(config: Config, log: Logger): Pick<SandboxMode, 'config' | 'baseUrl' | 'connect' | 'close'> {
   const baseUrl = config.sandboxOptions.url.replace(/\/+$/, '');
-  const portals = [...new Set(config.jobs.map((job) => job.portalId))];
-  if (portals.length === 0) portals.push(DEFAULT_PORTAL_ID);
+  const portals = standInPortals(config);
   const derived = parseConfigObject({
     ...config,
-    hubspot: {
-      ...config.hubspot,
-      baseUrl,
-      apps: [{ appId: SANDBOX_APP_ID, clientSecret: SANDBOX_CLIENT_SECRET }],
-      accounts: portals.map((portalId) => ({ portalId, accessToken: `pat-sandbox-${portalId}`, tier: 'professional' })),
-      ...standInJournal(config),
-    },
+    hubspot: standInHubSpot(config, baseUrl, portals),
     ...(config.paragon?.signingKey
       ? {
           paragon: {
