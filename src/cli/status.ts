@@ -122,7 +122,7 @@ const ms = (value: number | null) => (value === null ? '—' : value < 10_000 ? 
 /** The human-readable form. */
 export function formatStatus(status: StatusReport): string {
   const lines: string[] = [`hubsync status at ${status.generatedAt}`, '', 'Processes'];
-  if (status.processes.length === 0) lines.push('  none running (no heartbeat in the last 30 s)');
+  if (status.processes.length === 0) lines.push(`  none running (no heartbeat in the last ${STALE_AFTER_MS / 1000} s)`);
   for (const p of status.processes) {
     const seen = Math.round((Date.parse(status.generatedAt) - Date.parse(p.lastSeenAt)) / 1000);
     lines.push(`  ${p.role.padEnd(7)} ${p.host}:${p.pid} hubsync ${p.version}, up since ${p.startedAt}, seen ${seen} s ago`);
