@@ -12,6 +12,7 @@
  */
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
+import { sleep } from '../loop.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { CallOutcome, CallResult } from './outcome.ts';
 import { nextMidnight, parseRateHeaders, pauseFor429, type LimitPolicy, type Pause } from './limits.ts';
@@ -100,8 +101,8 @@ export class AccountBudget {
   #hint: { remaining: number; atMs: number; sentSince: number; inFlightAt: number } | undefined;
   /** The daily count from the last headers that carried it, the calls sent since, and when the day it counts ends. */
   #daily: DailyCount | undefined;
-  #closed = false;
-  #sleepers = new Set<() => void>();
+  /** Aborted by `close`: ends every backoff sleep at once. */
+  readonly #closing = new AbortController();
 
   constructor(options: BudgetOptions) {
     const o: Options = {
@@ -209,18 +210,22 @@ export class AccountBudget {
       if (failures >= this.#o.maxAttempts) return outcome;
       const delay = this.#backoff(failures);
       this.#o.log.warn({ portalId: this.portalId, failure: outcome.failure, status: 'status' in outcome ? outcome.status : undefined, attempt: failures, delayMs: Math.round(delay) }, 'HubSpot call failed: retrying');
-      if (!(await this.#sleep(delay, opts.signal))) return aborted;
+      await sleep(delay, opts.signal ? AbortSignal.any([opts.signal, this.#closing.signal]) : this.#closing.signal);
+      if (opts.signal?.aborted || this.#closed) return aborted;
     }
   }
 
   /** Stops admitting calls; waiters return `aborted`. */
   close(): void {
-    this.#closed = true;
+    this.#closing.abort();
     for (const l of [this.#api, this.#search]) {
       clearTimeout(l.resume);
       l.queue.clear();
     }
-    for (const wake of this.#sleepers) wake();
+  }
+
+  get #closed(): boolean {
+    return this.#closing.signal.aborted;
   }
 
   /**
@@ -370,23 +375,6 @@ export class AccountBudget {
       this.#o.log.debug(fields, 'HubSpot rate limit (429): pausing');
     }
     this.#o.onPause?.(pause);
-  }
-
-  /** Sleeps `ms`; false when aborted or closed. */
-  #sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-    return new Promise((resolve) => {
-      if (signal?.aborted || this.#closed) return resolve(false);
-      const done = (value: boolean) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#sleepers.delete(onAbort);
-        resolve(value);
-      };
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(true), ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#sleepers.add(onAbort);
-    });
   }
 }
 

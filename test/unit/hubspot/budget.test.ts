@@ -236,4 +236,24 @@ describe('account budget', () => {
     b.close();
     expect(await other).toMatchObject({ ok: false, failure: 'aborted' });
   });
+
+  it('ends a retry waiting out its backoff when closed or aborted, not when the backoff is over', async () => {
+    // A backoff of a minute: only the close or the abort can end these waits within the test's time.
+    const b = budget({ backoffBaseMs: 60_000, backoffMaxMs: 60_000 });
+    const down = async (): Promise<CallOutcome<number>> => ({ ok: false, failure: 'server', status: 503, headers: {}, message: 'down' });
+    let attempts = 0;
+    const counted = async () => {
+      attempts++;
+      return down();
+    };
+    const controller = new AbortController();
+    const aborted = b.run('api', 'incremental', counted, { signal: controller.signal });
+    const closed = b.run('api', 'incremental', counted);
+    while (attempts < 2) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    expect(await aborted).toMatchObject({ ok: false, failure: 'aborted' });
+    b.close();
+    expect(await closed).toMatchObject({ ok: false, failure: 'aborted' });
+    expect(attempts).toBe(2);
+  });
 });
