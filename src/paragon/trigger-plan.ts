@@ -8,6 +8,7 @@
 import type { ParagonConfig } from '../config/schema.ts';
 import { objectTypeName } from '../hubspot/object-types.ts';
 import type { TriggerSubscription, WebhookOverride } from './triggers-api.ts';
+import { canonicalJson } from '../webhooks/inbox.ts';
 
 export type TriggerConfig = ParagonConfig['triggers'][number];
 
@@ -72,19 +73,10 @@ function markedKey(s: TriggerSubscription, receiverUrl: string): string | undefi
   return parsed.origin === base.origin && parsed.pathname === base.pathname ? parsed.searchParams.get(TRIGGER_PARAM) ?? undefined : undefined;
 }
 
-/** JSON with sorted keys: parameter objects compare by content, not key order. */
-export function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
 /** Whether a listed override is the desired one, as far as the listing shows it (Paragon may not echo metadata or headers). */
 function sameOverride(listed: WebhookOverride | undefined, desired: WebhookOverride): boolean {
   if (listed?.url !== desired.url) return false;
-  return listed.metadata === undefined || canonical(listed.metadata) === canonical(desired.metadata ?? {});
+  return listed.metadata === undefined || canonicalJson(listed.metadata) === canonicalJson(desired.metadata ?? {});
 }
 
 /**
@@ -116,7 +108,7 @@ export function planTriggers(desired: readonly TriggerConfig[], existing: readon
       continue;
     }
     plan.keep.push({ id: keep.id, key: trigger.key });
-    if (canonical(keep.parameters ?? {}) === canonical(trigger.parameters) && sameOverride(keep.webhookOverride, override)) {
+    if (canonicalJson(keep.parameters ?? {}) === canonicalJson(trigger.parameters) && sameOverride(keep.webhookOverride, override)) {
       plan.unchanged.push(keep);
       continue;
     }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
-import { canonical, desiredOverride, planTriggers, triggerWebhookUrl, type TriggerConfig } from '../../../src/paragon/trigger-plan.ts';
+import { desiredOverride, planTriggers, triggerWebhookUrl, type TriggerConfig } from '../../../src/paragon/trigger-plan.ts';
+// Parameters and metadata compare as the inbox's canonical JSON (sorted keys).
+import { canonicalJson as canonical } from '../../../src/webhooks/inbox.ts';
 import type { TriggerSubscription } from '../../../src/paragon/triggers-api.ts';
 
 const RECEIVER = 'https://hubsync.example.com/webhooks/paragon';
@@ -66,6 +68,16 @@ describe('planTriggers', () => {
     expect(planTriggers([t!], [plain], RECEIVER)).toMatchObject({ create: [], update: [], remove: [], unchanged: [plain] });
     expect(planTriggers([t!], [echoed], RECEIVER)).toMatchObject({ create: [], update: [], remove: [], unchanged: [echoed] });
     expect(canonical({ b: 1, a: [2, { d: 1, c: 2 }] })).toBe('{"a":[2,{"c":2,"d":1}],"b":1}');
+  });
+
+  it('plans against a listed subscription whose parameters nest deeper than a recursion could follow', () => {
+    const [t] = triggers({ type: 'HUBSPOT_RECORD_CREATED', parameters: { recordType: 'Contact' } });
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 50_000; i++) deep = { nested: deep };
+    const odd = listed('1', t!, { parameters: { recordType: 'Contact', deep } });
+    const plan = planTriggers([t!], [odd], RECEIVER);
+    expect(plan.update).toHaveLength(1);
+    expect(plan.update[0]!.parameters).toEqual({ recordType: 'Contact', deep: null });
   });
 
   it('patches changed parameters (null removes a key no longer configured)', () => {
