@@ -73,7 +73,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  * so a key set at two levels (`module`, `portalId`) would appear twice, which JSON consumers read
  * differently; the innermost value (the last written) is kept, as JSON.parse does.
  */
-export function withoutDuplicateKeys(line: string): string {
+function withoutDuplicateKeys(line: string): string {
   try {
     return `${JSON.stringify(JSON.parse(line))}\n`;
   } catch {

@@ -47,7 +47,7 @@ export async function lockDirectory(dir: string, role: LockRole): Promise<LockAt
 }
 
 /** The live process holding the directory's lock, if any. */
-export async function lockHolder(dir: string): Promise<LockHolder | undefined> {
+async function lockHolder(dir: string): Promise<LockHolder | undefined> {
   const holder = await readHolder(path.join(dir, LOCK_NAME));
   return holder && alive(holder) ? holder : undefined;
 }

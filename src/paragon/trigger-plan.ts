@@ -12,7 +12,7 @@ import { canonicalJson } from '../webhooks/inbox.ts';
 
 export type TriggerConfig = ParagonConfig['triggers'][number];
 
-export const MANAGED_BY = 'hubsync';
+const MANAGED_BY = 'hubsync';
 
 /** The query parameter of a subscription's webhook URL that names the trigger it serves. */
 const TRIGGER_PARAM = 'trigger';

@@ -10,7 +10,7 @@ import type { Database } from '../db/schema.ts';
 import { failureBackoff, loopLifecycle, sleep, type Service } from '../loop.ts';
 import { beat, removeProcess } from './store.ts';
 
-export const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_MS = 10_000;
 
 /** A process whose last beat is older than this is taken for gone. */
 export const STALE_AFTER_MS = 3 * HEARTBEAT_MS;
