@@ -105,7 +105,9 @@ export async function readAssociations(
     if (Number.isNaN(readAt)) readAt = page.startedAt;
     const next: { id: string; after?: string }[] = [];
     for (const r of page.results) {
-      sets.set(r.fromId, [...(sets.get(r.fromId) ?? []), ...r.to]);
+      const set = sets.get(r.fromId);
+      if (set) set.push(...r.to);
+      else sets.set(r.fromId, [...r.to]);
       if (r.after !== undefined) next.push({ id: r.fromId, after: r.after });
     }
     for (const id of page.none) if (!sets.has(id)) sets.set(id, []);
