@@ -61,14 +61,19 @@ export function createPropertyCatalog(o: PropertyCatalogOptions): PropertyCatalo
 
   return {
     async names(objectType, signal) {
-      const entry = entries.get(objectType);
-      if (entry && !due(entry, o.now())) return { ok: true, value: entry.names };
-      let pending = loading.get(objectType);
-      if (!pending) {
-        pending = load(objectType, signal).finally(() => loading.delete(objectType));
-        loading.set(objectType, pending);
+      for (;;) {
+        const entry = entries.get(objectType);
+        if (entry && !due(entry, o.now())) return { ok: true, value: entry.names };
+        let pending = loading.get(objectType);
+        const shared = pending !== undefined;
+        if (!pending) {
+          pending = load(objectType, signal).finally(() => loading.delete(objectType));
+          loading.set(objectType, pending);
+        }
+        const result = await pending;
+        // A read shared with a caller that stopped ends with that caller's signal: read again for this one.
+        if (!shared || result.ok || result.failure !== 'aborted' || signal?.aborted) return result;
       }
-      return pending;
     },
     observe(objectType, names) {
       const entry = entries.get(objectType);

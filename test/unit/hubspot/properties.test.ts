@@ -33,6 +33,27 @@ describe('the property catalog', () => {
     expect(loads).toEqual(['contacts', 'contacts']);
   });
 
+  it("reads again for a caller whose shared read ended because another caller stopped", async () => {
+    const loads: (AbortSignal | undefined)[] = [];
+    const c = createPropertyCatalog({
+      load: (_type, signal) => {
+        loads.push(signal);
+        if (!signal) return Promise.resolve(names('a'));
+        return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, failure: 'aborted', message: 'stopped' })));
+      },
+      ttlMs: 1000,
+      minRefreshMs: 100,
+      now: () => 0,
+    });
+    const stopping = new AbortController();
+    const first = c.names('contacts', stopping.signal);
+    const second = c.names('contacts');
+    stopping.abort();
+    expect(await first).toMatchObject({ ok: false, failure: 'aborted' });
+    expect(await second).toEqual({ ok: true, value: ['a'] });
+    expect(loads).toHaveLength(2);
+  });
+
   it('shares one read among concurrent callers', async () => {
     const { c, loads } = catalog([names('a')]);
     const all = await Promise.all([c.names('deals'), c.names('deals'), c.names('deals')]);
