@@ -72,6 +72,11 @@ export function objectVersion(objectType: string, object: HubSpotObject): number
   return Number.isFinite(fromProperty) ? fromProperty : toEpochMs(object.updatedAt);
 }
 
+/** The ids merged into a record (`hs_merged_object_ids`, `;`-separated), or none. */
+export function mergedObjectIds(object: HubSpotObject): string[] {
+  return object.properties.hs_merged_object_ids?.split(';').filter(Boolean) ?? [];
+}
+
 /** A live object read from the API, as an observation for the mirror. */
 export function snapshotFromObject(
   portalId: number,
@@ -81,7 +86,7 @@ export function snapshotFromObject(
   seenAt: Date,
 ): SnapshotObservation {
   const createdAt = toEpochMs(object.createdAt ?? object.properties.createdate);
-  const merged = object.properties.hs_merged_object_ids;
+  const mergedIds = mergedObjectIds(object);
   return {
     kind: 'snapshot',
     ref: { portalId, objectType, objectId: String(object.id) },
@@ -91,6 +96,6 @@ export function snapshotFromObject(
     // A value Postgres cannot store (NUL, a lone surrogate) would fail its whole page, for ever.
     properties: Object.fromEntries(Object.entries(object.properties).map(([name, value]) => [name, typeof value === 'string' ? storableText(value) : value])),
     ...(Number.isFinite(createdAt) ? { createdAt } : {}),
-    ...(merged ? { mergedIds: merged.split(';').filter(Boolean) } : {}),
+    ...(object.properties.hs_merged_object_ids ? { mergedIds } : {}),
   };
 }

@@ -13,7 +13,7 @@ import { HubsyncError } from '../errors.ts';
 import type { CallStats } from '../hubspot/budget.ts';
 import type { HubSpotAccount, Page } from '../hubspot/client.ts';
 import { associationObservations } from '../hubspot/associations.ts';
-import { snapshotFromObject, toEpochMs, type HubSpotObject, type Priority } from '../hubspot/objects.ts';
+import { mergedObjectIds, snapshotFromObject, toEpochMs, type HubSpotObject, type Priority } from '../hubspot/objects.ts';
 import { describeFailure, type CallResult } from '../hubspot/outcome.ts';
 import { applyObservations } from '../mirror/apply.ts';
 import type { Observation } from '../mirror/observation.ts';
@@ -251,7 +251,7 @@ export async function sweepPass(ctx: PassContext): Promise<void> {
       const archivedAt = toEpochMs(o.archivedAt);
       if (!Number.isFinite(archivedAt)) continue;
       const ref = { portalId: key.portalId, objectType: key.objectType, objectId: String(o.id) };
-      const mergedIds = o.properties.hs_merged_object_ids?.split(';').filter(Boolean) ?? [];
+      const mergedIds = mergedObjectIds(o);
       const version = toEpochMs(o.updatedAt);
       if (mergedIds.length > 0 && Number.isFinite(version)) tombstones.push({ kind: 'snapshot', ref, version, via: 'poll', seenAt, properties: {}, mergedIds, archivedAt });
       else tombstones.push({ kind: 'deleted', ref, version: archivedAt, via: 'poll', seenAt });

@@ -13,7 +13,7 @@ import type { JobConfig } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { readAssociations, ASSOCIATION_BATCH } from '../hubspot/associations.ts';
 import type { HubSpotAccount } from '../hubspot/client.ts';
-import { mirrorProperties, objectVersion, type HubSpotObject } from '../hubspot/objects.ts';
+import { mergedObjectIds, mirrorProperties, objectVersion, type HubSpotObject } from '../hubspot/objects.ts';
 import { describeFailure } from '../hubspot/outcome.ts';
 import { mirroredEdges, mirroredRecords, sampleRecords, type MirroredRecord } from './verify-store.ts';
 
@@ -112,7 +112,7 @@ interface Verdict {
 function judge(job: JobConfig, records: readonly MirroredRecord[], live: readonly HubSpotObject[], archived: readonly HubSpotObject[], gone: ReadonlySet<string>, settledBefore: number): Verdict[] {
   const byId = new Map(live.map((o) => [String(o.id), o]));
   const mergedInto = new Map<string, HubSpotObject>();
-  for (const o of live) for (const id of o.properties.hs_merged_object_ids?.split(';') ?? []) if (id && id !== String(o.id)) mergedInto.set(id, o);
+  for (const o of live) for (const id of mergedObjectIds(o)) if (id !== String(o.id)) mergedInto.set(id, o);
   const archivedIds = new Set(archived.map((o) => String(o.id)));
   return records.map((record): Verdict => {
     const id = record.objectId;
