@@ -1,17 +1,12 @@
 import net from 'node:net';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { postgresListen } from '../../../src/db/listen.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, waitFor } from '../webhooks/helpers.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 describe('database listener', () => {
   it('hears a notification once it is committed, and nothing after it stops listening', async () => {

@@ -1,16 +1,10 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maintainTables, tableActivity } from '../../../src/db/maintenance.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { waitFor } from '../webhooks/helpers.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 describe('table maintenance', () => {
   it('analyses a table written since its last statistics and vacuums its dead rows, then has nothing to do', async () => {

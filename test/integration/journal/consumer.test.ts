@@ -5,20 +5,19 @@ import { getPosition, recentGaps, recordGap } from '../../../src/journal/consume
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { journalApi, journalTokens } from '../../../src/journal/service.ts';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { drainer, journalConfig, log, mismatches, PORTAL, startJournalSandbox, TIME_SCALE } from './harness.ts';
 
+const testDb = useTestDb();
 let sandbox: Sandbox;
-let testDb: TestDb;
 
 beforeAll(async () => {
   sandbox = await startJournalSandbox({ seed: 3 });
-  testDb = await createTestDb();
 });
 
 afterAll(async () => {
   await sandbox?.close();
-  await testDb?.close();
 });
 
 describe(`the journal consumer on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {

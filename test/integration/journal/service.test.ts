@@ -5,21 +5,20 @@ import { journalApi, journalTargets, journalTokens } from '../../../src/journal/
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { waitFor } from '../webhooks/helpers.ts';
 import { APP, drainer, journalConfig, log, PORTAL, startJournalSandbox, TIME_SCALE } from './harness.ts';
 
+const testDb = useTestDb();
 let sandbox: Sandbox;
-let testDb: TestDb;
 
 beforeAll(async () => {
   sandbox = await startJournalSandbox({ seed: 9 });
-  testDb = await createTestDb();
 });
 
 afterAll(async () => {
   await sandbox?.close();
-  await testDb?.close();
 });
 
 describe(`the journal's subscriptions and consumers on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {

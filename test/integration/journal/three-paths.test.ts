@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
 import { journalIncoming } from '../../../src/webhooks/journal-events.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
@@ -17,15 +17,10 @@ import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { foldDuplicates, type ParsedBatch } from '../../../src/webhooks/inbox.ts';
 import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 const T0 = Date.UTC(2026, 11, 6, 9);
 const IDS = ['11', '12', '13'];

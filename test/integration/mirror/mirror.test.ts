@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getObject, toMirrorObject } from '../../../src/mirror/store.ts';
 import { listAssociations, toAssociationState } from '../../../src/mirror/edge-store.ts';
 import { associationKey, readKey, type AssociationRead, type AssociationState } from '../../../src/mirror/edges.ts';
@@ -11,17 +11,12 @@ import { ledgerChangeKey, type LedgerChange } from '../../../src/mirror/ledger.t
 import { objectKey, type Observation, type Via } from '../../../src/mirror/observation.ts';
 import { isArchived } from '../../../src/mirror/rule.ts';
 import type { MirrorObject } from '../../../src/mirror/registers.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { deliveryArb, historyArb } from '../../unit/mirror/arbitraries.ts';
 import { applyBatches as pureBatches, inOrder } from '../../unit/mirror/model.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 let nextPortal = 1_000;
 /** The same history under a portal of its own, so runs never see each other's rows. */

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ledgerCollector } from '../../../src/mirror/metrics.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 const T = Date.UTC(2026, 11, 5, 12);
 

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkConvergence } from '../../../src/cli/convergence.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import type { PortalTruth } from '../../../src/sandbox/index.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 const T = Date.UTC(2026, 11, 5);
 const contact = (id: string, email: string) => ({

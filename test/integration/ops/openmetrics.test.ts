@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { createOpsServer } from '../../../src/metrics/server.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, hubspotEvent, SECRET_A, testConfig, v1Headers } from '../webhooks/helpers.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 function receiver(token: string) {
   const metrics = new Metrics();

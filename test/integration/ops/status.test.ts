@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { collectStatus, formatStatus, backfillsInProgress } from '../../../src/cli/status.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { createHeartbeatService } from '../../../src/processes/heartbeat.ts';
 import { saveCursor } from '../../../src/polling/cursor-store.ts';
 import { acquireLease } from '../../../src/polling/lease-store.ts';
 import { insertRun } from '../../../src/polling/run-store.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { switchableDatabase } from '../../helpers/outage.ts';
 import { captureLogger, waitFor } from '../webhooks/helpers.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 const config = configSchema.parse({
   sandbox: true,

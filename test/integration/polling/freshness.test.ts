@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
 import { finishRun, insertRun, lastPollStart } from '../../../src/polling/run-store.ts';
 import type { SyncRunKind } from '../../../src/db/sync-tables.ts';
 import { saveCursor } from '../../../src/polling/cursor-store.ts';
 import { freshnessReadiness } from '../../../src/polling/freshness.ts';
 import { pollingStatus } from '../../../src/polling/status.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 const NOW = Date.UTC(2026, 11, 5, 12);
 const jobs = configSchema.parse({

@@ -1,19 +1,13 @@
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import { createAdaptiveGate } from '../../../src/polling/adaptive.ts';
 import { completeRescans, pendingRescan, requestRescans } from '../../../src/polling/rescan-store.ts';
 import { finishRun, insertRun } from '../../../src/polling/run-store.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
-let testDb: TestDb;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 describe('requested re-reads', () => {
   it('wait until a poll covers them, from the oldest point asked for, and do not wait for a stretched adaptive interval', async () => {
