@@ -54,7 +54,9 @@ export function journalCollector(db: Kysely<Database>): Collector {
 export async function journalReport(db: Kysely<Database>, config: Config, log: Logger, now: Date = new Date(), unreachable?: string): Promise<JournalReport | undefined> {
   const journal = config.hubspot.journal;
   if (!journal) return undefined;
-  const api = journalApi(config, { ...journal, requestTimeoutMs: Math.min(journal.requestTimeoutMs, 5_000) }, journalTokens(config, journal));
+  // Status waits at most 5 s for each call to HubSpot, the token request too.
+  const quick = { ...journal, requestTimeoutMs: Math.min(journal.requestTimeoutMs, 5_000) };
+  const api = journalApi(config, quick, journalTokens(config, quick));
   const [status, appEvents, subscriptions] = await Promise.all([
     journalStatus(db, now),
     latestEvents(db, 'journal', ['journal.APP_INSTALL', 'journal.APP_UNINSTALL'], 5),

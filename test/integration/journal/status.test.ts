@@ -1,5 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { journalCollector, journalStatus } from '../../../src/journal/status.ts';
+import { parseConfigObject } from '../../../src/config/load.ts';
+import { journalCollector, journalReport, journalStatus } from '../../../src/journal/status.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 
@@ -13,7 +17,7 @@ afterAll(async () => {
   await testDb?.close();
 });
 
-describe(`the journal's gaps in status on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
+describe(`the journal in status on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
   it('counts every gap of the last 24 h, however many, and lists the newest five', async () => {
     const now = new Date('2026-12-06T12:00:00Z');
     const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
@@ -36,4 +40,25 @@ describe(`the journal's gaps in status on ${serverUrl ? 'Postgres' : 'PGlite'}`,
     await journalCollector(testDb.db)(metrics, now);
     expect(metrics.snapshot().gauges['journal.gaps_24h']).toBe(60);
   });
+
+  it("gives up on a token endpoint that never answers after status's own 5 s, not the journal's request timeout", async () => {
+    // Accepts the connection, never answers.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const config = parseConfigObject({
+        hubspot: {
+          baseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+          accounts: [{ portalId: 62515, accessToken: 'pat-test' }],
+          journal: { clientId: 'journal-client', clientSecret: 'journal-secret', requestTimeoutMs: 600_000 },
+        },
+        jobs: [{ name: 'contacts', portalId: 62515, objectType: 'contacts', properties: ['email'], schedule: '0 0 1 1 *' }],
+      });
+      const report = await journalReport(testDb.db, config, pino({ level: 'silent' }));
+      expect(report?.subscriptions).toEqual({ error: expect.stringMatching(/^token request failed: .*(timeout|aborted)/i) });
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  }, 30_000);
 });
