@@ -10,7 +10,7 @@ import type { Config, JournalConfig } from '../config/schema.ts';
 import { CUSTOM_TYPE_ID, standardObjectType } from '../hubspot/object-types.ts';
 import { canonicalJson } from '../webhooks/inbox.ts';
 
-export type SubscriptionType = 'OBJECT' | 'ASSOCIATION' | 'GDPR_PRIVACY_DELETION' | 'APP_LIFECYCLE_EVENT';
+type SubscriptionType = 'OBJECT' | 'ASSOCIATION' | 'GDPR_PRIVACY_DELETION' | 'APP_LIFECYCLE_EVENT';
 
 export type Condition = JournalConfig['subscriptions']['filters'][string][number][number];
 
@@ -40,21 +40,21 @@ export interface ListedSubscription {
   associatedObjectTypeIds: string[];
 }
 
-export const APP_INSTALL_EVENT = '4-1909196';
-export const APP_UNINSTALL_EVENT = '4-1916193';
+const APP_INSTALL_EVENT = '4-1909196';
+const APP_UNINSTALL_EVENT = '4-1916193';
 
 /** `OBJECT:62515:0-1`; app-wide subscriptions have no portal: `APP_LIFECYCLE_EVENT:app:4-1916193`. */
-export function subscriptionKey(type: string, portalId: number | null | undefined, objectTypeId: string): string {
+function subscriptionKey(type: string, portalId: number | null | undefined, objectTypeId: string): string {
   return `${type}:${portalId ?? 'app'}:${objectTypeId}`;
 }
 
 /** The object type id of a job's type (`contacts` → `0-1`, `2-3465` as it is); undefined when unknown. */
-export function objectTypeIdOf(objectType: string): string | undefined {
+function objectTypeIdOf(objectType: string): string | undefined {
   return standardObjectType(objectType)?.id ?? (CUSTOM_TYPE_ID.test(objectType) ? objectType : undefined);
 }
 
 /** The CRM read scope the journal needs to deliver a type's events. */
-export function objectReadScope(objectType: string): string {
+function objectReadScope(objectType: string): string {
   if (CUSTOM_TYPE_ID.test(objectType)) return 'crm.objects.custom.read';
   const name = standardObjectType(objectType)?.name ?? objectType;
   return name === 'tickets' ? 'tickets' : `crm.objects.${name}.read`;
@@ -112,7 +112,7 @@ export function desiredSubscriptions(config: Pick<Config, 'jobs'>, journal: Jour
 }
 
 /** Whether a listed subscription already is what the body asks for (lists compared as sets). */
-export function matchesBody(listed: ListedSubscription, body: DesiredSubscription['body']): boolean {
+function matchesBody(listed: ListedSubscription, body: DesiredSubscription['body']): boolean {
   const same = (a: readonly string[] = [], b: readonly string[] = []) => canonicalJson([...new Set(a)].sort()) === canonicalJson([...new Set(b)].sort());
   return same(listed.actions, body.actions) && same(listed.properties, body.properties) && same(listed.associatedObjectTypeIds, body.associatedObjectTypeIds);
 }

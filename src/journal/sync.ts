@@ -38,7 +38,7 @@ function prefix(journal: JournalConfig): string {
 }
 
 /** Lists HubSpot's subscriptions and plans against the configuration; read only. */
-export async function planFromHubSpot(deps: SyncDeps): Promise<{ plan: SubscriptionPlan; listed: ListedSubscription[]; managed: ReadonlySet<number> } | { error: string }> {
+async function planFromHubSpot(deps: SyncDeps): Promise<{ plan: SubscriptionPlan; listed: ListedSubscription[]; managed: ReadonlySet<number> } | { error: string }> {
   const listing = await deps.api.request('GET', prefix(deps.config.journal));
   if (!listing.ok) return { error: listing.message };
   const results = (listing.value as { results?: unknown } | undefined)?.results;

@@ -3,7 +3,7 @@
  * form-encoded `grant_type`, `client_id`, `client_secret`, `scope`). There is no refresh token:
  * a new token is requested shortly before `expires_in` runs out, or at once after a 401.
  */
-export type TokenResult = { ok: true; token: string } | { ok: false; error: string; status: number | null };
+type TokenResult = { ok: true; token: string } | { ok: false; error: string; status: number | null };
 
 export interface TokenSource {
   token(): Promise<TokenResult>;

@@ -17,7 +17,7 @@ const ACTIONS = [
   'CREATE', 'UPDATE', 'DELETE', 'MERGE', 'RESTORE', 'SNAPSHOT', 'ASSOCIATION_ADDED', 'ASSOCIATION_REMOVED',
   'GDPR_DELETE', 'APP_INSTALL', 'APP_UNINSTALL', 'ADDED_TO_LIST', 'REMOVED_FROM_LIST',
 ] as const;
-export type JournalAction = (typeof ACTIONS)[number];
+type JournalAction = (typeof ACTIONS)[number];
 
 const id = z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,19}$/)]).transform(String);
 const typeId = z.string().regex(/^\d+-\d+$/);

@@ -51,7 +51,7 @@ function paragonObjectType(event: Json, metadata: Json): string | undefined {
  * the webhook URL's query, the subscription's metadata (`{portalId, objectType}`), the payload, or
  * the trigger type, in that order.
  */
-export function paragonSnapshot(event: Json, one: Json, hints: RecordHints): RecordSnapshot | string {
+function paragonSnapshot(event: Json, one: Json, hints: RecordHints): RecordSnapshot | string {
   const metadata = (event.triggerSubscriptionMetadata ?? {}) as Json;
   const objectType = hints.objectType ?? paragonObjectType(event, metadata);
   const context = Array.isArray(event.payload) ? metadata : { ...(event.payload as Json), ...metadata };
