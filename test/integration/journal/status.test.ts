@@ -1,21 +1,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import { journalCollector, journalReport, journalStatus } from '../../../src/journal/status.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
-let testDb: TestDb;
-
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 describe(`the journal in status on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
   it('counts every gap of the last 24 h, however many, and lists the newest five', async () => {
