@@ -317,6 +317,29 @@ describe('processing', () => {
     }
   });
 
+  it('a batch of hydrated events whose transaction fails gives each event its own read when applied one by one', async () => {
+    await sql`create function refuse_object_33() returns trigger language plpgsql as $$
+      begin if new.object_id = '33' then raise exception 'refused object 33'; end if; return new; end $$`.execute(testDb.db);
+    await sql`create trigger refuse_33 before insert or update on hubspot_objects for each row execute function refuse_object_33()`.execute(testDb.db);
+    try {
+      const read = (id: number) => ({ firstname: `Read ${id}`, lastmodifieddate: '1790000000500', createdate: '1790000000000' });
+      const { reader, calls } = fakeReader({ '31': read(31), '32': read(32), '33': read(33) });
+      await store([31, 32, 33].map((objectId) => hubspotEvent({ subscriptionType: 'contact.creation', objectId, occurredAt: 1_790_000_000_000 })));
+      expect(await processWebhookBatch(deps(reader))).toMatchObject({ claimed: 3, processed: 2, retrying: 1, failed: 0, hydrated: 3 });
+      expect(calls.map((ids) => [...ids].sort())).toEqual([['31', '32', '33']]);
+      const objects = await testDb.db.selectFrom('hubspot_objects').select(['object_id', 'properties']).where('object_id', 'in', ['31', '32', '33']).orderBy('object_id').execute();
+      expect(objects.map((o) => [o.object_id, o.properties.firstname])).toEqual([
+        ['31', 'Read 31'],
+        ['32', 'Read 32'],
+      ]);
+      const refused = await testDb.db.selectFrom('webhook_events').select(['processed_at', 'error']).where('object_id', '=', '33').executeTakeFirstOrThrow();
+      expect(refused).toMatchObject({ processed_at: null, error: expect.stringMatching(/apply failed: .*refused object 33/) });
+    } finally {
+      await sql`drop trigger refuse_33 on hubspot_objects`.execute(testDb.db);
+      await sql`drop function refuse_object_33()`.execute(testDb.db);
+    }
+  });
+
   it('several workers on one database process every event exactly once', async () => {
     const events = Array.from({ length: 600 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 1000 + (i % 50), propertyValue: `v${i}`, occurredAt: 1_790_000_000_000 + i }));
     for (let i = 0; i < events.length; i += 100) await store(events.slice(i, i + 100));
