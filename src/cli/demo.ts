@@ -140,7 +140,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     out.write(`App Events: ${enqueued()} enqueued from ${appWrites} writes to the sample app table ${DEMO_APP_TABLE}, ${delivered()} delivered to the Paragon stand-in\n\n`);
     const status = await collectStatus(handle.db, resolved, log);
     // The report without its header, processes and jobs: the live view showed those.
-    out.write(`${formatStatus(status).split('\n').slice(5 + Math.max(status.processes.length, 1) + status.jobs.length).join('\n')}\n`);
+    out.write(`${formatStatus(status, { withoutHead: true })}\n`);
     return report.ok ? 0 : 1;
   } finally {
     await stopAll();

@@ -119,35 +119,12 @@ export function backfillsInProgress(jobs: readonly JobStatus[]): string[] {
 const pct = (value: number | null) => (value === null ? '—' : `${(value * 100).toFixed(1)}%`);
 const ms = (value: number | null) => (value === null ? '—' : value < 10_000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`);
 
-/** The human-readable form. */
-export function formatStatus(status: StatusReport): string {
-  const lines: string[] = [`hubsync status at ${status.generatedAt}`, '', 'Processes'];
-  if (status.processes.length === 0) lines.push(`  none running (no heartbeat in the last ${STALE_AFTER_MS / 1000} s)`);
-  for (const p of status.processes) {
-    const seen = Math.round((Date.parse(status.generatedAt) - Date.parse(p.lastSeenAt)) / 1000);
-    lines.push(`  ${p.role.padEnd(7)} ${p.host}:${p.pid} hubsync ${p.version}, up since ${p.startedAt}, seen ${seen} s ago`);
-  }
-  lines.push('', 'Polling jobs');
-  if (status.jobs.length === 0) lines.push('  (none configured)');
-  for (const job of status.jobs) {
-    const last = job.lastRun;
-    lines.push(
-      `  ${job.job.padEnd(16)} ${String(job.objectType ?? '').padEnd(10)} ${(job.mode ?? 'not started').padEnd(11)} ` +
-        `cursor lag ${job.cursorLagSeconds === null ? '—' : `${job.cursorLagSeconds} s`}; ` +
-        (last ? `last run ${last.status} (${last.kind}, ${runProgress(last)}, ${last.apiCalls} calls, ${last.rateLimited} × 429)` : 'no run yet') +
-        (last?.error ? `: ${last.error}` : '') +
-        (job.nextRunAt ? `; next ${job.nextRunAt}` : ''),
-    );
-    for (const lease of job.leases) {
-      // A lease outlives a process killed mid-run until it expires: say so rather than name it as running.
-      const holder = status.processes.find((p) => p.id === lease.owner);
-      lines.push(
-        holder
-          ? `    ${lease.kind} running on ${holder.role} ${holder.host}:${holder.pid} since ${lease.acquiredAt}`
-          : `    ${lease.kind} held by ${lease.owner} since ${lease.acquiredAt}, which has no heartbeat (its lease expires ${lease.expiresAt})`,
-      );
-    }
-  }
+/**
+ * The human-readable form. `withoutHead`: from the webhook inbox on, without the header, the
+ * processes and the jobs (the demo's live view already showed them).
+ */
+export function formatStatus(status: StatusReport, options: { withoutHead?: boolean } = {}): string {
+  const lines = options.withoutHead ? [] : headLines(status);
   const w = status.webhooks;
   lines.push('', 'Webhook inbox', `  backlog ${w.backlog} (oldest ${w.oldestUnprocessedSeconds ?? 0} s, ${w.retrying} retrying), failed ${w.failed}, quarantined ${w.quarantined}`);
   lines.push('', `${status.coverage.paths.map((path) => PATH_TITLES[path]).join(' vs ')}, last 24 h (property changes)`);
@@ -215,6 +192,38 @@ function formatJournal(j: JournalReport): string[] {
     const drift = s.toCreate + s.toUpdate + s.toDelete;
     lines.push(`  subscriptions: ${s.inSync} in sync${drift ? `; the next sync creates ${s.toCreate}, updates ${s.toUpdate}, deletes ${s.toDelete}` : ''}; ${s.conflicts.length} held by others`);
     for (const c of s.conflicts) lines.push(`    ${c.key} is subscription ${c.id}, which hubsync does not manage`);
+  }
+  return lines;
+}
+
+/** The report's head: its time, the processes, and the polling jobs with their leases. */
+function headLines(status: StatusReport): string[] {
+  const lines: string[] = [`hubsync status at ${status.generatedAt}`, '', 'Processes'];
+  if (status.processes.length === 0) lines.push(`  none running (no heartbeat in the last ${STALE_AFTER_MS / 1000} s)`);
+  for (const p of status.processes) {
+    const seen = Math.round((Date.parse(status.generatedAt) - Date.parse(p.lastSeenAt)) / 1000);
+    lines.push(`  ${p.role.padEnd(7)} ${p.host}:${p.pid} hubsync ${p.version}, up since ${p.startedAt}, seen ${seen} s ago`);
+  }
+  lines.push('', 'Polling jobs');
+  if (status.jobs.length === 0) lines.push('  (none configured)');
+  for (const job of status.jobs) {
+    const last = job.lastRun;
+    lines.push(
+      `  ${job.job.padEnd(16)} ${String(job.objectType ?? '').padEnd(10)} ${(job.mode ?? 'not started').padEnd(11)} ` +
+        `cursor lag ${job.cursorLagSeconds === null ? '—' : `${job.cursorLagSeconds} s`}; ` +
+        (last ? `last run ${last.status} (${last.kind}, ${runProgress(last)}, ${last.apiCalls} calls, ${last.rateLimited} × 429)` : 'no run yet') +
+        (last?.error ? `: ${last.error}` : '') +
+        (job.nextRunAt ? `; next ${job.nextRunAt}` : ''),
+    );
+    for (const lease of job.leases) {
+      // A lease outlives a process killed mid-run until it expires: say so rather than name it as running.
+      const holder = status.processes.find((p) => p.id === lease.owner);
+      lines.push(
+        holder
+          ? `    ${lease.kind} running on ${holder.role} ${holder.host}:${holder.pid} since ${lease.acquiredAt}`
+          : `    ${lease.kind} held by ${lease.owner} since ${lease.acquiredAt}, which has no heartbeat (its lease expires ${lease.expiresAt})`,
+      );
+    }
   }
   return lines;
 }

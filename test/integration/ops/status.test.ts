@@ -62,6 +62,10 @@ describe('hubsync status', () => {
       const text = formatStatus(status);
       expect(text).toContain(`\n    poll running on worker ${status.processes[0]!.host}:${process.pid} since ${now.toISOString()}\n`);
       expect(text).toContain(`\n    sweep held by host-d:88:gone since ${now.toISOString()}, which has no heartbeat (its lease expires ${new Date(now.getTime() + 60_000).toISOString()})\n`);
+      // The demo's closing report: from the webhook inbox on, however many lines the leases add to the jobs.
+      const tail = formatStatus(status, { withoutHead: true });
+      expect(tail.startsWith('\nWebhook inbox\n')).toBe(true);
+      expect(text.endsWith(tail)).toBe(true);
     } finally {
       await heartbeat.stop();
       await testDb.db.deleteFrom('job_leases').execute();
