@@ -11,6 +11,7 @@ import type { JournalConsumer } from '../journal/consumer.ts';
 import { journalApi, journalTokens } from '../journal/service.ts';
 import { syncSubscriptions } from '../journal/sync.ts';
 import { createLogger } from '../log.ts';
+import { sleep } from '../loop.ts';
 import type { PollingService } from '../polling/scheduler.ts';
 import { pollingStatus } from '../polling/status.ts';
 import { checkConvergence, type ConvergenceReport } from './convergence.ts';
@@ -133,8 +134,8 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
     // Let the outbox source see the app's last writes (two scans), and delivery send what they enqueued.
     const enqueued = () => daemon.metrics.total('outbox.source.enqueued');
     const delivered = () => daemon.metrics.total('outbox.delivered');
-    await new Promise((resolve) => setTimeout(resolve, 2 * DEMO_APP_SOURCE.pollIntervalMs));
-    for (let i = 0; i < 100 && delivered() < enqueued(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(2 * DEMO_APP_SOURCE.pollIntervalMs);
+    for (let i = 0; i < 100 && delivered() < enqueued(); i++) await sleep(100);
     const report = await checkConvergence(handle.db, sandbox.sandbox.hubspot.truth(), daemon.jobs);
     out.write(`\n${formatConvergence(report)}\n`);
     out.write(`App Events: ${enqueued()} enqueued from ${appWrites} writes to the sample app table ${DEMO_APP_TABLE}, ${delivered()} delivered to the Paragon stand-in\n\n`);
@@ -212,7 +213,7 @@ async function journalCaughtUp(daemon: { services: { name: string }[] }, since: 
     const last = c.lastOutcome();
     return (last?.kind === 'caught-up' || (last?.kind === 'read' && !last.more)) && (c.lastStepAt() ?? 0) > since;
   };
-  while (!consumers.every(caughtUp)) await new Promise((r) => setTimeout(r, 100));
+  while (!consumers.every(caughtUp)) await sleep(100);
 }
 
 async function drain(db: Parameters<typeof webhookStatus>[0], processor: { idle(): Promise<void> } | undefined): Promise<void> {
