@@ -121,7 +121,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<numbe
 
     sandbox.stopStream();
     await withTimeout(sandbox.sandbox.idle(), 15_000);
-    await withTimeout(journalCaughtUp(daemon, sandbox.sandbox.hubspot.clock.now()), 15_000);
+    await journalCaughtUp(daemon, sandbox.sandbox.hubspot.clock.now(), 15_000);
     await drain(handle.db, processor);
     // Polls that start now: one already going may have started before the stream stopped.
     for (const job of config.jobs) {
@@ -206,14 +206,18 @@ async function runFor(ms: number, tick: () => Promise<void>): Promise<boolean> {
   });
 }
 
-/** Resolves once every journal consumer has found nothing newer, in a step begun after `since`. */
-async function journalCaughtUp(daemon: { services: { name: string }[] }, since: number): Promise<void> {
+/**
+ * Resolves once every journal consumer has found nothing newer, in a step begun after `since`, or
+ * after `timeoutMs` (its checks end then too: a check left running would keep the process alive).
+ */
+export async function journalCaughtUp(daemon: { services: { name: string }[] }, since: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
   const consumers = daemon.services.filter((s): s is JournalConsumer => s.name.startsWith('journal-consumer:'));
   const caughtUp = (c: JournalConsumer) => {
     const last = c.lastOutcome();
     return (last?.kind === 'caught-up' || (last?.kind === 'read' && !last.more)) && (c.lastStepAt() ?? 0) > since;
   };
-  while (!consumers.every(caughtUp)) await sleep(100);
+  while (!consumers.every(caughtUp) && Date.now() < end) await sleep(100);
 }
 
 async function drain(db: Parameters<typeof webhookStatus>[0], processor: { idle(): Promise<void> } | undefined): Promise<void> {
