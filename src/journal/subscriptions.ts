@@ -62,14 +62,15 @@ function objectReadScope(objectType: string): string {
 
 /** The scopes the token asks for: the journal's and every subscribed type's read scope. */
 export function journalScopes(config: Pick<Config, 'jobs'> & { hubspot: { journal?: JournalConfig | undefined } }): string[] {
-  const types = new Set(config.jobs.map((job) => job.objectType));
   return [
-    'developer.webhooks_journal.read',
-    'developer.webhooks_journal.subscriptions.read',
-    'developer.webhooks_journal.subscriptions.write',
-    ...[...types].map(objectReadScope),
-    ...(config.hubspot.journal?.scopes ?? []),
-  ].filter((scope, i, all) => all.indexOf(scope) === i);
+    ...new Set([
+      'developer.webhooks_journal.read',
+      'developer.webhooks_journal.subscriptions.read',
+      'developer.webhooks_journal.subscriptions.write',
+      ...config.jobs.map((job) => objectReadScope(job.objectType)),
+      ...(config.hubspot.journal?.scopes ?? []),
+    ]),
+  ];
 }
 
 /** What the configuration asks for. Types that have no object type id (an unresolved custom name) are left out. */
