@@ -187,7 +187,7 @@ type Unplannable = Extract<EventPlan, { ok: false }>;
 function planAll(rows: readonly WebhookEventRow[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: Unplannable[] } {
   const plans: Plan[] = [];
   const unplannable: Unplannable[] = [];
-  const types = reader?.objectType ? (portalId: number, name: string) => reader.objectType!(portalId, name) : undefined;
+  const types = reader?.objectType?.bind(reader);
   for (const row of rows) {
     const plan = planEvent(row, types);
     if (plan.ok) plans.push(plan);
