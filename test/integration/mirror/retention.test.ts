@@ -1,20 +1,13 @@
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import type { Observation } from '../../../src/mirror/observation.ts';
 import { createLedgerRetention } from '../../../src/mirror/retention.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
 const HOUR = 3_600_000;
 const NOW = Date.UTC(2026, 11, 5, 12);
-let testDb: TestDb;
-
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 /** `count` property changes of one object, `ageHours` old. */
 function changes(portalId: number, objectType: string, objectId: string, ageHours: number, count: number): Observation[] {

@@ -12,19 +12,18 @@ import { runJob } from '../../../src/polling/jobs.ts';
 import { runSandboxCommand } from '../../../src/sandbox/cli.ts';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
 import { finished, runCli, startCli, waitForOutput } from '../../helpers/cli.ts';
-import { createServerDatabase, createTestDb, dropServerDatabase, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 import { captureLogger } from '../webhooks/helpers.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 let standalone: Sandbox;
 beforeAll(async () => {
-  testDb = await createTestDb();
   standalone = await runSandboxCommand({ seed: 3, timeScale: 0.05, streamIntervalMs: 0, print: () => undefined });
 });
 afterAll(async () => {
   await standalone?.close();
-  await testDb?.close();
 });
 
 describe('sandboxOptions.url', () => {

@@ -1,26 +1,22 @@
 import { sql } from 'kysely';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
 import type { HubSpotAccount, HubSpotAccounts } from '../../../src/hubspot/client.ts';
 import type { HubSpotObject } from '../../../src/hubspot/objects.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { createVerifyService } from '../../../src/verify/service.ts';
 import { VerifyFailed, verifyJob } from '../../../src/verify/verify.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   await sql`
     insert into hubspot_objects (portal_id, object_type, object_id, properties, first_seen_via, first_seen_at, updated_at)
     select 5, t, i::text, jsonb_build_object('name', t || i), 'poll', now(), now()
     from generate_series(1, 3) i, unnest(array['contacts', 'companies']) t`.execute(testDb.db);
-});
-
-afterAll(async () => {
-  await testDb?.close();
 });
 
 const jobs = configSchema.parse({

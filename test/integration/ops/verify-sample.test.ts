@@ -1,22 +1,18 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sampleIds, sampleRecords } from '../../../src/verify/verify-store.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 
 // 20,000 rows: contacts fill the table, `2-77` is one row in 50; every seventh row is merged away.
 beforeAll(async () => {
-  testDb = await createTestDb();
   await sql`
     insert into hubspot_objects (portal_id, object_type, object_id, properties, first_seen_via, first_seen_at, updated_at, merged_into)
     select 5, case when i % 50 = 0 then '2-77' else 'contacts' end, i::text, jsonb_build_object('email', 'c' || i || '@example.com', 'notes', repeat('x', 200)),
       'poll', now(), now(), case when i % 7 = 0 then '1' end
     from generate_series(1, 20000) i`.execute(testDb.db);
-});
-
-afterAll(async () => {
-  await testDb?.close();
 });
 
 const expectedOf = (type: string, id: string) => {

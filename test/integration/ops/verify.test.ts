@@ -7,20 +7,20 @@ import { runJob } from '../../../src/polling/jobs.ts';
 import { resolveJobTypes } from '../../../src/polling/job-types.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
 import { createVerifyService } from '../../../src/verify/service.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { PORTAL, TOKEN, poller, pollingConfig } from '../polling/harness.ts';
 
 const WINDOW_LIMIT = 10;
 const SHARE = 0.5;
 let sandbox: Sandbox;
-let testDb: TestDb;
+const testDb = useTestDb();
 /** Every CRM API request the stand-in took (when it arrived, as its limiter counts) and the statuses it answered. */
 const requests: number[] = [];
 const statuses: number[] = [];
 let contacts: string[];
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   sandbox = await startSandbox({
     timeScale: 0.05,
     hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN, tier: 'professional', limits: { perTenSeconds: WINDOW_LIMIT } }] },
@@ -43,7 +43,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sandbox?.close();
-  await testDb?.close();
 });
 
 function context() {

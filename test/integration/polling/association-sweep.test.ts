@@ -3,11 +3,12 @@ import { checkConvergence } from '../../../src/cli/convergence.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { resolveJobTypes } from '../../../src/polling/job-types.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { PORTAL, TOKEN, poller, pollingConfig } from './harness.ts';
 
 let sandbox: Sandbox;
-let testDb: TestDb;
+const testDb = useTestDb();
 /** The sweep's batch reads of live contacts, and what the test does when one arrives. */
 let reads = 0;
 let onRead: (() => void) | undefined;
@@ -15,7 +16,6 @@ let contacts: string[];
 let companies: string[];
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   sandbox = await startSandbox({
     timeScale: 0.05,
     hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN, tier: 'professional' }] },
@@ -38,7 +38,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sandbox?.close();
-  await testDb?.close();
 });
 
 describe(`the association sweep on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {

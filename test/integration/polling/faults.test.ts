@@ -4,14 +4,13 @@ import { openHubSpotAccounts } from '../../../src/hubspot/accounts.ts';
 import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, liveTruth, missingOrStale, PORTAL, poller, pollingConfig, TOKEN } from './harness.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 let sandbox: Sandbox;
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   sandbox = await startSandbox({
     timeScale: 0.01,
     hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN, tier: 'professional', retryAfter: true }] },
@@ -21,7 +20,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sandbox?.close();
-  await testDb?.close();
 });
 
 const tick = async () => {

@@ -5,15 +5,14 @@ import { leaseName, runJob, startBackfill } from '../../../src/polling/jobs.ts';
 import { createPollingService } from '../../../src/polling/scheduler.ts';
 import { pollingStatus } from '../../../src/polling/status.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { switchableDatabase } from '../../helpers/outage.ts';
 import { liveTruth, mirrorRows, missingOrStale, PORTAL, poller, pollingConfig } from './harness.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 let sandbox: Sandbox;
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   sandbox = await startSandbox({ timeScale: 0.01 });
   sandbox.hubspot.seed({ objectType: 'contacts', count: 800, at: Date.now() - 60_000 });
   sandbox.hubspot.seed({ objectType: 'companies', count: 50, at: Date.now() - 60_000 });
@@ -21,7 +20,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sandbox?.close();
-  await testDb?.close();
 });
 
 const later = async (ms: number) => {

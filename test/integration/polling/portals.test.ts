@@ -4,16 +4,15 @@ import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger } from './harness.ts';
 
 const A = 1001;
 const B = 2002;
-let testDb: TestDb;
+const testDb = useTestDb();
 let sandbox: Sandbox;
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   sandbox = await startSandbox({
     timeScale: 0.01,
     hubspot: { accounts: [{ portalId: A, accessToken: 'pat-a', tier: 'professional' }, { portalId: B, accessToken: 'pat-b', tier: 'starter' }] },
@@ -24,7 +23,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sandbox?.close();
-  await testDb?.close();
 });
 
 describe('several portals', () => {

@@ -8,10 +8,10 @@ import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { jobProperties } from '../../../src/webhooks/service.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { liveTruth, mirrorRows, PORTAL, poller, pollingConfig, type Poller } from './harness.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 let sandbox: Sandbox;
 let p: Poller;
 /** Every CRM request the daemon sent to the stand-in: its URL and the status it got. */
@@ -19,7 +19,6 @@ const requests: { method: string; url: string; status: number }[] = [];
 const realFetch = globalThis.fetch;
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   sandbox = await startSandbox({ timeScale: 0.01, hubspot: { customProperties: { contacts: 500 } } });
   globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -34,7 +33,6 @@ afterAll(async () => {
   globalThis.fetch = realFetch;
   p?.accounts.close();
   await sandbox?.close();
-  await testDb?.close();
 });
 
 /** Ids whose mirror row lacks a property value HubSpot has, or has another one. */

@@ -1,20 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { liveTruth, mirrorRows, missingOrStale, PORTAL, poller, pollingConfig } from './harness.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 let sandbox: Sandbox;
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   sandbox = await startSandbox({ timeScale: 0.01 });
 });
 
 afterAll(async () => {
   await sandbox?.close();
-  await testDb?.close();
 });
 
 describe('cursored search', () => {

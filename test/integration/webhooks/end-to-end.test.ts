@@ -5,7 +5,7 @@ import { startSandbox, type Sandbox, type TruthObject } from '../../../src/sandb
 import { createParagonSandbox, generateSigningKeyPair, paragonPlugin, type ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, PARAGON_SECRET, PORTAL, SECRET_A, SECRET_B, testConfig } from './helpers.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { createHubSpotAccounts, type HubSpotAccounts } from '../../../src/hubspot/client.ts';
@@ -24,7 +24,7 @@ const SUBSCRIPTIONS = [
   { subscriptionType: 'company.propertyChange', propertyName: 'name' },
 ];
 
-let testDb: TestDb;
+const testDb = useTestDb();
 let sandbox: Sandbox;
 let receiver: ReturnType<typeof buildReceiver>;
 let accounts: HubSpotAccounts;
@@ -35,7 +35,6 @@ const { log } = captureLogger();
 const metrics = new Metrics();
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   receiver = buildReceiver({ db: testDb.db, log, metrics, config: testConfig() });
   await receiver.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}`;
@@ -75,7 +74,6 @@ afterAll(async () => {
   accounts?.close();
   await sandbox?.close();
   await receiver?.close();
-  await testDb?.close();
 });
 
 const processorDeps = () => ({

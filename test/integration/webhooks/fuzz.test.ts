@@ -4,23 +4,21 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, hubspotEvent, paragonHeaders, PARAGON_SECRET, SECRET_A, signV1, signV3, testConfig, v1Headers } from './helpers.ts';
 
 const BODY_LIMIT = 4096;
-let testDb: TestDb;
+const testDb = useTestDb();
 let app: ReturnType<typeof buildReceiver>;
 let base: string;
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   app = buildReceiver({ db: testDb.db, log: captureLogger().log, metrics: new Metrics(), config: testConfig({ http: { bodyLimitBytes: BODY_LIMIT } }) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
   await app?.close();
-  await testDb?.close();
 });
 
 async function post(path: string, body: Buffer | string, headers: Record<string, string>): Promise<number> {

@@ -8,7 +8,7 @@ import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
 import { jobProperties } from '../../../src/webhooks/service.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, PORTAL, SECRET_A } from './helpers.ts';
 
 /** Each job names its type another way HubSpot does; the mirror must key all of them as the configuration does. */
@@ -24,7 +24,7 @@ const JOBS: [name: string, objectType: string, props: Record<string, string>][] 
   ['projects', '2-3465', { name: 'Apollo', status: 'active' }],
 ];
 
-let testDb: TestDb;
+const testDb = useTestDb();
 let sandbox: Sandbox;
 let receiver: ReturnType<typeof buildReceiver>;
 let accounts: HubSpotAccounts;
@@ -32,7 +32,6 @@ let config: Config;
 const { log } = captureLogger();
 
 beforeAll(async () => {
-  testDb = await createTestDb();
   sandbox = await startSandbox({ timeScale: 0.05 });
   config = configSchema.parse({
     http: { port: 0, host: '127.0.0.1' },
@@ -60,7 +59,6 @@ afterAll(async () => {
   accounts?.close();
   await sandbox?.close();
   await receiver?.close();
-  await testDb?.close();
 });
 
 async function drain(): Promise<void> {

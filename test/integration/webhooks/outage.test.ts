@@ -1,20 +1,14 @@
 import net from 'node:net';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/index.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
-import { createTestDb, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { serverUrl, testDatabaseConfig } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, hubspotEvent, SECRET_A, testConfig, v1Headers } from './helpers.ts';
 
-let testDb: TestDb;
-
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 const countEvents = async () => Number((await sql<{ n: number }>`select count(*)::int as n from webhook_events`.execute(testDb.db)).rows[0]!.n);
 

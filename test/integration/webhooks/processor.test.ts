@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ERASED_PAYLOAD, failAbandonedWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
@@ -8,19 +8,13 @@ import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { processWebhookBatch, retryAt, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
 import { createProcessorService } from '../../../src/webhooks/service.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, hubspotEvent, PORTAL, testConfig, waitFor } from './helpers.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 const { log } = captureLogger();
 let clock = new Date('2026-11-22T10:00:00.000Z');
 
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
 beforeEach(async () => {
   await sql`truncate webhook_events, webhook_quarantine, hubspot_objects, hubspot_associations, change_ledger`.execute(testDb.db);
   clock = new Date('2026-11-22T10:00:00.000Z');

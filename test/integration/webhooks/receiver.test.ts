@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { quarantineReasons, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import {
   captureLogger,
   hubspotEvent,
@@ -17,15 +17,9 @@ import {
   v3Headers,
 } from './helpers.ts';
 
-let testDb: TestDb;
+const testDb = useTestDb();
 const NOW = 1_790_000_100_000;
 
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
 beforeEach(async () => {
   await sql`truncate webhook_events, webhook_quarantine`.execute(testDb.db);
 });

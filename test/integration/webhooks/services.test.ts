@@ -1,21 +1,14 @@
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { storeWithin } from '../../../src/webhooks/ingest.ts';
 import { createProcessorService, createReceiverService, jobProperties, webhookServices } from '../../../src/webhooks/service.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { switchableDatabase } from '../../helpers/outage.ts';
 import { captureLogger, hubspotEvent, SECRET_A, testConfig, v1Headers, waitFor } from './helpers.ts';
 
-let testDb: TestDb;
-
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 describe('webhook services', () => {
   it('the web and worker services take a batch over HTTP into the mirror', async () => {
