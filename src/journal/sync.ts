@@ -131,14 +131,20 @@ async function reconcileFilters(deps: SyncDeps, subscriptionId: number, d: Desir
   let changed = 0;
   for (const f of existing) {
     const key = filterKey((Array.isArray(f.filter?.conditions) ? f.filter.conditions : []).map(conditionOf));
+    // A filter listed without an id is there, but can be neither remembered nor deleted.
+    const id = Number(f.id);
     if (wanted.has(key) && !have.has(key)) {
       have.add(key);
-      kept.push(Number(f.id));
+      if (Number.isSafeInteger(id)) kept.push(id);
       continue;
     }
-    const res = await deps.api.request('DELETE', `${base}/filters/${String(f.id)}`);
+    if (!Number.isSafeInteger(id)) {
+      fail(`delete filter on ${subscriptionId}`, 'HubSpot listed a filter without an id');
+      continue;
+    }
+    const res = await deps.api.request('DELETE', `${base}/filters/${id}`);
     if (res.ok || res.kind === 'expired') changed++;
-    else fail(`delete filter ${String(f.id)}`, res.message);
+    else fail(`delete filter ${id}`, res.message);
   }
   for (const conditions of d.filters) {
     if (have.has(filterKey(conditions))) continue;
