@@ -4,7 +4,7 @@ import { parseConfigObject } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { defaultSubscriptions } from '../sandbox/hubspot/defaults.ts';
 import { DEFAULT_PORTAL_ID } from '../sandbox/hubspot/hubspot.ts';
-import { SANDBOX_APP_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_JOURNAL_APP, SANDBOX_PARAGON_WEBHOOK_SECRET, SANDBOX_PROJECT_ID, sandboxParagonOptions, seedDemoData } from '../sandbox/cli.ts';
+import { SANDBOX_ACTION_KIT_PATH, SANDBOX_APP_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_JOURNAL_APP, SANDBOX_PARAGON_WEBHOOK_SECRET, SANDBOX_PROJECT_ID, sandboxParagonOptions, seedDemoData } from '../sandbox/cli.ts';
 import { generateSigningKeyPair, startSandbox, type Sandbox } from '../sandbox/index.ts';
 
 /**
@@ -132,7 +132,7 @@ export function useRunningSandbox(config: Config, log: Logger): Pick<SandboxMode
             projectId: SANDBOX_PROJECT_ID,
             webhookSecret: SANDBOX_PARAGON_WEBHOOK_SECRET,
             baseUrl,
-            actionKitUrl: `${baseUrl}/actionkit`,
+            actionKitUrl: `${baseUrl}${SANDBOX_ACTION_KIT_PATH}`,
           },
         }
       : { paragon: undefined }),

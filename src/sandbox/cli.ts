@@ -25,13 +25,15 @@ export const SANDBOX_CLIENT_ID = 'sandbox-client-id';
 export const SANDBOX_TOKEN = `pat-sandbox-${DEFAULT_PORTAL_ID}`;
 export const SANDBOX_PROJECT_ID = 'sandbox-project';
 export const SANDBOX_PARAGON_WEBHOOK_SECRET = 'sandbox-paragon-webhook-secret';
+/** Where the stand-in serves the Triggers API (`paragon.actionKitUrl` = its base URL + this). */
+export const SANDBOX_ACTION_KIT_PATH = '/actionkit';
 
 /** The stand-in's Webhooks Journal app: the webhook app's id and secret, with the journal's client id. */
 export const SANDBOX_JOURNAL_APP = { appId: SANDBOX_APP_ID, clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET };
 
 /** The stand-in's Paragon project, checking user tokens against `publicKeyPem` (whose private half hubsync signs with). */
 export function sandboxParagonOptions(publicKeyPem: string, seed: number) {
-  return { projectId: SANDBOX_PROJECT_ID, publicKeyPem, webhookSecret: SANDBOX_PARAGON_WEBHOOK_SECRET, seed };
+  return { projectId: SANDBOX_PROJECT_ID, publicKeyPem, webhookSecret: SANDBOX_PARAGON_WEBHOOK_SECRET, actionKitPath: SANDBOX_ACTION_KIT_PATH, seed };
 }
 
 /**

@@ -10,7 +10,7 @@ import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { runSandboxCommand } from '../../../src/sandbox/cli.ts';
-import type { Sandbox } from '../../../src/sandbox/index.ts';
+import { generateSigningKeyPair, type Sandbox } from '../../../src/sandbox/index.ts';
 import { finished, runCli, startCli, waitForOutput } from '../../helpers/cli.ts';
 import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
@@ -65,6 +65,19 @@ describe('sandboxOptions.url', () => {
     const target = journalTargets(shared, journal)[0]!;
     const step = await consumeStep({ db: testDb.db, log, config: journal, target, api: journalApi(shared, journal, tokens, target), jobs: shared.jobs, worker: 'shared-test' });
     expect(step).toMatchObject({ kind: 'read', events: 1 });
+  });
+  it('with a signing key, points Paragon at the Triggers API the running stand-in serves', async () => {
+    const config = configSchema.parse({
+      sandbox: true,
+      sandboxOptions: { url: standalone.baseUrl },
+      paragon: { projectId: 'replaced-in-sandbox-mode', signingKey: generateSigningKeyPair().privateKeyPem },
+      jobs: [{ name: 'contacts', portalId: 62515, objectType: 'contacts', properties: ['email'] }],
+    });
+    const { config: shared } = useRunningSandbox(config, captureLogger().log);
+    const paragon = shared.paragon!;
+    expect(paragon.actionKitUrl).toBe(`${standalone.baseUrl}${standalone.paragon!.actionKitPath}`);
+    // Its project's subscriptions are there (401 without a user token), not an unknown path.
+    expect((await fetch(`${paragon.actionKitUrl}/projects/${paragon.projectId}/trigger-subscriptions`)).status).toBe(401);
   });
 });
 
