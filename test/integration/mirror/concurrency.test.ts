@@ -1,19 +1,14 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getObject } from '../../../src/mirror/store.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import type { Observation } from '../../../src/mirror/observation.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { serverUrl } from '../../helpers/db.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
 import { deliveryArb, historyArb } from '../../unit/mirror/arbitraries.ts';
 
-let testDb: TestDb | undefined;
-beforeAll(async () => {
-  testDb = await createTestDb();
-});
-afterAll(async () => {
-  await testDb?.close();
-});
+const testDb = useTestDb();
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -32,7 +27,7 @@ async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Pro
 describe('mirror under concurrent transactions', () => {
   // Blocking needs a second session; PGlite has one, so this runs on Postgres only.
   it.runIf(serverUrl)('a second transaction on the same new object waits, then merges into the first one\'s row', async () => {
-    const db = testDb!.db;
+    const db = testDb.db;
     const ref = { portalId: 77, objectType: 'contacts', objectId: '1' };
     const seenAt = new Date('2026-11-03T00:00:00Z');
     const first: Observation = { kind: 'propertyChange', ref, version: 1_000, via: 'webhook', seenAt, property: 'email', value: 'a@example.com' };
@@ -67,7 +62,7 @@ describe('mirror under concurrent transactions', () => {
 
   // On PGlite the transactions queue for its one session; on Postgres they really overlap.
   it('many transactions applying parts of a history at once converge to the in-order mirror', async () => {
-    const db = testDb!.db;
+    const db = testDb.db;
     let portal = 5_000;
     await fc.assert(
       fc.asyncProperty(
