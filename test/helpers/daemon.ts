@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { startAll } from '../../src/cli/lifecycle.ts';
 import { buildDaemon, type Daemon } from '../../src/cli/run.ts';
@@ -5,6 +8,8 @@ import { startSandboxMode, type SandboxMode } from '../../src/cli/sandbox-mode.t
 import type { Config } from '../../src/config/schema.ts';
 import { openDatabase, type DatabaseHandle } from '../../src/db/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import { parseConfigObject } from '../../src/config/load.ts';
+import { createServerDatabase, dropServerDatabase, serverUrl } from './db.ts';
 
 export interface SandboxDaemon {
   handle: DatabaseHandle;
@@ -30,6 +35,26 @@ export async function startSandboxDaemon(config: Config, log: Logger): Promise<S
       daemon.accounts?.close();
       await sandbox.close();
       await handle.close();
+    },
+  };
+}
+
+/**
+ * `startSandboxDaemon` with `sandbox: true` and `raw` as the rest of its configuration, on a scratch
+ * database: a new one on the test server when DATABASE_URL is set, else an embedded one in a new
+ * temporary directory. `close` also drops that database or removes that directory.
+ */
+export async function startScratchSandboxDaemon(raw: Record<string, unknown>, log: Logger): Promise<SandboxDaemon> {
+  const databaseUrl = serverUrl ? await createServerDatabase(serverUrl) : undefined;
+  const dir = databaseUrl ? undefined : mkdtempSync(path.join(tmpdir(), 'hubsync-daemon-'));
+  const config = parseConfigObject({ ...raw, sandbox: true, database: { url: databaseUrl ?? '', ...(dir ? { embeddedDir: path.join(dir, 'data') } : {}) } });
+  const running = await startSandboxDaemon(config, log);
+  return {
+    ...running,
+    async close() {
+      await running.close();
+      if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

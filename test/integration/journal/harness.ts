@@ -3,9 +3,6 @@
  * configuration reading it, and a drain that reads the journal until caught up and applies what
  * it stored.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import { checkConvergence } from '../../../src/cli/convergence.ts';
 import { parseConfigObject } from '../../../src/config/load.ts';
@@ -19,8 +16,7 @@ import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { jobProperties } from '../../../src/webhooks/service.ts';
 import { startSandbox, type JournalOptions, type Sandbox } from '../../../src/sandbox/index.ts';
-import { startSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { startScratchSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
 
 export const PORTAL = 62515;
 const PROPERTIES: Record<string, string[]> = {
@@ -112,26 +108,13 @@ export function mismatches(db: Kysely<Database>, sandbox: Sandbox, jobs: Config[
  * The whole daemon in sandbox mode (stand-in, receiver, processor, polling, journal) on a scratch
  * database, both jobs polling once an hour (and at start); `close` stops it and removes the database.
  */
-export async function startJournalDaemon(sandboxOptions: Record<string, unknown>): Promise<SandboxDaemon> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-journal-'));
-  const databaseUrl = serverUrl ? await createServerDatabase(serverUrl) : undefined;
-  const config = parseConfigObject({
-    sandbox: true,
+export function startJournalDaemon(sandboxOptions: Record<string, unknown>): Promise<SandboxDaemon> {
+  return startScratchSandboxDaemon({
     sandboxOptions: { timeScale: TIME_SCALE, streamIntervalMs: 0, initialChanges: 0, ...sandboxOptions },
-    database: { url: databaseUrl ?? '', embeddedDir: path.join(dir, 'data') },
     http: { port: 0, host: '127.0.0.1' },
     hubspot: { journal: { clientId: 'replaced-in-sandbox-mode', clientSecret: 'replaced', pollIntervalMs: 20, leaseSeconds: 5 } },
     webhooks: { processIntervalMs: 20 },
     // Hourly, at the minute furthest from now (a test never sees the scheduled poll: the alone test counts runs); no association sweep.
     jobs: Object.entries(PROPERTIES).map(([objectType, properties]) => ({ name: objectType, portalId: PORTAL, objectType, properties, schedule: `${(new Date().getMinutes() + 30) % 60} * * * *`, associationSweep: 'off', lookbackSeconds: 0 })),
-  });
-  const running = await startSandboxDaemon(config, log);
-  return {
-    ...running,
-    async close() {
-      await running.close();
-      if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  }, log);
 }

@@ -1,19 +1,15 @@
-import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkConvergence } from '../../../src/cli/convergence.ts';
-import { parseConfigObject } from '../../../src/config/load.ts';
 import type { PollingService } from '../../../src/polling/scheduler.ts';
 import { SANDBOX_APP_ID, SANDBOX_CLIENT_SECRET } from '../../../src/sandbox/cli.ts';
 import { defaultSubscriptions } from '../../../src/sandbox/hubspot/defaults.ts';
-import { startSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
-import { tempDir } from '../../helpers/temp.ts';
+import { startScratchSandboxDaemon, type SandboxDaemon } from '../../helpers/daemon.ts';
+import { serverUrl } from '../../helpers/db.ts';
 import { waitFor } from '../webhooks/helpers.ts';
 
 const PORTAL = 62515;
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-const dir = tempDir('hubsync-complete');
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
@@ -21,13 +17,10 @@ afterAll(async () => {
 });
 
 /** The whole daemon on the stand-in, with polls and sweeps only when the test runs them. */
-async function start(name: string): Promise<SandboxDaemon> {
-  const databaseUrl = serverUrl ? await createServerDatabase(serverUrl) : undefined;
+async function start(): Promise<SandboxDaemon> {
   const never = '0 0 1 1 *';
-  const config = parseConfigObject({
-    sandbox: true,
+  const running = await startScratchSandboxDaemon({
     sandboxOptions: { seed: 14, timeScale: 0.01, streamIntervalMs: 0, initialChanges: 0 },
-    database: { url: databaseUrl ?? '', embeddedDir: path.join(dir, name) },
     http: { port: 0, host: '127.0.0.1' },
     webhooks: { processIntervalMs: 50 },
     jobs: [
@@ -35,12 +28,8 @@ async function start(name: string): Promise<SandboxDaemon> {
       { name: 'companies', objectType: 'companies', properties: ['name', 'domain'], associations: ['contacts', 'p_projects'] },
       { name: 'projects', objectType: 'p_projects', properties: ['name', 'status'], associations: ['companies'] },
     ].map((job) => ({ ...job, portalId: PORTAL, schedule: never, archivedSweep: never, associationSweep: 'off', lookbackSeconds: 0 })),
-  });
-  const running = await startSandboxDaemon(config, log);
-  cleanups.push(async () => {
-    await running.close();
-    if (databaseUrl) await dropServerDatabase(serverUrl!, databaseUrl);
-  });
+  }, log);
+  cleanups.push(() => running.close());
   return running;
 }
 
@@ -81,7 +70,7 @@ async function converge(running: SandboxDaemon, subscribe: ((type: string) => bo
 
 describe(`the complete mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
   it('with every association and privacy-deletion webhook lost, polling and sweeps leave the mirror equal to HubSpot', async () => {
-    const running = await start('no-associations');
+    const running = await start();
     const { report, hs } = await converge(running, (type) => !type.endsWith('.associationChange') && !type.endsWith('.privacyDeletion'));
     expect(report.mismatches).toEqual([]);
     expect(hs.deliveries().length).toBeGreaterThan(100);
@@ -96,7 +85,7 @@ describe(`the complete mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
   });
 
   it('with every webhook lost, the same', async () => {
-    const running = await start('no-webhooks');
+    const running = await start();
     const { report, hs } = await converge(running, undefined);
     expect(hs.deliveries()).toEqual([]);
     expect(report.mismatches).toEqual([]);
