@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Collector } from '../metrics/loop.ts';
-import { latestEvents } from '../webhooks/inbox-store.ts';
+import { latestAppEvents } from '../webhooks/inbox-store.ts';
 import { countGapsSince, listPositions, recentGaps, type Gap, type JournalPosition } from './consumer-store.ts';
 import { journalApi, journalTokens } from './service.ts';
 import { subscriptionStatus, type SubscriptionStatus } from './sync.ts';
@@ -59,7 +59,7 @@ export async function journalReport(db: Kysely<Database>, config: Config, log: L
   const api = journalApi(config, quick, journalTokens(config, quick));
   const [status, appEvents, subscriptions] = await Promise.all([
     journalStatus(db, now),
-    latestEvents(db, 'journal', ['journal.APP_INSTALL', 'journal.APP_UNINSTALL'], 5),
+    latestAppEvents(db, 5),
     unreachable !== undefined
       ? { error: unreachable }
       : subscriptionStatus({ db, api, log, config: { jobs: config.jobs, journal } }).catch((err: unknown) => ({ error: coerceError(err).message })),
