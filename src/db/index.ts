@@ -83,12 +83,14 @@ const COMMAND_LOCK_WAIT_MS = 10_000;
  */
 async function openSharedEmbedded(config: DatabaseConfig, log: Logger | undefined, serve: boolean): Promise<DatabaseHandle> {
   const dir = path.resolve(config.embeddedDir);
-  let attempt = await lockDirectory(dir, serve ? 'daemon' : 'command').catch((err: unknown) => {
-    throw new DatabaseUnavailableError(`cannot use the embedded database directory ${config.embeddedDir}: ${coerceError(err).message}`, { cause: err });
-  });
+  const takeLock = () =>
+    lockDirectory(dir, serve ? 'daemon' : 'command').catch((err: unknown) => {
+      throw new DatabaseUnavailableError(`cannot use the embedded database directory ${config.embeddedDir}: ${coerceError(err).message}`, { cause: err });
+    });
+  let attempt = await takeLock();
   for (let waited = 0; !attempt.ok && attempt.holder.role === 'command' && waited < COMMAND_LOCK_WAIT_MS; waited += 200) {
     await delay(200);
-    attempt = await lockDirectory(dir, serve ? 'daemon' : 'command');
+    attempt = await takeLock();
   }
   if (!attempt.ok) {
     const { holder } = attempt;
