@@ -113,7 +113,12 @@ class Client {
   readonly #lock: SessionLock;
   readonly #log: Pick<Logger, 'warn' | 'debug' | 'error'>;
   readonly #settings: Required<SessionServerOptions>;
+  /** Bytes received and not yet framed: joined into one Buffer only once the next message can be whole. */
   #buffer = Buffer.alloc(0);
+  #received: Buffer[] = [];
+  #receivedBytes = 0;
+  /** How many bytes the next message needs, as far as its header says (0: unknown yet). */
+  #need = 0;
   #started = false;
   #release: (() => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -129,7 +134,8 @@ class Client {
     this.#log = log;
     this.#settings = settings;
     socket.on('data', (data) => {
-      this.#buffer = Buffer.concat([this.#buffer, data]);
+      this.#received.push(data);
+      this.#receivedBytes += data.length;
       this.#work = this.#work.then(() => this.#drain()).catch((err: unknown) => this.#fail(err));
     });
     socket.on('error', () => void this.end());
@@ -160,9 +166,20 @@ class Client {
   async #drain(): Promise<void> {
     for (;;) {
       if (this.#ended) return;
+      // A large message arrives in many chunks: they are joined once it is all here, not once per chunk.
+      if (this.#buffer.length + this.#receivedBytes < this.#need) return;
+      if (this.#received.length > 0) {
+        this.#buffer = Buffer.concat([this.#buffer, ...this.#received]);
+        this.#received = [];
+        this.#receivedBytes = 0;
+      }
       const framed = this.#started ? typedMessage(this.#buffer) : startupMessage(this.#buffer);
-      if (framed === undefined) return;
       if (framed === 'invalid') return this.#refuse('invalid message length');
+      if (typeof framed === 'number') {
+        this.#need = framed;
+        return;
+      }
+      this.#need = 0;
       this.#buffer = this.#buffer.subarray(framed.length);
       await this.#handle(framed);
     }
@@ -233,20 +250,20 @@ class Client {
   }
 }
 
-/** A whole untyped startup-phase message (length first), undefined until it has arrived, or 'invalid'. */
-function startupMessage(buffer: Buffer): Buffer | 'invalid' | undefined {
-  if (buffer.length < 4) return undefined;
+/** A whole untyped startup-phase message (length first), or the bytes it needs until it has arrived, or 'invalid'. */
+function startupMessage(buffer: Buffer): Buffer | 'invalid' | number {
+  if (buffer.length < 4) return 4;
   const length = buffer.readInt32BE(0);
   if (length < 8 || length > MAX_STARTUP_LENGTH) return 'invalid';
-  return buffer.length >= length ? buffer.subarray(0, length) : undefined;
+  return buffer.length >= length ? buffer.subarray(0, length) : length;
 }
 
-/** A whole typed message (type byte, then a length that counts itself), undefined until it has arrived, or 'invalid'. */
-function typedMessage(buffer: Buffer): Buffer | 'invalid' | undefined {
-  if (buffer.length < 5) return undefined;
+/** A whole typed message (type byte, then a length that counts itself), or the bytes it needs until it has arrived, or 'invalid'. */
+function typedMessage(buffer: Buffer): Buffer | 'invalid' | number {
+  if (buffer.length < 5) return 5;
   const length = buffer.readInt32BE(1);
   if (length < 4 || length > MAX_MESSAGE_LENGTH) return 'invalid';
-  return buffer.length >= 1 + length ? buffer.subarray(0, 1 + length) : undefined;
+  return buffer.length >= 1 + length ? buffer.subarray(0, 1 + length) : 1 + length;
 }
 
 /** The message to hand to PGlite: a Query or Parse holding a COPY it cannot serve gets the refusal's text instead. */

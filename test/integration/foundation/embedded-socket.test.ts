@@ -138,6 +138,33 @@ describe('the embedded database socket', () => {
     expect(pglite.isInTransaction()).toBe(false);
   });
 
+  it('takes a large statement that arrives in many pieces, and one dribbled a few bytes at a time', async () => {
+    const client = await connect();
+    try {
+      const result = await client.query<{ n: number }>('select length($1::text) as n', ['x'.repeat(4_000_000)]);
+      expect(result.rows).toEqual([{ n: 4_000_000 }]);
+    } finally {
+      await client.end();
+    }
+    const socket = net.createConnection(path.join(dir, SOCKET_NAME));
+    let received = Buffer.alloc(0);
+    socket.on('data', (data) => (received = Buffer.concat([received, data])));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+    try {
+      const bytes = Buffer.concat([startup(), typed('Q', Buffer.from("select 'dribbled' as word\0"))]);
+      for (let at = 0; at < bytes.length; at += 3) {
+        socket.write(bytes.subarray(at, at + 3));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await waitFor(() => received.lastIndexOf('Z\0\0\0\x05I', undefined, 'latin1') > received.indexOf('Z\0\0\0\x05I', 0, 'latin1'));
+      expect(received.includes('dribbled', 0, 'latin1')).toBe(true);
+    } finally {
+      socket.destroy();
+    }
+    expect(await daemon<{ one: number }>('select 1 as one')).toEqual([{ one: 1 }]);
+  });
+
   it('serves a large result whole', async () => {
     const client = await connect();
     try {
