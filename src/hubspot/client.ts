@@ -108,20 +108,22 @@ export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsD
   const types = createObjectTypeResolver({
     load: async (portalId) => accounts.get(portalId)?.customSchemas() ?? { ok: false, failure: 'client', status: 404, message: `no hubspot.accounts entry for portal ${portalId}`, body: null },
   });
+  /** The account a hydration names by its portal: one the configuration lacks fails the event. */
+  const accountOf = (portalId: number): HubSpotAccount => {
+    const account = accounts.get(portalId);
+    if (!account) throw new Error(`no hubspot.accounts entry for portal ${portalId}`);
+    return account;
+  };
   const reader: HubSpotReader = {
     async batchRead(portalId, objectType, ids, properties, priority, signal) {
-      const account = accounts.get(portalId);
-      if (!account) throw new Error(`no hubspot.accounts entry for portal ${portalId}`);
-      const result = await account.batchRead(objectType, ids, properties, priority, signal ? { signal } : {});
+      const result = await accountOf(portalId).batchRead(objectType, ids, properties, priority, signal ? { signal } : {});
       if (!result.ok) throw new Error(`batch read of ${objectType} failed: ${describeFailure(result)}`);
       return result.value;
     },
     pausedUntil: (portalId) => accounts.get(portalId)?.budget.pausedUntil(),
     observeProperties: (portalId, objectType, names) => accounts.get(portalId)?.properties.observe(objectType, names),
     async readAssociations(portalId, objectType, toTypes, ids, priority, signal) {
-      const account = accounts.get(portalId);
-      if (!account) throw new Error(`no hubspot.accounts entry for portal ${portalId}`);
-      const result = await associationObservations(account, objectType, toTypes, ids, priority, 'hydration', () => new Date(), signal ? { signal } : {});
+      const result = await associationObservations(accountOf(portalId), objectType, toTypes, ids, priority, 'hydration', () => new Date(), signal ? { signal } : {});
       if (!result.ok) throw new Error(`association read of ${objectType} failed: ${describeFailure(result)}`);
       return result.value;
     },
