@@ -191,6 +191,11 @@ const webhooksSchema = z
     storeTimeoutMs: positiveInt.default(4000),
     processBatchSize: positiveInt.default(500),
     processIntervalMs: positiveInt.default(250),
+    /**
+     * Batches a worker has in flight at once, each its own transaction and connection: one batch's
+     * planning in the worker overlaps another's statements in the database.
+     */
+    processConcurrency: positiveInt.default(2),
     /** A claimed batch not finished within this returns to the queue (a worker died). */
     leaseSeconds: positiveInt.default(120),
     maxAttempts: positiveInt.default(10),

@@ -10,7 +10,7 @@ import type { Database } from '../db/schema.ts';
 import { failAbandonedWebhookEvents, INBOX_CHANNEL, pruneQuarantine, pruneWebhookEvents, webhookStatus } from './inbox-store.ts';
 import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
 import { listenProblem } from '../errors.ts';
-import { failureBackoff, inBatches, loopLifecycle, sleep, type Service } from '../loop.ts';
+import { failureBackoff, inBatches, loopLifecycle, sleep, type LoopControl, type Service } from '../loop.ts';
 import { maintainTables } from '../db/maintenance.ts';
 import type { Listen, Unlisten } from '../db/listen.ts';
 import type { Metrics } from '../metrics/registry.ts';
@@ -84,6 +84,8 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
   /** Processed events older than this are deleted (0: never), checked every `pruneIntervalMs`. */
   retentionHours?: number;
   pruneIntervalMs?: number;
+  /** Batches in flight at once (`webhooks.processConcurrency`), default 1. */
+  concurrency?: number;
 }
 
 const PRUNE_BATCH = 5_000;
@@ -122,8 +124,11 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const log = deps.log.child({ module: 'webhook-processor' });
   const statusEveryMs = deps.statusIntervalMs ?? 10_000;
   const now = () => (deps.now ? deps.now().getTime() : Date.now());
-  /** Aborted by idle(): ends the wait between batches at once. */
-  let wake = new AbortController();
+  /** The lanes' waits between batches; aborting one ends that wait at once (a notification, idle()). */
+  const wakes = new Set<AbortController>();
+  const wakeAll = () => {
+    for (const wake of wakes) wake.abort();
+  };
   let lastPrune = 0;
   let batchesStarted = 0;
   /** Each waits for a batch that started after it did (so it saw everything stored before). */
@@ -183,32 +188,61 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   });
 
   // Stopping aborts the control's signal: a batch waiting on HubSpot reads gives up waiting (its
-  // events are retried) and the wait between batches ends.
+  // events are retried) and the waits between batches end.
   const failures = failureBackoff({ log, what: 'webhook processing', baseMs: deps.intervalMs, maxMs: MAX_BACKOFF_MS });
-  // Claims lease (see ProcessorDeps.leaseAll) until a batch has claimed something after a start or
-  // after a batch that threw: a claim applied in its own transaction counts its attempt only if it
-  // commits, so a batch that keeps failing the same way (a statement timeout, the connection cut
-  // mid-transaction) would otherwise be retried for ever without using up maxAttempts.
-  let leaseNext = true;
-  const lifecycle = loopLifecycle(async (control) => {
+  const lanes = Math.max(1, deps.concurrency ?? 1);
+  /** Each lane's batch in flight (its number), or null between batches. */
+  const inFlight: (number | null)[] = Array.from({ length: lanes }, () => null);
+  /**
+   * The newest batch that found less than a full batch of work. Its claim skipped only events
+   * locked by batches then in flight, so once no lane has a batch in flight, everything stored
+   * before it started is done: idle waiters up to it resolve. A batch that throws clears it (its
+   * events are pending again).
+   */
+  let quiet = 0;
+  const settle = () => {
+    if (quiet > 0 && inFlight.every((batch) => batch === null)) resolveIdle(quiet);
+  };
+  const lane = async (index: number, control: LoopControl) => {
+    // Claims lease (see ProcessorDeps.leaseAll) until a batch has claimed something after a start or
+    // after a batch that threw: a claim applied in its own transaction counts its attempt only if it
+    // commits, so a batch that keeps failing the same way (a statement timeout, the connection cut
+    // mid-transaction) would otherwise be retried for ever without using up maxAttempts.
+    let leaseNext = true;
+    // Registered for the whole batch too: a notification during it ends the wait after it at once.
+    let wake = new AbortController();
+    wakes.add(wake);
     while (!control.stopping) {
       let full = false;
       let wait = deps.intervalMs;
       const batch = ++batchesStarted;
+      inFlight[index] = batch;
       try {
         const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: leaseNext });
         if (result.claimed > 0) leaseNext = false;
         failures.succeeded();
         full = result.claimed >= deps.config.processBatchSize;
-        if (!full) resolveIdle(batch);
+        if (!full) quiet = Math.max(quiet, batch);
       } catch (err) {
         leaseNext = true;
+        quiet = 0;
         wait = failures.failed(err);
       }
+      inFlight[index] = null;
+      settle();
       if (full || control.stopping) continue;
       await sleep(wait, AbortSignal.any([control.signal, wake.signal]));
+      wakes.delete(wake);
       wake = new AbortController();
+      wakes.add(wake);
     }
+    wakes.delete(wake);
+  };
+  // Lanes: several batches in flight, each its own transaction, as separate workers would run them
+  // (SKIP LOCKED claims; the mirror locks its rows in one key order): one batch's planning overlaps
+  // another's statements.
+  const lifecycle = loopLifecycle(async (control) => {
+    await Promise.all(Array.from({ length: lanes }, (_, index) => lane(index, control)));
   });
 
   let unlisten: Unlisten | undefined;
@@ -216,7 +250,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     name: 'webhook-processor',
     async start() {
       // A notification during a batch ends the wait after it at once: latency is the batch's work.
-      unlisten = await deps.listen?.(INBOX_CHANNEL, () => wake.abort());
+      unlisten = await deps.listen?.(INBOX_CHANNEL, wakeAll);
       await lifecycle.start();
       await housekeeping.start();
     },
@@ -229,7 +263,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     idle() {
       return new Promise<void>((resolve) => {
         idleWaiters.push({ after: batchesStarted, resolve });
-        wake.abort();
+        wakeAll();
       });
     },
   };
@@ -271,6 +305,7 @@ export function webhookServices(deps: WebhookServicesDeps, role: 'web' | 'worker
         properties: jobProperties(config),
         associations: jobAssociations(config),
         intervalMs: config.webhooks.processIntervalMs,
+        concurrency: config.webhooks.processConcurrency,
         retentionHours: config.webhooks.retentionHours,
       }),
     );

@@ -42,6 +42,22 @@ function fakeReader(objects: Record<string, Record<string, string>>) {
   return { reader, calls, failNext: (n: number) => (failures = n) };
 }
 
+/** A reader whose reads wait until `release()`, then answer every id with `properties` (none: every id missing). */
+function heldReader(properties: Record<string, string>) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let reads = 0;
+  const reader: HubSpotReader = {
+    async batchRead(_portal, _type, ids) {
+      reads += 1;
+      await released;
+      const found = Object.keys(properties).length > 0;
+      return { results: found ? ids.map((id) => ({ id, properties })) : [], missing: found ? [] : [...ids] };
+    },
+  };
+  return { reader, reads: () => reads, release };
+}
+
 function deps(reader?: HubSpotReader, overrides: Partial<ProcessorDeps['config']> = {}): ProcessorDeps {
   return {
     db: testDb.db,
@@ -358,22 +374,45 @@ describe('service', () => {
   it('reports the backlog on its own schedule while every batch is full', async () => {
     await store(Array.from({ length: 20 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.creation', objectId: 6000 + i })));
     // Every batch is full and its hydration read never returns: no batch ends while the test looks.
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let reads = 0;
-    const reader: HubSpotReader = {
-      async batchRead(_portal, _type, ids) {
-        reads += 1;
-        await released;
-        return { results: [], missing: [...ids] };
-      },
-    };
+    const { reader, reads, release } = heldReader({});
     const metrics = new Metrics();
     const service = createProcessorService({ ...deps(reader, { processBatchSize: 5 }), metrics, now: () => new Date(), intervalMs: 10_000, statusIntervalMs: 0 });
     await service.start();
     try {
-      await waitFor(() => reads === 1);
+      await waitFor(() => reads() === 1);
       await waitFor(() => metrics.snapshot().gauges['webhook.backlog'] === 20);
+    } finally {
+      release();
+      await service.stop();
+    }
+  });
+
+  it('with several batches in flight, applies every event once, and idle() waits for the batches still in flight', async () => {
+    const events = Array.from({ length: 600 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 1000 + (i % 50), propertyValue: `v${i}`, occurredAt: 1_790_000_000_000 + i }));
+    for (let i = 0; i < events.length; i += 100) await store(events.slice(i, i + 100));
+    const { reader, reads, release } = heldReader({ firstname: 'Ada', lastmodifieddate: '1790000009000', createdate: '1790000009000' });
+    const metrics = new Metrics();
+    const service = createProcessorService({ ...deps(reader, { processBatchSize: 40 }), metrics, now: () => new Date(), intervalMs: 600_000, listen: testDb.listen, concurrency: 3 });
+    await service.start();
+    try {
+      await service.idle();
+      expect(metrics.counter('webhook.events.processed')).toBe(600);
+      const rows = await testDb.db.selectFrom('webhook_events').select(['attempts', 'processed_at']).execute();
+      expect(rows.every((r) => r.attempts === 1 && r.processed_at !== null)).toBe(true);
+      const last = await testDb.db.selectFrom('hubspot_objects').select('properties').where('object_id', '=', '1049').executeTakeFirstOrThrow();
+      expect(last.properties.email).toBe('v599');
+
+      // One lane waits on a read; the others find nothing to claim. idle() must wait for that batch.
+      await store([hubspotEvent({ subscriptionType: 'contact.creation', objectId: 1100 })]);
+      await waitFor(() => reads() === 1);
+      let idle = false;
+      const idled = service.idle().then(() => (idle = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(idle).toBe(false);
+      release();
+      await idled;
+      const created = await testDb.db.selectFrom('hubspot_objects').select('properties').where('object_id', '=', '1100').executeTakeFirstOrThrow();
+      expect(created.properties.firstname).toBe('Ada');
     } finally {
       release();
       await service.stop();
