@@ -13,6 +13,12 @@ import type { WebhookEventsTable } from '../db/webhook-tables.ts';
 
 export type WebhookEventRow = Selectable<WebhookEventsTable>;
 
+/** What a claim returns of an event: what planning needs (`StoredEvent`) and its attempts so far. */
+export type ClaimedEvent = Pick<WebhookEventRow, 'id' | 'source' | 'portal_id' | 'object_type' | 'object_id' | 'received_at' | 'payload' | 'attempts'>;
+
+/** The columns of `ClaimedEvent`: a claim reads only these, not the delivery evidence and five other timestamps the worker would parse and drop. */
+const CLAIMED_COLUMNS = ['id', 'source', 'portal_id', 'object_type', 'object_id', 'received_at', 'payload', 'attempts'] as const;
+
 export interface StoreResult {
   /** New events. */
   inserted: number;
@@ -105,7 +111,7 @@ function eventRecord(e: IncomingEvent) {
 export async function claimWebhookEvents(
   db: Kysely<Database>,
   options: { now: Date; leaseUntil: Date; limit: number; maxAttempts: number },
-): Promise<WebhookEventRow[]> {
+): Promise<ClaimedEvent[]> {
   const rows = await db
     .updateTable('webhook_events')
     .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: options.leaseUntil }))
@@ -122,7 +128,7 @@ export async function claimWebhookEvents(
         .forUpdate()
         .skipLocked(),
     )
-    .returningAll()
+    .returning(CLAIMED_COLUMNS)
     .execute();
   return rows.sort((a, b) => a.id - b.id);
 }
@@ -137,9 +143,9 @@ export async function claimWebhookEvents(
 export async function lockDueWebhookEvents(
   trx: Transaction<Database>,
   options: { now: Date; limit: number; maxAttempts: number },
-): Promise<WebhookEventRow[]> {
-  const { rows } = await sql<WebhookEventRow>`${prepared}
-    select * from webhook_events
+): Promise<ClaimedEvent[]> {
+  const { rows } = await sql<ClaimedEvent>`${prepared}
+    select ${sql.join(CLAIMED_COLUMNS.map((column) => sql.ref(column)))} from webhook_events
     where processed_at is null and failed_at is null and next_attempt_at <= ${options.now}::timestamptz and attempts < ${options.maxAttempts}::int
     order by id limit ${options.limit}::int
     for update skip locked`.execute(trx);

@@ -18,7 +18,7 @@ import {
   lockDueWebhookEvents,
   markWebhookEventsFailed,
   markWebhookEventsProcessed,
-  type WebhookEventRow,
+  type ClaimedEvent,
   type WebhookFailure,
 } from './inbox-store.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
@@ -115,12 +115,13 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
         if (permanent.length > 0) log.warn({ failed: permanent.length, first: permanent[0]?.error }, 'webhook events cannot be processed');
         const later = unplannable.filter((u) => u.retry);
         const direct = plans.filter((plan) => plan.hydrate.length === 0);
-        // Events that carry all they say are applied first: a read waiting on the rate budget (paused
-        // by a 429 or the daily limit) must not hold back property changes and deletions.
-        await applyPlans(trx, direct, [], now(), true);
         const split = deferUntilResumed(plans.filter((plan) => plan.hydrate.length > 0), deps.reader, readDeadlineAt);
         result.deferred = await deferAll(trx, split.deferred, false);
         await leaseWebhookEvents(trx, [...split.needy.map((plan) => plan.id), ...later.map((u) => u.id)], leaseUntil);
+        // Events that carry all they say are applied now: a read waiting on the rate budget (paused
+        // by a 429 or the daily limit) must not hold back property changes and deletions. Last, so
+        // the mirror's rows stay locked only for the mirror's own statements and the commit.
+        await applyPlans(trx, direct, [], now(), true);
         return { applied: direct.map((plan) => plan.id), needy: split.needy, later };
       });
     } catch (err) {
@@ -184,7 +185,7 @@ async function claimLeased(
 /** An event that cannot become observations; with `retry`, not yet (see `EventPlan`). */
 type Unplannable = Extract<EventPlan, { ok: false }>;
 
-function planAll(rows: readonly WebhookEventRow[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: Unplannable[] } {
+function planAll(rows: readonly ClaimedEvent[], reader: HubSpotReader | undefined): { plans: Plan[]; unplannable: Unplannable[] } {
   const plans: Plan[] = [];
   const unplannable: Unplannable[] = [];
   const types = reader?.objectType?.bind(reader);
@@ -306,12 +307,16 @@ function credited(plans: readonly Plan[], snapshots: ReadonlyMap<string, Snapsho
   return [...snapshots].flatMap(([key, snapshot]) => [...(byKey.get(key) ?? all)].map((via) => (via === snapshot.via ? snapshot : { ...snapshot, via })));
 }
 
-/** Applies plans and marks their events processed, in the caller's transaction. */
+/**
+ * Marks events processed and applies their plans, in the caller's transaction (all or nothing).
+ * The mark comes first: the mirror's row locks, which batches touching the same objects wait
+ * for, are then held only for the mirror's statements and the commit.
+ */
 async function applyPlans(trx: Transaction<Database>, plans: readonly Plan[], snapshots: readonly Observation[], at: Date, countAttempt: boolean): Promise<void> {
   if (plans.length === 0) return;
   const observations: Observation[] = [...plans.flatMap((plan) => plan.observations), ...snapshots];
-  const { erased } = await applyObservations(trx, observations, { now: at });
   await markWebhookEventsProcessed(trx, plans.map((plan) => plan.id), at, countAttempt);
+  const { erased } = await applyObservations(trx, observations, { now: at });
   // A privacy deletion reaches the inbox's copies too, these events' included.
   await eraseWebhookPayloads(trx, erased);
 }
