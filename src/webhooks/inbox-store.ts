@@ -267,15 +267,18 @@ export async function retryFailedWebhookEvents(db: Kysely<Database>, now: Date):
 /**
  * Deletes up to `limit` processed events received before `before` (oldest first); returns how
  * many. Unprocessed and failed events are never deleted. Call repeatedly until it returns < limit.
+ * Ids follow receipt, so the old events are the start of the primary key: the walk stops at the
+ * first event received since `before` (an event a slow request stored a moment out of order waits
+ * for the next prune).
  */
 export async function pruneWebhookEvents(db: Kysely<Database>, before: Date, limit: number): Promise<number> {
-  const result = await db
-    .deleteFrom('webhook_events')
-    .where('id', 'in', (eb) =>
-      eb.selectFrom('webhook_events').select('id').where('received_at', '<', before).where('processed_at', 'is not', null).orderBy('received_at').limit(limit),
-    )
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+  const result = await sql`
+    delete from webhook_events where id in (
+      select id from webhook_events
+      where id < coalesce((select id from webhook_events where received_at >= ${before}::timestamptz order by id limit 1), 9223372036854775807)
+        and received_at < ${before}::timestamptz and processed_at is not null
+      order by id limit ${limit}::int)`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 /** Deletes up to `limit` quarantined events last received before `before`; returns how many. */

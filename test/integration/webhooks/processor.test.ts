@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ERASED_PAYLOAD, failAbandonedWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
+import { ERASED_PAYLOAD, failAbandonedWebhookEvents, pruneWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
@@ -474,6 +474,31 @@ describe('service', () => {
       await sql`drop trigger cancel_7202 on hubspot_objects`.execute(testDb.db);
       await sql`drop function cancel_object_7202()`.execute(testDb.db);
     }
+  });
+
+  it('retention deletes old processed events from the start of the inbox, never a recent, pending or failed one', async () => {
+    const day = 24 * 3_600_000;
+    const now = clock.getTime();
+    const at = (ms: number, objectId: number) => {
+      clock = new Date(ms);
+      return store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    };
+    await at(now - 9 * day, 1); // old, processed: deleted
+    await at(now - 9 * day, 2); // old, failed: kept
+    await at(now - 8 * day, 3); // old, pending: kept
+    await at(now - 8 * day, 4); // old, processed: deleted
+    await at(now - 1 * day, 5); // recent, processed: kept
+    await at(now - 8 * day, 6); // old, but stored after a recent one (a slow request): left for the next prune
+    await testDb.db.updateTable('webhook_events').set({ processed_at: new Date(now) }).where('object_id', 'in', ['1', '4', '5', '6']).execute();
+    await testDb.db.updateTable('webhook_events').set({ failed_at: new Date(now), error: 'gave up' }).where('object_id', '=', '2').execute();
+    const before = new Date(now - 7 * day);
+    expect(await pruneWebhookEvents(testDb.db, before, 1)).toBe(1);
+    expect(await pruneWebhookEvents(testDb.db, before, 10)).toBe(1);
+    expect(await pruneWebhookEvents(testDb.db, before, 10)).toBe(0);
+    const left = await testDb.db.selectFrom('webhook_events').select('object_id').orderBy('id').execute();
+    expect(left.map((r) => r.object_id)).toEqual(['2', '3', '5', '6']);
+    // Once the recent event is gone too, the late old one goes with the next prune.
+    expect(await pruneWebhookEvents(testDb.db, new Date(now), 10)).toBe(2);
   });
 
   it('runs batches until idle, prunes old processed events, and stops cleanly', async () => {
