@@ -351,6 +351,8 @@ export const configSchema = z
     hubspot: z
       .object({
         baseUrl: httpUrl.default('https://api.hubapi.com'),
+        /** A call whose connection carries nothing for this long fails as a network error (and is retried). */
+        requestTimeoutMs: positiveInt.default(30_000),
         apps: z.array(hubspotAppSchema).default([]),
         accounts: z.array(hubspotAccountSchema).default([]),
         /** The Webhooks Journal, the third path; off when absent. */

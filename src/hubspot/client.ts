@@ -4,6 +4,9 @@
  * retries when `numberOfApiCallRetries > 0`), every call through the account's `AccountBudget`, and
  * `ApiException`s turned into typed values.
  */
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import { Client } from '@hubspot/api-client';
 import type { Logger } from 'pino';
 import type { Config, HubSpotAccountConfig } from '../config/schema.ts';
@@ -102,7 +105,7 @@ export interface AccountsDeps {
 export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsDeps): HubSpotAccounts {
   const accounts = new Map<number, HubSpotAccount>();
   for (const account of config.accounts) {
-    accounts.set(account.portalId, createAccount(config.baseUrl, account, deps));
+    accounts.set(account.portalId, createAccount(config.baseUrl, config.requestTimeoutMs, account, deps));
   }
   for (const p of deps.restoredPauses ?? []) accounts.get(p.portalId)?.budget.restorePause(p.until.getTime());
   const types = createObjectTypeResolver({
@@ -146,7 +149,7 @@ export function createHubSpotAccounts(config: Config['hubspot'], deps: AccountsD
   };
 }
 
-function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: AccountsDeps): HubSpotAccount {
+function createAccount(baseUrl: string, timeoutMs: number, config: HubSpotAccountConfig, deps: AccountsDeps): HubSpotAccount {
   const tier = TIERS[config.tier];
   const log = deps.log.child({ module: 'hubspot', portalId: config.portalId });
   const budget = new AccountBudget({
@@ -163,7 +166,7 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
     ...(deps.onPause ? { onPause: (pause: Pause) => deps.onPause?.(config.portalId, pause) } : {}),
   });
   const basePath = baseUrl.replace(/\/$/, '');
-  const client = new Client({ accessToken: config.accessToken, basePath, numberOfApiCallRetries: 0 });
+  const client = new Client({ accessToken: config.accessToken, basePath, numberOfApiCallRetries: 0, httpAgent: silenceLimitedAgent(basePath, timeoutMs) });
   // The client's decorators are a process-wide singleton applied when an API object is built: build
   // ours now, while they are the empty set this constructor just installed.
   const objects = client.crm.objects;
@@ -252,6 +255,26 @@ function createAccount(baseUrl: string, config: HubSpotAccountConfig, deps: Acco
       }), opts),
     propertyNames,
   };
+}
+
+/**
+ * The client's connections (keep-alive, as its own fetch keeps them): a socket that carries nothing
+ * either way for `timeoutMs` while a call waits on it is destroyed, so the call fails as a network
+ * error and the budget retries it, instead of waiting out a connection the network black-holed
+ * (Node's own fetch gives up after 300 s without headers). A slow answer that keeps arriving is not
+ * cut. Idle pooled sockets are closed after the same time.
+ */
+function silenceLimitedAgent(basePath: string, timeoutMs: number): http.Agent {
+  const Agent = basePath.startsWith('https:') ? https.Agent : http.Agent;
+  class SilenceLimitedAgent extends Agent {
+    override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+      const socket = super.createConnection(options, callback);
+      socket?.once('timeout', () => socket.destroy(new Error(`HubSpot sent nothing for ${timeoutMs} ms: connection closed (hubspot.requestTimeoutMs)`)));
+      return socket;
+    }
+  }
+  // `timeout` sets each socket's inactivity timeout, again each time the pool takes it back.
+  return new SilenceLimitedAgent({ keepAlive: true, timeout: timeoutMs });
 }
 
 /** Runs one HTTP attempt and classifies what came back. */

@@ -10,6 +10,7 @@ import { configSchema } from '../../../src/config/schema.ts';
 import { createHubSpotAccounts } from '../../../src/hubspot/client.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
 import { enumValues, modelArea, modelProblems } from './models.ts';
+import { recordServed, type Served } from '../../helpers/served.ts';
 
 const TOKEN = 'pat-contract-1';
 const PORTAL = 303;
@@ -23,11 +24,17 @@ let client: Client;
 /** Every exchange with the stand-in: what was sent and the raw answer. */
 const exchanges: { method: string; url: string; status: number; request: unknown; response: unknown; headers: Headers }[] = [];
 const realFetch = globalThis.fetch;
+/** Every request the stand-in answered: how hubsync's own client (its keep-alive agent, not fetch) is seen. */
+const served: Served[] = [];
 
 beforeAll(async () => {
   // The client sends searches back to back without retries: at this time scale five searches a second are
   // five in 10 ms, which a warm process reaches (the Search limit has its own tests in sandbox/limits).
-  sandbox = await startSandbox({ timeScale: 0.01, hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN, tier: 'enterprise', limits: { searchPerSecond: 1000 } }], customProperties: { contacts: 30 } } });
+  sandbox = await startSandbox({
+    timeScale: 0.01,
+    hubspot: { accounts: [{ portalId: PORTAL, accessToken: TOKEN, tier: 'enterprise', limits: { searchPerSecond: 1000 } }], customProperties: { contacts: 30 } },
+    plugins: [recordServed(served)],
+  });
   globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const response = await realFetch(input, init);
@@ -179,17 +186,17 @@ describe('the stand-in answers as @hubspot/api-client\u2019s models say', () => 
     const accounts = createHubSpotAccounts(config, { log: pino({ level: 'silent' }), timeScale: 0.01 });
     try {
       const account = accounts.get(PORTAL)!;
-      const from = exchanges.length;
+      const from = served.length;
       const search = await account.search('contacts', { filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: '0' }] }], sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }, { propertyName: 'hs_object_id', direction: 'ASCENDING' }], properties: ['email'], limit: 3 }, 'incremental');
       expect(search.ok).toBe(true);
       const ids = search.ok ? search.value.results.map((o) => o.id) : [];
       expect((await account.batchRead('contacts', ids, 'all', 'hydration')).ok).toBe(true);
       expect((await account.listPage('contacts', { limit: 2, properties: ['email'] }, 'backfill')).ok).toBe(true);
-      const sent = exchanges.slice(from);
-      const searchBody = sent.find((e) => e.url.endsWith('/search'))!.request;
+      const sent = served.slice(from);
+      const searchBody = sent.find((e) => e.path.endsWith('/search'))!.body;
       // HubSpot's search guide sends sorts as {propertyName, direction}; the model types them as strings.
       expect(modelProblems(objects, searchBody, 'PublicObjectSearchRequest').filter((p) => !/^\$\.sorts\[\d+\]: .* is not a string$/.test(p))).toEqual([]);
-      const readBody = sent.find((e) => e.url.endsWith('/batch/read'))!.request as { properties: string[] };
+      const readBody = sent.find((e) => e.path.endsWith('/batch/read'))!.body as { properties: string[] };
       expect(modelProblems(objects, readBody, 'BatchReadInputSimplePublicObjectId')).toEqual([]);
       // `all`: every property the type has, never HubSpot's default set.
       expect(readBody.properties).toEqual(sandbox.hubspot.propertyNames('contacts', PORTAL));

@@ -8,29 +8,22 @@ import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { jobProperties } from '../../../src/webhooks/service.ts';
+import { recordServed, type Served } from '../../helpers/served.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
 import { liveTruth, mirrorRows, PORTAL, poller, pollingConfig, type Poller } from './harness.ts';
 
 const testDb = useTestDb();
 let sandbox: Sandbox;
 let p: Poller;
-/** Every CRM request the daemon sent to the stand-in: its URL and the status it got. */
-const requests: { method: string; url: string; status: number }[] = [];
-const realFetch = globalThis.fetch;
+/** Every CRM request the daemon sent to the stand-in: its path and the status it got. */
+const requests: Served[] = [];
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ timeScale: 0.01, hubspot: { customProperties: { contacts: 500 } } });
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const response = await realFetch(input, init);
-    if (url.startsWith(`${sandbox.baseUrl}/crm/`)) requests.push({ method: init?.method ?? 'GET', url, status: response.status });
-    return response;
-  }) as typeof fetch;
+  sandbox = await startSandbox({ timeScale: 0.01, hubspot: { customProperties: { contacts: 500 } }, plugins: [recordServed(requests, '/crm/')] });
   p = poller(testDb, sandbox, pollingConfig(sandbox.baseUrl, [{ name: 'everything', properties: 'all', lookbackSeconds: 0 }]));
 });
 
 afterAll(async () => {
-  globalThis.fetch = realFetch;
   p?.accounts.close();
   await sandbox?.close();
 });
@@ -69,10 +62,10 @@ describe('properties: all on a portal with 600+ contact properties', () => {
     expect(await mismatches()).toEqual([]);
 
     expect(requests.filter((r) => r.status === 414)).toEqual([]);
-    expect(Math.max(...requests.map((r) => r.url.length))).toBeLessThanOrEqual(MAX_LIST_URL_LENGTH);
+    expect(Math.max(...requests.map((r) => `${sandbox.baseUrl}${r.path}`.length))).toBeLessThanOrEqual(MAX_LIST_URL_LENGTH);
     // The property list was read once, and every list page was read by id with a POST batch read.
-    expect(requests.filter((r) => r.url.includes('/crm/v3/properties/contacts'))).toHaveLength(1);
-    expect(requests.filter((r) => r.url.includes('/batch/read')).length).toBe(requests.filter((r) => r.method === 'GET' && r.url.includes('/crm/v3/objects/contacts?')).length);
+    expect(requests.filter((r) => r.path.includes('/crm/v3/properties/contacts'))).toHaveLength(1);
+    expect(requests.filter((r) => r.path.includes('/batch/read')).length).toBe(requests.filter((r) => r.method === 'GET' && r.path.includes('/crm/v3/objects/contacts?')).length);
   });
 
   it('reads an archived list page too long for a URL by id as archived records', async () => {
@@ -108,7 +101,7 @@ describe('properties: all on a portal with 600+ contact properties', () => {
       config: { processBatchSize: 10, leaseSeconds: 30, maxAttempts: 3, backoffBaseMs: 10, backoffMaxMs: 100 },
     });
     await new Promise((r) => setTimeout(r, 700));
-    const lists = () => requests.filter((r) => r.url.includes('/crm/v3/properties/contacts')).length;
+    const lists = () => requests.filter((r) => r.path.includes('/crm/v3/properties/contacts')).length;
     const before = lists();
     expect((await runJob(p.deps, p.job('everything'), 'poll')).status).toBe('ok');
     expect(lists()).toBe(before + 1);
