@@ -41,7 +41,11 @@ export function createVerifyService(deps: VerifyServiceDeps): Service & { verify
         if (drift.drifted > 0) log.warn({ ...fields, examples: drift.examples }, 'the mirror drifted from HubSpot');
         else log.info(fields, 'mirror verified against HubSpot: no drift');
       } catch (err) {
-        if (!signal?.aborted) log.warn({ err: coerceError(err), job: job.name }, 'verification failed; trying again next interval');
+        if (signal?.aborted) continue;
+        // What the last verification found no longer stands for the mirror: no figure until the next one.
+        deps.metrics.clearGauge('mirror.drift', { job: job.name });
+        deps.metrics.count('verify.failures', 1, { job: job.name });
+        log.warn({ err: coerceError(err), job: job.name }, 'verification failed; trying again next interval');
       }
     }
     return total;

@@ -60,6 +60,13 @@ describe(`verify when HubSpot cannot be read, on ${serverUrl ? 'Postgres' : 'PGl
     const gauges = metrics.snapshot().gauges;
     expect(gauges['mirror.drift{job=companies}']).toBe(0);
     expect(gauges['mirror.drift{job=contacts}']).toBeUndefined();
+    // A job verified before whose read then fails loses its figure (it would stand for a mirror no one compared) and counts a failure.
+    const recovered = createVerifyService({ db: testDb.db, accounts: account({}), jobs, config: { intervalMinutes: 60, sample: 10 }, log: pino({ level: 'silent' }), metrics });
+    await recovered.verifyOnce();
+    expect(metrics.snapshot().gauges['mirror.drift{job=contacts}']).toBe(0);
+    await service.verifyOnce();
+    expect(metrics.snapshot().gauges['mirror.drift{job=contacts}']).toBeUndefined();
+    expect(metrics.counter('verify.failures', { job: 'contacts' })).toBe(2);
     // The companies job was compared, not left out as in flight.
     expect(await verifyJob(testDb.db, account({}).get(5)!, jobs[1]!, { sample: 10, associations: false })).toMatchObject({ compared: 3, inFlight: 0, drifted: 0 });
   });
