@@ -41,6 +41,26 @@ describe('hubsync status', () => {
     expect((await collectStatus(testDb.db, config, captureLogger().log)).processes).toEqual([]);
   });
 
+  it("reads the processes without writing; a living process's beat deletes the rows of processes silent for a day", async () => {
+    const dead = { role: 'worker', host: 'host-z', pid: 1, version: '1', started_at: new Date(Date.now() - 3 * 86_400_000) };
+    await testDb.db.insertInto('hubsync_processes').values([
+      { ...dead, id: 'host-z:1:old', last_seen_at: new Date(Date.now() - 2 * 86_400_000) },
+      { ...dead, id: 'host-z:2:recent', last_seen_at: new Date(Date.now() - 3_600_000) },
+    ]).execute();
+    await collectStatus(testDb.db, config, captureLogger().log);
+    const ids = async () => (await testDb.db.selectFrom('hubsync_processes').select('id').orderBy('id').execute()).map((r) => r.id);
+    expect(await ids()).toEqual(['host-z:1:old', 'host-z:2:recent']);
+    const heartbeat = createHeartbeatService({ db: testDb.db, log: captureLogger().log, id: 'host-y:9:live', role: 'worker', version: '1', intervalMs: 1_000 });
+    await heartbeat.start();
+    try {
+      await waitFor(async () => !(await ids()).includes('host-z:1:old'));
+      expect(await ids()).toEqual(['host-y:9:live', 'host-z:2:recent']);
+    } finally {
+      await heartbeat.stop();
+      await testDb.db.deleteFrom('hubsync_processes').execute();
+    }
+  });
+
   it('names the process holding each job lease, and says when that process has no heartbeat', async () => {
     const heartbeat = createHeartbeatService({ db: testDb.db, log: captureLogger().log, id: 'host-c:77:live', role: 'worker', version: '1', intervalMs: 1_000 });
     await heartbeat.start();
