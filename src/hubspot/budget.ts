@@ -208,6 +208,8 @@ export class AccountBudget {
       failures += 1;
       this.#o.metrics?.count('hubspot.api.errors', 1, { portalId: this.portalId, failure: outcome.failure });
       if (failures >= this.#o.maxAttempts) return outcome;
+      // Closed or aborted while the attempt was out: no retry comes, so none is announced.
+      if (opts.signal?.aborted || this.#closed) return aborted;
       const delay = this.#backoff(failures);
       this.#o.log.warn({ portalId: this.portalId, failure: outcome.failure, status: 'status' in outcome ? outcome.status : undefined, attempt: failures, delayMs: Math.round(delay) }, 'HubSpot call failed: retrying');
       await sleep(delay, opts.signal ? AbortSignal.any([opts.signal, this.#closing.signal]) : this.#closing.signal);

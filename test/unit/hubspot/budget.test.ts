@@ -237,6 +237,22 @@ describe('account budget', () => {
     expect(await other).toMatchObject({ ok: false, failure: 'aborted' });
   });
 
+  it('an attempt that fails after the budget closed ends the call without announcing a retry', async () => {
+    const warnings: string[] = [];
+    const logged = pino({ level: 'warn' }, { write: (line: string) => warnings.push((JSON.parse(line) as { msg: string }).msg) });
+    const b = budget({ log: logged });
+    const out = deferred();
+    const call = b.run('api', 'incremental', async (): Promise<CallOutcome<number>> => {
+      await out.promise;
+      return { ok: false, failure: 'network', message: 'socket hang up' };
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    b.close();
+    out.resolve();
+    expect(await call).toMatchObject({ ok: false, failure: 'aborted' });
+    expect(warnings).toEqual([]);
+  });
+
   it('ends a retry waiting out its backoff when closed or aborted, not when the backoff is over', async () => {
     // A backoff of a minute: only the close or the abort can end these waits within the test's time.
     const b = budget({ backoffBaseMs: 60_000, backoffMaxMs: 60_000 });
