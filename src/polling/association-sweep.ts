@@ -9,6 +9,7 @@
  * are skipped. The position commits with what each chunk read, so a sweep resumes after a crash.
  */
 import { associationObservations } from '../hubspot/associations.ts';
+import { readLiveOrArchived } from '../hubspot/live-or-archived.ts';
 import { snapshotFromObject, toEpochMs } from '../hubspot/objects.ts';
 import { applyObservations } from '../mirror/apply.ts';
 import type { Observation } from '../mirror/observation.ts';
@@ -48,20 +49,18 @@ async function readChunk(ctx: PassContext, ids: readonly string[]): Promise<Obse
   const { portalId, objectType } = keyOf(ctx);
   const opts = { signal: ctx.signal, stats: ctx.stats };
   const properties = ctx.properties ?? 'all';
-  const live = unwrap(await ctx.account.batchRead(objectType, ids, properties, 'backfill', opts), 'batch read');
+  const read = await readLiveOrArchived(ctx.account, objectType, ids, properties, 'backfill', opts);
+  const { live, archived, gone } = unwrap(read, read.ok ? '' : read.read);
   const seenAt = new Date(ctx.now());
-  const observations: Observation[] = live.results.map((o) => snapshotFromObject(portalId, objectType, o, 'poll', seenAt));
-  if (live.missing.length > 0) {
-    const archived = unwrap(await ctx.account.batchRead(objectType, live.missing, [], 'backfill', { ...opts, archived: true }), 'archived batch read');
-    for (const o of archived.results) {
-      const archivedAt = toEpochMs(o.archivedAt);
-      if (Number.isFinite(archivedAt)) observations.push({ kind: 'deleted', ref: { portalId, objectType, objectId: String(o.id) }, version: archivedAt, via: 'poll', seenAt });
-    }
-    // Gone: neither read knows the id. HubSpot gives no time for it; the reads' time stands.
-    for (const objectId of archived.missing) observations.push({ kind: 'gone', ref: { portalId, objectType, objectId }, version: seenAt.getTime(), via: 'poll', seenAt });
+  const observations: Observation[] = live.map((o) => snapshotFromObject(portalId, objectType, o, 'poll', seenAt));
+  for (const o of archived) {
+    const archivedAt = toEpochMs(o.archivedAt);
+    if (Number.isFinite(archivedAt)) observations.push({ kind: 'deleted', ref: { portalId, objectType, objectId: String(o.id) }, version: archivedAt, via: 'poll', seenAt });
   }
+  // Gone: neither read knows the id. HubSpot gives no time for it; the reads' time stands.
+  for (const objectId of gone) observations.push({ kind: 'gone', ref: { portalId, objectType, objectId }, version: seenAt.getTime(), via: 'poll', seenAt });
   const toTypes = ctx.job.associations ?? [];
-  const liveIds = live.results.map((o) => String(o.id));
+  const liveIds = live.map((o) => String(o.id));
   if (toTypes.length > 0 && liveIds.length > 0) {
     observations.push(...unwrap(await associationObservations(ctx.account, objectType, toTypes, liveIds, 'backfill', 'poll', () => new Date(ctx.now()), opts), 'association read'));
   }

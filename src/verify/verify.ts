@@ -14,6 +14,7 @@ import type { Database } from '../db/schema.ts';
 import { readAssociations, ASSOCIATION_BATCH } from '../hubspot/associations.ts';
 import type { HubSpotAccount } from '../hubspot/client.ts';
 import { mergedObjectIds, mirrorProperties, objectVersion, type HubSpotObject } from '../hubspot/objects.ts';
+import { readLiveOrArchived } from '../hubspot/live-or-archived.ts';
 import { describeFailure } from '../hubspot/outcome.ts';
 import { mirroredEdges, mirroredRecords, sampleRecords, type MirroredRecord } from './verify-store.ts';
 
@@ -75,11 +76,9 @@ export async function verifyJob(db: Kysely<Database>, account: HubSpotAccount, j
   for (let i = 0; i < sample.length; i += BATCH) {
     const chunk = sample.slice(i, i + BATCH);
     const ids = chunk.map((r) => r.objectId);
-    const live = await account.batchRead(job.objectType, ids, properties, 'verify', opts);
-    if (!live.ok) throw new VerifyFailed(`batch read of ${job.objectType}: ${describeFailure(live)}`);
-    const archived = live.value.missing.length > 0 ? await account.batchRead(job.objectType, live.value.missing, [], 'verify', { ...opts, archived: true }) : undefined;
-    if (archived && !archived.ok) throw new VerifyFailed(`archived batch read of ${job.objectType}: ${describeFailure(archived)}`);
-    const verdicts = judge(job, chunk, live.value.results, archived?.value.results ?? [], new Set(archived?.value.missing ?? []), now() - settleMs);
+    const read = await readLiveOrArchived(account, job.objectType, ids, properties, 'verify', opts);
+    if (!read.ok) throw new VerifyFailed(`${read.read} of ${job.objectType}: ${describeFailure(read)}`);
+    const verdicts = judge(job, chunk, read.value.live, read.value.archived, new Set(read.value.gone), now() - settleMs);
     // A record read under another id is the survivor of a merge: the sampled id must point there.
     const survivors = await mirroredRecords(db, job.portalId, job.objectType, [...new Set(verdicts.flatMap((v) => (v.survivor ? [v.survivor] : [])))]);
     const fresh = new Set<string>();
