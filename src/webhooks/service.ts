@@ -196,10 +196,11 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   /**
    * The newest batch that found less than a full batch of work. Its claim skipped only events
    * locked by batches then in flight, so once no lane has a batch in flight, everything stored
-   * before it started is done: idle waiters up to it resolve. A batch that throws clears it (its
-   * events are pending again).
+   * before it started is done: idle waiters up to it resolve. A batch that throws clears it, and a
+   * batch during which another threw does not count (the events it skipped are pending again).
    */
   let quiet = 0;
+  let throws = 0;
   const settle = () => {
     if (quiet > 0 && inFlight.every((batch) => batch === null)) resolveIdle(quiet);
   };
@@ -216,16 +217,18 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       let full = false;
       let wait = deps.intervalMs;
       const batch = ++batchesStarted;
+      const throwsBefore = throws;
       inFlight[index] = batch;
       try {
         const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: leaseNext });
         if (result.claimed > 0) leaseNext = false;
         failures.succeeded();
         full = result.claimed >= deps.config.processBatchSize;
-        if (!full) quiet = Math.max(quiet, batch);
+        if (!full && throws === throwsBefore) quiet = Math.max(quiet, batch);
       } catch (err) {
         leaseNext = true;
         quiet = 0;
+        throws += 1;
         wait = failures.failed(err);
       }
       inFlight[index] = null;
