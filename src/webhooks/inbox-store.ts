@@ -13,11 +13,11 @@ import type { WebhookEventsTable } from '../db/webhook-tables.ts';
 
 export type WebhookEventRow = Selectable<WebhookEventsTable>;
 
-/** What a claim returns of an event: what planning needs (`StoredEvent`) and its attempts so far. */
-export type ClaimedEvent = Pick<WebhookEventRow, 'id' | 'source' | 'portal_id' | 'object_type' | 'object_id' | 'received_at' | 'payload' | 'attempts'>;
-
-/** The columns of `ClaimedEvent`: a claim reads only these, not the delivery evidence and five other timestamps the worker would parse and drop. */
+/** The columns a claim reads: what planning needs (`StoredEvent`) and the attempts so far, not the delivery evidence and five other timestamps the worker would parse and drop. */
 const CLAIMED_COLUMNS = ['id', 'source', 'portal_id', 'object_type', 'object_id', 'received_at', 'payload', 'attempts'] as const;
+
+/** What a claim returns of an event. */
+export type ClaimedEvent = Pick<WebhookEventRow, (typeof CLAIMED_COLUMNS)[number]>;
 
 export interface StoreResult {
   /** New events. */
