@@ -191,8 +191,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   // events are retried) and the waits between batches end.
   const failures = failureBackoff({ log, what: 'webhook processing', baseMs: deps.intervalMs, maxMs: MAX_BACKOFF_MS });
   const lanes = Math.max(1, deps.concurrency ?? 1);
-  /** Each lane's batch in flight (its number), or null between batches. */
-  const inFlight: (number | null)[] = Array.from({ length: lanes }, () => null);
+  /** Batches in flight now, across the lanes. */
+  let inFlight = 0;
   /**
    * The newest batch that found less than a full batch of work. Its claim skipped only events
    * locked by batches then in flight, so once no lane has a batch in flight, everything stored
@@ -202,9 +202,9 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   let quiet = 0;
   let throws = 0;
   const settle = () => {
-    if (quiet > 0 && inFlight.every((batch) => batch === null)) resolveIdle(quiet);
+    if (quiet > 0 && inFlight === 0) resolveIdle(quiet);
   };
-  const lane = async (index: number, control: LoopControl) => {
+  const lane = async (control: LoopControl) => {
     // Claims lease (see ProcessorDeps.leaseAll) until a batch has claimed something after a start or
     // after a batch that threw: a claim applied in its own transaction counts its attempt only if it
     // commits, so a batch that keeps failing the same way (a statement timeout, the connection cut
@@ -218,7 +218,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       let wait = deps.intervalMs;
       const batch = ++batchesStarted;
       const throwsBefore = throws;
-      inFlight[index] = batch;
+      inFlight += 1;
       try {
         const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: leaseNext });
         if (result.claimed > 0) leaseNext = false;
@@ -231,7 +231,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
         throws += 1;
         wait = failures.failed(err);
       }
-      inFlight[index] = null;
+      inFlight -= 1;
       settle();
       if (full || control.stopping) continue;
       await sleep(wait, AbortSignal.any([control.signal, wake.signal]));
@@ -245,7 +245,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   // (SKIP LOCKED claims; the mirror locks its rows in one key order): one batch's planning overlaps
   // another's statements.
   const lifecycle = loopLifecycle(async (control) => {
-    await Promise.all(Array.from({ length: lanes }, (_, index) => lane(index, control)));
+    await Promise.all(Array.from({ length: lanes }, () => lane(control)));
   });
 
   let unlisten: Unlisten | undefined;
