@@ -1,8 +1,9 @@
 /**
  * Journal events, beside the push webhooks' and Paragon's formats: validation, identity and what
  * they mean for the mirror. Pure. The journal consumer stores them in the inbox (source `journal`)
- * and the processor plans them with the same rule as push webhooks. HubSpot documents the shapes only loosely, so both forms seen in public clients
- * are accepted: `occurredAt` as ISO text or epoch ms; association events as
+ * and the processor plans them with the same rule as push webhooks. HubSpot documents the shapes
+ * only loosely, so both forms seen in public clients are accepted: `occurredAt` as ISO text or
+ * epoch ms; association events as
  * `fromObjectId/toObjectId/associationTypeId` or `objectId/associatedObjectId/associationType`.
  * The `action` decides what an event is; `type` is not relied on.
  */
