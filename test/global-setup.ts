@@ -1,17 +1,35 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+
+/** Names, in the run's directory, of the initialised embedded database the tests copy (see `embeddedTemplate`). */
+const TEMPLATE_DIR = '.pglite-template';
+const TEMPLATE_DUMP = `${TEMPLATE_DIR}.tar`;
 
 /**
  * Every test run gets a temporary directory of its own (TMPDIR, inherited by the test workers and
  * the processes they start). At the end it must be empty: a test that leaves files behind fails
  * the run, so runs do not pile up data directories on the machine. The directory goes either way.
+ *
+ * On the embedded database (no DATABASE_URL), the run also initialises one PGlite data directory
+ * there, as a directory and as a dump (HUBSYNC_TEST_PGLITE_TEMPLATE names the directory): each
+ * test file's database starts from a copy instead of running initdb, about four seconds each on
+ * two cores.
  */
-export default function setup(): () => void {
+export default async function setup(): Promise<() => void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-test-run-'));
   process.env.TMPDIR = dir;
+  if (!process.env.DATABASE_URL) {
+    const template = path.join(dir, TEMPLATE_DIR);
+    const pglite = await PGlite.create(template);
+    const dump = await pglite.dumpDataDir('none');
+    await pglite.close();
+    writeFileSync(path.join(dir, TEMPLATE_DUMP), Buffer.from(await dump.arrayBuffer()));
+    process.env.HUBSYNC_TEST_PGLITE_TEMPLATE = template;
+  }
   return () => {
-    const left = readdirSync(dir);
+    const left = readdirSync(dir).filter((name) => name !== TEMPLATE_DIR && name !== TEMPLATE_DUMP);
     rmSync(dir, { recursive: true, force: true });
     if (left.length > 0) throw new Error(`tests left ${left.length} entries in their temporary directory: ${left.slice(0, 10).join(', ')}`);
   };

@@ -9,7 +9,7 @@ import type { Config } from '../../src/config/schema.ts';
 import { openDatabase, type DatabaseHandle } from '../../src/db/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { parseConfigObject } from '../../src/config/load.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from './db.ts';
+import { createServerDatabase, dropServerDatabase, seededEmbeddedDir, serverUrl } from './db.ts';
 
 export interface SandboxDaemon {
   handle: DatabaseHandle;
@@ -47,7 +47,7 @@ export async function startSandboxDaemon(config: Config, log: Logger): Promise<S
 export async function startScratchSandboxDaemon(raw: Record<string, unknown>, log: Logger): Promise<SandboxDaemon> {
   const databaseUrl = serverUrl ? await createServerDatabase(serverUrl) : undefined;
   const dir = databaseUrl ? undefined : mkdtempSync(path.join(tmpdir(), 'hubsync-daemon-'));
-  const config = parseConfigObject({ ...raw, sandbox: true, database: { url: databaseUrl ?? '', ...(dir ? { embeddedDir: path.join(dir, 'data') } : {}) } });
+  const config = parseConfigObject({ ...raw, sandbox: true, database: { url: databaseUrl ?? '', ...(dir ? { embeddedDir: seededEmbeddedDir(path.join(dir, 'data')) } : {}) } });
   const running = await startSandboxDaemon(config, log);
   return {
     ...running,

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../../src/db/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
@@ -24,7 +27,8 @@ export function testDatabaseConfig(url = ''): DatabaseConfig {
 export async function createTestDb(options: { migrate?: boolean } = {}): Promise<TestDb> {
   const url = serverUrl ? await createServerDatabase(serverUrl) : undefined;
   const config = testDatabaseConfig(url);
-  const handle = await openDatabase(config);
+  const template = embeddedTemplate();
+  const handle = await openDatabase(config, undefined, template ? { embeddedTemplate: await template } : {});
   if (options.migrate !== false) await migrateToLatest(handle.db);
   return {
     ...handle,
@@ -35,6 +39,28 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
       if (url) await dropServerDatabase(serverUrl!, url);
     },
   };
+}
+
+/** The run's initialised embedded data directory (made by test/global-setup.ts on PGlite runs only). */
+const templateDir = process.env.HUBSYNC_TEST_PGLITE_TEMPLATE || undefined;
+let templateDump: Promise<Blob> | undefined;
+
+/** The template as a dump to start an in-memory database from, read once per test file; undefined on Postgres runs. */
+function embeddedTemplate(): Promise<Blob> | undefined {
+  if (!templateDir) return undefined;
+  templateDump ??= readFile(`${templateDir}.tar`).then((bytes) => new Blob([bytes]));
+  return templateDump;
+}
+
+/**
+ * `dir` as an embedded database directory that already holds an initialised database (a copy of
+ * the run's template), so the process that opens it skips initdb; `dir` unchanged when there is no
+ * template (or `dir` already holds a database). For tests about something else than a first start
+ * in an empty directory.
+ */
+export function seededEmbeddedDir(dir: string): string {
+  if (templateDir && !existsSync(path.join(dir, 'PG_VERSION'))) cpSync(templateDir, dir, { recursive: true });
+  return dir;
 }
 
 /** Prefix of the scratch databases tests create on a server (HUBSYNC_TEST_DB_PREFIX), so parallel runs can be told apart. */

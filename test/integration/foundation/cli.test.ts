@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finished, runCli, startCli, waitForOutput } from '../../helpers/cli.ts';
+import { seededEmbeddedDir } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
 const dir = tempDir('hubsync-cli');
@@ -83,7 +84,7 @@ describe('hubsync CLI', () => {
 
   /** A daemon with a client stuck half-way through sending a webhook, as a slow or hostile sender is. */
   async function runWithStuckClient(name: string) {
-    const file = writeConfig(name, `database: { embeddedDir: "${path.join(dir, `${name}-data`)}" }\nhttp: { port: 0, host: 127.0.0.1 }\nlog: { level: info, pretty: never }\n`);
+    const file = writeConfig(name, `database: { embeddedDir: "${seededEmbeddedDir(path.join(dir, `${name}-data`))}" }\nhttp: { port: 0, host: 127.0.0.1 }\nlog: { level: info, pretty: never }\n`);
     const child = startCli(['run', '--config', file]);
     await waitForOutput(child, /hubsync running/);
     const receiver = /"receiver":"http:\/\/[^:]+:(\d+)"/.exec(child.output.stdout)?.[1];

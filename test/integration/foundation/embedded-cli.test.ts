@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finished, runCli, startCli, waitForOutput } from '../../helpers/cli.ts';
 import { waitFor } from '../webhooks/helpers.ts';
+import { seededEmbeddedDir } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
 const dir = tempDir('hubsync-embedded-cli');
@@ -15,7 +16,7 @@ describe('one embedded database shared by the daemon and the other commands', ()
       [
         'sandbox: true',
         'sandboxOptions: { streamIntervalMs: 0, initialChanges: 0, timeScale: 0.1 }',
-        `database: { embeddedDir: "${path.join(dir, 'data')}" }`,
+        `database: { embeddedDir: "${seededEmbeddedDir(path.join(dir, 'data'))}" }`,
         'http: { port: 0, host: 127.0.0.1 }',
         'jobs: [{ name: contacts, portalId: 62515, objectType: contacts, properties: [email], schedule: "* * * * * *" }]',
         'log: { level: info, pretty: never }',

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { createServerDatabase, dropServerDatabase, seededEmbeddedDir, serverUrl } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
 const dir = tempDir('hubsync-startup');
@@ -28,7 +28,7 @@ describe('every start-up failure is one line and its exit code', () => {
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const { port } = holder.address() as net.AddressInfo;
     try {
-      const result = await runCli(['run', '--config', config('port.yaml', `database: { embeddedDir: "${path.join(dir, 'port-data')}" }\nhttp: { port: ${port}, host: 127.0.0.1 }\n`)]);
+      const result = await runCli(['run', '--config', config('port.yaml', `database: { embeddedDir: "${seededEmbeddedDir(path.join(dir, 'port-data'))}" }\nhttp: { port: ${port}, host: 127.0.0.1 }\n`)]);
       expect(result.code).toBe(1);
       expect(oneLine(result.stderr)).toBe(`hubsync: cannot listen on 127.0.0.1:${port}: the port is in use by another process; set http.port (or http.host) to another`);
     } finally {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
 import { runCli } from '../../helpers/cli.ts';
-import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, seededEmbeddedDir, serverUrl, type TestDb } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 import { APP, PORTAL, startJournalSandbox, TOKEN } from './harness.ts';
 
@@ -28,7 +28,7 @@ describe(`journal commands on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     const file = path.join(dir, 'hubsync.yaml');
     writeFileSync(
       file,
-      `database: { url: "${serverDb?.url ?? ''}", embeddedDir: "${path.join(dir, 'data')}" }
+      `database: { url: "${serverDb?.url ?? ''}", embeddedDir: "${seededEmbeddedDir(path.join(dir, 'data'))}" }
 hubspot:
   baseUrl: ${sandbox.baseUrl}
   accounts: [{ portalId: ${PORTAL}, accessToken: ${TOKEN} }]

@@ -6,7 +6,7 @@ import { migrateToLatest } from '../../../src/db/migrate.ts';
 import { syncSubscriptions } from '../../../src/journal/sync.ts';
 import { journalApi, journalTokens } from '../../../src/journal/service.ts';
 import type { Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, seededEmbeddedDir, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 import { APP, drainer, journalConfig, log, mismatches, PORTAL, startJournalSandbox, TIME_SCALE } from './harness.ts';
 
@@ -14,7 +14,7 @@ const CHILD = fileURLToPath(new URL('./consumer-child.ts', import.meta.url));
 let sandbox: Sandbox;
 let serverDb: TestDb | undefined;
 /** Where the embedded database lives (PGlite runs): the workers and the test take turns opening it. */
-const embeddedDir = serverUrl ? undefined : tempDir('hubsync-journal-crash');
+const embeddedDir = serverUrl ? undefined : seededEmbeddedDir(tempDir('hubsync-journal-crash'));
 
 beforeAll(async () => {
   sandbox = await startJournalSandbox({ seed: 8, journal: { maxEventsPerEntry: 10 } });

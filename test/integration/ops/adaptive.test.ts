@@ -5,7 +5,7 @@ import { loadConfig } from '../../../src/config/load.ts';
 import { ledgerReport } from '../../../src/mirror/ledger-store.ts';
 import { createLogger } from '../../../src/log.ts';
 import { startSandboxDaemon } from '../../helpers/daemon.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { createServerDatabase, dropServerDatabase, seededEmbeddedDir, serverUrl } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
 const dir = tempDir('hubsync-adaptive');
@@ -42,7 +42,7 @@ describe('adaptive polling in a running daemon', () => {
     const config = loadConfig(
       `sandbox: true
 sandboxOptions: { seed: 11, streamIntervalMs: 0, initialChanges: 0 }
-database: { url: "${databaseUrl ?? ''}", embeddedDir: "${path.join(dir, 'data')}" }
+database: { url: "${databaseUrl ?? ''}", embeddedDir: "${seededEmbeddedDir(path.join(dir, 'data'))}" }
 http: { port: 0, host: 127.0.0.1 }
 jobs:
   - name: contacts

@@ -8,7 +8,7 @@ import { createLogger } from '../../../src/log.ts';
 import type { PollingService } from '../../../src/polling/scheduler.ts';
 import { finished, startCli } from '../../helpers/cli.ts';
 import { startSandboxDaemon } from '../../helpers/daemon.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { createServerDatabase, dropServerDatabase, seededEmbeddedDir, serverUrl } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
 const DROP_RATE = 0.25;
@@ -29,7 +29,7 @@ describe('polling vs webhooks report after an end-to-end sandbox run', () => {
       file,
       `sandbox: true
 sandboxOptions: { seed: 7, streamIntervalMs: 0, initialChanges: 0, webhookDropRate: ${DROP_RATE} }
-database: { url: "${databaseUrl ?? ''}", embeddedDir: "${path.join(dir, 'data')}" }
+database: { url: "${databaseUrl ?? ''}", embeddedDir: "${seededEmbeddedDir(path.join(dir, 'data'))}" }
 http: { port: 0, host: 127.0.0.1 }
 jobs:
   - { name: contacts, portalId: 62515, objectType: contacts, properties: [email, firstname, lastname], schedule: "0 0 1 1 *", lookbackSeconds: 60 }

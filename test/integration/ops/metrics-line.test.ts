@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { finished, startCli, waitForOutput } from '../../helpers/cli.ts';
-import { createServerDatabase, dropServerDatabase, serverUrl } from '../../helpers/db.ts';
+import { createServerDatabase, dropServerDatabase, seededEmbeddedDir, serverUrl } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
 const dir = tempDir('hubsync-metrics');
@@ -92,7 +92,7 @@ function writeConfig(databaseUrl: string): string {
     file,
     `sandbox: true
 sandboxOptions: { streamIntervalMs: 100, initialChanges: 50 }
-database: { url: "${databaseUrl}", embeddedDir: "${path.join(dir, 'data')}" }
+database: { url: "${databaseUrl}", embeddedDir: "${seededEmbeddedDir(path.join(dir, 'data'))}" }
 http: { port: 0, host: 127.0.0.1 }
 jobs:
   - { name: contacts, portalId: 62515, objectType: contacts, properties: [email, firstname, lastname, lifecyclestage, company], schedule: "*/2 * * * * *", lookbackSeconds: 5 }

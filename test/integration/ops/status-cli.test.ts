@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSandboxCommand } from '../../../src/sandbox/cli.ts';
 import { runCli } from '../../helpers/cli.ts';
+import { seededEmbeddedDir } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
 const dir = tempDir('hubsync-status-cli');
@@ -20,7 +21,7 @@ const projects = '  - { name: projects, portalId: 62515, objectType: p_projects,
 describe('hubsync status --json', () => {
   it('prints only the report on stdout: sandbox mode asks no HubSpot about custom object names, and a failed lookup is a log line on stderr', async () => {
     // Sandbox mode: the stand-in lives in the daemon's process, so there is nothing to ask.
-    const sandbox = await runCli(['status', '--json', '--config', config('sandbox.yaml', `sandbox: true\ndatabase: { embeddedDir: "${path.join(dir, 'sandbox-data')}" }\njobs:\n${projects}`)]);
+    const sandbox = await runCli(['status', '--json', '--config', config('sandbox.yaml', `sandbox: true\ndatabase: { embeddedDir: "${seededEmbeddedDir(path.join(dir, 'sandbox-data'))}" }\njobs:\n${projects}`)]);
     expect(sandbox.code).toBe(0);
     expect(JSON.parse(sandbox.stdout)).toMatchObject({ jobs: [{ job: 'projects' }] });
     expect(sandbox.stderr).toBe('');
@@ -29,7 +30,7 @@ describe('hubsync status --json', () => {
     const refusing = http.createServer((_req, res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}'));
     await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
     const offline = await runCli(['status', '--json', '--config', config('offline.yaml', [
-      `database: { embeddedDir: "${path.join(dir, 'offline-data')}" }`,
+      `database: { embeddedDir: "${seededEmbeddedDir(path.join(dir, 'offline-data'))}" }`,
       `hubspot: { baseUrl: "http://127.0.0.1:${(refusing.address() as AddressInfo).port}", accounts: [{ portalId: 62515, accessToken: pat-test }] }`,
       `jobs:\n${projects}`,
     ].join('\n'))]).finally(() => refusing.close());
@@ -45,7 +46,7 @@ describe('hubsync status --json', () => {
     const silent = http.createServer((req) => req.socket.destroy());
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const hanging = await runCli(['status', '--json', '--config', config('silent.yaml', [
-      `database: { embeddedDir: "${path.join(dir, 'silent-data')}" }`,
+      `database: { embeddedDir: "${seededEmbeddedDir(path.join(dir, 'silent-data'))}" }`,
       `hubspot: { baseUrl: "http://127.0.0.1:${(silent.address() as AddressInfo).port}", accounts: [{ portalId: 62515, accessToken: pat-test }] }`,
       `jobs:\n${projects}`,
     ].join('\n'))]).finally(() => {
@@ -64,7 +65,7 @@ describe('hubsync status in sandbox mode', () => {
   const journal = 'hubspot: { journal: { clientId: "${HUBSPOT_CLIENT_ID:-sandbox-client-id}", clientSecret: "${HUBSPOT_CLIENT_SECRET:-sandbox-client-secret}" } }\n';
 
   it('asks no HubSpot when the stand-in runs inside the daemon, and asks the running stand-in sandboxOptions.url names', async () => {
-    const inside = await runCli(['status', '--json', '--config', config('inside.yaml', `sandbox: true\ndatabase: { embeddedDir: "${path.join(dir, 'inside-data')}" }\n${journal}`)]);
+    const inside = await runCli(['status', '--json', '--config', config('inside.yaml', `sandbox: true\ndatabase: { embeddedDir: "${seededEmbeddedDir(path.join(dir, 'inside-data'))}" }\n${journal}`)]);
     expect(inside.code).toBe(0);
     expect(JSON.parse(inside.stdout).journal.subscriptions).toEqual({ error: expect.stringMatching(/^the sandbox stand-in runs inside the daemon; set sandboxOptions\.url/) });
 
@@ -72,7 +73,7 @@ describe('hubsync status in sandbox mode', () => {
     try {
       const shared = await runCli(['status', '--json', '--config', config('shared.yaml', [
         `sandbox: true\nsandboxOptions: { url: "${standalone.baseUrl}" }`,
-        `database: { embeddedDir: "${path.join(dir, 'shared-data')}" }`,
+        `database: { embeddedDir: "${seededEmbeddedDir(path.join(dir, 'shared-data'))}" }`,
         journal,
         `jobs:\n  - { name: contacts, portalId: 62515, objectType: contacts, properties: [email] }\n${projects}`,
       ].join('\n'))]);

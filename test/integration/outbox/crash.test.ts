@@ -5,7 +5,7 @@ import { openDatabase, type DatabaseHandle } from '../../../src/db/index.ts';
 import { migrateToLatest } from '../../../src/db/migrate.ts';
 import { insertAppEvents } from '../../../src/outbox/store.ts';
 import type { RunningParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
-import { createTestDb, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, seededEmbeddedDir, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 import { PROJECT_ID, startParagon, testKeys, waitFor } from './harness.ts';
 
@@ -16,7 +16,7 @@ const PER_CONTACT = 5;
 let sandbox: RunningParagonSandbox;
 let serverDb: TestDb | undefined;
 /** Where the embedded database lives (PGlite runs): the workers and the test take turns opening it. */
-const embeddedDir = serverUrl ? undefined : tempDir('hubsync-outbox-crash');
+const embeddedDir = serverUrl ? undefined : seededEmbeddedDir(tempDir('hubsync-outbox-crash'));
 
 beforeAll(async () => {
   sandbox = await startParagon({ faults: { latencyMs: 150 } });

@@ -12,7 +12,7 @@ import { startSandbox, DEFAULT_PORTAL_ID, type Sandbox } from '../../../src/sand
 import type { ParagonSandbox } from '../../../src/sandbox/paragon/index.ts';
 import { verifyParagon } from '../../../src/webhooks/paragon-signature.ts';
 import { managedTriggerUsers } from '../../../src/paragon/trigger-user-store.ts';
-import { createTestDb } from '../../helpers/db.ts';
+import { createTestDb, seededEmbeddedDir } from '../../helpers/db.ts';
 import { startReceiver } from '../sandbox/receiver.ts';
 import { captureLogger } from '../webhooks/helpers.ts';
 import { PROJECT_ID, quietLog, testKeys, waitFor } from '../outbox/harness.ts';
@@ -250,7 +250,7 @@ describe('syncTriggers against the Triggers API', () => {
     try {
       const file = path.join(dir, 'hubsync.yaml');
       writeFileSync(file, [
-        `database: { embeddedDir: "${path.join(dir, 'data')}" }`,
+        `database: { embeddedDir: "${seededEmbeddedDir(path.join(dir, 'data'))}" }`,
         `http: { publicUrl: "${receiver.base}" }`,
         'paragon:',
         `  projectId: ${PROJECT_ID}`,

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/index.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
-import { createTestDb, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, seededEmbeddedDir, serverUrl, testDatabaseConfig, type TestDb } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/temp.ts';
 import { liveTruth, PORTAL, TOKEN } from './harness.ts';
 
@@ -13,7 +13,7 @@ const TIME_SCALE = 0.01;
 let sandbox: Sandbox;
 let serverDb: TestDb | undefined;
 /** Where the embedded database lives (PGlite runs): the workers and the test take turns opening it. */
-const embeddedDir = serverUrl ? undefined : tempDir('hubsync-poll-crash');
+const embeddedDir = serverUrl ? undefined : seededEmbeddedDir(tempDir('hubsync-poll-crash'));
 
 beforeAll(async () => {
   sandbox = await startSandbox({ timeScale: TIME_SCALE });
