@@ -27,7 +27,7 @@ export function testDatabaseConfig(url = ''): DatabaseConfig {
 export async function createTestDb(options: { migrate?: boolean } = {}): Promise<TestDb> {
   const url = serverUrl ? await createServerDatabase(serverUrl) : undefined;
   const config = testDatabaseConfig(url);
-  const template = embeddedTemplate();
+  const template = url ? undefined : embeddedTemplate();
   const handle = await openDatabase(config, undefined, template ? { embeddedTemplate: await template } : {});
   if (options.migrate !== false) await migrateToLatest(handle.db);
   return {
@@ -41,11 +41,11 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
   };
 }
 
-/** The run's initialised embedded data directory (made by test/global-setup.ts on PGlite runs only). */
+/** The run's initialised embedded data directory (made by test/global-setup.ts). */
 const templateDir = process.env.HUBSYNC_TEST_PGLITE_TEMPLATE || undefined;
 let templateDump: Promise<Blob> | undefined;
 
-/** The template as a dump to start an in-memory database from, read once per test file; undefined on Postgres runs. */
+/** The template as a dump to start an in-memory database from, read once per test file. */
 function embeddedTemplate(): Promise<Blob> | undefined {
   if (!templateDir) return undefined;
   templateDump ??= readFile(`${templateDir}.tar`).then((bytes) => new Blob([bytes]));
