@@ -12,6 +12,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Pure functions and in-process doubles: one module graph per worker, not one per file
+          // (the project runs in 16 s instead of 35 s on two cores).
+          isolate: false,
         },
       },
       {
