@@ -12,10 +12,10 @@ const TEMPLATE_DUMP = `${TEMPLATE_DIR}.tar`;
  * the processes they start). At the end it must be empty: a test that leaves files behind fails
  * the run, so runs do not pile up data directories on the machine. The directory goes either way.
  *
- * The run also initialises one PGlite data directory there, as a directory and as a dump
- * (HUBSYNC_TEST_PGLITE_TEMPLATE names the directory): each embedded database a test opens starts
- * from a copy instead of running initdb, about four seconds each on two cores (on a Postgres run
- * too: the CLI tests run commands on embedded directories either way).
+ * The run also initialises one PGlite data directory there, as a directory and as a dump beside
+ * it (HUBSYNC_TEST_PGLITE_TEMPLATE names the directory; the dump is `<directory>.tar`): each
+ * embedded database a test opens starts from a copy instead of running initdb, about four seconds
+ * each on two cores (on a Postgres run too: the CLI tests run commands on embedded directories).
  */
 export default async function setup(): Promise<() => void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-test-run-'));

@@ -45,7 +45,7 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
 const templateDir = process.env.HUBSYNC_TEST_PGLITE_TEMPLATE || undefined;
 let templateDump: Promise<Blob> | undefined;
 
-/** The template as a dump to start an in-memory database from, read once per test file. */
+/** The template as a dump (`<directory>.tar`, see test/global-setup.ts) to start an in-memory database from, read once per worker. */
 function embeddedTemplate(): Promise<Blob> | undefined {
   if (!templateDir) return undefined;
   templateDump ??= readFile(`${templateDir}.tar`).then((bytes) => new Blob([bytes]));
