@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../../src/db/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import { templateDump } from '../global-setup.ts';
 import type { DatabaseConfig } from '../../src/config/schema.ts';
 
 export interface TestDb extends DatabaseHandle {
@@ -43,13 +44,13 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
 
 /** The run's initialised embedded data directory (made by test/global-setup.ts). */
 const templateDir = process.env.HUBSYNC_TEST_PGLITE_TEMPLATE || undefined;
-let templateDump: Promise<Blob> | undefined;
+let templateBlob: Promise<Blob> | undefined;
 
-/** The template as a dump (`<directory>.tar`, see test/global-setup.ts) to start an in-memory database from, read once per worker. */
+/** The template as a dump to start an in-memory database from, read once per worker. */
 function embeddedTemplate(): Promise<Blob> | undefined {
   if (!templateDir) return undefined;
-  templateDump ??= readFile(`${templateDir}.tar`).then((bytes) => new Blob([bytes]));
-  return templateDump;
+  templateBlob ??= readFile(templateDump(templateDir)).then((bytes) => new Blob([bytes]));
+  return templateBlob;
 }
 
 /**
