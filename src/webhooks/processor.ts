@@ -50,6 +50,11 @@ export interface ProcessorDeps {
    * oldest pending ones, and the attempts they use up are counted until `maxAttempts` parks them.
    */
   leaseAll?: boolean;
+  /**
+   * Told when a lease this batch wrote has committed: until then its events are not due, even if
+   * the batch goes on to throw (the service's `idle()` waits for them).
+   */
+  leased?: (until: Date) => void;
 }
 
 export interface BatchResult {
@@ -124,6 +129,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
         await applyPlans(trx, direct, [], now(), true);
         return { applied: direct.map((plan) => plan.id), needy: split.needy, later };
       });
+      if (outcome.needy.length + outcome.later.length > 0) deps.leased?.(leaseUntil);
     } catch (err) {
       if (isConnectionError(err)) throw err;
       log.warn({ err, events: result.claimed }, 'webhook batch failed to apply; claiming it again with a lease');
@@ -172,6 +178,7 @@ async function claimLeased(
   const now = deps.now ?? (() => new Date());
   const rows = await claimWebhookEvents(deps.db, claim);
   result.claimed = rows.length;
+  if (rows.length > 0) deps.leased?.(claim.leaseUntil);
   attempts.clear();
   for (const row of rows) attempts.set(row.id, row.attempts);
   const { plans, unplannable } = planAll(rows, deps.reader);

@@ -196,11 +196,17 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   /**
    * The newest batch that found less than a full batch of work. Its claim skipped only events
    * locked by batches then in flight, so once no lane has a batch in flight, everything stored
-   * before it started is done: idle waiters up to it resolve. A batch that throws clears it, and a
-   * batch during which another threw does not count (the events it skipped are pending again).
+   * before it started is done: idle waiters up to it resolve. A batch that throws clears it, a
+   * batch during which another threw does not count (the events it skipped are pending again), and
+   * neither does one that started while events leased by a batch that threw were not yet due.
    */
   let quiet = 0;
   let throws = 0;
+  /**
+   * When the leases of batches that threw end: their events are not due before, so a batch that
+   * starts earlier and finds nothing to claim does not count as quiet.
+   */
+  let leasedUntil = 0;
   const settle = () => {
     if (quiet > 0 && inFlight === 0) resolveIdle(quiet);
   };
@@ -218,17 +224,20 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       let wait = deps.intervalMs;
       const batch = ++batchesStarted;
       const throwsBefore = throws;
+      const startedAt = now();
+      let leased = 0;
       inFlight += 1;
       try {
-        const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: leaseNext });
+        const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: leaseNext, leased: (until) => (leased = until.getTime()) });
         if (result.claimed > 0) leaseNext = false;
         failures.succeeded();
         full = result.claimed >= deps.config.processBatchSize;
-        if (!full && throws === throwsBefore) quiet = Math.max(quiet, batch);
+        if (!full && throws === throwsBefore && startedAt >= leasedUntil) quiet = Math.max(quiet, batch);
       } catch (err) {
         leaseNext = true;
         quiet = 0;
         throws += 1;
+        leasedUntil = Math.max(leasedUntil, leased);
         wait = failures.failed(err);
       }
       inFlight -= 1;

@@ -478,6 +478,42 @@ describe('service', () => {
     }
   });
 
+  it('idle() waits for the events a batch that threw left leased, until their lease ends and they are applied', async () => {
+    // The first mirror write of one object times out (its claim, a lease, has committed by then).
+    // A sequence, not a table: the raise rolls back the transaction, not nextval.
+    await sql`create sequence cancel_once`.execute(testDb.db);
+    await sql`create function cancel_object_7301() returns trigger language plpgsql as $$
+      begin
+        if new.object_id = '7301' then
+          if nextval('cancel_once') = 1 then raise exception 'canceling statement due to statement timeout' using errcode = 'query_canceled'; end if;
+        end if;
+        return new;
+      end $$`.execute(testDb.db);
+    await sql`create trigger cancel_7301 before insert or update on hubspot_objects for each row execute function cancel_object_7301()`.execute(testDb.db);
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 7301 })]);
+    const service = createProcessorService({ ...deps(), intervalMs: 5, statusIntervalMs: 600_000 });
+    try {
+      await service.start();
+      let idle = false;
+      const idled = service.idle().then(() => (idle = true));
+      // The leased batch threw; the batches after it find nothing due while the lease lasts.
+      await waitFor(async () => (await sql<{ is_called: boolean }>`select is_called from cancel_once`.execute(testDb.db)).rows[0]!.is_called);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(idle).toBe(false);
+      const leased = await testDb.db.selectFrom('webhook_events').select(['attempts', 'processed_at']).where('object_id', '=', '7301').executeTakeFirstOrThrow();
+      expect(leased).toEqual({ attempts: 1, processed_at: null });
+      clock = new Date(clock.getTime() + testConfig().webhooks.leaseSeconds * 1000);
+      await idled;
+      const done = await testDb.db.selectFrom('webhook_events').select(['attempts', 'processed_at']).where('object_id', '=', '7301').executeTakeFirstOrThrow();
+      expect(done).toMatchObject({ attempts: 2, processed_at: expect.any(Date) });
+    } finally {
+      await service.stop();
+      await sql`drop trigger cancel_7301 on hubspot_objects`.execute(testDb.db);
+      await sql`drop function cancel_object_7301()`.execute(testDb.db);
+      await sql`drop sequence cancel_once`.execute(testDb.db);
+    }
+  });
+
   it('retention deletes old processed events from the start of the inbox, never a recent, pending or failed one', async () => {
     const day = 24 * 3_600_000;
     const now = clock.getTime();
