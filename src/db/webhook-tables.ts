@@ -42,8 +42,17 @@ export interface WebhookQuarantineTable {
   last_received_at: Timestamp;
 }
 
+/**
+ * `webhook_pending`: the processor's queue, the id of each event neither processed nor given up
+ * on. Kept by the inbox's own statements (`inbox-store.ts`), which change it with the event.
+ */
+export interface WebhookPendingTable {
+  id: number;
+}
+
 /** The webhook tables, for the `Database` interface. */
 export interface WebhookTables {
   webhook_events: WebhookEventsTable;
+  webhook_pending: WebhookPendingTable;
   webhook_quarantine: WebhookQuarantineTable;
 }

@@ -2,7 +2,7 @@
  * Queries of the webhook inbox (`webhook_events`, `webhook_quarantine`): the receiver's one-statement
  * store, the processor's claim / done / retry, and the status figures.
  */
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { ObjectRef } from '../mirror/observation.ts';
 import type { IncomingEvent, ParsedBatch } from './inbox.ts';
 import { refsTable } from '../mirror/store.ts';
@@ -36,7 +36,8 @@ export const INBOX_CHANNEL = 'hubsync_inbox';
  * a multi-row `INSERT … ON CONFLICT (dedup_key) DO UPDATE` that keeps the earliest and latest
  * attempt and adds the deliveries. Rows must be unique by key and sorted (see `foldDuplicates`),
  * so concurrent requests lock rows in one order. Rows travel as one JSON parameter each way.
- * New events notify `INBOX_CHANNEL` on commit, so a listening worker starts on them at once.
+ * New events join the processor's queue (`webhook_pending`) and notify `INBOX_CHANNEL` on
+ * commit, so a listening worker starts on them at once.
  */
 export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch, receivedAt: Date): Promise<StoreResult> {
   if (batch.events.length === 0 && batch.quarantined.length === 0) return { inserted: 0, duplicates: 0, quarantined: 0 };
@@ -71,7 +72,9 @@ export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch
         last_attempt = greatest(webhook_events.last_attempt, excluded.last_attempt),
         deliveries = webhook_events.deliveries + excluded.deliveries,
         last_received_at = greatest(webhook_events.last_received_at, excluded.last_received_at)
-      returning (xmax = 0) as inserted
+      returning id, (xmax = 0) as inserted
+    ), queued as (
+      insert into webhook_pending (id) select id from stored where inserted
     )
     select (select count(*) from stored where inserted)::int as inserted,
            (select count(*) from stored where not inserted)::int as duplicates,
@@ -103,52 +106,54 @@ function eventRecord(e: IncomingEvent) {
 }
 
 /**
- * Claims up to `limit` due, unprocessed events, oldest first, with `FOR UPDATE SKIP LOCKED` so
- * several workers never take the same row; the claim is a lease (`next_attempt_at` pushed to
- * `leaseUntil`), so a worker that dies mid-batch only delays its events. Events already claimed
+ * The queue's first `limit` due events (not leased or waiting for a retry, attempts left), oldest
+ * first, locked (`FOR UPDATE SKIP LOCKED`: other workers skip them until the transaction ends).
+ * The walk is the queue's primary key in id order, each id looked up in the inbox's: a subquery
+ * the planner cannot turn into a join (`offset 0`), so no plan reads either table whole, however
+ * large and whatever its statistics. The lock is on the event's row, whose conditions Postgres
+ * checks again once it holds it: an event another worker leased, deferred or marked processed
+ * since this statement's snapshot is passed over.
+ */
+function dueEvents(columns: readonly string[], options: { now: Date; limit: number; maxAttempts: number }) {
+  return sql`select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))} from webhook_pending p
+    cross join lateral (
+      select ${sql.join(columns.map((column) => sql.ref(column)))} from webhook_events
+      where id = p.id and next_attempt_at <= ${options.now}::timestamptz and attempts < ${options.maxAttempts}::int
+        and processed_at is null and failed_at is null
+      offset 0
+      for update skip locked
+    ) e
+    order by p.id limit ${options.limit}::int`;
+}
+
+/**
+ * Claims up to `limit` due events, oldest first (see `dueEvents`; several workers never take the
+ * same one); the claim is a lease (`next_attempt_at` pushed to `leaseUntil`, the attempt
+ * counted), so a worker that dies mid-batch only delays its events. Events already claimed
  * `maxAttempts` times are left to `failAbandonedWebhookEvents`. One statement.
  */
 export async function claimWebhookEvents(
   db: Kysely<Database>,
   options: { now: Date; leaseUntil: Date; limit: number; maxAttempts: number },
 ): Promise<ClaimedEvent[]> {
-  const rows = await db
-    .updateTable('webhook_events')
-    .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: options.leaseUntil }))
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('webhook_events')
-        .select('id')
-        .where('processed_at', 'is', null)
-        .where('failed_at', 'is', null)
-        .where('next_attempt_at', '<=', options.now)
-        .where('attempts', '<', options.maxAttempts)
-        .orderBy('id')
-        .limit(options.limit)
-        .forUpdate()
-        .skipLocked(),
-    )
-    .returning(CLAIMED_COLUMNS)
-    .execute();
+  const { rows } = await sql<ClaimedEvent>`${prepared}
+    update webhook_events set attempts = attempts + 1, next_attempt_at = ${options.leaseUntil}::timestamptz
+    where id = any(array(${dueEvents(['id'], options)}))
+    returning ${sql.join(CLAIMED_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
   return rows.sort((a, b) => a.id - b.id);
 }
 
 /**
- * Locks up to `limit` due, unprocessed events, oldest first, for the caller's transaction,
- * without writing them (`FOR UPDATE SKIP LOCKED`: other workers skip them until it ends). The
- * transaction applies what it can and marks those events processed, so an event that needs no
- * HubSpot read costs the inbox one write; `leaseWebhookEvents` takes the rest out for longer.
- * A prepared statement whose only sane plan is the pending index in id order.
+ * Locks up to `limit` due events, oldest first (see `dueEvents`), for the caller's transaction,
+ * without writing them. The transaction applies what it can and marks those events processed, so
+ * an event that needs no HubSpot read costs the inbox one write; `leaseWebhookEvents` takes the
+ * rest out for longer. A prepared statement.
  */
 export async function lockDueWebhookEvents(
   trx: Transaction<Database>,
   options: { now: Date; limit: number; maxAttempts: number },
 ): Promise<ClaimedEvent[]> {
-  const { rows } = await sql<ClaimedEvent>`${prepared}
-    select ${sql.join(CLAIMED_COLUMNS.map((column) => sql.ref(column)))} from webhook_events
-    where processed_at is null and failed_at is null and next_attempt_at <= ${options.now}::timestamptz and attempts < ${options.maxAttempts}::int
-    order by id limit ${options.limit}::int
-    for update skip locked`.execute(trx);
+  const { rows } = await sql<ClaimedEvent>`${prepared} ${dueEvents(CLAIMED_COLUMNS, options)}`.execute(trx);
   return rows;
 }
 
@@ -164,15 +169,21 @@ export async function leaseWebhookEvents(trx: Transaction<Database>, ids: readon
 }
 
 /**
- * Marks events processed; call in the transaction that applied their observations. With
- * `countAttempt` the processing attempt is counted here (events locked, not leased). One prepared
- * statement, the ids as one array parameter.
+ * Marks events processed and takes them out of the queue; call in the transaction that applied
+ * their observations. With `countAttempt` the processing attempt is counted here (events locked,
+ * not leased). One prepared statement, the ids as one array parameter.
  */
 export async function markWebhookEventsProcessed(trx: Transaction<Database>, ids: readonly number[], now: Date, countAttempt = false): Promise<void> {
   if (ids.length === 0) return;
+  // The event first, then its queue entry (the delete reads the update's ids): every statement
+  // that changes both takes the event's row lock first, so two of them cannot deadlock.
   await sql`${prepared}
-    update webhook_events set processed_at = ${now}::timestamptz, error = null, attempts = attempts + ${countAttempt ? 1 : 0}::int
-    where id = any(${arrayLiteral(ids)}::int8[])`.execute(trx);
+    with marked as (
+      update webhook_events set processed_at = ${now}::timestamptz, error = null, attempts = attempts + ${countAttempt ? 1 : 0}::int
+      where id = any(${arrayLiteral(ids)}::int8[])
+      returning id
+    )
+    delete from webhook_pending where id = any(array(select id from marked))`.execute(trx);
 }
 
 /** What a processed event's payload becomes once its object's values are erased. */
@@ -224,16 +235,21 @@ export interface WebhookFailure {
   retryAt: Date | null;
 }
 
-/** Records failed processing attempts: the error, and the retry time or the give-up. One statement. */
+/** Records failed processing attempts: the error, and the retry time or the give-up (out of the queue). One statement. */
 export async function markWebhookEventsFailed(db: Kysely<Database>, failures: readonly WebhookFailure[], now: Date): Promise<void> {
   if (failures.length === 0) return;
   const rows = JSON.stringify(
     failures.map((f) => ({ id: f.id, error: f.error.slice(0, 2000), next_attempt_at: (f.retryAt ?? now).toISOString(), failed_at: f.retryAt ? null : now.toISOString() })),
   );
   await sql`
-    update webhook_events w set error = f.error, next_attempt_at = f.next_attempt_at, failed_at = f.failed_at
-    from jsonb_to_recordset(${rows}::jsonb) as f(id bigint, error text, next_attempt_at timestamptz, failed_at timestamptz)
-    where w.id = f.id and w.processed_at is null
+    with failed as (
+      update webhook_events w set error = f.error, next_attempt_at = f.next_attempt_at, failed_at = f.failed_at
+      from jsonb_to_recordset(${rows}::jsonb) as f(id bigint, error text, next_attempt_at timestamptz, failed_at timestamptz)
+      where w.id = f.id and w.processed_at is null
+      returning w.id, w.failed_at
+    )
+    -- Given up on: out of the queue.
+    delete from webhook_pending where id = any(array(select id from failed where failed_at is not null))
   `.execute(db);
 }
 
@@ -242,26 +258,55 @@ export async function markWebhookEventsFailed(db: Kysely<Database>, failures: re
  * mid-batch each time: a poison event). They become failed, visible in status, and can be redriven.
  */
 export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date, maxAttempts: number): Promise<number> {
-  const result = await db
-    .updateTable('webhook_events')
-    .set({ failed_at: now, error: sql<string>`coalesce(error, 'abandoned: every attempt ended without an outcome (the worker stopped while processing it)')` })
-    .where('processed_at', 'is', null)
-    .where('failed_at', 'is', null)
-    .where('attempts', '>=', maxAttempts)
-    .where('next_attempt_at', '<=', now)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  const abandoned = sql<boolean>`e.processed_at is null and e.failed_at is null and e.attempts >= ${maxAttempts}::int and e.next_attempt_at <= ${now}::timestamptz`;
+  const { rows } = await sql<{ abandoned: number }>`
+    with abandoned as (
+      update webhook_events e set failed_at = ${now}::timestamptz,
+        error = coalesce(e.error, 'abandoned: every attempt ended without an outcome (the worker stopped while processing it)')
+      where e.id = any(array(${queuedWhere(abandoned)})) and ${abandoned}
+      returning e.id
+    ), dequeued as (
+      delete from webhook_pending where id = any(array(select id from abandoned))
+    )
+    select count(*)::int as abandoned from abandoned`.execute(db);
+  return rows[0]!.abandoned;
+}
+
+/**
+ * Ids of queued events meeting `condition` (on `e`, the event): the queue's primary key walked,
+ * each event probed by its own (a subquery the planner cannot turn into a join: no plan reads
+ * the inbox whole, however large and whatever its statistics).
+ */
+function queuedWhere(condition: RawBuilder<boolean>) {
+  return sql`select p.id from webhook_pending p cross join lateral (select 1 from webhook_events e where e.id = p.id and ${condition} offset 0) e`;
+}
+
+/**
+ * Takes out of the queue's first `limit` entries those whose event is processed, given up on or
+ * gone: only a hand edit of `webhook_events` leaves one (every hubsync statement changes both).
+ * The claim passes over them; this keeps the backlog figures true. Returns how many.
+ */
+export async function tidyWebhookQueue(db: Kysely<Database>, limit: number): Promise<number> {
+  const result = await sql`
+    delete from webhook_pending where id = any(array(
+      select p.id from (select id from webhook_pending order by id limit ${limit}::int) p
+      left join webhook_events e on e.id = p.id
+      where e.id is null or e.processed_at is not null or e.failed_at is not null))`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 /** Gives failed events another round of attempts (the `retry` of an operator). Returns how many. */
 export async function retryFailedWebhookEvents(db: Kysely<Database>, now: Date): Promise<number> {
-  const result = await db
-    .updateTable('webhook_events')
-    .set({ failed_at: null, attempts: 0, next_attempt_at: now })
-    .where('failed_at', 'is not', null)
-    .where('processed_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  const { rows } = await sql<{ retried: number }>`
+    with retried as (
+      update webhook_events set failed_at = null, attempts = 0, next_attempt_at = ${now}::timestamptz
+      where failed_at is not null and processed_at is null
+      returning id
+    ), queued as (
+      insert into webhook_pending (id) select id from retried on conflict (id) do nothing
+    )
+    select count(*)::int as retried from retried`.execute(db);
+  return rows[0]!.retried;
 }
 
 /**
@@ -308,10 +353,10 @@ export interface WebhookStatus {
 export async function webhookStatus(db: Kysely<Database>, now: Date = new Date()): Promise<WebhookStatus> {
   const { rows } = await sql<{ backlog: number; oldest: Date | null; retrying: number; failed: number; quarantined: number; qdeliveries: number | null }>`
     select
-      (select count(*) from webhook_events where processed_at is null and failed_at is null)::int as backlog,
-      -- Ids follow receipt: the first pending id is one index entry and one row, however large the backlog.
-      (select received_at from webhook_events where processed_at is null and failed_at is null order by id limit 1) as oldest,
-      (select count(*) from webhook_events where processed_at is null and failed_at is null and error is not null)::int as retrying,
+      (select count(*) from webhook_pending)::int as backlog,
+      -- Ids follow receipt: the first queued id is one index entry and one row, however large the backlog.
+      (select received_at from webhook_events where id = (select min(id) from webhook_pending)) as oldest,
+      (select count(*) from (${queuedWhere(sql`e.error is not null`)}) r)::int as retrying,
       (select count(*) from webhook_events where failed_at is not null and processed_at is null)::int as failed,
       (select count(*) from webhook_quarantine)::int as quarantined,
       (select sum(deliveries) from webhook_quarantine)::int as qdeliveries

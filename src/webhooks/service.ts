@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Database } from '../db/schema.ts';
-import { failAbandonedWebhookEvents, INBOX_CHANNEL, pruneQuarantine, pruneWebhookEvents, webhookStatus } from './inbox-store.ts';
+import { failAbandonedWebhookEvents, INBOX_CHANNEL, pruneQuarantine, pruneWebhookEvents, tidyWebhookQueue, webhookStatus } from './inbox-store.ts';
 import { mirrorProperties, type HubSpotReader } from '../hubspot/objects.ts';
 import { listenProblem } from '../errors.ts';
 import { failureBackoff, inBatches, loopLifecycle, sleep, type LoopControl, type Service } from '../loop.ts';
@@ -90,6 +90,9 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
 
 const PRUNE_BATCH = 5_000;
 
+/** Queue entries checked for a stale one at each status refresh (the front: the claim's walk starts there). */
+const TIDY_LIMIT = 1_000;
+
 /**
  * Properties to hydrate: the sync job's list for that portal and type (plus the timestamps and
  * merge list the mirror needs), else all.
@@ -112,7 +115,7 @@ function jobOf(config: Pick<Config, 'jobs'>, portalId: number, objectType: strin
 }
 
 /** The tables webhook processing churns: their statistics and dead rows are kept in check by the worker. */
-const CHURNED_TABLES = ['webhook_events', 'hubspot_objects', 'change_ledger'];
+const CHURNED_TABLES = ['webhook_events', 'webhook_pending', 'hubspot_objects', 'change_ledger'];
 
 /**
  * The processor loop as a service: runs batches back to back while there is work, then waits
@@ -143,6 +146,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const refreshStatus = async () => {
     const abandoned = await failAbandonedWebhookEvents(deps.db, new Date(now()), deps.config.maxAttempts);
     if (abandoned > 0) log.error({ abandoned }, 'webhook events abandoned: every attempt ended without an outcome');
+    const stale = await tidyWebhookQueue(deps.db, TIDY_LIMIT);
+    if (stale > 0) log.warn({ stale }, 'queue entries of events processed, given up on or deleted by hand were removed');
     const status = await webhookStatus(deps.db, new Date(now()));
     deps.metrics.gauge('webhook.backlog', status.backlog);
     deps.metrics.gauge('webhook.oldest_unprocessed_seconds', status.oldestUnprocessedSeconds ?? 0);

@@ -1,9 +1,15 @@
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/index.ts';
 import { assertSchemaCurrent, migrateToLatest, pendingMigrations } from '../../../src/db/migrate.ts';
 import { SchemaBehindError } from '../../../src/errors.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 import * as heartbeats from '../../../migrations/2026_12_06_170000_process_heartbeats.ts';
+import * as pendingQueue from '../../../migrations/2026_12_07_100000_inbox_pending_queue.ts';
+import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
+import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
+import { markWebhookEventsFailed, markWebhookEventsProcessed, storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
+import { hubspotEvent } from '../webhooks/helpers.ts';
 
 const HEARTBEATS = '2026_12_06_170000_process_heartbeats';
 
@@ -35,6 +41,26 @@ describe('migrations', () => {
     const applied = await migrateToLatest(test.db);
     expect(applied.map((result) => [result.migrationName, result.status])).toEqual([[HEARTBEATS, 'Success']]);
     await assertSchemaCurrent(test.db);
+  });
+
+  it('moving the inbox to its queue table carries over exactly the events still waiting, and drops the index that kept marks from being HOT', async () => {
+    const test = await createTestDb();
+    opened.push(test);
+    const at = new Date('2026-12-07T10:00:00.000Z');
+    for (const objectId of [1, 2, 3]) await storeWebhookBatch(test.db, foldDuplicates(parseHubSpotBatch([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })])).batch, at);
+    const ids = (await test.db.selectFrom('webhook_events').select('id').orderBy('id').execute()).map((r) => r.id);
+    await test.db.transaction().execute((trx) => markWebhookEventsProcessed(trx, [ids[0]!], at));
+    await markWebhookEventsFailed(test.db, [{ id: ids[1]!, error: 'gave up', retryAt: null }], at);
+    // The schema as it was before the queue: the pending index, no queue table.
+    await pendingQueue.down(test.db);
+    await test.db.deleteFrom('kysely_migration' as never).where('name' as never, '=', '2026_12_07_100000_inbox_pending_queue' as never).execute();
+    await migrateToLatest(test.db);
+    expect((await test.db.selectFrom('webhook_pending').select('id').execute()).map((r) => r.id)).toEqual([ids[2]]);
+    const { rows } = await sql<{ indexes: string[]; options: string[] | null }>`
+      select array(select indexname::text from pg_indexes where tablename = 'webhook_events' order by 1) as indexes,
+             (select reloptions from pg_class where relname = 'webhook_events') as options`.execute(test.db);
+    expect(rows[0]!.indexes).not.toContain('webhook_events_pending_idx');
+    expect(rows[0]!.options).toEqual(['fillfactor=50']);
   });
 
   it('lets two migrations run at the same moment: both succeed, each migration applied once', async () => {

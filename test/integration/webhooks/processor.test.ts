@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ERASED_PAYLOAD, failAbandonedWebhookEvents, pruneWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
+import { ERASED_PAYLOAD, failAbandonedWebhookEvents, markWebhookEventsFailed, pruneWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
@@ -16,7 +16,7 @@ const { log } = captureLogger();
 let clock = new Date('2026-11-22T10:00:00.000Z');
 
 beforeEach(async () => {
-  await sql`truncate webhook_events, webhook_quarantine, hubspot_objects, hubspot_associations, change_ledger`.execute(testDb.db);
+  await sql`truncate webhook_events, webhook_pending, webhook_quarantine, hubspot_objects, hubspot_associations, change_ledger`.execute(testDb.db);
   clock = new Date('2026-11-22T10:00:00.000Z');
 });
 
@@ -546,7 +546,8 @@ describe('service', () => {
     await store(Array.from({ length: 12 }, (_, i) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 3000 + i })));
     // An old event that failed for good is kept for the operator.
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 3999 })]);
-    await testDb.db.updateTable('webhook_events').set({ failed_at: clock, error: 'gave up' }).where('object_id', '=', '3999').execute();
+    const gaveUp = await testDb.db.selectFrom('webhook_events').select('id').where('object_id', '=', '3999').executeTakeFirstOrThrow();
+    await markWebhookEventsFailed(testDb.db, [{ id: gaveUp.id, error: 'gave up', retryAt: null }], clock);
     // Quarantined events, one old and one recent: only the recent one stays.
     await store([hubspotEvent({ subscriptionType: 'contact.propertyChange', propertyName: undefined, objectId: 5001 })]);
     clock = now;

@@ -21,7 +21,7 @@ const testDb = useTestDb();
 const NOW = 1_790_000_100_000;
 
 beforeEach(async () => {
-  await sql`truncate webhook_events, webhook_quarantine`.execute(testDb.db);
+  await sql`truncate webhook_events, webhook_pending, webhook_quarantine`.execute(testDb.db);
 });
 
 function receiver(http: Record<string, unknown> = {}, readiness?: () => Promise<{ ok: boolean; reasons: string[] }>) {

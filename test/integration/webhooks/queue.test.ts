@@ -1,0 +1,124 @@
+import { sql } from 'kysely';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  claimWebhookEvents,
+  failAbandonedWebhookEvents,
+  markWebhookEventsFailed,
+  retryFailedWebhookEvents,
+  storeWebhookBatch,
+  tidyWebhookQueue,
+  webhookStatus,
+} from '../../../src/webhooks/inbox-store.ts';
+import { Metrics } from '../../../src/metrics/registry.ts';
+import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
+import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
+import { processWebhookBatch, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
+import { useTestDb } from '../../helpers/use-db.ts';
+import { captureLogger, hubspotEvent, testConfig } from './helpers.ts';
+
+const testDb = useTestDb();
+const { log } = captureLogger();
+const T0 = new Date('2026-11-22T10:00:00.000Z');
+const MAX_ATTEMPTS = 3;
+
+beforeEach(async () => {
+  await sql`truncate webhook_events, webhook_pending, webhook_quarantine, hubspot_objects, change_ledger`.execute(testDb.db);
+});
+
+async function store(events: Record<string, unknown>[], at = T0): Promise<void> {
+  await storeWebhookBatch(testDb.db, foldDuplicates(parseHubSpotBatch(events)).batch, at);
+}
+
+function deps(now: Date, processBatchSize: number): ProcessorDeps {
+  return { db: testDb.db, log, metrics: new Metrics(), config: { ...testConfig().webhooks, processBatchSize, maxAttempts: MAX_ATTEMPTS }, now: () => now, random: () => 1 };
+}
+
+/** Ids by object id, for readable assertions. */
+async function idOf(objectId: string): Promise<number> {
+  return (await testDb.db.selectFrom('webhook_events').select('id').where('object_id', '=', objectId).executeTakeFirstOrThrow()).id;
+}
+
+async function queued(): Promise<string[]> {
+  const { rows } = await sql<{ object_id: string | null }>`
+    select e.object_id from webhook_pending p left join webhook_events e on e.id = p.id order by p.id`.execute(testDb.db);
+  return rows.map((r) => r.object_id ?? '(gone)');
+}
+
+/** The queue's contract: exactly the events neither processed nor given up on. */
+async function expectQueueTrue(): Promise<void> {
+  const waiting = await testDb.db.selectFrom('webhook_events').select('object_id').where('processed_at', 'is', null).where('failed_at', 'is', null).orderBy('id').execute();
+  expect(await queued()).toEqual(waiting.map((r) => r.object_id));
+}
+
+describe('the processing queue (webhook_pending)', () => {
+  it('holds exactly the events neither processed nor given up on, through every way an event goes', async () => {
+    const first = hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 1 });
+    // One request each, so ids follow the object ids.
+    for (const event of [first, ...[2, 3, 4].map((objectId) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId }))]) await store([event]);
+    // A second delivery of a stored event changes its evidence, not the queue.
+    await store([{ ...first, attemptNumber: 1 }]);
+    expect(await queued()).toEqual(['1', '2', '3', '4']);
+
+    // Processed in one transaction: out of the queue.
+    expect(await processWebhookBatch(deps(T0, 2))).toMatchObject({ claimed: 2, processed: 2 });
+    expect(await queued()).toEqual(['3', '4']);
+
+    // A failure to retry later stays; one given up on leaves.
+    const later = new Date(T0.getTime() + 60_000);
+    await markWebhookEventsFailed(testDb.db, [
+      { id: await idOf('3'), error: 'try again', retryAt: later },
+      { id: await idOf('4'), error: 'cannot be processed', retryAt: null },
+    ], T0);
+    await expectQueueTrue();
+    expect(await queued()).toEqual(['3']);
+
+    // Claimed (leased) until no attempt is left, then abandoned: it leaves the queue too.
+    let now = later;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const leaseUntil = new Date(now.getTime() + 1_000);
+      expect(await claimWebhookEvents(testDb.db, { now, leaseUntil, limit: 10, maxAttempts: MAX_ATTEMPTS })).toHaveLength(1);
+      now = leaseUntil;
+    }
+    expect(await claimWebhookEvents(testDb.db, { now, leaseUntil: now, limit: 10, maxAttempts: MAX_ATTEMPTS })).toEqual([]);
+    expect(await failAbandonedWebhookEvents(testDb.db, now, MAX_ATTEMPTS)).toBe(1);
+    await expectQueueTrue();
+    expect(await queued()).toEqual([]);
+    expect(await webhookStatus(testDb.db, now)).toMatchObject({ backlog: 0, failed: 2 });
+
+    // An operator's retry puts both back; the next batch processes them.
+    expect(await retryFailedWebhookEvents(testDb.db, now)).toBe(2);
+    expect(await queued()).toEqual(['3', '4']);
+    expect(await webhookStatus(testDb.db, now)).toMatchObject({ backlog: 2, failed: 0, retrying: 2 });
+    expect(await processWebhookBatch(deps(now, 10))).toMatchObject({ claimed: 2, processed: 2 });
+    await expectQueueTrue();
+    expect(await webhookStatus(testDb.db, now)).toMatchObject({ backlog: 0, failed: 0, oldestUnprocessedSeconds: null });
+  });
+
+  it('a claim passes over leased events until their lease ends; the oldest waiting event sets the age of the backlog', async () => {
+    for (const objectId of [1, 2]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 3 })], new Date(T0.getTime() + 30_000));
+    expect(await webhookStatus(testDb.db, new Date(T0.getTime() + 90_000))).toMatchObject({ backlog: 3, oldestUnprocessedSeconds: 90 });
+    const leaseUntil = new Date(T0.getTime() + 120_000);
+    const claim = { now: T0, leaseUntil, limit: 2, maxAttempts: MAX_ATTEMPTS };
+    expect((await claimWebhookEvents(testDb.db, claim)).map((e) => e.object_id)).toEqual(['1', '2']);
+    // Leased, not due: the next claim takes the one after them.
+    expect((await claimWebhookEvents(testDb.db, { ...claim, now: new Date(T0.getTime() + 60_000) })).map((e) => e.object_id)).toEqual(['3']);
+    expect(await claimWebhookEvents(testDb.db, { ...claim, now: new Date(T0.getTime() + 60_000) })).toEqual([]);
+    // Once the leases end, they are due again (the queue kept them).
+    expect((await claimWebhookEvents(testDb.db, { ...claim, now: leaseUntil })).map((e) => e.object_id)).toEqual(['1', '2']);
+  });
+
+  it('an entry a hand edit of the inbox left behind is passed over by claims and removed by the tidy', async () => {
+    for (const objectId of [1, 2, 3]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    // An operator deletes one event and marks another processed by hand, leaving their queue entries.
+    await testDb.db.deleteFrom('webhook_events').where('object_id', '=', '1').execute();
+    await testDb.db.updateTable('webhook_events').set({ processed_at: T0 }).where('object_id', '=', '2').execute();
+    expect(await processWebhookBatch(deps(T0, 10))).toMatchObject({ claimed: 1, processed: 1 });
+    expect(await queued()).toEqual(['(gone)', '2']);
+    expect(await webhookStatus(testDb.db, T0)).toMatchObject({ backlog: 2 });
+    expect(await tidyWebhookQueue(testDb.db, 1_000)).toBe(2);
+    expect(await queued()).toEqual([]);
+    expect(await webhookStatus(testDb.db, T0)).toMatchObject({ backlog: 0 });
+    expect(await tidyWebhookQueue(testDb.db, 1_000)).toBe(0);
+  });
+});
