@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/index.ts';
 import { arrayLiteral } from '../../../src/db/sql.ts';
 import { prepared, statementName } from '../../../src/db/prepared.ts';
-import { createTestDb, type TestDb } from '../../helpers/db.ts';
+import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 
 describe('database plumbing', () => {
   let test: TestDb;
@@ -23,6 +23,11 @@ describe('database plumbing', () => {
     const json = JSON.stringify({ email: 'a"b\\c@example.com', none: null });
     const parsed = await sql<{ j: unknown }>`select unnest(${arrayLiteral([json])}::jsonb[]) as j`.execute(test.db);
     expect(parsed.rows[0]!.j).toEqual(JSON.parse(json));
+  });
+
+  it.skipIf(!serverUrl)('turns JIT compilation off on every pooled connection (Postgres)', async () => {
+    const jit = await Promise.all(Array.from({ length: 3 }, () => test.db.transaction().execute(async (trx) => (await sql<{ jit: string }>`show jit`.execute(trx)).rows[0]!.jit)));
+    expect(jit).toEqual(['off', 'off', 'off']);
   });
 
   it('names only marked statements, one stable name per text', () => {
