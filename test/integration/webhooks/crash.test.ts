@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
+import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
+import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
+import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
+import { tempDir } from '../../helpers/temp.ts';
+import { hubspotEvent, waitFor } from './helpers.ts';
+
+const BIN = fileURLToPath(new URL('../../../bin/hubsync.js', import.meta.url));
+const EVENTS = 20_000;
+const CONTACTS = 300;
+
+/** A worker process as production runs it (`hubsync run --role worker`); resolves once it runs. */
+async function startWorker(configFile: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'run', '--role', 'worker', '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the worker exited with ${code} before it ran`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.includes('"hubsync running"')) resolve();
+    });
+  });
+  return child;
+}
+
+function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+// Processes on one shared Postgres; the embedded database is one process's at a time.
+describe.skipIf(!serverUrl)('webhook workers killed mid-drain (a shared Postgres)', () => {
+  let test: TestDb;
+  const dir = tempDir('hubsync-webhook-crash');
+  beforeAll(async () => {
+    test = await createTestDb();
+  });
+  afterAll(() => test?.close());
+
+  it('leave every event to the next worker: all applied and out of the queue, none given up on, the mirror at the newest values', async () => {
+    // Property changes over a few hundred contacts, each a new value in occurrence order.
+    const events = Array.from({ length: EVENTS }, (_, i) =>
+      hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 1 + (i % CONTACTS), propertyName: 'email', propertyValue: `v${i}@example.com`, occurredAt: 1_790_000_000_000 + i }),
+    );
+    for (let i = 0; i < EVENTS; i += 100) await storeWebhookBatch(test.db, foldDuplicates(parseHubSpotBatch(events.slice(i, i + 100))).batch, new Date());
+    const configFile = path.join(dir, 'hubsync.yaml');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        database: { url: test.url, ssl: 'disable' },
+        webhooks: { processBatchSize: 200, leaseSeconds: 2 },
+        metrics: { intervalSeconds: 3600 },
+        log: { level: 'info', pretty: 'never' },
+      }),
+    );
+    const queued = async () => (await sql<{ n: number }>`select count(*)::int as n from webhook_pending`.execute(test.db)).rows[0]!.n;
+
+    // Killed (no shutdown, a batch in flight) once it has processed some, twice; then one that finishes.
+    for (const processed of [2_000, 8_000]) {
+      const worker = await startWorker(configFile);
+      await waitFor(async () => EVENTS - (await queued()) >= processed, 60_000);
+      await kill(worker, 'SIGKILL');
+      expect(await queued()).toBeGreaterThan(0);
+    }
+    const last = await startWorker(configFile);
+    try {
+      await waitFor(async () => (await queued()) === 0, 120_000);
+    } finally {
+      await kill(last, 'SIGTERM');
+    }
+
+    const { rows } = await sql<{ processed: number; failed: number; most: number }>`
+      select count(processed_at)::int as processed, count(failed_at)::int as failed, max(attempts)::int as most from webhook_events`.execute(test.db);
+    expect(rows[0]).toMatchObject({ processed: EVENTS, failed: 0 });
+    // At most the attempts the killed batches used up, plus the one that applied it.
+    expect(rows[0]!.most).toBeLessThanOrEqual(3);
+    const mirror = await test.db.selectFrom('hubspot_objects').select(['object_id', 'properties']).execute();
+    expect(mirror).toHaveLength(CONTACTS);
+    // Events are in occurrence order: the last one for a contact holds its newest value.
+    const newest = new Map(events.map((e) => [String(e.objectId), e.propertyValue]));
+    expect(Object.fromEntries(mirror.map((row) => [row.object_id, row.properties.email]))).toEqual(Object.fromEntries(newest));
+  }, 240_000);
+});
