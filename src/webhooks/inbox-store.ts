@@ -274,8 +274,7 @@ export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date
 
 /**
  * Ids of queued events meeting `condition` (on `e`, the event): the queue's primary key walked,
- * each event probed by its own (a subquery the planner cannot turn into a join: no plan reads
- * the inbox whole, however large and whatever its statistics).
+ * each event probed by its own, as in `dueEvents`.
  */
 function queuedWhere(condition: RawBuilder<boolean>) {
   return sql`select p.id from webhook_pending p cross join lateral (select 1 from webhook_events e where e.id = p.id and ${condition} offset 0) e`;
@@ -290,7 +289,8 @@ export async function tidyWebhookQueue(db: Kysely<Database>, limit: number): Pro
   const result = await sql`
     delete from webhook_pending where id = any(array(
       select p.id from (select id from webhook_pending order by id limit ${limit}::int) p
-      left join webhook_events e on e.id = p.id
+      -- One probe per entry, as in queuedWhere.
+      left join lateral (select id, processed_at, failed_at from webhook_events where id = p.id offset 0) e on true
       where e.id is null or e.processed_at is not null or e.failed_at is not null))`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
