@@ -257,13 +257,13 @@ export async function markWebhookEventsFailed(db: Kysely<Database>, failures: re
  * Gives up on events whose every attempt ended without an outcome (the worker died or was killed
  * mid-batch each time: a poison event). They become failed, visible in status, and can be redriven.
  */
-export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date, maxAttempts: number): Promise<number> {
+export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date, maxAttempts: number, walk = ABANDONED_WALK): Promise<number> {
   const abandoned = sql<boolean>`e.processed_at is null and e.failed_at is null and e.attempts >= ${maxAttempts}::int and e.next_attempt_at <= ${now}::timestamptz`;
   const { rows } = await sql<{ abandoned: number }>`
     with abandoned as (
       update webhook_events e set failed_at = ${now}::timestamptz,
         error = coalesce(e.error, 'abandoned: every attempt ended without an outcome (the worker stopped while processing it)')
-      where e.id = any(array(${queuedWhere(abandoned)})) and ${abandoned}
+      where e.id = any(array(${queuedWhere(abandoned, walk)})) and ${abandoned}
       returning e.id
     ), dequeued as (
       delete from webhook_pending where id = any(array(select id from abandoned))
@@ -273,11 +273,19 @@ export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date
 }
 
 /**
- * Ids of queued events meeting `condition` (on `e`, the event): the queue's primary key walked,
- * each event probed by its own, as in `dueEvents`.
+ * How far into the queue the abandoned-event sweep looks: claims take events in id order and pass
+ * over the abandoned ones, so these stay at the front, behind at most the events waiting out a
+ * lease, a retry or an account's pause.
  */
-function queuedWhere(condition: RawBuilder<boolean>) {
-  return sql`select p.id from webhook_pending p cross join lateral (select 1 from webhook_events e where e.id = p.id and ${condition} offset 0) e`;
+const ABANDONED_WALK = 10_000;
+
+/**
+ * Ids of queued events meeting `condition` (on `e`, the event), among the first `walk` entries
+ * (default all): the queue's primary key walked, each event probed by its own, as in `dueEvents`.
+ */
+function queuedWhere(condition: RawBuilder<boolean>, walk?: number) {
+  const entries = walk === undefined ? sql`webhook_pending` : sql`(select id from webhook_pending order by id limit ${walk}::int)`;
+  return sql`select p.id from ${entries} p cross join lateral (select 1 from webhook_events e where e.id = p.id and ${condition} offset 0) e`;
 }
 
 /**
@@ -340,8 +348,8 @@ export interface WebhookStatus {
   backlog: number;
   /** Age of the oldest of them, in seconds; null when there is none. */
   oldestUnprocessedSeconds: number | null;
-  /** Of the backlog, events whose last attempt failed and that wait for a retry. */
-  retrying: number;
+  /** Of the backlog, events whose last attempt failed and that wait for a retry; null when not asked for (it probes every queued event). */
+  retrying: number | null;
   /** Events given up on after the last attempt (see `webhooks.maxAttempts`). */
   failed: number;
   /** Distinct events in quarantine (failed validation), and their deliveries. */
@@ -349,14 +357,17 @@ export interface WebhookStatus {
   quarantinedDeliveries: number;
 }
 
-/** The inbox's figures for `hubsync status` and the metrics line. */
-export async function webhookStatus(db: Kysely<Database>, now: Date = new Date()): Promise<WebhookStatus> {
-  const { rows } = await sql<{ backlog: number; oldest: Date | null; retrying: number; failed: number; quarantined: number; qdeliveries: number | null }>`
+/**
+ * The inbox's figures for `hubsync status` and (without `retrying`, which probes every queued
+ * event: a second of database time every refresh with a million-event backlog) the metrics line.
+ */
+export async function webhookStatus(db: Kysely<Database>, now: Date = new Date(), options: { retrying?: boolean } = {}): Promise<WebhookStatus> {
+  const { rows } = await sql<{ backlog: number; oldest: Date | null; retrying: number | null; failed: number; quarantined: number; qdeliveries: number | null }>`
     select
       (select count(*) from webhook_pending)::int as backlog,
       -- Ids follow receipt: the first queued id is one index entry and one row, however large the backlog.
       (select received_at from webhook_events where id = (select min(id) from webhook_pending)) as oldest,
-      (select count(*) from (${queuedWhere(sql`e.error is not null`)}) r)::int as retrying,
+      ${options.retrying === false ? sql`null::int` : sql`(select count(*) from (${queuedWhere(sql`e.error is not null`)}) r)::int`} as retrying,
       (select count(*) from webhook_events where failed_at is not null and processed_at is null)::int as failed,
       (select count(*) from webhook_quarantine)::int as quarantined,
       (select sum(deliveries) from webhook_quarantine)::int as qdeliveries

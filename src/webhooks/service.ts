@@ -148,7 +148,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     if (abandoned > 0) log.error({ abandoned }, 'webhook events abandoned: every attempt ended without an outcome');
     const stale = await tidyWebhookQueue(deps.db, TIDY_LIMIT);
     if (stale > 0) log.warn({ stale }, 'queue entries of events processed, given up on or deleted by hand were removed');
-    const status = await webhookStatus(deps.db, new Date(now()));
+    const status = await webhookStatus(deps.db, new Date(now()), { retrying: false });
     deps.metrics.gauge('webhook.backlog', status.backlog);
     deps.metrics.gauge('webhook.oldest_unprocessed_seconds', status.oldestUnprocessedSeconds ?? 0);
     deps.metrics.gauge('webhook.failed', status.failed);

@@ -108,6 +108,19 @@ describe('the processing queue (webhook_pending)', () => {
     expect((await claimWebhookEvents(testDb.db, { ...claim, now: leaseUntil })).map((e) => e.object_id)).toEqual(['1', '2']);
   });
 
+  it('the abandoned sweep looks at the front of the queue only, where claims leave abandoned events; the gauges skip the retrying count', async () => {
+    for (const objectId of [1, 2, 3]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    // The second and third events used up their attempts (workers died holding them).
+    await testDb.db.updateTable('webhook_events').set({ attempts: MAX_ATTEMPTS }).where('object_id', 'in', ['2', '3']).execute();
+    expect(await failAbandonedWebhookEvents(testDb.db, T0, MAX_ATTEMPTS, 2)).toBe(1);
+    expect(await queued()).toEqual(['1', '3']);
+    expect(await failAbandonedWebhookEvents(testDb.db, T0, MAX_ATTEMPTS)).toBe(1);
+    expect(await queued()).toEqual(['1']);
+    await markWebhookEventsFailed(testDb.db, [{ id: await idOf('1'), error: 'try again', retryAt: new Date(T0.getTime() + 1_000) }], T0);
+    expect(await webhookStatus(testDb.db, T0)).toMatchObject({ backlog: 1, retrying: 1, failed: 2 });
+    expect(await webhookStatus(testDb.db, T0, { retrying: false })).toMatchObject({ backlog: 1, retrying: null, failed: 2 });
+  });
+
   it('an entry a hand edit of the inbox left behind is passed over by claims and removed by the tidy', async () => {
     for (const objectId of [1, 2, 3]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
     // An operator deletes one event and marks another processed by hand, leaving their queue entries.
