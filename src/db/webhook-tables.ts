@@ -44,7 +44,8 @@ export interface WebhookQuarantineTable {
 
 /**
  * `webhook_pending`: the processor's queue, the id of each event neither processed nor given up
- * on. Kept by the inbox's own statements (`inbox-store.ts`), which change it with the event.
+ * on. A trigger on `webhook_events` queues every stored event; the inbox's statements
+ * (`inbox-store.ts`) take events out and put retried ones back.
  */
 export interface WebhookPendingTable {
   id: number;

@@ -36,8 +36,8 @@ export const INBOX_CHANNEL = 'hubsync_inbox';
  * a multi-row `INSERT … ON CONFLICT (dedup_key) DO UPDATE` that keeps the earliest and latest
  * attempt and adds the deliveries. Rows must be unique by key and sorted (see `foldDuplicates`),
  * so concurrent requests lock rows in one order. Rows travel as one JSON parameter each way.
- * New events join the processor's queue (`webhook_pending`) and notify `INBOX_CHANNEL` on
- * commit, so a listening worker starts on them at once.
+ * New events join the processor's queue (`webhook_pending`, by the database's trigger on the
+ * insert) and notify `INBOX_CHANNEL` on commit, so a listening worker starts on them at once.
  */
 export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch, receivedAt: Date): Promise<StoreResult> {
   if (batch.events.length === 0 && batch.quarantined.length === 0) return { inserted: 0, duplicates: 0, quarantined: 0 };
@@ -72,9 +72,7 @@ export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch
         last_attempt = greatest(webhook_events.last_attempt, excluded.last_attempt),
         deliveries = webhook_events.deliveries + excluded.deliveries,
         last_received_at = greatest(webhook_events.last_received_at, excluded.last_received_at)
-      returning id, (xmax = 0) as inserted
-    ), queued as (
-      insert into webhook_pending (id) select id from stored where inserted
+      returning (xmax = 0) as inserted
     )
     select (select count(*) from stored where inserted)::int as inserted,
            (select count(*) from stored where not inserted)::int as duplicates,
@@ -290,7 +288,8 @@ function queuedWhere(condition: RawBuilder<boolean>, walk?: number) {
 
 /**
  * Takes out of the queue's first `limit` entries those whose event is processed, given up on or
- * gone: only a hand edit of `webhook_events` leaves one (every hubsync statement changes both).
+ * gone: a hand edit of `webhook_events` leaves one, and so does a worker of an earlier release
+ * still running while a deploy migrates (it marks events without knowing the queue).
  * The claim passes over them; this keeps the backlog figures true. Returns how many.
  */
 export async function tidyWebhookQueue(db: Kysely<Database>, limit: number): Promise<number> {

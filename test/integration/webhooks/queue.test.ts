@@ -14,7 +14,7 @@ import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { processWebhookBatch, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
-import { captureLogger, hubspotEvent, testConfig } from './helpers.ts';
+import { captureLogger, hubspotEvent, PORTAL, testConfig } from './helpers.ts';
 
 const testDb = useTestDb();
 const { log } = captureLogger();
@@ -92,6 +92,26 @@ describe('the processing queue (webhook_pending)', () => {
     expect(await processWebhookBatch(deps(now, 10))).toMatchObject({ claimed: 2, processed: 2 });
     await expectQueueTrue();
     expect(await webhookStatus(testDb.db, now)).toMatchObject({ backlog: 0, failed: 0, oldestUnprocessedSeconds: null });
+  });
+
+  it('queues an event whatever inserts it (a receiver of an earlier release during a deploy, an operator), and not a duplicate delivery', async () => {
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 1 })]);
+    // As a release before the queue stored events: a plain insert into the inbox.
+    await sql`insert into webhook_events (source, dedup_key, portal_id, subscription_type, object_type, object_id, payload, received_at, last_received_at, next_attempt_at)
+      values ('hubspot', 'by-hand-1', ${PORTAL}, 'contact.deletion', 'contacts', '2',
+        ${JSON.stringify(hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 2 }))}::jsonb, ${T0}, ${T0}, ${T0}),
+      ('hubspot', 'by-hand-2', ${PORTAL}, 'contact.deletion', 'contacts', '3', '{}'::jsonb, ${T0}, ${T0}, ${T0})
+      on conflict (dedup_key) do nothing`.execute(testDb.db);
+    // An event inserted already processed is not waiting.
+    await sql`insert into webhook_events (source, dedup_key, subscription_type, payload, received_at, last_received_at, next_attempt_at, processed_at)
+      values ('hubspot', 'by-hand-3', 'contact.deletion', '{}'::jsonb, ${T0}, ${T0}, ${T0}, ${T0})`.execute(testDb.db);
+    await sql`insert into webhook_events (source, dedup_key, subscription_type, payload, received_at, last_received_at, next_attempt_at)
+      values ('hubspot', 'by-hand-1', 'contact.deletion', '{}'::jsonb, ${T0}, ${T0}, ${T0})
+      on conflict (dedup_key) do update set deliveries = webhook_events.deliveries + 1`.execute(testDb.db);
+    expect(await queued()).toEqual(['1', '2', '3']);
+    await expectQueueTrue();
+    expect(await processWebhookBatch(deps(T0, 10))).toMatchObject({ claimed: 3, processed: 2, failed: 1 });
+    expect(await queued()).toEqual([]);
   });
 
   it('a claim passes over leased events until their lease ends; the oldest waiting event sets the age of the backlog', async () => {
