@@ -1,15 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
-import { tempDir } from '../../helpers/temp.ts';
 import { hubspotEvent, waitFor } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/hubsync.js', import.meta.url));
@@ -39,7 +39,6 @@ function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 // Processes on one shared Postgres; the embedded database is one process's at a time.
 describe.skipIf(!serverUrl)('webhook workers killed mid-drain (a shared Postgres)', () => {
   let test: TestDb;
-  const dir = tempDir('hubsync-webhook-crash');
   beforeAll(async () => {
     test = await createTestDb();
   });
@@ -51,6 +50,9 @@ describe.skipIf(!serverUrl)('webhook workers killed mid-drain (a shared Postgres
       hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 1 + (i % CONTACTS), propertyName: 'email', propertyValue: `v${i}@example.com`, occurredAt: 1_790_000_000_000 + i }),
     );
     for (let i = 0; i < EVENTS; i += 100) await storeWebhookBatch(test.db, foldDuplicates(parseHubSpotBatch(events.slice(i, i + 100))).batch, new Date());
+    // Made here, not at collection: a skipped suite runs no afterAll to remove it.
+    const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-webhook-crash-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const configFile = path.join(dir, 'hubsync.yaml');
     writeFileSync(
       configFile,
