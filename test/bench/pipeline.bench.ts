@@ -264,6 +264,12 @@ async function churn(db: Kysely<Database>): Promise<Churn> {
   return { deadRows: Number(rows[0]!.dead), updates: Number(rows[0]!.upd), hotUpdates: Number(rows[0]!.hot) };
 }
 
+/** The inbox and its queue on disk: heap, TOAST and indexes. */
+async function inboxBytes(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ bytes: string }>`select (pg_total_relation_size('webhook_events') + pg_total_relation_size('webhook_pending'))::text as bytes`.execute(db);
+  return Number(rows[0]!.bytes);
+}
+
 /** A steady 500 events/s to new contacts for `seconds`; per event, 2xx → visible in the mirror. */
 async function latency(db: Kysely<Database>, receiver: Receiver, seconds: number): Promise<number[]> {
   const PER_TICK = 50;
@@ -386,11 +392,12 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
     // The server's counters reach pg_stat_user_tables within a second or two of each transaction.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const after = await churn(db);
-    const perThousand = (n: number) => ((n * 1000) / (backlogged + batches * BATCH)).toFixed(0);
+    const stored = backlogged + batches * BATCH;
+    const perThousand = (n: number) => ((n * 1000) / stored).toFixed(0);
     lines.push(
       `   churn per 1,000 events (inbox and its queue, mirror, ledger): ${perThousand(after.updates - before.updates)} updates, ` +
         `${perThousand(after.updates - before.updates - (after.hotUpdates - before.hotUpdates))} of them non-HOT; ` +
-        `${perThousand(after.deadRows)} dead rows standing at the end`,
+        `${perThousand(after.deadRows)} dead rows standing at the end; the inbox on disk ${((await inboxBytes(db)) / stored).toFixed(0)} bytes per event`,
     );
 
     // 3. Worker stopped; a backlog; ANALYZE; the worker again.
