@@ -22,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -168,6 +168,33 @@ function cpuOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds so far of each process of the local Postgres server, by pid (none when the server is elsewhere). */
+function databaseCpu(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') cpu.set(Number(entry), cpuOf(Number(entry)));
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return cpu;
+}
+
+/** Database CPU seconds used since `before` (backends that exited meanwhile are not counted). */
+function databaseCpuSince(before: Map<number, number>): number {
+  let seconds = 0;
+  for (const [pid, now] of databaseCpu()) seconds += now - (before.get(pid) ?? 0);
+  return seconds;
+}
+
+/** Where a run's CPU went, in ms per 1,000 events: the database's and the Node process's. */
+interface CpuSplit {
+  database: number;
+  node: number;
+}
+
 function startDaemon(configFile: string, role: 'web' | 'worker'): Daemon {
   const child = spawn(process.execPath, [...procfileFlags(role), BIN, 'run', '--role', role, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   let startRss = 0;
@@ -218,8 +245,16 @@ async function drain(db: Kysely<Database>, since: number, events: number): Promi
   return (events * 1000) / (performance.now() - since);
 }
 
+/** `drain` from now, with the CPU the database and the worker used for it. */
+async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: number): Promise<{ rate: number; cpu: CpuSplit }> {
+  const database = databaseCpu();
+  const node = cpuOf(worker.child.pid!);
+  const rate = await drain(db, performance.now(), events);
+  return { rate, cpu: { database: (databaseCpuSince(database) * 1e6) / events, node: ((cpuOf(worker.child.pid!) - node) * 1e6) / events } };
+}
+
 /** applyObservations of the events the worker sees (claim-sized batches of property changes), in this process. */
-async function applyCeiling(adminUrl: string, analysed: boolean, events: number): Promise<number> {
+async function applyCeiling(adminUrl: string, analysed: boolean, events: number): Promise<{ rate: number; cpu: CpuSplit }> {
   const url = await createServerDatabase(adminUrl);
   const handle = await openDatabase(testDatabaseConfig(url));
   try {
@@ -243,8 +278,15 @@ async function applyCeiling(adminUrl: string, analysed: boolean, events: number)
     if (analysed) await sql`analyze`.execute(handle.db);
     const batches = Math.max(20, Math.round(events / CLAIM));
     const started = performance.now();
+    const database = databaseCpu();
+    const node = process.cpuUsage();
     for (let i = 0; i < batches; i++) await handle.db.transaction().execute((trx) => applyObservations(trx, batch()));
-    return (batches * CLAIM * 1000) / (performance.now() - started);
+    const applied = batches * CLAIM;
+    const { user, system } = process.cpuUsage(node);
+    return {
+      rate: (applied * 1000) / (performance.now() - started),
+      cpu: { database: (databaseCpuSince(database) * 1e6) / applied, node: (user + system) / applied },
+    };
   } finally {
     await handle.close();
     await dropServerDatabase(adminUrl, url);
@@ -332,12 +374,20 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
   // Each ceiling is measured just before and just after the drain it is compared with (on its own
   // scratch database, the daemons idle), and the drain compared with their mean: this machine's
   // speed drifts by a third within minutes, and a ratio to a ceiling taken earlier measures the drift.
-  const ceiling = async (analysed: boolean, drained: () => Promise<number>) => {
+  const ceiling = async (analysed: boolean, drained: () => Promise<{ rate: number; cpu: CpuSplit }>) => {
     const before = await applyCeiling(adminUrl, analysed, events);
-    const rate = await drained();
+    const { rate, cpu } = await drained();
     const after = await applyCeiling(adminUrl, analysed, events);
-    const mean = (before + after) / 2;
-    return { rate, text: `applyObservations ${before.toFixed(0)} / ${after.toFixed(0)} obs/s just before / after`, ratio: (rate / mean).toFixed(2) };
+    const mean = (before.rate + after.rate) / 2;
+    const ms = (x: number) => x.toFixed(0);
+    return {
+      rate,
+      text: `applyObservations ${before.rate.toFixed(0)} / ${after.rate.toFixed(0)} obs/s just before / after`,
+      ratio: (rate / mean).toFixed(2),
+      cpu:
+        `CPU per 1,000 events: the drain ${ms(cpu.database)} ms in the database + ${ms(cpu.node)} ms in the worker; ` +
+        `applyObservations ${ms((before.cpu.database + after.cpu.database) / 2)} ms in the database + ${ms((before.cpu.node + after.cpu.node) / 2)} ms in Node`,
+    };
   };
 
   const url = await createServerDatabase(adminUrl);
@@ -376,11 +426,12 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
       worker = startDaemon(configFile, 'worker');
       daemons.push(worker);
       await worker.address;
-      return drain(db, performance.now(), backlogged);
+      return measuredDrain(db, worker, backlogged);
     });
     lines.push(
       `2. processed, fresh database (a backlog of ${backlogged} events, no sending): ${fresh.rate.toFixed(0)} events/s vs ${fresh.text} ` +
         `on a fresh database: ${fresh.ratio} (target ≥ 0.8) (${load()})`,
+      `   ${fresh.cpu}`,
     );
     const sendingStart = performance.now();
     const during = await receiver.flood(batches);
@@ -410,11 +461,12 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
       worker = startDaemon(configFile, 'worker');
       daemons.push(worker);
       await worker.address;
-      return drain(db, performance.now(), batches * BATCH);
+      return measuredDrain(db, worker, batches * BATCH);
     });
     lines.push(
       `3. processed, analysed database (a backlog of ${batches * BATCH} events, no sending): ${analysed.rate.toFixed(0)} events/s vs ${analysed.text} ` +
         `after ANALYZE: ${analysed.ratio} (target ≥ 0.8) (${load()})`,
+      `   ${analysed.cpu}`,
     );
     const sent = backlogged + 3 * batches * BATCH;
 
