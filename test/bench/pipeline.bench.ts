@@ -189,10 +189,23 @@ function databaseCpuSince(before: Map<number, number>): number {
   return seconds;
 }
 
-/** Where a run's CPU went, in ms per 1,000 events: the database's and the Node process's. */
+/** Where a run's CPU went, in ms per 1,000 events: the database's and the Node process's; and the WAL it wrote, in bytes per event. */
 interface CpuSplit {
   database: number;
   node: number;
+  wal: number;
+}
+
+/** The server's WAL position, in bytes. */
+async function walPosition(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ at: string }>`select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text as at`.execute(db);
+  return Number(rows[0]!.at);
+}
+
+/** Full-page images the server has written to WAL (`pg_stat_wal`, flushed by each backend within about a second). */
+async function fullPageImages(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ fpi: string }>`select wal_fpi::text as fpi from pg_stat_wal`.execute(db);
+  return Number(rows[0]!.fpi);
 }
 
 function startDaemon(configFile: string, role: 'web' | 'worker'): Daemon {
@@ -246,16 +259,21 @@ async function drain(db: Kysely<Database>, since: number, events: number): Promi
 }
 
 /** `drain` from now, with the CPU the database and the worker used for it. */
-async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: number): Promise<{ rate: number; cpu: CpuSplit }> {
+async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: number): Promise<{ rate: number; cpu: CpuSplit; fullPageImages: number }> {
+  const wal = await walPosition(db);
+  const images = await fullPageImages(db);
   const database = databaseCpu();
   const node = cpuOf(worker.child.pid!);
   const rate = await drain(db, performance.now(), events);
-  return { rate, cpu: { database: (databaseCpuSince(database) * 1e6) / events, node: ((cpuOf(worker.child.pid!) - node) * 1e6) / events } };
+  const cpu = { database: (databaseCpuSince(database) * 1e6) / events, node: ((cpuOf(worker.child.pid!) - node) * 1e6) / events, wal: ((await walPosition(db)) - wal) / events };
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  return { rate, cpu, fullPageImages: ((await fullPageImages(db)) - images) / events };
 }
 
 /** applyObservations of the events the worker sees (claim-sized batches of property changes), in this process. */
-async function applyCeiling(adminUrl: string, analysed: boolean, events: number): Promise<{ rate: number; cpu: CpuSplit }> {
+async function applyCeiling(adminUrl: string, analysed: boolean, events: number, scratch: string[]): Promise<{ rate: number; cpu: CpuSplit }> {
   const url = await createServerDatabase(adminUrl);
+  scratch.push(url);
   const handle = await openDatabase(testDatabaseConfig(url));
   try {
     await migrateToLatest(handle.db);
@@ -277,19 +295,20 @@ async function applyCeiling(adminUrl: string, analysed: boolean, events: number)
     for (let i = 0; i < 4; i++) await handle.db.transaction().execute((trx) => applyObservations(trx, batch()));
     if (analysed) await sql`analyze`.execute(handle.db);
     const batches = Math.max(20, Math.round(events / CLAIM));
+    const wal = await walPosition(handle.db);
     const started = performance.now();
     const database = databaseCpu();
     const node = process.cpuUsage();
     for (let i = 0; i < batches; i++) await handle.db.transaction().execute((trx) => applyObservations(trx, batch()));
     const applied = batches * CLAIM;
     const { user, system } = process.cpuUsage(node);
+    const rate = (applied * 1000) / (performance.now() - started);
     return {
-      rate: (applied * 1000) / (performance.now() - started),
-      cpu: { database: (databaseCpuSince(database) * 1e6) / applied, node: (user + system) / applied },
+      rate,
+      cpu: { database: (databaseCpuSince(database) * 1e6) / applied, node: (user + system) / applied, wal: ((await walPosition(handle.db)) - wal) / applied },
     };
   } finally {
     await handle.close();
-    await dropServerDatabase(adminUrl, url);
   }
 }
 
@@ -374,10 +393,14 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
   // Each ceiling is measured just before and just after the drain it is compared with (on its own
   // scratch database, the daemons idle), and the drain compared with their mean: this machine's
   // speed drifts by a third within minutes, and a ratio to a ceiling taken earlier measures the drift.
-  const ceiling = async (analysed: boolean, drained: () => Promise<{ rate: number; cpu: CpuSplit }>) => {
-    const before = await applyCeiling(adminUrl, analysed, events);
-    const { rate, cpu } = await drained();
-    const after = await applyCeiling(adminUrl, analysed, events);
+  // The scratch databases are dropped after the drain: dropping a database forces a checkpoint,
+  // after which the drain's first change to each inbox page would write the whole page to WAL.
+  const ceiling = async (analysed: boolean, drained: () => Promise<{ rate: number; cpu: CpuSplit; fullPageImages: number }>) => {
+    const scratch: string[] = [];
+    const before = await applyCeiling(adminUrl, analysed, events, scratch);
+    const { rate, cpu, fullPageImages } = await drained();
+    const after = await applyCeiling(adminUrl, analysed, events, scratch);
+    for (const url of scratch) await dropServerDatabase(adminUrl, url);
     const mean = (before.rate + after.rate) / 2;
     const ms = (x: number) => x.toFixed(0);
     return {
@@ -385,8 +408,10 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
       text: `applyObservations ${before.rate.toFixed(0)} / ${after.rate.toFixed(0)} obs/s just before / after`,
       ratio: (rate / mean).toFixed(2),
       cpu:
-        `CPU per 1,000 events: the drain ${ms(cpu.database)} ms in the database + ${ms(cpu.node)} ms in the worker; ` +
-        `applyObservations ${ms((before.cpu.database + after.cpu.database) / 2)} ms in the database + ${ms((before.cpu.node + after.cpu.node) / 2)} ms in Node`,
+        `CPU per 1,000 events: the drain ${ms(cpu.database)} ms in the database + ${ms(cpu.node)} ms in the worker, ` +
+        `${ms(cpu.wal)} bytes of WAL per event (${fullPageImages.toFixed(2)} full-page images); ` +
+        `applyObservations ${ms((before.cpu.database + after.cpu.database) / 2)} ms in the database + ${ms((before.cpu.node + after.cpu.node) / 2)} ms in Node, ` +
+        `${ms((before.cpu.wal + after.cpu.wal) / 2)} bytes of WAL per event`,
     };
   };
 
