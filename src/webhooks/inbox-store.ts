@@ -282,8 +282,13 @@ const ABANDONED_WALK = 10_000;
  * (default all): the queue's primary key walked, each event probed by its own, as in `dueEvents`.
  */
 function queuedWhere(condition: RawBuilder<boolean>, walk?: number) {
-  const entries = walk === undefined ? sql`webhook_pending` : sql`(select id from webhook_pending order by id limit ${walk}::int)`;
+  const entries = walk === undefined ? sql`webhook_pending` : sql`(${queueFront(walk)})`;
   return sql`select p.id from ${entries} p cross join lateral (select 1 from webhook_events e where e.id = p.id and ${condition} offset 0) e`;
+}
+
+/** The queue's first `walk` entries. */
+function queueFront(walk: number) {
+  return sql`select id from webhook_pending order by id limit ${walk}::int`;
 }
 
 /**
@@ -293,12 +298,11 @@ function queuedWhere(condition: RawBuilder<boolean>, walk?: number) {
  * The claim passes over them; this keeps the backlog figures true. Returns how many.
  */
 export async function tidyWebhookQueue(db: Kysely<Database>, limit: number): Promise<number> {
+  // The front's entries, less those whose event still waits.
   const result = await sql`
     delete from webhook_pending where id = any(array(
-      select p.id from (select id from webhook_pending order by id limit ${limit}::int) p
-      -- One probe per entry, as in queuedWhere.
-      left join lateral (select id, processed_at, failed_at from webhook_events where id = p.id offset 0) e on true
-      where e.id is null or e.processed_at is not null or e.failed_at is not null))`.execute(db);
+      select id from (${queueFront(limit)}) front
+      except ${queuedWhere(sql`e.processed_at is null and e.failed_at is null`, limit)}))`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
 
