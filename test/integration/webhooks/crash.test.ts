@@ -1,39 +1,29 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
 import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
 import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
+import { finished, startCli, waitForOutput } from '../../helpers/cli.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
 import { hubspotEvent, waitFor } from './helpers.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/hubsync.js', import.meta.url));
 const EVENTS = 20_000;
 const CONTACTS = 300;
 
-/** A worker process as production runs it (`hubsync run --role worker`); resolves once it runs. */
-async function startWorker(configFile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'run', '--role', 'worker', '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the worker exited with ${code} before it ran`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.includes('"hubsync running"')) resolve();
-    });
-  });
-  return child;
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
+/** A worker process as production runs it (`hubsync run --role worker`), once it runs; `stop` signals it and waits for its exit. */
+async function startWorker(configFile: string): Promise<{ stop(signal: NodeJS.Signals): Promise<void> }> {
+  const child = startCli(['run', '--role', 'worker', '--config', configFile]);
+  const exited = finished(child);
+  await waitForOutput(child, /"msg":"hubsync running"/);
+  return {
+    async stop(signal) {
+      child.kill(signal);
+      await exited;
+    },
+  };
 }
 
 // Processes on one shared Postgres; the embedded database is one process's at a time.
@@ -69,14 +59,14 @@ describe.skipIf(!serverUrl)('webhook workers killed mid-drain (a shared Postgres
     for (const processed of [2_000, 8_000]) {
       const worker = await startWorker(configFile);
       await waitFor(async () => EVENTS - (await queued()) >= processed, 60_000);
-      await kill(worker, 'SIGKILL');
+      await worker.stop('SIGKILL');
       expect(await queued()).toBeGreaterThan(0);
     }
     const last = await startWorker(configFile);
     try {
       await waitFor(async () => (await queued()) === 0, 120_000);
     } finally {
-      await kill(last, 'SIGTERM');
+      await last.stop('SIGTERM');
     }
 
     const { rows } = await sql<{ processed: number; failed: number; most: number }>`
