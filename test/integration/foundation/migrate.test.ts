@@ -6,10 +6,8 @@ import { SchemaBehindError } from '../../../src/errors.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 import * as heartbeats from '../../../migrations/2026_12_06_170000_process_heartbeats.ts';
 import * as pendingQueue from '../../../migrations/2026_12_07_100000_inbox_pending_queue.ts';
-import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
-import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
-import { markWebhookEventsFailed, markWebhookEventsProcessed, storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
-import { hubspotEvent } from '../webhooks/helpers.ts';
+import { markWebhookEventsFailed, markWebhookEventsProcessed } from '../../../src/webhooks/inbox-store.ts';
+import { hubspotEvent, storeHubSpotEvents } from '../webhooks/helpers.ts';
 
 const HEARTBEATS = '2026_12_06_170000_process_heartbeats';
 
@@ -47,7 +45,7 @@ describe('migrations', () => {
     const test = await createTestDb();
     opened.push(test);
     const at = new Date('2026-12-07T10:00:00.000Z');
-    for (const objectId of [1, 2, 3]) await storeWebhookBatch(test.db, foldDuplicates(parseHubSpotBatch([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })])).batch, at);
+    for (const objectId of [1, 2, 3]) await storeHubSpotEvents(test.db, [hubspotEvent({ subscriptionType: 'contact.deletion', objectId })], at);
     const ids = (await test.db.selectFrom('webhook_events').select('id').orderBy('id').execute()).map((r) => r.id);
     await test.db.transaction().execute((trx) => markWebhookEventsProcessed(trx, [ids[0]!], at));
     await markWebhookEventsFailed(test.db, [{ id: ids[1]!, error: 'gave up', retryAt: null }], at);

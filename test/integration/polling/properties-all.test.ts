@@ -3,9 +3,7 @@ import { MAX_LIST_URL_LENGTH } from '../../../src/hubspot/properties.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { runJob } from '../../../src/polling/jobs.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/index.ts';
-import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
-import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
-import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
+import { storeHubSpotEvents } from '../webhooks/helpers.ts';
 import { processWebhookBatch } from '../../../src/webhooks/processor.ts';
 import { jobProperties } from '../../../src/webhooks/service.ts';
 import { recordServed, type Served } from '../../helpers/served.ts';
@@ -80,7 +78,7 @@ describe('properties: all on a portal with 600+ contact properties', () => {
   it('hydrates webhook creations with every property', async () => {
     const [id] = sandbox.hubspot.seed({ objectType: 'contacts', count: 1, allProperties: true });
     const event = { eventId: 7001, subscriptionId: 1, portalId: PORTAL, occurredAt: Date.now(), subscriptionType: 'contact.creation', attemptNumber: 0, objectId: Number(id) };
-    await storeWebhookBatch(testDb.db, foldDuplicates(parseHubSpotBatch([event])).batch, new Date());
+    await storeHubSpotEvents(testDb.db, [event], new Date());
     const result = await processWebhookBatch({
       db: testDb.db, log: p.deps.log, metrics: new Metrics(), reader: p.accounts.reader, properties: jobProperties(p.config),
       config: { processBatchSize: 10, leaseSeconds: 30, maxAttempts: 3, backoffBaseMs: 10, backoffMaxMs: 100 },
@@ -95,7 +93,7 @@ describe('properties: all on a portal with 600+ contact properties', () => {
     sandbox.hubspot.update('contacts', id!, { created_after_the_list_was_read: 'fresh value' });
     // The event's property is not in the list hubsync holds: the list is re-read (at most once a scaled minute).
     const event = { eventId: 7002, subscriptionId: 2, portalId: PORTAL, occurredAt: Date.now(), subscriptionType: 'contact.propertyChange', attemptNumber: 0, objectId: Number(id), propertyName: 'created_after_the_list_was_read', propertyValue: 'fresh value' };
-    await storeWebhookBatch(testDb.db, foldDuplicates(parseHubSpotBatch([event])).batch, new Date());
+    await storeHubSpotEvents(testDb.db, [event], new Date());
     await processWebhookBatch({
       db: testDb.db, log: p.deps.log, metrics: new Metrics(), reader: p.accounts.reader,
       config: { processBatchSize: 10, leaseSeconds: 30, maxAttempts: 3, backoffBaseMs: 10, backoffMaxMs: 100 },

@@ -3,12 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
-import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
-import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { finished, startCli, waitForOutput } from '../../helpers/cli.ts';
 import { createTestDb, serverUrl, type TestDb } from '../../helpers/db.ts';
-import { hubspotEvent, waitFor } from './helpers.ts';
+import { hubspotEvent, storeHubSpotEvents, waitFor } from './helpers.ts';
 
 const EVENTS = 20_000;
 const CONTACTS = 300;
@@ -39,7 +36,7 @@ describe.skipIf(!serverUrl)('webhook workers killed mid-drain (a shared Postgres
     const events = Array.from({ length: EVENTS }, (_, i) =>
       hubspotEvent({ subscriptionType: 'contact.propertyChange', objectId: 1 + (i % CONTACTS), propertyName: 'email', propertyValue: `v${i}@example.com`, occurredAt: 1_790_000_000_000 + i }),
     );
-    for (let i = 0; i < EVENTS; i += 100) await storeWebhookBatch(test.db, foldDuplicates(parseHubSpotBatch(events.slice(i, i + 100))).batch, new Date());
+    for (let i = 0; i < EVENTS; i += 100) await storeHubSpotEvents(test.db, events.slice(i, i + 100), new Date());
     // Made here, not at collection: a skipped suite runs no afterAll to remove it.
     const dir = mkdtempSync(path.join(tmpdir(), 'hubsync-webhook-crash-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));

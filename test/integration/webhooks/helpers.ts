@@ -1,7 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
+import type { Kysely } from 'kysely';
 import { configSchema, type Config } from '../../../src/config/schema.ts';
+import type { Database } from '../../../src/db/schema.ts';
 import { createLogger, type Logger } from '../../../src/log.ts';
+import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
+import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
+import { storeWebhookBatch } from '../../../src/webhooks/inbox-store.ts';
 
 export const SECRET_A = 'aaaaaaaa-1111-2222-3333-444444444444';
 export const SECRET_B = 'bbbbbbbb-1111-2222-3333-444444444444';
@@ -81,6 +86,11 @@ export function hubspotEvent(fields: Record<string, unknown> = {}): Record<strin
     propertyValue: 'a@example.com',
     ...fields,
   };
+}
+
+/** Stores HubSpot webhook events in the inbox as the receiver does (parsed, duplicates folded), received at `at`. */
+export async function storeHubSpotEvents(db: Kysely<Database>, events: unknown[], at: Date): Promise<void> {
+  await storeWebhookBatch(db, foldDuplicates(parseHubSpotBatch(events)).batch, at);
 }
 
 /** Waits until `check` returns a truthy value (no fixed sleeps in assertions). */

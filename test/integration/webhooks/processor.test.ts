@@ -1,15 +1,13 @@
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ERASED_PAYLOAD, failAbandonedWebhookEvents, markWebhookEventsFailed, pruneWebhookEvents, retryFailedWebhookEvents, storeWebhookBatch, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
+import { ERASED_PAYLOAD, failAbandonedWebhookEvents, markWebhookEventsFailed, pruneWebhookEvents, retryFailedWebhookEvents, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import type { HubSpotReader } from '../../../src/hubspot/objects.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
-import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
-import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { processWebhookBatch, retryAt, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
 import { createProcessorService } from '../../../src/webhooks/service.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
-import { captureLogger, hubspotEvent, PORTAL, testConfig, waitFor } from './helpers.ts';
+import { captureLogger, hubspotEvent, PORTAL, storeHubSpotEvents, testConfig, waitFor } from './helpers.ts';
 
 const testDb = useTestDb();
 const { log } = captureLogger();
@@ -21,7 +19,7 @@ beforeEach(async () => {
 });
 
 async function store(events: Record<string, unknown>[]): Promise<void> {
-  await storeWebhookBatch(testDb.db, foldDuplicates(parseHubSpotBatch(events)).batch, clock);
+  await storeHubSpotEvents(testDb.db, events, clock);
 }
 
 /** A reader that serves objects from a map and can be told to fail. */

@@ -5,16 +5,13 @@ import {
   failAbandonedWebhookEvents,
   markWebhookEventsFailed,
   retryFailedWebhookEvents,
-  storeWebhookBatch,
   tidyWebhookQueue,
   webhookStatus,
 } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
-import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
-import { foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { processWebhookBatch, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
-import { captureLogger, hubspotEvent, PORTAL, testConfig } from './helpers.ts';
+import { captureLogger, hubspotEvent, PORTAL, storeHubSpotEvents, testConfig } from './helpers.ts';
 
 const testDb = useTestDb();
 const { log } = captureLogger();
@@ -26,7 +23,7 @@ beforeEach(async () => {
 });
 
 async function store(events: Record<string, unknown>[], at = T0): Promise<void> {
-  await storeWebhookBatch(testDb.db, foldDuplicates(parseHubSpotBatch(events)).batch, at);
+  await storeHubSpotEvents(testDb.db, events, at);
 }
 
 function deps(now: Date, processBatchSize: number): ProcessorDeps {
