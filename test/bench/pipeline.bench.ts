@@ -397,10 +397,15 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
   // after which the drain's first change to each inbox page would write the whole page to WAL.
   const ceiling = async (analysed: boolean, drained: () => Promise<{ rate: number; cpu: CpuSplit; fullPageImages: number }>) => {
     const scratch: string[] = [];
-    const before = await applyCeiling(adminUrl, analysed, events, scratch);
-    const { rate, cpu, fullPageImages } = await drained();
-    const after = await applyCeiling(adminUrl, analysed, events, scratch);
-    for (const url of scratch) await dropServerDatabase(adminUrl, url);
+    let before, drain, after;
+    try {
+      before = await applyCeiling(adminUrl, analysed, events, scratch);
+      drain = await drained();
+      after = await applyCeiling(adminUrl, analysed, events, scratch);
+    } finally {
+      for (const url of scratch) await dropServerDatabase(adminUrl, url);
+    }
+    const { rate, cpu, fullPageImages } = drain;
     const mean = (before.rate + after.rate) / 2;
     const ms = (x: number) => x.toFixed(0);
     return {
