@@ -189,11 +189,20 @@ function databaseCpuSince(before: Map<number, number>): number {
   return seconds;
 }
 
-/** Where a run's CPU went, in ms per 1,000 events: the database's and the Node process's; and the WAL it wrote, in bytes per event. */
-interface CpuSplit {
+/** What a run cost: the database's and the Node process's CPU, in ms per 1,000 events, and the WAL it wrote, in bytes per event. */
+interface Cost {
   database: number;
   node: number;
   wal: number;
+}
+
+/** Runs `work` over `events` events and measures its cost; `nodeSeconds` reads the Node process's CPU seconds so far. */
+async function costOf(db: Kysely<Database>, nodeSeconds: () => number, events: number, work: () => Promise<void>): Promise<Cost> {
+  const wal = await walPosition(db);
+  const database = databaseCpu();
+  const node = nodeSeconds();
+  await work();
+  return { database: (databaseCpuSince(database) * 1e6) / events, node: ((nodeSeconds() - node) * 1e6) / events, wal: ((await walPosition(db)) - wal) / events };
 }
 
 /** The server's WAL position, in bytes. */
@@ -259,19 +268,18 @@ async function drain(db: Kysely<Database>, since: number, events: number): Promi
 }
 
 /** `drain` from now, with the CPU the database and the worker used for it. */
-async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: number): Promise<{ rate: number; cpu: CpuSplit; fullPageImages: number }> {
-  const wal = await walPosition(db);
+async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: number): Promise<{ rate: number; cpu: Cost; fullPageImages: number }> {
   const images = await fullPageImages(db);
-  const database = databaseCpu();
-  const node = cpuOf(worker.child.pid!);
-  const rate = await drain(db, performance.now(), events);
-  const cpu = { database: (databaseCpuSince(database) * 1e6) / events, node: ((cpuOf(worker.child.pid!) - node) * 1e6) / events, wal: ((await walPosition(db)) - wal) / events };
+  let rate = 0;
+  const cpu = await costOf(db, () => cpuOf(worker.child.pid!), events, async () => {
+    rate = await drain(db, performance.now(), events);
+  });
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   return { rate, cpu, fullPageImages: ((await fullPageImages(db)) - images) / events };
 }
 
 /** applyObservations of the events the worker sees (claim-sized batches of property changes), in this process. */
-async function applyCeiling(adminUrl: string, analysed: boolean, events: number, scratch: string[]): Promise<{ rate: number; cpu: CpuSplit }> {
+async function applyCeiling(adminUrl: string, analysed: boolean, events: number, scratch: string[]): Promise<{ rate: number; cpu: Cost }> {
   const url = await createServerDatabase(adminUrl);
   scratch.push(url);
   const handle = await openDatabase(testDatabaseConfig(url));
@@ -295,18 +303,18 @@ async function applyCeiling(adminUrl: string, analysed: boolean, events: number,
     for (let i = 0; i < 4; i++) await handle.db.transaction().execute((trx) => applyObservations(trx, batch()));
     if (analysed) await sql`analyze`.execute(handle.db);
     const batches = Math.max(20, Math.round(events / CLAIM));
-    const wal = await walPosition(handle.db);
-    const started = performance.now();
-    const database = databaseCpu();
-    const node = process.cpuUsage();
-    for (let i = 0; i < batches; i++) await handle.db.transaction().execute((trx) => applyObservations(trx, batch()));
     const applied = batches * CLAIM;
-    const { user, system } = process.cpuUsage(node);
-    const rate = (applied * 1000) / (performance.now() - started);
-    return {
-      rate,
-      cpu: { database: (databaseCpuSince(database) * 1e6) / applied, node: (user + system) / applied, wal: ((await walPosition(handle.db)) - wal) / applied },
+    const ownSeconds = () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1e6;
     };
+    let rate = 0;
+    const cpu = await costOf(handle.db, ownSeconds, applied, async () => {
+      const started = performance.now();
+      for (let i = 0; i < batches; i++) await handle.db.transaction().execute((trx) => applyObservations(trx, batch()));
+      rate = (applied * 1000) / (performance.now() - started);
+    });
+    return { rate, cpu };
   } finally {
     await handle.close();
   }
@@ -395,7 +403,7 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
   // speed drifts by a third within minutes, and a ratio to a ceiling taken earlier measures the drift.
   // The scratch databases are dropped after the drain: dropping a database forces a checkpoint,
   // after which the drain's first change to each inbox page would write the whole page to WAL.
-  const ceiling = async (analysed: boolean, drained: () => Promise<{ rate: number; cpu: CpuSplit; fullPageImages: number }>) => {
+  const ceiling = async (analysed: boolean, drained: () => Promise<{ rate: number; cpu: Cost; fullPageImages: number }>) => {
     const scratch: string[] = [];
     let before, drain, after;
     try {
