@@ -277,6 +277,9 @@ export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date
  */
 const ABANDONED_WALK = 10_000;
 
+/** How far into the queue the tidy looks for stale entries each status refresh (the front: the claim's walk starts there). */
+const TIDY_WALK = 1_000;
+
 /**
  * Ids of queued events meeting `condition` (on `e`, the event), among the first `walk` entries
  * (default all): the queue's primary key walked, each event probed by its own, as in `dueEvents`.
@@ -297,7 +300,7 @@ function queueFront(walk: number) {
  * still running while a deploy migrates (it marks events without knowing the queue).
  * The claim passes over them; this keeps the backlog figures true. Returns how many.
  */
-export async function tidyWebhookQueue(db: Kysely<Database>, limit: number): Promise<number> {
+export async function tidyWebhookQueue(db: Kysely<Database>, limit = TIDY_WALK): Promise<number> {
   // The front's entries, less those whose event still waits.
   const result = await sql`
     delete from webhook_pending where id = any(array(

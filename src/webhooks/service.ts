@@ -90,9 +90,6 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
 
 const PRUNE_BATCH = 5_000;
 
-/** Queue entries checked for a stale one at each status refresh (the front: the claim's walk starts there). */
-const TIDY_LIMIT = 1_000;
-
 /**
  * Properties to hydrate: the sync job's list for that portal and type (plus the timestamps and
  * merge list the mirror needs), else all.
@@ -146,7 +143,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const refreshStatus = async () => {
     const abandoned = await failAbandonedWebhookEvents(deps.db, new Date(now()), deps.config.maxAttempts);
     if (abandoned > 0) log.error({ abandoned }, 'webhook events abandoned: every attempt ended without an outcome');
-    const stale = await tidyWebhookQueue(deps.db, TIDY_LIMIT);
+    const stale = await tidyWebhookQueue(deps.db);
     if (stale > 0) log.warn({ stale }, 'queue entries of events processed, given up on or deleted by hand were removed');
     const status = await webhookStatus(deps.db, new Date(now()), { retrying: false });
     deps.metrics.gauge('webhook.backlog', status.backlog);
