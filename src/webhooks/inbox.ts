@@ -4,7 +4,6 @@
  * helpers shared by the three sources.
  */
 import { createHash } from 'node:crypto';
-import type { ZodError } from 'zod';
 
 export type WebhookSource = 'hubspot' | 'paragon' | 'workflow' | 'journal';
 
@@ -88,8 +87,14 @@ export function quarantine(source: WebhookSource, raw: unknown, reason: string):
 }
 
 /** Why an event failed its schema, as a quarantine reason: its first five issues, each with where it is. */
-export function schemaReason(error: ZodError): string {
-  return error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
+export function schemaReason(issues: readonly SchemaIssue[]): string {
+  return issues.slice(0, 5).map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
+}
+
+/** A field that fails its schema: where (as zod reports it) and why. */
+export interface SchemaIssue {
+  path: readonly PropertyKey[];
+  message: string;
 }
 
 /**

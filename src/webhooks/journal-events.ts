@@ -67,7 +67,7 @@ export type JournalEvent =
 export function parseJournalEvent(raw: unknown): JournalEvent | { reason: string } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { reason: 'event is not a JSON object' };
   const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) return { reason: schemaReason(parsed.error) };
+  if (!parsed.success) return { reason: schemaReason(parsed.error.issues) };
   const e = parsed.data;
   switch (e.action) {
     case 'ASSOCIATION_ADDED':

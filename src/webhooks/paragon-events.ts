@@ -65,7 +65,7 @@ function paragonSnapshot(event: Json, one: Json, hints: RecordHints): RecordSnap
 export function parseParagonEvent(body: Json, hints: RecordHints): ParsedBatch {
   const parsed = paragonSchema.safeParse(body);
   if (!parsed.success) {
-    return { events: [], quarantined: [quarantine('paragon', body, schemaReason(parsed.error))] };
+    return { events: [], quarantined: [quarantine('paragon', body, schemaReason(parsed.error.issues))] };
   }
   const records = paragonRecords(body.payload);
   const batch: ParsedBatch = { events: [], quarantined: [] };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.ts';
-import { parseHubSpotBatch } from '../../../src/webhooks/hubspot-events.ts';
+import { parseHubSpotBatch, parseHubSpotEvent } from '../../../src/webhooks/hubspot-events.ts';
 import { canonicalJson, foldDuplicates } from '../../../src/webhooks/inbox.ts';
 import { checkStorable, parseHubSpotRequest, parseParagonRequest } from '../../../src/webhooks/ingest.ts';
 import { logThrottle } from '../../../src/webhooks/log-throttle.ts';
@@ -87,6 +87,54 @@ describe('HubSpot events', () => {
       'event is not a JSON object',
       'event is not a JSON object',
     ]);
+  });
+
+  it('checks every field it reads, keeps ids as text and the fields it does not know as sent, and leaves the input alone', () => {
+    const raw = { ...base, eventId: 100, objectId: '51', subscriptionType: 'contact.merge', primaryObjectId: 51, mergedObjectIds: [52, '53'], newObjectId: 77, changeSource: 'CRM', attemptNumber: undefined };
+    const copy = structuredClone(raw);
+    const parsed = parseHubSpotEvent(raw);
+    expect(parsed).toEqual({
+      kind: { family: 'contact', action: 'merge' },
+      event: { ...raw, eventId: '100', objectId: '51', primaryObjectId: '51', mergedObjectIds: ['52', '53'], newObjectId: '77', attemptNumber: 0 },
+    });
+    expect(raw).toEqual(copy);
+
+    const reasonFor = (fields: Record<string, unknown>) => {
+      const result = parseHubSpotEvent({ ...base, subscriptionType: 'contact.propertyChange', propertyName: 'email', ...fields });
+      return 'reason' in result ? result.reason : 'valid';
+    };
+    const invalid: [string, Record<string, unknown>][] = [
+      ['eventId', { eventId: undefined }],
+      ['eventId', { eventId: -1 }],
+      ['eventId', { eventId: 1.5 }],
+      ['eventId', { eventId: '12345678901234567890' }],
+      ['eventId', { eventId: 'e1' }],
+      ['subscriptionId', { subscriptionId: '5' }],
+      ['portalId', { portalId: 0 }],
+      ['appId', { appId: null }],
+      ['occurredAt', { occurredAt: '2026-12-01T00:00:00Z' }],
+      ['occurredAt', { occurredAt: -1 }],
+      ['subscriptionType', { subscriptionType: 5 }],
+      ['eventType', { eventType: false }],
+      ['attemptNumber', { attemptNumber: -1 }],
+      ['objectId', { objectId: 2 ** 53 }],
+      ['objectTypeId', { objectTypeId: 'p_things' }],
+      ['propertyName', { propertyName: '' }],
+      ['propertyValue', { propertyValue: { nested: true } }],
+      ['propertyValue', { propertyValue: [1] }],
+      ['primaryObjectId', { primaryObjectId: 'x' }],
+      ['mergedObjectIds', { mergedObjectIds: '52' }],
+      ['mergedObjectIds.1', { mergedObjectIds: [52, 'x'] }],
+      ['newObjectId', { newObjectId: {} }],
+      ['associationType', { associationType: '' }],
+      ['fromObjectId', { fromObjectId: true }],
+      ['toObjectId', { toObjectId: -5 }],
+      ['associationRemoved', { associationRemoved: 'true' }],
+    ];
+    for (const [path, fields] of invalid) expect([path, reasonFor(fields)]).toEqual([path, expect.stringMatching(new RegExp(`^${path.replace('.', '\\.')}: expected `))]);
+    expect(reasonFor({ eventId: undefined, portalId: 'x' })).toMatch(/^eventId: expected .*found nothing; portalId: expected .*found string "x"$/);
+    for (const propertyValue of ['a', 0, 1.5, true, null]) expect(reasonFor({ propertyValue })).toBe('valid');
+    expect(reasonFor({ eventId: '1234567890123456789', objectId: 0, attemptNumber: 2 ** 31 - 1, occurredAt: 253_402_300_799_999 })).toBe('valid');
   });
 });
 
