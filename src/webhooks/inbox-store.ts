@@ -7,7 +7,7 @@ import type { ObjectRef } from '../mirror/observation.ts';
 import type { IncomingEvent, ParsedBatch } from './inbox.ts';
 import { refsTable } from '../mirror/store.ts';
 import { prepared } from '../db/prepared.ts';
-import { arrayLiteral } from '../db/sql.ts';
+import { arrayLiteral, timestampToMs } from '../db/sql.ts';
 import type { Database } from '../db/schema.ts';
 import type { WebhookEventsTable } from '../db/webhook-tables.ts';
 
@@ -16,8 +16,13 @@ export type WebhookEventRow = Selectable<WebhookEventsTable>;
 /** The columns a claim reads: what planning needs (`StoredEvent`) and the attempts so far, not the delivery evidence and five other timestamps the worker would parse and drop. */
 const CLAIMED_COLUMNS = ['id', 'source', 'portal_id', 'object_type', 'object_id', 'received_at', 'payload', 'attempts'] as const;
 
+/** A claimed column as the claim reads it from `webhook_events`: `received_at` as epoch ms (a number parses much faster than a date). */
+function claimedColumn(column: string): RawBuilder<unknown> {
+  return column === 'received_at' ? sql`${timestampToMs('received_at')} as received_at` : sql.ref(column);
+}
+
 /** What a claim returns of an event. */
-export type ClaimedEvent = Pick<WebhookEventRow, (typeof CLAIMED_COLUMNS)[number]>;
+export type ClaimedEvent = Omit<Pick<WebhookEventRow, (typeof CLAIMED_COLUMNS)[number]>, 'received_at'> & { received_at: number };
 
 export interface StoreResult {
   /** New events. */
@@ -115,7 +120,7 @@ function eventRecord(e: IncomingEvent) {
 function dueEvents(columns: readonly string[], options: { now: Date; limit: number; maxAttempts: number }) {
   return sql`select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))} from webhook_pending p
     cross join lateral (
-      select ${sql.join(columns.map((column) => sql.ref(column)))} from webhook_events
+      select ${sql.join(columns.map(claimedColumn))} from webhook_events
       where id = p.id and next_attempt_at <= ${options.now}::timestamptz and attempts < ${options.maxAttempts}::int
         and processed_at is null and failed_at is null
       offset 0
@@ -137,7 +142,7 @@ export async function claimWebhookEvents(
   const { rows } = await sql<ClaimedEvent>`${prepared}
     update webhook_events set attempts = attempts + 1, next_attempt_at = ${options.leaseUntil}::timestamptz
     where id = any(array(${dueEvents(['id'], options)}))
-    returning ${sql.join(CLAIMED_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
+    returning ${sql.join(CLAIMED_COLUMNS.map(claimedColumn))}`.execute(db);
   return rows.sort((a, b) => a.id - b.id);
 }
 

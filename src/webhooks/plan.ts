@@ -19,7 +19,8 @@ export interface StoredEvent {
   portal_id: number | null;
   object_type: string | null;
   object_id: string | null;
-  received_at: Date;
+  /** A Date, or epoch ms as a claim reads it. */
+  received_at: Date | number;
   payload: Record<string, unknown>;
 }
 
