@@ -7,7 +7,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { JournalOffsetsTable } from '../db/journal-tables.ts';
 import { requestRescans } from '../polling/rescan-store.ts';
-import { storeWebhookBatch, type StoreResult } from '../webhooks/inbox-store.ts';
+import { announceStoredEvents, storeWebhookBatch, type StoreResult } from '../webhooks/inbox-store.ts';
 import type { ParsedBatch } from '../webhooks/inbox.ts';
 
 /** Where a journal's reading stands: the last entry committed with its events. Times are epoch ms. */
@@ -77,7 +77,7 @@ export type CommitResult =
  * just recorded). What it read is the new holder's to commit, from the same position.
  */
 export async function commitEntries(db: Kysely<Database>, c: EntryCommit): Promise<CommitResult> {
-  return db.transaction().execute(async (trx) => {
+  const result = await db.transaction().execute(async (trx): Promise<CommitResult> => {
     const events = c.batch.events.length + c.batch.quarantined.length;
     const values = {
       offset: c.offset,
@@ -110,6 +110,8 @@ export async function commitEntries(db: Kysely<Database>, c: EntryCommit): Promi
     if (!moved) return { committed: false };
     return { committed: true, stored: await storeWebhookBatch(trx, c.batch, c.now) };
   });
+  if (result.committed && result.stored.inserted > 0) void announceStoredEvents(db);
+  return result;
 }
 
 export interface Gap {

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  announceStoredEvents,
   claimWebhookEvents,
+  INBOX_CHANNEL,
   failAbandonedWebhookEvents,
   markWebhookEventsFailed,
   retryFailedWebhookEvents,
@@ -11,7 +13,7 @@ import {
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
-import { captureLogger, hubspotEvent, PORTAL, storeHubSpotEvents, testConfig } from './helpers.ts';
+import { captureLogger, hubspotEvent, PORTAL, storeHubSpotEvents, testConfig, waitFor } from './helpers.ts';
 
 const testDb = useTestDb();
 const { log } = captureLogger();
@@ -150,5 +152,36 @@ describe('the processing queue (webhook_pending)', () => {
     expect(await queued()).toEqual([]);
     expect(await webhookStatus(testDb.db, T0)).toMatchObject({ backlog: 0 });
     expect(await tidyWebhookQueue(testDb.db, 1_000)).toBe(0);
+  });
+
+  it('announces stored events once they are committed, in a notification of its own; calls while one is on its way make one more, not one each', async () => {
+    let heard = 0;
+    const unlisten = await testDb.listen(INBOX_CHANNEL, () => (heard += 1));
+    // Notifications arrive in commit order: once this one is heard, every one committed before it has been.
+    const everythingHeard = async () => {
+      let marked = false;
+      const unmark = await testDb.listen('queue_test_mark', () => (marked = true));
+      marked = false;
+      await sql`select pg_notify('queue_test_mark', '')`.execute(testDb.db);
+      await waitFor(() => marked);
+      await unmark();
+      return heard;
+    };
+    try {
+      heard = 0; // Listening started: the listener reports that once.
+      // Stored inside a transaction, nothing is announced: the caller announces once it has committed.
+      await testDb.db.transaction().execute(async (trx) => {
+        await storeHubSpotEvents(trx, [hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 9001 })], T0);
+      });
+      expect(await everythingHeard()).toBe(0);
+      await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 9002 })]);
+      await waitFor(() => heard === 1);
+      // Fifty calls at once: one notification on its way (the store's, if still in flight, or a new one) and one more after it.
+      await Promise.all(Array.from({ length: 50 }, () => announceStoredEvents(testDb.db)));
+      expect(await everythingHeard()).toBeGreaterThanOrEqual(2);
+      expect(heard).toBeLessThanOrEqual(3);
+    } finally {
+      await unlisten();
+    }
   });
 });
