@@ -13,14 +13,14 @@ describe('database plumbing', () => {
   afterAll(() => test.close());
 
   it('sends array literals the database reads back element for element', async () => {
-    const texts = ['', 'plain', 'NULL', 'null', 'a,b', '{braces}', 'say "hi"', 'back\\slash', '\\"', ' padded ', 'ünï ☃ 𝄞', 'line\nbreak'];
+    const texts = ['', 'plain', 'NULL', 'null', 'a,b', '{braces}', 'say "hi"', 'back\\slash', '\\"', ' padded ', 'ünï ☃ 𝄞', 'line\nbreak', 'a "b" \\ c ☃', 'quote "𝄞"', 'tab\t"q"'];
     const { rows } = await sql<{ t: string | null; n: number | null; b: boolean | null }>`
       select * from unnest(${arrayLiteral([...texts, null])}::text[], ${arrayLiteral([...texts.map((_, i) => i * 1_000_000_007), null])}::int8[],
         ${arrayLiteral([...texts.map((_, i) => i % 2 === 0), null])}::bool[]) as u(t, n, b)`.execute(test.db);
     expect(rows.map((r) => r.t)).toEqual([...texts, null]);
     expect(rows.map((r) => r.n)).toEqual([...texts.map((_, i) => i * 1_000_000_007), null]);
     expect(rows.map((r) => r.b)).toEqual([...texts.map((_, i) => i % 2 === 0), null]);
-    const json = JSON.stringify({ email: 'a"b\\c@example.com', none: null });
+    const json = JSON.stringify({ email: 'a"b\\c@example.com', none: null, note: 'line\nbreak 𝄞' });
     const parsed = await sql<{ j: unknown }>`select unnest(${arrayLiteral([json])}::jsonb[]) as j`.execute(test.db);
     expect(parsed.rows[0]!.j).toEqual(JSON.parse(json));
   });
