@@ -18,7 +18,8 @@ export type Action = (typeof ACTIONS)[number];
  */
 interface FieldRule {
   expected: string;
-  parse(value: unknown): unknown;
+  /** The value kept, or INVALID; a rule over elements reports its bad elements into `issues` itself (at `path` and their index). */
+  parse(value: unknown, path: readonly PropertyKey[], issues: SchemaIssue[]): unknown;
 }
 
 const INVALID = Symbol('invalid');
@@ -37,6 +38,18 @@ const count = (max: number, positive = false): FieldRule => ({
   parse: (v) => (isCount(v, max) && (!positive || v > 0) ? v : INVALID),
 });
 const int = count(Number.MAX_SAFE_INTEGER);
+/** An array whose every element passes `element`, each kept as it parses. */
+const listOf = (element: FieldRule, expected: string): FieldRule => ({
+  expected,
+  parse: (v, path, issues) =>
+    Array.isArray(v)
+      ? v.map((item, i) => {
+          const parsed = element.parse(item, [...path, i], issues);
+          if (parsed === INVALID) issues.push(issue([...path, i], element, item));
+          return parsed;
+        })
+      : INVALID,
+});
 const text = (minLength: number): FieldRule => ({
   expected: minLength > 0 ? 'a non-empty string' : 'a string',
   parse: (v) => (typeof v === 'string' && v.length >= minLength ? v : INVALID),
@@ -60,7 +73,7 @@ const FIELDS: Readonly<Record<string, { rule: FieldRule; optional?: true; defaul
     optional: true,
   },
   primaryObjectId: { rule: id, optional: true },
-  mergedObjectIds: { rule: { expected: 'an array of ids', parse: (v) => (Array.isArray(v) ? v : INVALID) }, optional: true },
+  mergedObjectIds: { rule: listOf(id, 'an array of ids'), optional: true },
   newObjectId: { rule: id, optional: true },
   associationType: { rule: text(1), optional: true },
   fromObjectId: { rule: id, optional: true },
@@ -101,23 +114,19 @@ function checkFields(raw: Record<string, unknown>): { event: HubSpotEvent } | { 
     const value = raw[name];
     if (value === undefined) {
       if (field.default !== undefined) event[name] = field.default;
-      else if (!field.optional) issues.push({ path: [name], message: `expected ${field.rule.expected}, found nothing` });
+      else if (!field.optional) issues.push(issue([name], field.rule, value));
       continue;
     }
-    const parsed = field.rule.parse(value);
-    if (parsed === INVALID) issues.push({ path: [name], message: `expected ${field.rule.expected}, found ${describe(value)}` });
+    const parsed = field.rule.parse(value, [name], issues);
+    if (parsed === INVALID) issues.push(issue([name], field.rule, value));
     else event[name] = parsed;
   }
-  const merged = event.mergedObjectIds;
-  if (Array.isArray(merged)) {
-    const ids = merged.map((value, i) => {
-      const parsed = id.parse(value);
-      if (parsed === INVALID) issues.push({ path: ['mergedObjectIds', i], message: `expected ${id.expected}, found ${describe(value)}` });
-      return parsed;
-    });
-    event.mergedObjectIds = ids;
-  }
   return issues.length > 0 ? { issues } : { event: event as HubSpotEvent };
+}
+
+/** What is wrong with a value at `path`: what `rule` expects, and what was found (nothing, when absent). */
+function issue(path: readonly PropertyKey[], rule: FieldRule, value: unknown): SchemaIssue {
+  return { path, message: `expected ${rule.expected}, found ${value === undefined ? 'nothing' : describe(value)}` };
 }
 
 /** A value as a reason names it: its JSON type, and short values themselves. */
