@@ -147,6 +147,18 @@ function eventRecord(e: IncomingEvent) {
   };
 }
 
+/** An event (`e`) that waits for processing: neither processed nor given up on (what the queue holds). */
+const WAITING = sql<boolean>`e.processed_at is null and e.failed_at is null`;
+
+/**
+ * Takes out of the queue the ids `ids` selects. A statement that also changes the events changes
+ * them first and dequeues what its update returned (a CTE of it): every such statement takes the
+ * event's row lock before the queue entry's, so two of them cannot deadlock.
+ */
+function dequeue(ids: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`delete from webhook_pending where id = any(array(${ids}))`;
+}
+
 /**
  * The queue's first `limit` due events (not leased or waiting for a retry, attempts left), oldest
  * first, locked (`FOR UPDATE SKIP LOCKED`: other workers skip them until the transaction ends).
@@ -159,9 +171,8 @@ function eventRecord(e: IncomingEvent) {
 function dueEvents(columns: readonly string[], options: { now: Date; limit: number; maxAttempts: number }) {
   return sql`select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))} from webhook_pending p
     cross join lateral (
-      select ${sql.join(columns.map(claimedColumn))} from webhook_events
-      where id = p.id and next_attempt_at <= ${options.now}::timestamptz and attempts < ${options.maxAttempts}::int
-        and processed_at is null and failed_at is null
+      select ${sql.join(columns.map(claimedColumn))} from webhook_events e
+      where e.id = p.id and e.next_attempt_at <= ${options.now}::timestamptz and e.attempts < ${options.maxAttempts}::int and ${WAITING}
       offset 0
       for update skip locked
     ) e
@@ -217,15 +228,13 @@ export async function leaseWebhookEvents(trx: Transaction<Database>, ids: readon
  */
 export async function markWebhookEventsProcessed(trx: Transaction<Database>, ids: readonly number[], now: Date, countAttempt = false): Promise<void> {
   if (ids.length === 0) return;
-  // The event first, then its queue entry (the delete reads the update's ids): every statement
-  // that changes both takes the event's row lock first, so two of them cannot deadlock.
   await sql`${prepared}
     with marked as (
       update webhook_events set processed_at = ${now}::timestamptz, error = null, attempts = attempts + ${countAttempt ? 1 : 0}::int
       where id = any(${arrayLiteral(ids)}::int8[])
       returning id
     )
-    delete from webhook_pending where id = any(array(select id from marked))`.execute(trx);
+    ${dequeue(sql`select id from marked`)}`.execute(trx);
 }
 
 /** What a processed event's payload becomes once its object's values are erased. */
@@ -291,7 +300,7 @@ export async function markWebhookEventsFailed(db: Kysely<Database>, failures: re
       returning w.id, w.failed_at
     )
     -- Given up on: out of the queue.
-    delete from webhook_pending where id = any(array(select id from failed where failed_at is not null))
+    ${dequeue(sql`select id from failed where failed_at is not null`)}
   `.execute(db);
 }
 
@@ -300,7 +309,7 @@ export async function markWebhookEventsFailed(db: Kysely<Database>, failures: re
  * mid-batch each time: a poison event). They become failed, visible in status, and can be redriven.
  */
 export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date, maxAttempts: number, walk = ABANDONED_WALK): Promise<number> {
-  const abandoned = sql<boolean>`e.processed_at is null and e.failed_at is null and e.attempts >= ${maxAttempts}::int and e.next_attempt_at <= ${now}::timestamptz`;
+  const abandoned = sql<boolean>`${WAITING} and e.attempts >= ${maxAttempts}::int and e.next_attempt_at <= ${now}::timestamptz`;
   const { rows } = await sql<{ abandoned: number }>`
     with abandoned as (
       update webhook_events e set failed_at = ${now}::timestamptz,
@@ -308,7 +317,7 @@ export async function failAbandonedWebhookEvents(db: Kysely<Database>, now: Date
       where e.id = any(array(${queuedWhere(abandoned, walk)})) and ${abandoned}
       returning e.id
     ), dequeued as (
-      delete from webhook_pending where id = any(array(select id from abandoned))
+      ${dequeue(sql`select id from abandoned`)}
     )
     select count(*)::int as abandoned from abandoned`.execute(db);
   return rows[0]!.abandoned;
@@ -346,10 +355,7 @@ function queueFront(walk: number) {
  */
 export async function tidyWebhookQueue(db: Kysely<Database>, limit = TIDY_WALK): Promise<number> {
   // The front's entries, less those whose event still waits.
-  const result = await sql`
-    delete from webhook_pending where id = any(array(
-      select id from (${queueFront(limit)}) front
-      except ${queuedWhere(sql`e.processed_at is null and e.failed_at is null`, limit)}))`.execute(db);
+  const result = await dequeue(sql`select id from (${queueFront(limit)}) front except ${queuedWhere(WAITING, limit)}`).execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
 
