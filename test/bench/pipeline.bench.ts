@@ -197,6 +197,15 @@ interface Cost {
   wal: number;
 }
 
+/** A measured rate (events or observations per second) and what it cost. */
+interface Measured {
+  rate: number;
+  cpu: Cost;
+}
+
+/** A drain: its rate and cost, and the full-page images it wrote per event. */
+type Drained = Measured & { fullPageImages: number };
+
 /** Runs `work` over `events` events and measures its cost; `nodeSeconds` reads the Node process's CPU seconds so far. */
 async function costOf(db: Kysely<Database>, nodeSeconds: () => number, events: number, work: () => Promise<void>): Promise<Cost> {
   const wal = await walPosition(db);
@@ -269,7 +278,7 @@ async function drain(db: Kysely<Database>, since: number, events: number): Promi
 }
 
 /** `drain` from now, with the CPU the database and the worker used for it. */
-async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: number): Promise<{ rate: number; cpu: Cost; fullPageImages: number }> {
+async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: number): Promise<Drained> {
   const images = await fullPageImages(db);
   let rate = 0;
   const cpu = await costOf(db, () => cpuOf(worker.child.pid!), events, async () => {
@@ -286,7 +295,7 @@ async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: numbe
  * the ceiling is what the apply can do in the worker's place, so the ratio measures what the
  * pipeline adds to it.
  */
-async function applyCeiling(adminUrl: string, analysed: boolean, events: number, scratch: string[]): Promise<{ rate: number; cpu: Cost }> {
+async function applyCeiling(adminUrl: string, analysed: boolean, events: number, scratch: string[]): Promise<Measured> {
   const url = await createServerDatabase(adminUrl);
   scratch.push(url);
   const child = spawn(process.execPath, [...procfileFlags('worker'), fileURLToPath(import.meta.url), CEILING_ARGUMENT, JSON.stringify({ url, analysed, events })], {
@@ -294,16 +303,17 @@ async function applyCeiling(adminUrl: string, analysed: boolean, events: number,
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': the child's output may still be arriving when it exits.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`the apply ceiling's process exited with ${code}`);
-  return JSON.parse(output) as { rate: number; cpu: Cost };
+  return JSON.parse(output) as Measured;
 }
 
 /** The command-line argument that makes this file measure one apply ceiling (`applyCeiling`'s child) and print it as JSON. */
 const CEILING_ARGUMENT = '--apply-ceiling';
 
 /** The apply ceiling's measurement, in its own process: `events` observations (at least 20 batches) applied to `url` after the contacts exist. */
-async function measureApplyCeiling(url: string, analysed: boolean, events: number): Promise<{ rate: number; cpu: Cost }> {
+async function measureApplyCeiling(url: string, analysed: boolean, events: number): Promise<Measured> {
   const handle = await openDatabase(testDatabaseConfig(url));
   try {
     await migrateToLatest(handle.db);
@@ -425,7 +435,7 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
   // speed drifts by a third within minutes, and a ratio to a ceiling taken earlier measures the drift.
   // The scratch databases are dropped after the drain: dropping a database forces a checkpoint,
   // after which the drain's first change to each inbox page would write the whole page to WAL.
-  const ceiling = async (analysed: boolean, drained: () => Promise<{ rate: number; cpu: Cost; fullPageImages: number }>) => {
+  const ceiling = async (analysed: boolean, drained: () => Promise<Drained>) => {
     const scratch: string[] = [];
     let before, drain, after;
     try {
