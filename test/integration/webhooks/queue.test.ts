@@ -12,6 +12,7 @@ import {
 } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
+import { createTestDb } from '../../helpers/db.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, hubspotEvent, PORTAL, storeHubSpotEvents, testConfig, waitFor } from './helpers.ts';
 
@@ -183,5 +184,12 @@ describe('the processing queue (webhook_pending)', () => {
     } finally {
       await unlisten();
     }
+  });
+
+  it('an announcement to a database that is gone settles without an error (the idle poll covers it), and the next one is sent afresh', async () => {
+    const gone = await createTestDb();
+    await gone.close();
+    await expect(Promise.all([announceStoredEvents(gone.db), announceStoredEvents(gone.db)])).resolves.toEqual([undefined, undefined]);
+    await expect(announceStoredEvents(gone.db)).resolves.toBeUndefined();
   });
 });
