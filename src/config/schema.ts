@@ -196,6 +196,12 @@ const webhooksSchema = z
      * planning in the worker overlaps another's statements in the database.
      */
     processConcurrency: positiveInt.default(2),
+    /**
+     * While a receiver reports a flood (a webhook request in hand most of the last second), a
+     * worker runs one batch at a time and works this share of the time, resting between batches,
+     * so acknowledgements stay fast (flood.ts); 1: never rests.
+     */
+    floodShare: numeric(z.number().gt(0).max(1)).default(0.25),
     /** A claimed batch not finished within this returns to the queue (a worker died). */
     leaseSeconds: positiveInt.default(120),
     maxAttempts: positiveInt.default(10),

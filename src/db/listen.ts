@@ -1,7 +1,8 @@
 /**
  * LISTEN on a channel, so a loop wakes when another session (or process) commits work for it
- * instead of at its next poll. A notification carries no data: the listener reads the table as
+ * instead of at its next poll. A notification carries no work: the listener reads the table as
  * it would on a poll, and the poll stays as the fallback for anything a dropped connection missed.
+ * Its payload may say something about the sender (a receiver's load).
  */
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -11,12 +12,12 @@ import type { Logger } from 'pino';
 export type Unlisten = () => Promise<void>;
 
 /**
- * Calls `onNotify` for each notification on `channel`, and once more whenever listening
- * (re)starts, since notifications sent while no one listened are lost. Never throws for a
+ * Calls `onNotify` with the payload of each notification on `channel`, and once more (payload
+ * empty) whenever listening (re)starts, since notifications sent while no one listened are lost. Never throws for a
  * connection problem: it retries with backoff, logging once when the connection is lost and once
  * when it is back, and the caller's poll covers the gap.
  */
-export type Listen = (channel: string, onNotify: () => void) => Promise<Unlisten>;
+export type Listen = (channel: string, onNotify: (payload: string) => void) => Promise<Unlisten>;
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
@@ -56,7 +57,7 @@ export function postgresListen(clientConfig: pg.ClientConfig, log?: Logger): Lis
         retry();
       };
       client.on('notification', (message) => {
-        if (message.channel === channel) onNotify();
+        if (message.channel === channel) onNotify(message.payload ?? '');
       });
       client.on('error', drop);
       client.on('end', () => drop());
@@ -77,7 +78,7 @@ export function postgresListen(clientConfig: pg.ClientConfig, log?: Logger): Lis
         log?.info({ channel, lostForMs: Date.now() - lostSince }, 'database listener connection back');
         lostSince = undefined;
       }
-      onNotify();
+      onNotify('');
     };
 
     await connect();
@@ -92,8 +93,8 @@ export function postgresListen(clientConfig: pg.ClientConfig, log?: Logger): Lis
 /** Listening on the embedded database: its own notification hook (same process, same session). */
 export function pgliteListen(pglite: PGlite): Listen {
   return async (channel, onNotify) => {
-    const unlisten = await pglite.listen(channel, () => onNotify());
-    onNotify();
+    const unlisten = await pglite.listen(channel, (payload) => onNotify(payload));
+    onNotify('');
     return () => unlisten();
   };
 }

@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics/registry.ts';
 import { verifyHubSpot } from './hubspot-signature.ts';
 import { foldDuplicates, type ParsedBatch, type WebhookSource } from './inbox.ts';
 import { parseHubSpotRequest, parseParagonRequest, storeWithin, type ParsedRequest, type StoreOutcome } from './ingest.ts';
+import { receiverLoad } from './flood.ts';
 import { logThrottle } from './log-throttle.ts';
 import { verifyParagon } from './paragon-signature.ts';
 import { alternativeUris, publicUri, type RequestTarget } from './public-url.ts';
@@ -73,7 +74,17 @@ export function createWebhookHandlers(deps: ReceiverDeps, log: Logger): WebhookH
   const portal = defaultPortalId(config);
   const urlOptions = { publicUrl: config.http.publicUrl, trustProxy: config.http.trustProxy };
   const throttle = logThrottle(10_000, now);
-  const storeBatch = deps.storeBatch ?? ((batch: ParsedBatch, at: Date) => storeWithin(db, batch, at, config.webhooks.storeTimeoutMs));
+  // How busy this receiver is, told to the workers with each announcement of new events (flood.ts).
+  const load = receiverLoad(now);
+  const storeBatch = deps.storeBatch ?? ((batch: ParsedBatch, at: Date) => storeWithin(db, batch, at, config.webhooks.storeTimeoutMs, load.busy));
+  const inHand = async (handle: () => Promise<HandlerReply>): Promise<HandlerReply> => {
+    load.enter();
+    try {
+      return await handle();
+    } finally {
+      load.leave();
+    }
+  };
 
   const store = async (source: WebhookSource, parsed: ParsedBatch, receivedAt: number): Promise<HandlerReply> => {
     const { batch, folded } = foldDuplicates(parsed);
@@ -113,7 +124,7 @@ export function createWebhookHandlers(deps: ReceiverDeps, log: Logger): WebhookH
   };
 
   return {
-    async hubspot(request) {
+    hubspot: (request) => inHand(async () => {
       const started = now();
       const uri = publicUri(request.target, urlOptions);
       const verdict = verifyHubSpot(
@@ -124,9 +135,9 @@ export function createWebhookHandlers(deps: ReceiverDeps, log: Logger): WebhookH
       const parsed = parseHubSpotRequest(request.body, { portalId: single(request.query.portalId), objectType: single(request.query.objectType), defaultPortalId: portal });
       if (!parsed.ok) return malformed('hubspot', parsed);
       return store(parsed.source, parsed.batch, started);
-    },
+    }),
 
-    async paragon(request) {
+    paragon: (request) => inHand(async () => {
       const started = now();
       const signature = request.target.headers['x-paragon-signature'];
       const verdict = verifyParagon(Array.isArray(signature) ? signature.join(',') : signature, request.body, config.paragon?.webhookSecret ?? '');
@@ -134,7 +145,7 @@ export function createWebhookHandlers(deps: ReceiverDeps, log: Logger): WebhookH
       const parsed = parseParagonRequest(request.body, { portalId: single(request.query.portalId), objectType: single(request.query.objectType), defaultPortalId: portal });
       if (!parsed.ok) return malformed('paragon', parsed);
       return store('paragon', parsed.batch, started);
-    },
+    }),
 
     async readyz() {
       const reasons: string[] = [];

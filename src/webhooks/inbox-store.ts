@@ -9,6 +9,7 @@ import { refsTable } from '../mirror/store.ts';
 import { prepared } from '../db/prepared.ts';
 import { arrayLiteral, timestampToMs } from '../db/sql.ts';
 import type { Database } from '../db/schema.ts';
+import { loadPayload } from './flood.ts';
 import type { WebhookEventsTable } from '../db/webhook-tables.ts';
 
 export type WebhookEventRow = Selectable<WebhookEventsTable>;
@@ -42,11 +43,11 @@ export const INBOX_CHANNEL = 'hubsync_inbox';
  * attempt and adds the deliveries. Rows must be unique by key and sorted (see `foldDuplicates`),
  * so concurrent requests lock rows in one order. Rows travel as one JSON parameter each way.
  * New events join the processor's queue (`webhook_pending`, by the database's trigger on the
- * insert). Stored outside a transaction, new events are announced (`announceStoredEvents`) once
- * the statement has committed; a caller storing inside its own transaction announces after it
- * commits.
+ * insert). Stored outside a transaction, new events are announced (`announceStoredEvents`, with
+ * the storing receiver's `load` when given) once the statement has committed; a caller storing
+ * inside its own transaction announces after it commits.
  */
-export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch, receivedAt: Date): Promise<StoreResult> {
+export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch, receivedAt: Date, load?: () => number): Promise<StoreResult> {
   if (batch.events.length === 0 && batch.quarantined.length === 0) return { inserted: 0, duplicates: 0, quarantined: 0 };
   const at = receivedAt.toISOString();
   const events = JSON.stringify(batch.events.map(eventRecord));
@@ -87,12 +88,12 @@ export async function storeWebhookBatch(db: Kysely<Database>, batch: ParsedBatch
   `.execute(db);
   const row = rows[0];
   const result = { inserted: row?.inserted ?? 0, duplicates: row?.duplicates ?? 0, quarantined: row?.quarantined ?? 0 };
-  if (result.inserted > 0 && !db.isTransaction) void announceStoredEvents(db);
+  if (result.inserted > 0 && !db.isTransaction) void announceStoredEvents(db, load);
   return result;
 }
 
-/** Per database handle: the announcement on its way, and whether another must follow it. */
-const announcing = new WeakMap<Kysely<Database>, { again: boolean; sent: Promise<void> }>();
+/** Per database handle: the announcement on its way, whether another must follow it, and the newest load to report. */
+const announcing = new WeakMap<Kysely<Database>, { again: boolean; sent: Promise<void>; load: (() => number) | undefined }>();
 
 /**
  * Tells listening workers that new events are stored: a NOTIFY on `INBOX_CHANNEL` in a transaction
@@ -102,22 +103,25 @@ const announcing = new WeakMap<Kysely<Database>, { again: boolean; sent: Promise
  * storing statement, each receiver's commit waited for the one before it to reach disk (under the
  * pipeline benchmark's flood, a fifth of the storing statements sampled were waiting on that lock).
  * Calls while one is on its way coalesce into one more after it, so a flood of stores sends about
- * one notification per round trip. Resolves once a notification sent after this call has
- * committed; never rejects: if it fails, the worker's idle poll finds the events.
+ * one notification per round trip. A receiver passes its `load` (see flood.ts), read as each
+ * notification is sent; without one the payload is empty. Resolves once a notification sent
+ * after this call has committed; never rejects: if it fails, the worker's idle poll finds the events.
  */
-export function announceStoredEvents(db: Kysely<Database>): Promise<void> {
+export function announceStoredEvents(db: Kysely<Database>, load?: () => number): Promise<void> {
   const pending = announcing.get(db);
   if (pending) {
     pending.again = true;
+    pending.load = load ?? pending.load;
     return pending.sent;
   }
-  const state = { again: false, sent: Promise.resolve() };
+  const state = { again: false, sent: Promise.resolve(), load };
   announcing.set(db, state);
   state.sent = (async () => {
     try {
       do {
         state.again = false;
-        await sql`${prepared} select pg_notify(${INBOX_CHANNEL}, ''), set_config('synchronous_commit', 'off', true)`.execute(db);
+        const payload = state.load ? loadPayload(state.load()) : '';
+        await sql`${prepared} select pg_notify(${INBOX_CHANNEL}, ${payload}), set_config('synchronous_commit', 'off', true)`.execute(db);
       } while (state.again);
     } catch {
       // The database is away or the handle closing: the idle poll covers it.

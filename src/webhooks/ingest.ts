@@ -123,11 +123,11 @@ export type StoreOutcome = { ok: true; result: StoreResult } | { ok: false; reas
 /**
  * Stores within `timeoutMs` or reports why not. One statement, so a timeout or a lost connection
  * never leaves half a batch; if the statement still commits after the timeout, the sender's retry
- * is simply a duplicate.
+ * is simply a duplicate. `load`: the receiver's busy share, reported to the workers (flood.ts).
  */
-export async function storeWithin(db: Kysely<Database>, batch: ParsedBatch, receivedAt: Date, timeoutMs: number): Promise<StoreOutcome> {
+export async function storeWithin(db: Kysely<Database>, batch: ParsedBatch, receivedAt: Date, timeoutMs: number, load?: () => number): Promise<StoreOutcome> {
   let timer: NodeJS.Timeout | undefined;
-  const work = storeWebhookBatch(db, batch, receivedAt).then(
+  const work = storeWebhookBatch(db, batch, receivedAt, load).then(
     (result): StoreOutcome => ({ ok: true, result }),
     (err: unknown): StoreOutcome => ({ ok: false, reason: isConnectionError(err) ? 'unavailable' : 'error', err }),
   );

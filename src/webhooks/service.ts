@@ -14,6 +14,7 @@ import { failureBackoff, inBatches, loopLifecycle, sleep, type LoopControl, type
 import { maintainTables } from '../db/maintenance.ts';
 import type { Listen, Unlisten } from '../db/listen.ts';
 import type { Metrics } from '../metrics/registry.ts';
+import { FLOOD_HOLD_MS, floodWatch, restAfter } from './flood.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import type { Readiness, ReceiverDeps } from './handlers.ts';
 import { buildReceiver } from './receiver.ts';
@@ -86,6 +87,8 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
   pruneIntervalMs?: number;
   /** Batches in flight at once (`webhooks.processConcurrency`), default 1. */
   concurrency?: number;
+  /** The share of the time a worker works while a receiver is flooded (`webhooks.floodShare`), default 1: never rests. */
+  floodShare?: number;
 }
 
 const PRUNE_BATCH = 5_000;
@@ -128,6 +131,16 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const wakes = new Set<AbortController>();
   const wakeAll = () => {
     for (const wake of wakes) wake.abort();
+  };
+  const flood = floodWatch(now);
+  const floodShare = deps.floodShare ?? 1;
+  let yielding = false;
+  /** Whether to yield to the receivers now (logged when that starts and ends). */
+  const yieldNow = (): boolean => {
+    const flooded = floodShare < 1 && flood.flooded();
+    if (flooded !== yielding) log.info({ share: floodShare }, flooded ? 'receivers flooded: processing one batch at a time, resting between batches' : 'flood over: processing at full speed');
+    yielding = flooded;
+    return flooded;
   };
   let lastPrune = 0;
   let batchesStarted = 0;
@@ -212,7 +225,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   const settle = () => {
     if (quiet > 0 && inFlight === 0) resolveIdle(quiet);
   };
-  const lane = async (control: LoopControl) => {
+  const lane = async (control: LoopControl, index: number) => {
     // Claims lease (see ProcessorDeps.leaseAll) until a batch has claimed something after a start or
     // after a batch that threw: a claim applied in its own transaction counts its attempt only if it
     // commits, so a batch that keeps failing the same way (a statement timeout, the connection cut
@@ -222,6 +235,11 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     let wake = new AbortController();
     wakes.add(wake);
     while (!control.stopping) {
+      // A flood leaves one lane working; the others look again when a report of it would have lapsed.
+      if (index > 0 && yieldNow()) {
+        await sleep(FLOOD_HOLD_MS, control.signal);
+        continue;
+      }
       let full = false;
       let wait = deps.intervalMs;
       const batch = ++batchesStarted;
@@ -244,6 +262,12 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       }
       inFlight -= 1;
       settle();
+      // Resting is not cut short by notifications: in a flood they come with every store.
+      const rest = yieldNow() ? restAfter(now() - startedAt, floodShare) : 0;
+      if (rest > 0) {
+        deps.metrics.count('webhook.processor.rested_ms', rest);
+        await sleep(rest, control.signal);
+      }
       if (full || control.stopping) continue;
       await sleep(wait, AbortSignal.any([control.signal, wake.signal]));
       wakes.delete(wake);
@@ -256,7 +280,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   // (SKIP LOCKED claims; the mirror locks its rows in one key order): one batch's planning overlaps
   // another's statements.
   const lifecycle = loopLifecycle(async (control) => {
-    await Promise.all(Array.from({ length: lanes }, () => lane(control)));
+    await Promise.all(Array.from({ length: lanes }, (_, index) => lane(control, index)));
   });
 
   let unlisten: Unlisten | undefined;
@@ -264,7 +288,10 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     name: 'webhook-processor',
     async start() {
       // A notification during a batch ends the wait after it at once: latency is the batch's work.
-      unlisten = await deps.listen?.(INBOX_CHANNEL, wakeAll);
+      unlisten = await deps.listen?.(INBOX_CHANNEL, (payload) => {
+        flood.heard(payload);
+        wakeAll();
+      });
       await lifecycle.start();
       await housekeeping.start();
     },
@@ -320,6 +347,7 @@ export function webhookServices(deps: WebhookServicesDeps, role: 'web' | 'worker
         associations: jobAssociations(config),
         intervalMs: config.webhooks.processIntervalMs,
         concurrency: config.webhooks.processConcurrency,
+        floodShare: config.webhooks.floodShare,
         retentionHours: config.webhooks.retentionHours,
       }),
     );

@@ -88,9 +88,9 @@ export function hubspotEvent(fields: Record<string, unknown> = {}): Record<strin
   };
 }
 
-/** Stores HubSpot webhook events in the inbox as the receiver does (parsed, duplicates folded), received at `at`. */
-export async function storeHubSpotEvents(db: Kysely<Database>, events: unknown[], at: Date): Promise<void> {
-  await storeWebhookBatch(db, foldDuplicates(parseHubSpotBatch(events)).batch, at);
+/** Stores HubSpot webhook events in the inbox as the receiver does (parsed, duplicates folded), received at `at`, announcing its `load` if given. */
+export async function storeHubSpotEvents(db: Kysely<Database>, events: unknown[], at: Date, load?: () => number): Promise<void> {
+  await storeWebhookBatch(db, foldDuplicates(parseHubSpotBatch(events)).batch, at, load);
 }
 
 /** Waits until `check` returns a truthy value (no fixed sleeps in assertions). */

@@ -6,6 +6,8 @@ import { applyObservations } from '../../../src/mirror/apply.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch, retryAt, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
 import { createProcessorService } from '../../../src/webhooks/service.ts';
+import { loadPayload } from '../../../src/webhooks/flood.ts';
+import type { Listen } from '../../../src/db/listen.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, hubspotEvent, PORTAL, storeHubSpotEvents, testConfig, waitFor } from './helpers.ts';
 
@@ -428,6 +430,77 @@ describe('service', () => {
       await service.idle();
       await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 7001 })]);
       await waitFor(() => metrics.counter('webhook.events.processed') === 1);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('while a receiver reports a flood, works one batch at a time and rests between batches; at full speed again once the flood is over', async () => {
+    let gate = Promise.withResolvers<void>();
+    let reads = 0;
+    const reader: HubSpotReader = {
+      async batchRead(_portal, _type, ids) {
+        reads += 1;
+        await gate.promise;
+        return { results: ids.map((id) => ({ id, properties: { firstname: 'Ada', lastmodifieddate: '1790000009000', createdate: '1790000009000' } })), missing: [] };
+      },
+    };
+    // The database's notifications, plus reports of a flood the test sends as a receiver would.
+    let report: (payload: string) => void = () => undefined;
+    const listen: Listen = async (channel, onNotify) => {
+      report = onNotify;
+      report(loadPayload(0.9));
+      return testDb.listen(channel, onNotify);
+    };
+    const flooding = setInterval(() => report(loadPayload(0.9)), 100);
+    const { log: floodLog, lines } = captureLogger();
+    const metrics = new Metrics();
+    const service = createProcessorService({ ...deps(reader, { processBatchSize: 1 }), log: floodLog, metrics, now: () => new Date(), intervalMs: 600_000, listen, concurrency: 2, floodShare: 0.25 });
+    try {
+      await store([8001, 8002].map((objectId) => hubspotEvent({ subscriptionType: 'contact.creation', objectId })));
+      await service.start();
+      // One batch waits on its read; the other lane does not claim the second event meanwhile.
+      await waitFor(() => reads > 0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(reads).toBe(1);
+      gate.resolve();
+      await waitFor(() => metrics.counter('webhook.events.processed') === 2);
+      // The first batch took at least 300 ms: at a share of 0.25 the lane rested three times as long.
+      expect(metrics.counter('webhook.processor.rested_ms')).toBeGreaterThanOrEqual(900);
+      expect(lines().some((line) => line.msg === 'receivers flooded: processing one batch at a time, resting between batches')).toBe(true);
+
+      clearInterval(flooding);
+      await waitFor(() => lines().some((line) => line.msg === 'flood over: processing at full speed'));
+      gate = Promise.withResolvers<void>();
+      const rested = metrics.counter('webhook.processor.rested_ms');
+      await store([8003, 8004].map((objectId) => hubspotEvent({ subscriptionType: 'contact.creation', objectId })));
+      // Both lanes claim: two reads wait at once.
+      await waitFor(() => reads === 4);
+      gate.resolve();
+      await waitFor(() => metrics.counter('webhook.events.processed') === 4);
+      expect(metrics.counter('webhook.processor.rested_ms')).toBe(rested);
+    } finally {
+      clearInterval(flooding);
+      gate.resolve();
+      await service.stop();
+    }
+  });
+
+  it('rests for no report but a flood: a quiet receiver, an empty or a foreign payload', async () => {
+    let report: (payload: string) => void = () => undefined;
+    const listen: Listen = async (channel, onNotify) => {
+      report = onNotify;
+      return testDb.listen(channel, onNotify);
+    };
+    const metrics = new Metrics();
+    const service = createProcessorService({ ...deps(undefined, { processBatchSize: 1 }), metrics, now: () => new Date(), intervalMs: 600_000, listen, concurrency: 2, floodShare: 0.25 });
+    await service.start();
+    try {
+      for (const payload of [loadPayload(0.3), '', 'busy=', 'busy=high', '{"busy":0.9}']) report(payload);
+      await store([8101, 8102, 8103].map((objectId) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId })));
+      await waitFor(() => metrics.counter('webhook.events.processed') === 3);
+      await service.idle();
+      expect(metrics.counter('webhook.processor.rested_ms')).toBe(0);
     } finally {
       await service.stop();
     }

@@ -10,6 +10,7 @@ import {
   tidyWebhookQueue,
   webhookStatus,
 } from '../../../src/webhooks/inbox-store.ts';
+import { loadPayload } from '../../../src/webhooks/flood.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
 import { createTestDb } from '../../helpers/db.ts';
@@ -181,6 +182,22 @@ describe('the processing queue (webhook_pending)', () => {
       await Promise.all(Array.from({ length: 50 }, () => announceStoredEvents(testDb.db)));
       expect(await everythingHeard()).toBeGreaterThanOrEqual(2);
       expect(heard).toBeLessThanOrEqual(3);
+    } finally {
+      await unlisten();
+    }
+  });
+
+  it("carries the storing receiver's load, read as the notification is sent; without one the payload is empty", async () => {
+    const payloads: string[] = [];
+    const unlisten = await testDb.listen(INBOX_CHANNEL, (payload) => payloads.push(payload));
+    try {
+      await waitFor(() => payloads.length === 1); // listening started
+      await storeHubSpotEvents(testDb.db, [hubspotEvent({ subscriptionType: 'contact.deletion', objectId: 9101 })], T0, () => 0.874);
+      await waitFor(() => payloads.length === 2);
+      await announceStoredEvents(testDb.db);
+      await waitFor(() => payloads.length === 3);
+      expect(payloads).toEqual(['', loadPayload(0.874), '']);
+      expect(loadPayload(0.874)).toBe('busy=0.87');
     } finally {
       await unlisten();
     }

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { quarantineReasons, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
+import { announceStoredEvents, INBOX_CHANNEL, quarantineReasons, webhookStatus } from '../../../src/webhooks/inbox-store.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { buildReceiver } from '../../../src/webhooks/receiver.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
@@ -180,6 +180,28 @@ describe('Webhooks-API batches', () => {
     expect(text.statusCode).toBe(415);
     expect(await events()).toEqual([]);
     expect(await quarantine()).toEqual([]);
+  });
+});
+
+describe("the receiver's load", () => {
+  it('is told to the workers with each announcement of new events: the share of the last second it had a request in hand', async () => {
+    // Every reading of the clock moves it on 100 ms, so nearly all of the time passes inside requests.
+    let t = NOW;
+    const app = buildReceiver({ db: testDb.db, log: captureLogger().log, metrics: new Metrics(), config: testConfig(), now: () => (t += 100) });
+    const payloads: string[] = [];
+    const unlisten = await testDb.listen(INBOX_CHANNEL, (payload) => payloads.push(payload));
+    try {
+      for (let objectId = 1; objectId <= 12; objectId += 1) {
+        const body = JSON.stringify([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+        expect((await app.inject({ method: 'POST', url: '/webhooks/hubspot', headers: v1Headers(SECRET_A, body), payload: body })).statusCode).toBe(200);
+        await announceStoredEvents(testDb.db); // the request's own announcement has been sent (calls coalesce into it)
+      }
+      const reported = payloads.map((payload) => /^busy=(\d\.\d\d)$/.exec(payload)?.[1]).filter((busy) => busy !== undefined).map(Number);
+      expect(reported.length).toBeGreaterThan(0);
+      expect(Math.max(...reported)).toBeGreaterThanOrEqual(0.5);
+    } finally {
+      await unlisten();
+    }
   });
 });
 
