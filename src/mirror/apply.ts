@@ -1,13 +1,15 @@
 /**
  * Applies observations to the mirror inside the caller's transaction: lock the affected rows,
  * run the pure rules, write what changed. A batch of object observations costs three
- * statements however many observations and properties it carries; association observations and
- * merges add the edges' own few (survivors of the ends named, a lock, a read, a write).
+ * statements however many observations and properties it carries; merges add a read of the rows
+ * redirected to the ids they merge away and a savepoint around the lock (store.ts), and they and
+ * association observations add the edges' own few (survivors of the ends named, a lock, a read, a
+ * write).
  */
 import type { Transaction } from 'kysely';
 import { lockEdgeEnds, loadEdgeState, mergedIntoOf, writeEdges } from './edge-store.ts';
 import { applyEdgeRule, edgeEnds, edgeNeeds, type EdgeState } from './edges.ts';
-import { lockObjects, lockRedirected, writeMirror } from './store.ts';
+import { lockObjects, writeMirror } from './store.ts';
 import type { Database } from '../db/schema.ts';
 import { reduceSightings } from './ledger.ts';
 import { objectKey, type ObjectRef, type Observation } from './observation.ts';
@@ -37,9 +39,9 @@ export interface ApplyOptions {
 /**
  * Applies a batch of observations (any mix of objects, paths and kinds) to the mirror and the
  * change ledger: insert placeholders for unseen objects, SELECT … FOR UPDATE the affected rows
- * (and the rows redirected to ids the batch merges away), then one statement writing objects and
- * ledger; then, when the batch carries associations or merges, the edges between the final
- * survivors (edges.ts).
+ * together with the rows redirected to ids the batch merges away, then one statement writing
+ * objects and ledger; then, when the batch carries associations or merges, the edges between the
+ * final survivors (edges.ts).
  *
  * Safe under concurrency on Postgres at READ COMMITTED: rows are created and locked in one global
  * key order, so two transactions applying to the same objects serialise and both contributions
@@ -55,11 +57,8 @@ export async function applyObservations(
 ): Promise<ApplyResult> {
   const now = options.now ?? new Date();
   const refs = affectedRefs(observations);
-  const stored = await lockObjects(trx, refs, now);
   const redirected = mergedIds(observations);
-  for (const object of await lockRedirected(trx, redirected)) {
-    if (!stored.has(objectKey(object))) stored.set(objectKey(object), object);
-  }
+  const stored = await lockObjects(trx, refs, now, redirected);
   const result = applyRule(stored, observations);
   const written = await writeMirror(trx, { objects: result.objects, ledger: reduceSightings(result.ledger) }, now);
   const changed = new Map(result.objects.map((object) => [objectKey(object), object]));

@@ -59,40 +59,82 @@ export function toMirrorObject(row: StoredObjectRow): MirrorObject {
 
 /**
  * Makes sure a row exists for every ref and locks them all, in key order (`refs` sorted with
- * `compareRefs`). Returns the rows that existed before, keyed by `objectKey`; refs missing from
- * the map are new, and their placeholder rows must be overwritten by `writeMirror` in the same
- * transaction.
+ * `compareRefs`), together with the rows redirected to any of `mergedAway` (merged into them: a
+ * batch that merges those ids away re-points them at the final survivor). Returns the rows that
+ * existed before, keyed by `objectKey`; refs missing from the map are new, and their placeholder
+ * rows must be overwritten by `writeMirror` in the same transaction.
  *
  * Every batch takes its inserts and then its row locks in one global key order, so batches
- * touching the same objects serialise without deadlocks or lost updates. The common case (every
- * row exists) is a single SELECT … FOR NO KEY UPDATE. It locks nothing when any row is missing,
- * because inserting while holding locks taken out of order could deadlock; then placeholders are
- * inserted first (ON CONFLICT DO NOTHING waits out a concurrent insert of the same key) and
- * everything is locked, now seeing every row, ours and theirs.
+ * touching the same objects serialise without deadlocks or lost updates. The redirected rows are
+ * part of that one order: locked in a second step, after the batch's own rows, they deadlocked
+ * with a batch holding one of them and waiting for one of ours. So they are read first and
+ * locked with the rest; a redirect to those ids committed in between (its writer held the merged
+ * id or a row redirected to it, ours now, so the set is stable once we hold them) undoes the locks
+ * to a savepoint and takes them again, the new rows included.
  */
-export async function lockObjects(trx: Transaction<Database>, refs: readonly ObjectRef[], now: Date): Promise<Map<string, MirrorObject>> {
+export async function lockObjects(
+  trx: Transaction<Database>,
+  refs: readonly ObjectRef[],
+  now: Date,
+  mergedAway: readonly ObjectRef[] = [],
+): Promise<Map<string, MirrorObject>> {
+  if (refs.length === 0) return new Map();
+  if (mergedAway.length === 0) return (await lockRows(trx, refs, [], now)).stored;
+  let redirected = await redirectedTo(trx, mergedAway);
+  for (;;) {
+    await sql`savepoint hubsync_lock_objects`.execute(trx);
+    const { stored, locked } = await lockRows(trx, refs, redirected, now);
+    const current = await redirectedTo(trx, mergedAway);
+    if (current.every((ref) => locked.has(objectKey(ref)))) {
+      await sql`release savepoint hubsync_lock_objects`.execute(trx);
+      // A row read as redirected may have been re-pointed elsewhere before we locked it.
+      const keep = new Set([...refs, ...current].map(objectKey));
+      for (const key of stored.keys()) if (!keep.has(key)) stored.delete(key);
+      return stored;
+    }
+    await sql`rollback to savepoint hubsync_lock_objects`.execute(trx);
+    redirected = current;
+  }
+}
+
+/**
+ * Inserts placeholders for the missing `refs` and locks the rows of `refs` and `others` (rows
+ * that exist), all in key order. The common case (every row exists) is a single SELECT … FOR NO
+ * KEY UPDATE. It locks nothing when any row is missing, because inserting while holding locks
+ * taken out of order could deadlock; then placeholders are inserted first (ON CONFLICT DO NOTHING
+ * waits out a concurrent insert of the same key) and everything is locked, now seeing every row,
+ * ours and theirs. Returns the rows that existed before and the keys of every row locked.
+ */
+async function lockRows(
+  trx: Transaction<Database>,
+  refs: readonly ObjectRef[],
+  others: readonly ObjectRef[],
+  now: Date,
+): Promise<{ stored: Map<string, MirrorObject>; locked: Set<string> }> {
   const stored = new Map<string, MirrorObject>();
-  if (refs.length === 0) return stored;
-  const keys = refsTable(refs, 'k');
-  let locked = await selectForUpdate(trx, keys, true);
+  const wanted = new Map([...refs, ...others].map((ref) => [objectKey(ref), ref]));
+  const keys = refsTable([...wanted.values()], 'k');
+  let rows = await selectForUpdate(trx, keys, true);
   const fresh = new Set<string>();
-  if (locked.length < refs.length) {
+  if (rows.length < wanted.size) {
     const inserted = await sql<{ portal_id: number; object_type: string; object_id: string }>`${prepared}
       insert into hubspot_objects (portal_id, object_type, object_id, first_seen_via, first_seen_at, updated_at)
       select k.portal_id, k.object_type, k.object_id, '', ${now}, ${now}
-      from ${keys}
+      from ${refsTable(refs, 'k')}
       order by 1, 2, 3
       on conflict do nothing
       returning portal_id, object_type, object_id`.execute(trx);
     for (const r of inserted.rows) fresh.add(objectKey({ portalId: Number(r.portal_id), objectType: r.object_type, objectId: r.object_id }));
-    locked = await selectForUpdate(trx, keys, false);
+    rows = await selectForUpdate(trx, keys, false);
   }
-  for (const row of locked) {
+  const locked = new Set<string>();
+  for (const row of rows) {
     const object = toMirrorObject(row);
     const key = objectKey(object);
+    locked.add(key);
     if (!fresh.has(key)) stored.set(key, object);
   }
-  return stored;
+  return { stored, locked };
 }
 
 /** The columns of a locked row (`StoredObjectRow`, times as epoch ms) of `hubspot_objects o`. */
@@ -102,20 +144,13 @@ const lockedColumns = sql`o.portal_id, o.object_type, o.object_id, o.properties,
   ${timestampToMs('o.hs_created_at')} as hs_created_at, ${timestampToMs('o.hs_updated_at')} as hs_updated_at,
   ${timestampToMs('o.first_seen_at')} as first_seen_at`;
 
-/**
- * Locks and returns the rows redirected to any of `ids` (merged into them): a batch that merges
- * those ids away re-points them at the final survivor. Taken after `lockObjects`, in key order.
- */
-export async function lockRedirected(trx: Transaction<Database>, ids: readonly ObjectRef[]): Promise<MirrorObject[]> {
-  if (ids.length === 0) return [];
-  const { rows } = await sql<{ r: StoredObjectRow }>`
-    select to_json(l) as r from (
-      select ${lockedColumns}
-      from hubspot_objects o
-      where (o.portal_id, o.object_type, o.merged_into) in (select portal_id, object_type, object_id from ${refsTable(ids, 'k')})
-      order by o.portal_id, o.object_type, o.object_id
-      for no key update of o) l`.execute(trx);
-  return rows.map((row) => toMirrorObject(row.r));
+/** The rows redirected to any of `ids` (merged into them), read without locking them. */
+async function redirectedTo(trx: Transaction<Database>, ids: readonly ObjectRef[]): Promise<ObjectRef[]> {
+  const { rows } = await sql<{ portal_id: number; object_type: string; object_id: string }>`${prepared}
+    select o.portal_id, o.object_type, o.object_id
+    from hubspot_objects o
+    where (o.portal_id, o.object_type, o.merged_into) in (select portal_id, object_type, object_id from ${refsTable(ids, 'k')})`.execute(trx);
+  return rows.map((r) => ({ portalId: Number(r.portal_id), objectType: r.object_type, objectId: r.object_id }));
 }
 
 /**

@@ -60,6 +60,51 @@ describe('mirror under concurrent transactions', () => {
     expect(object?.propertyVersions).toEqual({ email: 1_000, firstname: 2_000 });
   });
 
+  // A merge re-points the rows redirected to the id it merges away; locking those after the batch's
+  // own rows (a second step out of key order) let two batches each hold what the other waited for.
+  it.runIf(serverUrl)('a merge and a batch holding a row redirected to the merged id do not deadlock', async () => {
+    const db = testDb.db;
+    const company = (objectId: string) => ({ portalId: 78, objectType: 'companies', objectId });
+    const seenAt = new Date('2026-11-03T00:00:00Z');
+    const merge = (into: string, id: string, version: number): Observation =>
+      ({ kind: 'merged', ref: company(into), version, via: 'webhook', seenAt, mergedIds: [id] });
+    // 201 was merged into 203; 202 exists.
+    await db.transaction().execute((trx) => applyObservations(trx, [
+      merge('203', '201', 2_000),
+      { kind: 'propertyChange', ref: company('202'), version: 1_000, via: 'poll', seenAt, property: 'name', value: 'b' },
+    ]));
+    const waiting = async () =>
+      Number((await sql<{ n: number }>`
+        select count(*) as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`.execute(db)).rows[0]?.n);
+
+    // A third transaction holds 201, so both batches queue on it in a known order.
+    const held = deferred();
+    const release = deferred();
+    const gate = db.transaction().execute(async (trx) => {
+      await sql`select 1 from hubspot_objects where portal_id = 78 and object_type = 'companies' and object_id = '201' for update`.execute(trx);
+      held.resolve();
+      await release.promise;
+    });
+    await held.promise;
+    const outcomes: Promise<unknown>[] = [];
+    try {
+      // A redelivery of the old merge locks 201, then 203.
+      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, [merge('203', '201', 2_000)])));
+      await until(async () => (await waiting()) >= 1);
+      // Merging 203 into 202 locks 202 and 203, and must re-point 201 too.
+      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, [merge('202', '203', 3_000)])));
+      await until(async () => (await waiting()) >= 2);
+    } finally {
+      release.resolve();
+    }
+    await gate;
+    await Promise.all(outcomes);
+
+    expect((await getObject(db, company('201'), { followMerges: false }))?.mergedInto).toBe('202');
+    expect((await getObject(db, company('203'), { followMerges: false }))?.mergedInto).toBe('202');
+  });
+
   // On PGlite the transactions queue for its one session; on Postgres they really overlap.
   it('many transactions applying parts of a history at once converge to the in-order mirror', async () => {
     const db = testDb.db;
