@@ -4,11 +4,12 @@
  * statements however many observations and properties it carries; merges add a read of the rows
  * redirected to the ids they merge away and a savepoint around the lock (store.ts), and they and
  * association observations add the edges' own few (survivors of the ends named, a lock, a read, a
- * write).
+ * write); merges and full reads of associations read the edges twice, with a savepoint around the
+ * lock (`applyEdges`).
  */
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { lockEdgeEnds, loadEdgeState, mergedIntoOf, writeEdges } from './edge-store.ts';
-import { applyEdgeRule, edgeEnds, edgeNeeds, type EdgeState } from './edges.ts';
+import { applyEdgeRule, edgeEnds, edgeNeeds, edgeReach, type EdgeState } from './edges.ts';
 import { lockObjects, writeMirror } from './store.ts';
 import type { Database } from '../db/schema.ts';
 import { reduceSightings } from './ledger.ts';
@@ -45,10 +46,11 @@ export interface ApplyOptions {
  *
  * Safe under concurrency on Postgres at READ COMMITTED: rows are created and locked in one global
  * key order, so two transactions applying to the same objects serialise and both contributions
- * survive; batches changing the edges of the same objects take advisory locks on them, in one
- * order too. That ordering holds per call: a transaction that applies several batches locks in
- * batch order, and Postgres may abort one of two such transactions with a deadlock error (40P01)
- * to be retried. Pass a transaction: `db.transaction().execute(trx => applyObservations(trx, batch))`.
+ * survive; batches changing the edges of the same objects take advisory locks on both ends of
+ * every edge they write, in one order too. That ordering holds per call: a transaction that
+ * applies several batches locks in batch order, and Postgres may abort one of two such
+ * transactions with a deadlock error (40P01) to be retried.
+ * Pass a transaction: `db.transaction().execute(trx => applyObservations(trx, batch))`.
  */
 export async function applyObservations(
   trx: Transaction<Database>,
@@ -77,6 +79,17 @@ export async function applyObservations(
  * The association half of a batch: finds the final survivor of every id it names (the batch's
  * own objects as just written, the others as stored: redirects always name the final survivor),
  * serialises on the objects whose edges may change, loads what the rule needs, writes its result.
+ *
+ * Every side the batch writes (upsert or delete) has both its ends under the batch's advisory
+ * locks, so two batches writing the same row wait for each other before either writes. Locking
+ * only the ids named was not enough: merges and reads load sides by one end and write rows whose
+ * other end they do not name, so "merge contact 103 into 104" and "merge company 202 into 203"
+ * both rewrote the sides between 104 and 202, each under its own locks, and deadlocked on them (the
+ * upserts go in key order, the deletes after them). So those batches read the sides first to learn
+ * their reach (`edgeReach`), lock it with the ends named in one order, read again and, if the reach
+ * grew in between (a writer holding a named end committed first), undo the locks to a savepoint
+ * and take them again; once the named ends are ours the reach is stable. A batch of single edges
+ * loads only sides between ends it names and pays nothing more.
  */
 async function applyEdges(
   trx: Transaction<Database>,
@@ -105,14 +118,34 @@ async function applyEdges(
   };
   await learn(namedIds(observations));
   const needs = edgeNeeds(observations, moved, finalOf);
-  await lockEdgeEnds(trx, edgeEnds(needs));
-  const state: EdgeState = await loadEdgeState(trx, needs);
-  // Stored sides may name ids merged away since (they move to the survivors).
-  await learn([...state.edges.values()].flatMap((s) => [
-    { portalId: s.portalId, objectType: s.fromObjectType, objectId: s.fromObjectId },
-    { portalId: s.portalId, objectType: s.toObjectType, objectId: s.toObjectId },
-  ]));
-  return writeEdges(trx, applyEdgeRule(state, observations, finalOf), now);
+  const named = edgeEnds(needs);
+  const load = async (): Promise<EdgeState> => {
+    const state = await loadEdgeState(trx, needs);
+    // Stored sides may name ids merged away since (they move to the survivors).
+    await learn([...state.edges.values()].flatMap((s) => [
+      { portalId: s.portalId, objectType: s.fromObjectType, objectId: s.fromObjectId },
+      { portalId: s.portalId, objectType: s.toObjectType, objectId: s.toObjectId },
+    ]));
+    return state;
+  };
+  if (needs.objects.length === 0 && needs.pairs.length === 0) {
+    await lockEdgeEnds(trx, named);
+    return writeEdges(trx, applyEdgeRule(await load(), observations, finalOf), now);
+  }
+  let reach = edgeReach(await load(), finalOf);
+  for (;;) {
+    await sql`savepoint hubsync_lock_edges`.execute(trx);
+    const locked = [...named, ...reach];
+    await lockEdgeEnds(trx, locked);
+    const state = await load();
+    reach = edgeReach(state, finalOf);
+    const held = new Set(locked.map(objectKey));
+    if (reach.every((ref) => held.has(objectKey(ref)))) {
+      await sql`release savepoint hubsync_lock_edges`.execute(trx);
+      return writeEdges(trx, applyEdgeRule(state, observations, finalOf), now);
+    }
+    await sql`rollback to savepoint hubsync_lock_edges`.execute(trx);
+  }
 }
 
 /** Every id the batch's association observations name, at either end. */

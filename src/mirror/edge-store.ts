@@ -25,7 +25,9 @@ export async function mergedIntoOf(db: Kysely<Database> | Transaction<Database>,
 /**
  * Serialises the batches that change the edges of the same objects: a transaction-scoped advisory
  * lock per object, taken in one global order (of the lock keys), so two batches wait for each
- * other instead of each computing from what the other has not committed yet.
+ * other instead of each computing from what the other has not committed yet. `refs` must hold both
+ * ends of every side the batch writes (see `applyEdges`): the locks are then the only order
+ * batches take the association rows in.
  */
 export async function lockEdgeEnds(trx: Transaction<Database>, refs: readonly ObjectRef[]): Promise<void> {
   if (refs.length === 0) return;

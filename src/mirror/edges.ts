@@ -123,10 +123,20 @@ export function edgeNeeds(observations: readonly Observation[], mergedAway: read
   return needs;
 }
 
-/** Every object whose edges a batch with these needs may change (to serialise on). */
+/** Every object a batch with these needs names, whose edges it may change (to serialise on). */
 export function edgeEnds(needs: EdgeNeeds): ObjectRef[] {
   const pick = (r: ObjectRef): ObjectRef => ({ portalId: r.portalId, objectType: r.objectType, objectId: r.objectId });
   return [...needs.objects, ...needs.pairs, ...needs.sides.map((s) => s.from), ...needs.watermarks].map(pick);
+}
+
+/**
+ * The ends of the rows `applyEdgeRule` may write from `state` beyond those the batch names: both
+ * ends of every stored side handed in (a merge's or a read's reach ids the batch does not name)
+ * and their final survivors (a moved side's new ends); the same for the watermarks' objects.
+ */
+export function edgeReach(state: EdgeState, finalOf: FinalOf): ObjectRef[] {
+  const ends = [...state.edges.values()].flatMap((s) => [fromRef(s), toRef(s)]).concat([...state.reads.values()].map(readRef));
+  return ends.flatMap((ref) => [ref, canonical(finalOf, ref)]);
 }
 
 /**

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { listAssociations } from '../../../src/mirror/edge-store.ts';
 import { getObject } from '../../../src/mirror/store.ts';
 import { applyObservations } from '../../../src/mirror/apply.ts';
 import type { Observation } from '../../../src/mirror/observation.ts';
@@ -103,6 +104,63 @@ describe('mirror under concurrent transactions', () => {
 
     expect((await getObject(db, company('201'), { followMerges: false }))?.mergedInto).toBe('202');
     expect((await getObject(db, company('203'), { followMerges: false }))?.mergedInto).toBe('202');
+  });
+
+  // Merging contact 103 into 104 and company 202 into 203 both rewrite the edges between 103/104 and
+  // 202, but each took advisory locks only on its own two ids: the edge rows were theirs to race
+  // for, the upserts in key order and the deletes after them.
+  it.runIf(serverUrl)('two merges moving the same edges from different ends do not deadlock', async () => {
+    const db = testDb.db;
+    const contact = (objectId: string) => ({ portalId: 79, objectType: 'contacts', objectId });
+    const company = (objectId: string) => ({ portalId: 79, objectType: 'companies', objectId });
+    const seenAt = new Date('2026-11-03T00:00:00Z');
+    const edge = (from: string, to: string, version: number): Observation =>
+      ({ kind: 'association', ref: contact(from), version, via: 'webhook', seenAt, toObjectType: 'companies', toObjectId: to, removed: false });
+    // 103 and 104 are both associated with 202 (103's edge newer, so moving it changes 104's); 203 exists.
+    // 103's rows come first in the table as in key order, so either plan deletes 202→103 first.
+    for (const obs of [
+      edge('103', '202', 2_000),
+      edge('104', '202', 1_000),
+      { kind: 'propertyChange', ref: company('203'), version: 1_000, via: 'poll', seenAt, property: 'name', value: 'c' } satisfies Observation,
+    ]) {
+      await db.transaction().execute((trx) => applyObservations(trx, [obs]));
+    }
+    const waiting = async () =>
+      Number((await sql<{ n: number }>`
+        select count(*) as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`.execute(db)).rows[0]?.n);
+
+    // A third transaction holds the side 202→103, so both merges queue on it in a known order.
+    const held = deferred();
+    const release = deferred();
+    const gate = db.transaction().execute(async (trx) => {
+      await sql`select 1 from hubspot_associations where portal_id = 79 and from_object_type = 'companies' and from_object_id = '202'
+        and to_object_type = 'contacts' and to_object_id = '103' for update`.execute(trx);
+      held.resolve();
+      await release.promise;
+    });
+    await held.promise;
+    const outcomes: Promise<unknown>[] = [];
+    try {
+      // Merging 202 into 203 deletes 202's sides (202→103 first), then those of 104↔202.
+      outcomes.push(db.transaction().execute((trx) =>
+        applyObservations(trx, [{ kind: 'merged', ref: company('203'), version: 3_000, via: 'webhook', seenAt, mergedIds: ['202'] }])));
+      await until(async () => (await waiting()) >= 1);
+      // Merging 103 into 104 rewrites 104↔202, then deletes 103↔202 (202→103 first).
+      outcomes.push(db.transaction().execute((trx) =>
+        applyObservations(trx, [{ kind: 'merged', ref: contact('104'), version: 4_000, via: 'webhook', seenAt, mergedIds: ['103'] }])));
+      await until(async () => (await waiting()) >= 2);
+    } finally {
+      release.resolve();
+    }
+    await gate;
+    await Promise.all(outcomes);
+
+    expect((await listAssociations(db, contact('104'))).map((a) => a.toObjectId)).toEqual(['203']);
+    expect((await listAssociations(db, company('203'))).map((a) => a.toObjectId)).toEqual(['104']);
+    const keyedByMergedAway = await sql<{ n: number }>`select count(*) as n from hubspot_associations where portal_id = 79
+      and (from_object_id in ('103', '202') or to_object_id in ('103', '202'))`.execute(db);
+    expect(Number(keyedByMergedAway.rows[0]?.n)).toBe(0);
   });
 
   // On PGlite the transactions queue for its one session; on Postgres they really overlap.
