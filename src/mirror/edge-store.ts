@@ -28,13 +28,27 @@ export async function mergedIntoOf(db: Kysely<Database> | Transaction<Database>,
  * other instead of each computing from what the other has not committed yet. `refs` must hold both
  * ends of every side the batch writes (see `applyEdges`): the locks are then the only order
  * batches take the association rows in.
+ *
+ * Above the lock table's room (Postgres keeps about 64 locks a connection for all sessions to
+ * share: a company merged with thousands of contacts would fail with "out of shared memory"), a
+ * batch locks its portals' edges whole instead. Every batch first takes its portals' locks, shared
+ * when it goes on to lock objects and exclusive when it does not, so the two kinds still exclude
+ * each other; the portals' locks come first, in one order, then the objects'.
  */
 export async function lockEdgeEnds(trx: Transaction<Database>, refs: readonly ObjectRef[]): Promise<void> {
   if (refs.length === 0) return;
-  const keys = [...new Set(refs.map((r) => `hubsync-edge:${r.portalId}:${r.objectType}:${r.objectId}`))];
-  await sql`select count(pg_advisory_xact_lock(h)) from (
-      select distinct hashtextextended(k, 0) as h from unnest(${arrayLiteral(keys)}::text[]) as k order by 1) locks`.execute(trx);
+  const objects = [...new Set(refs.map((r) => `hubsync-edge:${r.portalId}:${r.objectType}:${r.objectId}`))];
+  const whole = objects.length > EDGE_LOCKS_PER_BATCH;
+  const portals = [...new Set(refs.map((r) => `hubsync-edges:${r.portalId}`))];
+  await sql`select count(case when l.portal and not ${whole}::boolean then pg_advisory_xact_lock_shared(l.h) else pg_advisory_xact_lock(l.h) end) from (
+      select distinct true as portal, hashtextextended(k, 0) as h from unnest(${arrayLiteral(portals)}::text[]) as k
+      union
+      select distinct false, hashtextextended(k, 0) from unnest(${arrayLiteral(whole ? [] : objects)}::text[]) as k
+      order by 1 desc, 2) l`.execute(trx);
 }
+
+/** How many objects' locks a batch takes before it locks its portals' edges whole (`lockEdgeEnds`). */
+export const EDGE_LOCKS_PER_BATCH = 1_000;
 
 /** A side as the lock query sends it back through `to_json`: times as epoch ms, the types as parsed JSON. */
 type SideRow = Omit<Selectable<HubspotAssociationsTable>, 'version' | 'types_version' | 'association_types' | 'updated_at'> & {

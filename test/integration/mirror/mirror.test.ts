@@ -138,6 +138,21 @@ describe(`mirror on ${serverUrl ? 'Postgres' : 'PGlite'}`, () => {
     expect((await listAssociations(testDb.db, ref('3'))).map((a) => a.toObjectId)).toEqual(['9']);
   });
 
+  it('reads and merges a company with more contacts than the lock table has room for (its portal\'s edges locked whole)', async () => {
+    const portalId = nextPortal++;
+    const seenAt = new Date('2026-11-01T00:00:10Z');
+    const v = (s: number) => Date.UTC(2026, 10, 1, 0, 0, s);
+    const company = (objectId: string) => ({ portalId, objectType: 'companies', objectId });
+    // Postgres's lock table holds max_locks_per_transaction (64) for each of max_connections (100) sessions,
+    // shared: one transaction here runs out between 10,000 and 20,000 advisory locks (fails without the portal lock: checked).
+    const contacts = Array.from({ length: 20_000 }, (_, i) => ({ objectId: String(100_000 + i), types: [] }));
+    await applyBatches([[{ kind: 'associationRead', ref: company('1'), version: v(1), via: 'poll', seenAt, toObjectType: 'contacts', to: contacts }]]);
+    await applyBatches([[{ kind: 'merged', ref: company('2'), version: v(2), via: 'webhook', seenAt, mergedIds: ['1'] }]]);
+    const moved = await listAssociations(testDb.db, company('2'), 'contacts');
+    expect(moved).toHaveLength(20_000);
+    expect(await listAssociations(testDb.db, company('1'), 'contacts')).toEqual([]);
+  });
+
   it('stores any text faithfully (quotes, backslashes, braces, NULL, unicode)', async () => {
     const portalId = nextPortal++;
     const ref = { portalId, objectType: 'contacts', objectId: 'x"y\\z' };
