@@ -80,7 +80,13 @@ export function floodWatch(now: () => number = Date.now): FloodWatch {
   };
 }
 
-/** How long to rest after a batch that took `workedMs`, so work is `share` of the time (0 for a share of 1). */
+/**
+ * How long to rest after a batch that took `workedMs`, so work is `share` of the time (0 for a
+ * share of 1); a second at most, since a batch that waited on HubSpot reads took long without
+ * using the cores.
+ */
 export function restAfter(workedMs: number, share: number): number {
-  return share >= 1 ? 0 : Math.round((workedMs * (1 - share)) / share);
+  return share >= 1 ? 0 : Math.min(MAX_REST_MS, Math.round((workedMs * (1 - share)) / share));
 }
+
+const MAX_REST_MS = 1_000;

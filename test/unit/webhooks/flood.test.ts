@@ -61,5 +61,7 @@ describe("the worker's view of a flood", () => {
     expect(restAfter(100, 0.25)).toBe(300);
     expect(restAfter(100, 0.5)).toBe(100);
     expect(restAfter(100, 1)).toBe(0);
+    // A batch that waited on HubSpot reads for 30 s rests no more than a second.
+    expect(restAfter(30_000, 0.25)).toBe(1_000);
   });
 });
