@@ -3,13 +3,13 @@
  * run the pure rules, write what changed. A batch of object observations costs three
  * statements however many observations and properties it carries; merges add a read of the rows
  * redirected to the ids they merge away and a savepoint around the lock (store.ts), and they and
- * association observations add the edges' own few (survivors of the ends named, a lock, a read, a
- * write); merges and full reads of associations read the edges twice, with a savepoint around the
- * lock (`applyEdges`).
+ * association observations add the edges' own few (survivors of the ends named, a savepoint around
+ * a lock and the survivors read again, a read, a write); merges and full reads of associations read
+ * the edges twice (`applyEdges`).
  */
 import { sql, type Transaction } from 'kysely';
 import { lockEdgeEnds, loadEdgeState, mergedIntoOf, writeEdges } from './edge-store.ts';
-import { applyEdgeRule, edgeEnds, edgeNeeds, edgeReach, type EdgeState } from './edges.ts';
+import { applyEdgeRule, edgeEnds, edgeNeeds, edgeReach, type EdgeNeeds, type EdgeState } from './edges.ts';
 import { lockObjects, writeMirror } from './store.ts';
 import type { Database } from '../db/schema.ts';
 import { reduceSightings } from './ledger.ts';
@@ -89,7 +89,15 @@ export async function applyObservations(
  * their reach (`edgeReach`), lock it with the ends named in one order, read again and, if the reach
  * grew in between (a writer holding a named end committed first), undo the locks to a savepoint
  * and take them again; once the named ends are ours the reach is stable. A batch of single edges
- * loads only sides between ends it names and pays nothing more.
+ * loads only sides between ends it names.
+ *
+ * The survivors of ids that are not the batch's own rows are read before the locks too, unlocked:
+ * a merge of one of them committing while the batch waited for its locks left it writing edges and
+ * watermarks keyed by the id merged away. So once the locks are granted the batch reads those
+ * redirects again and, if one changed, undoes the locks to the savepoint and takes them for the
+ * new survivors. Then they are stable: the ends locked are the ids' final survivors, and a merge
+ * that moves an id (or re-points the ids redirected to it) holds that id's lock until it commits.
+ * A batch of single edges pays the savepoint and that one read.
  */
 async function applyEdges(
   trx: Transaction<Database>,
@@ -100,7 +108,7 @@ async function applyEdges(
 ): Promise<number> {
   if (moved.length === 0 && !observations.some((o) => o.kind === 'association' || o.kind === 'associationRead')) return 0;
   const elsewhere = new Map<string, string>();
-  const known = new Set<string>();
+  const known = new Map<string, ObjectRef>();
   const finalOf = (ref: ObjectRef): string => {
     const key = objectKey(ref);
     const object = current(key);
@@ -111,15 +119,22 @@ async function applyEdges(
     const unknown = refs.filter((ref) => {
       const key = objectKey(ref);
       if (known.has(key) || current(key)) return false;
-      known.add(key);
+      known.set(key, ref);
       return true;
     });
     for (const [key, into] of await mergedIntoOf(trx, unknown)) elsewhere.set(key, into);
   };
+  /** Reads again every redirect learned so far (`learn`): true when one changed, and learns the new ones. */
+  const relearn = async (): Promise<boolean> => {
+    if (known.size === 0) return false;
+    const stored = await mergedIntoOf(trx, [...known.values()]);
+    if ([...known.keys()].every((key) => stored.get(key) === elsewhere.get(key))) return false;
+    elsewhere.clear();
+    for (const [key, into] of stored) elsewhere.set(key, into);
+    return true;
+  };
   await learn(namedIds(observations));
-  const needs = edgeNeeds(observations, moved, finalOf);
-  const named = edgeEnds(needs);
-  const load = async (): Promise<EdgeState> => {
+  const load = async (needs: EdgeNeeds): Promise<EdgeState> => {
     const state = await loadEdgeState(trx, needs);
     // Stored sides may name ids merged away since (they move to the survivors).
     await learn([...state.edges.values()].flatMap((s) => [
@@ -128,23 +143,24 @@ async function applyEdges(
     ]));
     return state;
   };
-  if (needs.objects.length === 0 && needs.pairs.length === 0) {
-    await lockEdgeEnds(trx, named);
-    return writeEdges(trx, applyEdgeRule(await load(), observations, finalOf), now);
-  }
-  let reach = edgeReach(await load(), finalOf);
+  let needs = edgeNeeds(observations, moved, finalOf);
+  const wide = needs.objects.length > 0 || needs.pairs.length > 0;
+  let unlocked = wide ? await load(needs) : undefined;
   for (;;) {
     await sql`savepoint hubsync_lock_edges`.execute(trx);
-    const locked = [...named, ...reach];
+    const locked = [...edgeEnds(needs), ...(unlocked ? edgeReach(unlocked, finalOf) : [])];
     await lockEdgeEnds(trx, locked);
-    const state = await load();
-    reach = edgeReach(state, finalOf);
-    const held = new Set(locked.map(objectKey));
-    if (reach.every((ref) => held.has(objectKey(ref)))) {
-      await sql`release savepoint hubsync_lock_edges`.execute(trx);
-      return writeEdges(trx, applyEdgeRule(state, observations, finalOf), now);
+    if (!(await relearn())) {
+      const state = await load(needs);
+      const held = new Set(locked.map(objectKey));
+      if (!wide || edgeReach(state, finalOf).every((ref) => held.has(objectKey(ref)))) {
+        await sql`release savepoint hubsync_lock_edges`.execute(trx);
+        return writeEdges(trx, applyEdgeRule(state, observations, finalOf), now);
+      }
+      unlocked = state;
     }
     await sql`rollback to savepoint hubsync_lock_edges`.execute(trx);
+    needs = edgeNeeds(observations, moved, finalOf);
   }
 }
 

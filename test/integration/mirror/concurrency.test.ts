@@ -17,6 +17,18 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** A portal's association rows and watermarks, minus their write times. */
+async function edgeState(portalId: number) {
+  const associations = await sql`
+    select from_object_type, from_object_id, to_object_type, to_object_id, association_type, removed, version, association_types, types_version
+    from hubspot_associations where portal_id = ${portalId}
+    order by from_object_type, from_object_id, to_object_type, to_object_id`.execute(testDb.db);
+  const reads = await sql`
+    select object_type, object_id, to_object_type, read_at from hubspot_association_reads where portal_id = ${portalId}
+    order by object_type, object_id, to_object_type`.execute(testDb.db);
+  return { associations: associations.rows, reads: reads.rows };
+}
+
 async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
@@ -163,6 +175,57 @@ describe('mirror under concurrent transactions', () => {
     expect(Number(keyedByMergedAway.rows[0]?.n)).toBe(0);
   });
 
+  // An association batch found the final survivors of the ids it names before waiting for its locks:
+  // a merge of one of them committing meanwhile left edges and watermarks keyed by the merged id.
+  it.runIf(serverUrl)('edges and watermarks written while a merge of their ids commits go to the survivor', async () => {
+    const db = testDb.db;
+    const contact = (portalId: number, objectId: string) => ({ portalId, objectType: 'contacts', objectId });
+    const company = (portalId: number, objectId: string) => ({ portalId, objectType: 'companies', objectId });
+    const seenAt = new Date('2026-11-03T00:00:00Z');
+    const objects = (p: number): Observation[] => ['101', '102', '202', '203'].map((id) => (
+      { kind: 'propertyChange', ref: id.startsWith('1') ? contact(p, id) : company(p, id), version: 1_000, via: 'poll', seenAt, property: 'name', value: id }));
+    const merge = (p: number): Observation => ({ kind: 'merged', ref: contact(p, '101'), version: 3_000, via: 'webhook', seenAt, mergedIds: ['102'] });
+    // A single edge and a full read (listing 203, older than the edge) of contact 102, delivered late.
+    const edge = (p: number): Observation =>
+      ({ kind: 'association', ref: contact(p, '102'), version: 2_000, via: 'webhook', seenAt, toObjectType: 'companies', toObjectId: '202', removed: false });
+    const read = (p: number): Observation => ({
+      kind: 'associationRead', ref: contact(p, '102'), version: 1_500, via: 'poll', seenAt, toObjectType: 'companies',
+      to: [{ objectId: '203', types: [{ category: 'HUBSPOT_DEFINED', typeId: 279, label: null }] }],
+    });
+    const [expected, actual] = [80, 81];
+    for (const obs of [...objects(expected), merge(expected), edge(expected), read(expected)]) {
+      await db.transaction().execute((trx) => applyObservations(trx, [obs]));
+    }
+    await db.transaction().execute((trx) => applyObservations(trx, objects(actual)));
+    const waiting = async () =>
+      Number((await sql<{ n: number }>`
+        select count(*) as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`.execute(db)).rows[0]?.n);
+
+    // The merge holds 102's edge lock until both association batches have read 102 as live and wait for it.
+    const merged = deferred();
+    const release = deferred();
+    const merging = db.transaction().execute(async (trx) => {
+      await applyObservations(trx, [merge(actual)]);
+      merged.resolve();
+      await release.promise;
+    });
+    await merged.promise;
+    const outcomes: Promise<unknown>[] = [];
+    try {
+      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, [edge(actual)])));
+      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, [read(actual)])));
+      await until(async () => (await waiting()) >= 2);
+    } finally {
+      release.resolve();
+    }
+    await merging;
+    await Promise.all(outcomes);
+
+    expect(await edgeState(actual)).toEqual(await edgeState(expected));
+    expect((await listAssociations(db, contact(actual, '101'))).map((a) => a.toObjectId)).toEqual(['202', '203']);
+  });
+
   // On PGlite the transactions queue for its one session; on Postgres they really overlap.
   it('many transactions applying parts of a history at once converge to the in-order mirror', async () => {
     const db = testDb.db;
@@ -184,6 +247,7 @@ describe('mirror under concurrent transactions', () => {
                 from hubspot_objects where portal_id = ${portalId} order by object_type, object_id`.execute(db)
             ).rows;
           expect(await state(actual)).toEqual(await state(expected));
+          expect(await edgeState(actual)).toEqual(await edgeState(expected));
         },
       ),
       { numRuns: 25 },
