@@ -7,10 +7,11 @@
  * a lock and the survivors read again, a read, a write); merges and full reads of associations read
  * the edges twice (`applyEdges`).
  */
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { lockEdgeEnds, loadEdgeState, mergedIntoOf, writeEdges } from './edge-store.ts';
 import { applyEdgeRule, edgeEnds, edgeNeeds, edgeReach, type EdgeNeeds, type EdgeState } from './edges.ts';
 import { lockObjects, writeMirror } from './store.ts';
+import { untilSettled } from '../db/savepoint.ts';
 import type { Database } from '../db/schema.ts';
 import { reduceSightings } from './ledger.ts';
 import { objectKey, type ObjectRef, type Observation } from './observation.ts';
@@ -146,22 +147,19 @@ async function applyEdges(
   let needs = edgeNeeds(observations, moved, finalOf);
   const wide = needs.objects.length > 0 || needs.pairs.length > 0;
   let unlocked = wide ? await load(needs) : undefined;
-  for (;;) {
-    await sql`savepoint hubsync_lock_edges`.execute(trx);
+  const state = await untilSettled(trx, 'hubsync_lock_edges', async () => {
     const locked = [...edgeEnds(needs), ...(unlocked ? edgeReach(unlocked, finalOf) : [])];
     await lockEdgeEnds(trx, locked);
     if (!(await relearn())) {
-      const state = await load(needs);
+      const loaded = await load(needs);
       const held = new Set(locked.map(objectKey));
-      if (!wide || edgeReach(state, finalOf).every((ref) => held.has(objectKey(ref)))) {
-        await sql`release savepoint hubsync_lock_edges`.execute(trx);
-        return writeEdges(trx, applyEdgeRule(state, observations, finalOf), now);
-      }
-      unlocked = state;
+      if (!wide || edgeReach(loaded, finalOf).every((ref) => held.has(objectKey(ref)))) return loaded;
+      unlocked = loaded;
     }
-    await sql`rollback to savepoint hubsync_lock_edges`.execute(trx);
     needs = edgeNeeds(observations, moved, finalOf);
-  }
+    return undefined;
+  });
+  return writeEdges(trx, applyEdgeRule(state, observations, finalOf), now);
 }
 
 /** Every id the batch's association observations name, at either end. */

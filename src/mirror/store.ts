@@ -7,6 +7,7 @@ import type { LedgerChange } from './ledger.ts';
 import { ledgerUpsert } from './ledger-store.ts';
 import { arrayLiteral, msToTimestamp, timestampToMs } from '../db/sql.ts';
 import { prepared } from '../db/prepared.ts';
+import { untilSettled } from '../db/savepoint.ts';
 import { objectKey, type ObjectRef, type Via } from './observation.ts';
 import type { MirrorObject } from './registers.ts';
 import { isArchived } from './rule.ts';
@@ -81,20 +82,18 @@ export async function lockObjects(
   if (refs.length === 0) return new Map();
   if (mergedAway.length === 0) return (await lockRows(trx, refs, [], now)).stored;
   let redirected = await redirectedTo(trx, mergedAway);
-  for (;;) {
-    await sql`savepoint hubsync_lock_objects`.execute(trx);
+  return untilSettled(trx, 'hubsync_lock_objects', async () => {
     const { stored, locked } = await lockRows(trx, refs, redirected, now);
     const current = await redirectedTo(trx, mergedAway);
-    if (current.every((ref) => locked.has(objectKey(ref)))) {
-      await sql`release savepoint hubsync_lock_objects`.execute(trx);
-      // A row read as redirected may have been re-pointed elsewhere before we locked it.
-      const keep = new Set([...refs, ...current].map(objectKey));
-      for (const key of stored.keys()) if (!keep.has(key)) stored.delete(key);
-      return stored;
+    if (!current.every((ref) => locked.has(objectKey(ref)))) {
+      redirected = current;
+      return undefined;
     }
-    await sql`rollback to savepoint hubsync_lock_objects`.execute(trx);
-    redirected = current;
-  }
+    // A row read as redirected may have been re-pointed elsewhere before we locked it.
+    const keep = new Set([...refs, ...current].map(objectKey));
+    for (const key of stored.keys()) if (!keep.has(key)) stored.delete(key);
+    return stored;
+  });
 }
 
 /**
