@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { sql } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../../../src/db/schema.ts';
 import { describe, expect, it } from 'vitest';
 import { listAssociations } from '../../../src/mirror/edge-store.ts';
 import { getObject } from '../../../src/mirror/store.ts';
@@ -35,6 +36,41 @@ async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Pro
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Sessions of the test database waiting for a lock, other than this one. */
+async function waiting(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    select count(*) as n from pg_stat_activity
+    where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`.execute(db);
+  return Number(rows[0]?.n);
+}
+
+/**
+ * Holds a transaction open (`hold` takes its locks), starts each batch in a transaction of its own
+ * once the ones before it wait for a lock, then lets the holder commit and waits for them all: the
+ * batches queue on the holder's locks in the order given.
+ */
+async function queuedBehind(db: Kysely<Database>, hold: (trx: Transaction<Database>) => Promise<unknown>, batches: Observation[][]): Promise<void> {
+  const held = deferred();
+  const release = deferred();
+  const holder = db.transaction().execute(async (trx) => {
+    await hold(trx);
+    held.resolve();
+    await release.promise;
+  });
+  await held.promise;
+  const outcomes: Promise<unknown>[] = [];
+  try {
+    for (const [i, batch] of batches.entries()) {
+      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, batch)));
+      await until(async () => (await waiting(db)) >= i + 1);
+    }
+  } finally {
+    release.resolve();
+  }
+  await holder;
+  await Promise.all(outcomes);
 }
 
 describe('mirror under concurrent transactions', () => {
@@ -86,33 +122,13 @@ describe('mirror under concurrent transactions', () => {
       merge('203', '201', 2_000),
       { kind: 'propertyChange', ref: company('202'), version: 1_000, via: 'poll', seenAt, property: 'name', value: 'b' },
     ]));
-    const waiting = async () =>
-      Number((await sql<{ n: number }>`
-        select count(*) as n from pg_stat_activity
-        where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`.execute(db)).rows[0]?.n);
-
-    // A third transaction holds 201, so both batches queue on it in a known order.
-    const held = deferred();
-    const release = deferred();
-    const gate = db.transaction().execute(async (trx) => {
-      await sql`select 1 from hubspot_objects where portal_id = 78 and object_type = 'companies' and object_id = '201' for update`.execute(trx);
-      held.resolve();
-      await release.promise;
-    });
-    await held.promise;
-    const outcomes: Promise<unknown>[] = [];
-    try {
-      // A redelivery of the old merge locks 201, then 203.
-      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, [merge('203', '201', 2_000)])));
-      await until(async () => (await waiting()) >= 1);
-      // Merging 203 into 202 locks 202 and 203, and must re-point 201 too.
-      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, [merge('202', '203', 3_000)])));
-      await until(async () => (await waiting()) >= 2);
-    } finally {
-      release.resolve();
-    }
-    await gate;
-    await Promise.all(outcomes);
+    // A third transaction holds 201, so both batches queue on it in a known order: a redelivery of the
+    // old merge locks 201, then 203; merging 203 into 202 locks 202 and 203, and must re-point 201 too.
+    await queuedBehind(
+      db,
+      (trx) => sql`select 1 from hubspot_objects where portal_id = 78 and object_type = 'companies' and object_id = '201' for update`.execute(trx),
+      [[merge('203', '201', 2_000)], [merge('202', '203', 3_000)]],
+    );
 
     expect((await getObject(db, company('201'), { followMerges: false }))?.mergedInto).toBe('202');
     expect((await getObject(db, company('203'), { followMerges: false }))?.mergedInto).toBe('202');
@@ -137,36 +153,18 @@ describe('mirror under concurrent transactions', () => {
     ]) {
       await db.transaction().execute((trx) => applyObservations(trx, [obs]));
     }
-    const waiting = async () =>
-      Number((await sql<{ n: number }>`
-        select count(*) as n from pg_stat_activity
-        where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`.execute(db)).rows[0]?.n);
-
-    // A third transaction holds the side 202→103, so both merges queue on it in a known order.
-    const held = deferred();
-    const release = deferred();
-    const gate = db.transaction().execute(async (trx) => {
-      await sql`select 1 from hubspot_associations where portal_id = 79 and from_object_type = 'companies' and from_object_id = '202'
-        and to_object_type = 'contacts' and to_object_id = '103' for update`.execute(trx);
-      held.resolve();
-      await release.promise;
-    });
-    await held.promise;
-    const outcomes: Promise<unknown>[] = [];
-    try {
-      // Merging 202 into 203 deletes 202's sides (202→103 first), then those of 104↔202.
-      outcomes.push(db.transaction().execute((trx) =>
-        applyObservations(trx, [{ kind: 'merged', ref: company('203'), version: 3_000, via: 'webhook', seenAt, mergedIds: ['202'] }])));
-      await until(async () => (await waiting()) >= 1);
-      // Merging 103 into 104 rewrites 104↔202, then deletes 103↔202 (202→103 first).
-      outcomes.push(db.transaction().execute((trx) =>
-        applyObservations(trx, [{ kind: 'merged', ref: contact('104'), version: 4_000, via: 'webhook', seenAt, mergedIds: ['103'] }])));
-      await until(async () => (await waiting()) >= 2);
-    } finally {
-      release.resolve();
-    }
-    await gate;
-    await Promise.all(outcomes);
+    // A third transaction holds the side 202→103, so both merges queue on it in a known order. Merging
+    // 202 into 203 deletes 202's sides (202→103 first), then those of 104↔202; merging 103 into 104
+    // rewrites 104↔202, then deletes 103↔202 (202→103 first).
+    await queuedBehind(
+      db,
+      (trx) => sql`select 1 from hubspot_associations where portal_id = 79 and from_object_type = 'companies' and from_object_id = '202'
+        and to_object_type = 'contacts' and to_object_id = '103' for update`.execute(trx),
+      [
+        [{ kind: 'merged', ref: company('203'), version: 3_000, via: 'webhook', seenAt, mergedIds: ['202'] }],
+        [{ kind: 'merged', ref: contact('104'), version: 4_000, via: 'webhook', seenAt, mergedIds: ['103'] }],
+      ],
+    );
 
     expect((await listAssociations(db, contact('104'))).map((a) => a.toObjectId)).toEqual(['203']);
     expect((await listAssociations(db, company('203'))).map((a) => a.toObjectId)).toEqual(['104']);
@@ -197,30 +195,8 @@ describe('mirror under concurrent transactions', () => {
       await db.transaction().execute((trx) => applyObservations(trx, [obs]));
     }
     await db.transaction().execute((trx) => applyObservations(trx, objects(actual)));
-    const waiting = async () =>
-      Number((await sql<{ n: number }>`
-        select count(*) as n from pg_stat_activity
-        where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`.execute(db)).rows[0]?.n);
-
     // The merge holds 102's edge lock until both association batches have read 102 as live and wait for it.
-    const merged = deferred();
-    const release = deferred();
-    const merging = db.transaction().execute(async (trx) => {
-      await applyObservations(trx, [merge(actual)]);
-      merged.resolve();
-      await release.promise;
-    });
-    await merged.promise;
-    const outcomes: Promise<unknown>[] = [];
-    try {
-      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, [edge(actual)])));
-      outcomes.push(db.transaction().execute((trx) => applyObservations(trx, [read(actual)])));
-      await until(async () => (await waiting()) >= 2);
-    } finally {
-      release.resolve();
-    }
-    await merging;
-    await Promise.all(outcomes);
+    await queuedBehind(db, (trx) => applyObservations(trx, [merge(actual)]), [[edge(actual)], [read(actual)]]);
 
     expect(await edgeState(actual)).toEqual(await edgeState(expected));
     expect((await listAssociations(db, contact(actual, '101'))).map((a) => a.toObjectId)).toEqual(['202', '203']);
