@@ -9,7 +9,7 @@
  */
 import type { Transaction } from 'kysely';
 import { lockEdgeEnds, loadEdgeState, mergedIntoOf, writeEdges } from './edge-store.ts';
-import { applyEdgeRule, edgeEnds, edgeNeeds, edgeReach, type EdgeNeeds, type EdgeState } from './edges.ts';
+import { applyEdgeRule, edgeEnds, edgeNeeds, edgeReach, sideEnds, type EdgeNeeds, type EdgeState } from './edges.ts';
 import { lockObjects, writeMirror } from './store.ts';
 import { untilSettled } from '../db/savepoint.ts';
 import type { Database } from '../db/schema.ts';
@@ -138,10 +138,7 @@ async function applyEdges(
   const load = async (needs: EdgeNeeds): Promise<EdgeState> => {
     const state = await loadEdgeState(trx, needs);
     // Stored sides may name ids merged away since (they move to the survivors).
-    await learn([...state.edges.values()].flatMap((s) => [
-      { portalId: s.portalId, objectType: s.fromObjectType, objectId: s.fromObjectId },
-      { portalId: s.portalId, objectType: s.toObjectType, objectId: s.toObjectId },
-    ]));
+    await learn([...state.edges.values()].flatMap(sideEnds));
     return state;
   };
   let needs = edgeNeeds(observations, moved, finalOf);

@@ -135,7 +135,7 @@ export function edgeEnds(needs: EdgeNeeds): ObjectRef[] {
  * and their final survivors (a moved side's new ends); the same for the watermarks' objects.
  */
 export function edgeReach(state: EdgeState, finalOf: FinalOf): ObjectRef[] {
-  const ends = [...state.edges.values()].flatMap((s) => [fromRef(s), toRef(s)]).concat([...state.reads.values()].map(readRef));
+  const ends = [...state.edges.values()].flatMap(sideEnds).concat([...state.reads.values()].map(readRef));
   return ends.flatMap((ref) => [ref, canonical(finalOf, ref)]);
 }
 
@@ -317,6 +317,11 @@ function sidesFrom(work: Work, from: ObjectRef, toObjectType: string): Associati
 
 function keyOf(from: ObjectRef, to: ObjectRef): string {
   return associationKey({ portalId: from.portalId, fromObjectType: from.objectType, fromObjectId: from.objectId, toObjectType: to.objectType, toObjectId: to.objectId });
+}
+
+/** The two ends of a stored side. */
+export function sideEnds(s: AssociationState): [ObjectRef, ObjectRef] {
+  return [fromRef(s), toRef(s)];
 }
 
 function fromRef(s: AssociationState): ObjectRef {
