@@ -116,6 +116,15 @@ database: { preparedStatements: 1 }
     expect(loadConfig(`${minimal}\nhttp: { port: "\${PORT}" }`, { SECRET: 'x', TOKEN: 'y', PORT: '8080' }).http.port).toBe(8080);
   });
 
+  it('takes webhooks.floodShare as a share above 0 up to 1, defaulting to 0.25, and names the key otherwise', () => {
+    const env = { SECRET: 'x'.repeat(8), TOKEN: 'y'.repeat(8) };
+    expect(loadConfig(minimal, env).webhooks.floodShare).toBe(0.25);
+    expect(loadConfig(`${minimal}\nwebhooks: { floodShare: 1 }`, env).webhooks.floodShare).toBe(1);
+    for (const bad of ['0', '1.5', '-0.2', '"half"']) {
+      expect(problemsOf(`${minimal}\nwebhooks: { floodShare: ${bad} }`, env)).toEqual([expect.stringMatching(/^webhooks\.floodShare: /)]);
+    }
+  });
+
   it('range-checks every cron field, steps included, with the field named', () => {
     const problems = problemsOf(minimal.replace('schedule: "*/2 * * * *"', 'schedule: "*/61 * * * *", archivedSweep: "0 25 * * *"'), { SECRET: 'x', TOKEN: 'y' });
     expect(problems).toEqual([
