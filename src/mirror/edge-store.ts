@@ -22,6 +22,9 @@ export async function mergedIntoOf(db: Kysely<Database> | Transaction<Database>,
   return found;
 }
 
+/** How many objects' locks a batch takes before it locks its portals' edges whole (`lockEdgeEnds`). */
+const EDGE_LOCKS_PER_BATCH = 1_000;
+
 /**
  * Serialises the batches that change the edges of the same objects: a transaction-scoped advisory
  * lock per object, taken in one global order (of the lock keys), so two batches wait for each
@@ -40,15 +43,13 @@ export async function lockEdgeEnds(trx: Transaction<Database>, refs: readonly Ob
   const objects = [...new Set(refs.map((r) => `hubsync-edge:${r.portalId}:${r.objectType}:${r.objectId}`))];
   const whole = objects.length > EDGE_LOCKS_PER_BATCH;
   const portals = [...new Set(refs.map((r) => `hubsync-edges:${r.portalId}`))];
-  await sql`select count(case when l.portal and not ${whole}::boolean then pg_advisory_xact_lock_shared(l.h) else pg_advisory_xact_lock(l.h) end) from (
-      select distinct true as portal, hashtextextended(k, 0) as h from unnest(${arrayLiteral(portals)}::text[]) as k
+  // Portals first (rank 0), then objects, each by lock key.
+  await sql`select count(case when l.shared then pg_advisory_xact_lock_shared(l.h) else pg_advisory_xact_lock(l.h) end) from (
+      select distinct 0 as rank, hashtextextended(k, 0) as h, ${!whole}::boolean as shared from unnest(${arrayLiteral(portals)}::text[]) as k
       union
-      select distinct false, hashtextextended(k, 0) from unnest(${arrayLiteral(whole ? [] : objects)}::text[]) as k
-      order by 1 desc, 2) l`.execute(trx);
+      select distinct 1, hashtextextended(k, 0), false from unnest(${arrayLiteral(whole ? [] : objects)}::text[]) as k
+      order by 1, 2) l`.execute(trx);
 }
-
-/** How many objects' locks a batch takes before it locks its portals' edges whole (`lockEdgeEnds`). */
-export const EDGE_LOCKS_PER_BATCH = 1_000;
 
 /** A side as the lock query sends it back through `to_json`: times as epoch ms, the types as parsed JSON. */
 type SideRow = Omit<Selectable<HubspotAssociationsTable>, 'version' | 'types_version' | 'association_types' | 'updated_at'> & {
