@@ -168,12 +168,16 @@ function dequeue(ids: RawBuilder<unknown>): RawBuilder<unknown> {
  * first, locked (`FOR UPDATE SKIP LOCKED`: other workers skip them until the transaction ends).
  * The walk is the queue's primary key in id order, each id looked up in the inbox's: a subquery
  * the planner cannot turn into a join (`offset 0`), so no plan reads either table whole, however
- * large and whatever its statistics. The lock is on the event's row, whose conditions Postgres
+ * large and whatever its statistics. The queue's ids are put in order before the lookups, in a
+ * subquery of their own: where a short queue is cheaper to sort than to walk, a sort of the
+ * lookups' results would lock every queued event to return `limit` of them, and another worker's
+ * claim meanwhile would find nothing. The lock is on the event's row, whose conditions Postgres
  * checks again once it holds it: an event another worker leased, deferred or marked processed
  * since this statement's snapshot is passed over.
  */
 function dueEvents(columns: readonly string[], options: { now: Date; limit: number; maxAttempts: number }) {
-  return sql`select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))} from webhook_pending p
+  return sql`select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))}
+    from (select id from webhook_pending order by id offset 0) p
     cross join lateral (
       select ${sql.join(columns.map(claimedColumn))} from webhook_events e
       where e.id = p.id and e.next_attempt_at <= ${options.now}::timestamptz and e.attempts < ${options.maxAttempts}::int and ${WAITING}

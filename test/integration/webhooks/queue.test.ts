@@ -5,6 +5,7 @@ import {
   claimWebhookEvents,
   INBOX_CHANNEL,
   failAbandonedWebhookEvents,
+  lockDueWebhookEvents,
   markWebhookEventsFailed,
   retryFailedWebhookEvents,
   tidyWebhookQueue,
@@ -13,7 +14,7 @@ import {
 import { loadPayload } from '../../../src/webhooks/flood.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
-import { createTestDb } from '../../helpers/db.ts';
+import { createTestDb, serverUrl } from '../../helpers/db.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, hubspotEvent, PORTAL, storeHubSpotEvents, testConfig, waitFor } from './helpers.ts';
 
@@ -127,6 +128,19 @@ describe('the processing queue (webhook_pending)', () => {
     expect(await claimWebhookEvents(testDb.db, { ...claim, now: new Date(T0.getTime() + 60_000) })).toEqual([]);
     // Once the leases end, they are due again (the queue kept them).
     expect((await claimWebhookEvents(testDb.db, { ...claim, now: leaseUntil })).map((e) => e.object_id)).toEqual(['1', '2']);
+  });
+
+  it.runIf(serverUrl)('a claim locks only the events it takes: another transaction claiming meanwhile gets the rest (Postgres: two sessions)', async () => {
+    for (const objectId of [1, 2, 3, 4, 5]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    // A short queue with statistics: sorting it is cheaper than walking its index.
+    await sql`analyze webhook_pending, webhook_events`.execute(testDb.db);
+    const claim = { now: T0, maxAttempts: MAX_ATTEMPTS, limit: 10 };
+    await testDb.db.transaction().execute(async (holder) => {
+      expect((await lockDueWebhookEvents(holder, { ...claim, limit: 3 })).map((e) => e.object_id)).toEqual(['1', '2', '3']);
+      // Another session (the pool's next connection) while the holder's transaction is open.
+      const taken = await testDb.db.transaction().execute(async (trx) => (await lockDueWebhookEvents(trx, claim)).map((e) => e.object_id));
+      expect(taken).toEqual(['4', '5']);
+    });
   });
 
   it('the abandoned sweep looks at the front of the queue only, where claims leave abandoned events; the gauges skip the retrying count', async () => {
