@@ -163,28 +163,44 @@ function dequeue(ids: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`delete from webhook_pending where id = any(array(${ids}))`;
 }
 
+/** Which due events a claim takes: `limit` at most, due at `now`, with attempts left; `after`, see `dueEvents`. */
+export interface DueEvents {
+  now: Date;
+  limit: number;
+  maxAttempts: number;
+  /**
+   * Walk the queue from the first id above this one, and from the front only to fill the batch
+   * (0, the default: from the front). A lane passes the last id another lane of its process holds
+   * locked, so it does not step over that batch's locked events (see the processor service).
+   */
+  after?: number;
+}
+
 /**
  * The queue's first `limit` due events (not leased or waiting for a retry, attempts left), oldest
- * first, locked (`FOR UPDATE SKIP LOCKED`: other workers skip them until the transaction ends).
- * The walk is the queue's primary key in id order, each id looked up in the inbox's: a subquery
- * the planner cannot turn into a join (`offset 0`), so no plan reads either table whole, however
- * large and whatever its statistics. The queue's ids are put in order before the lookups, in a
- * subquery of their own: where a short queue is cheaper to sort than to walk, a sort of the
- * lookups' results would lock every queued event to return `limit` of them, and another worker's
- * claim meanwhile would find nothing. The lock is on the event's row, whose conditions Postgres
- * checks again once it holds it: an event another worker leased, deferred or marked processed
- * since this statement's snapshot is passed over.
+ * first from `after`, then from the front, locked (`FOR UPDATE SKIP LOCKED`: other workers skip
+ * them until the transaction ends). Each walk is the queue's primary key in id order, each id
+ * looked up in the inbox's: a subquery the planner cannot turn into a join (`offset 0`), so no
+ * plan reads either table whole, however large and whatever its statistics. The queue's ids are
+ * put in order before the lookups, in a subquery of their own: where a short queue is cheaper
+ * to sort than to walk, a sort of the lookups' results would lock every queued event to return
+ * `limit` of them, and another worker's claim meanwhile would find nothing. The walk from the
+ * front starts only when the one from `after` comes back short. The lock is on the event's row,
+ * whose conditions Postgres checks again once it holds it: an event another worker leased,
+ * deferred or marked processed since this statement's snapshot is passed over.
  */
-function dueEvents(columns: readonly string[], options: { now: Date; limit: number; maxAttempts: number }) {
-  return sql`select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))}
-    from (select id from webhook_pending order by id offset 0) p
+function dueEvents(columns: readonly string[], options: DueEvents) {
+  const after = options.after ?? 0;
+  const walk = (from: RawBuilder<boolean>) => sql`(select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))}
+    from (select id from webhook_pending p where ${from} order by id offset 0) p
     cross join lateral (
       select ${sql.join(columns.map(claimedColumn))} from webhook_events e
       where e.id = p.id and e.next_attempt_at <= ${options.now}::timestamptz and e.attempts < ${options.maxAttempts}::int and ${WAITING}
       offset 0
       for update skip locked
     ) e
-    order by p.id limit ${options.limit}::int`;
+    order by p.id limit ${options.limit}::int)`;
+  return sql`select * from (${walk(sql`p.id > ${after}::int8`)} union all ${walk(sql`p.id <= ${after}::int8`)}) due limit ${options.limit}::int`;
 }
 
 /**
@@ -195,7 +211,7 @@ function dueEvents(columns: readonly string[], options: { now: Date; limit: numb
  */
 export async function claimWebhookEvents(
   db: Kysely<Database>,
-  options: { now: Date; leaseUntil: Date; limit: number; maxAttempts: number },
+  options: DueEvents & { leaseUntil: Date },
 ): Promise<ClaimedEvent[]> {
   const { rows } = await sql<ClaimedEvent>`${prepared}
     update webhook_events set attempts = attempts + 1, next_attempt_at = ${options.leaseUntil}::timestamptz
@@ -210,10 +226,7 @@ export async function claimWebhookEvents(
  * an event that needs no HubSpot read costs the inbox one write; `leaseWebhookEvents` takes the
  * rest out for longer. A prepared statement.
  */
-export async function lockDueWebhookEvents(
-  trx: Transaction<Database>,
-  options: { now: Date; limit: number; maxAttempts: number },
-): Promise<ClaimedEvent[]> {
+export async function lockDueWebhookEvents(trx: Transaction<Database>, options: DueEvents): Promise<ClaimedEvent[]> {
   const { rows } = await sql<ClaimedEvent>`${prepared} ${dueEvents(CLAIMED_COLUMNS, options)}`.execute(trx);
   return rows;
 }

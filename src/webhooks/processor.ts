@@ -19,6 +19,7 @@ import {
   markWebhookEventsFailed,
   markWebhookEventsProcessed,
   type ClaimedEvent,
+  type DueEvents,
   type WebhookFailure,
 } from './inbox-store.ts';
 import { snapshotFromObject, type HubSpotReader } from '../hubspot/objects.ts';
@@ -55,6 +56,21 @@ export interface ProcessorDeps {
    * the batch goes on to throw (the service's `idle()` waits for them).
    */
   leased?: (until: Date) => void;
+  /** Where the claim starts walking the queue, when other batches of this process hold events locked (see `ClaimTurn`). */
+  claims?: ClaimTurn;
+}
+
+/**
+ * A batch's turn to claim among the batches one process runs at once. Their claims take turns, so
+ * each knows what the others hold: a claim walking the queue from the front would step over the
+ * events the others hold locked (each a probe and a lock attempt) and over the queue entries
+ * their commits left dead, which none can clear while another's transaction is open.
+ */
+export interface ClaimTurn {
+  /** Waits for the process's other claims to return, then says where this one starts (`DueEvents.after`). */
+  begin(): Promise<number>;
+  /** This claim returned (`ids` locked, or nothing if it failed): the next may start. */
+  took(ids: readonly number[]): void;
 }
 
 export interface BatchResult {
@@ -107,7 +123,7 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   if (!deps.leaseAll) {
     try {
       outcome = await db.transaction().execute(async (trx) => {
-        const rows = await lockDueWebhookEvents(trx, claim);
+        const rows = await lockTaking(trx, claim, deps.claims);
         result.claimed = rows.length;
         // Counted as the lease would have: this claim is an attempt.
         for (const row of rows) attempts.set(row.id, row.attempts + 1);
@@ -162,6 +178,18 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   if (failures.length > 0) log.warn({ retrying: result.retrying, failed: result.failed, first: failures[0]?.error }, 'webhook events failed to process');
   countResult(deps.metrics, result);
   return result;
+}
+
+/** Locks the due events from where the turn says, and hands the turn on however the claim ends. */
+async function lockTaking(trx: Transaction<Database>, claim: DueEvents, turn: ClaimTurn | undefined): Promise<ClaimedEvent[]> {
+  const after = (await turn?.begin()) ?? 0;
+  let rows: ClaimedEvent[] = [];
+  try {
+    rows = await lockDueWebhookEvents(trx, { ...claim, after });
+    return rows;
+  } finally {
+    turn?.took(rows.map((row) => row.id));
+  }
 }
 
 /**

@@ -14,6 +14,7 @@ import { failureBackoff, inBatches, loopLifecycle, sleep, type LoopControl, type
 import { maintainTables } from '../db/maintenance.ts';
 import type { Listen, Unlisten } from '../db/listen.ts';
 import type { Metrics } from '../metrics/registry.ts';
+import { claimTurns } from './claim-turns.ts';
 import { FLOOD_HOLD_MS, floodWatch, restAfter } from './flood.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import type { Readiness, ReceiverDeps } from './handlers.ts';
@@ -222,6 +223,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
    * starts earlier and finds nothing to claim does not count as quiet.
    */
   let leasedUntil = 0;
+  const turns = claimTurns(now);
   const settle = () => {
     if (quiet > 0 && inFlight === 0) resolveIdle(quiet);
   };
@@ -248,7 +250,14 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       let leased = 0;
       inFlight += 1;
       try {
-        const result = await processWebhookBatch({ ...deps, log, signal: control.signal, leaseAll: leaseNext, leased: (until) => (leased = until.getTime()) });
+        const result = await processWebhookBatch({
+          ...deps,
+          log,
+          signal: control.signal,
+          leaseAll: leaseNext,
+          leased: (until) => (leased = until.getTime()),
+          claims: turns.turn(index),
+        });
         if (result.claimed > 0) leaseNext = false;
         failures.succeeded();
         full = result.claimed >= deps.config.processBatchSize;
@@ -260,6 +269,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
         leasedUntil = Math.max(leasedUntil, leased);
         wait = failures.failed(err);
       }
+      turns.done(index);
       inFlight -= 1;
       settle();
       // Resting is not cut short by notifications: in a flood they come with every store.

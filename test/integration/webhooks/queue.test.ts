@@ -130,7 +130,29 @@ describe('the processing queue (webhook_pending)', () => {
     expect((await claimWebhookEvents(testDb.db, { ...claim, now: leaseUntil })).map((e) => e.object_id)).toEqual(['1', '2']);
   });
 
-  it.runIf(serverUrl)('a claim locks only the events it takes: another transaction claiming meanwhile gets the rest (Postgres: two sessions)', async () => {
+  it('a claim from `after` takes the events above it first and fills the batch from the front', async () => {
+    for (const objectId of [1, 2, 3, 4, 5]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    const after = await idOf('3');
+    const claim = { now: T0, maxAttempts: MAX_ATTEMPTS };
+    const lockedIds = (limit: number, from: number) =>
+      testDb.db.transaction().execute(async (trx) => (await lockDueWebhookEvents(trx, { ...claim, limit, after: from })).map((e) => e.object_id));
+    expect(await lockedIds(2, after)).toEqual(['4', '5']);
+    // Short above it: the front fills the batch, so a short batch still means the whole queue was walked.
+    expect(await lockedIds(4, after)).toEqual(['4', '5', '1', '2']);
+    expect(await lockedIds(10, 0)).toEqual(['1', '2', '3', '4', '5']);
+  });
+
+  it("a batch claims where its turn says, and tells the turn what it took", async () => {
+    for (const objectId of [1, 2, 3, 4, 5]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    const took: number[][] = [];
+    const after = await idOf('3');
+    const claims = { begin: async () => after, took: (ids: readonly number[]) => took.push([...ids]) };
+    expect(await processWebhookBatch({ ...deps(T0, 2), claims })).toMatchObject({ claimed: 2, processed: 2 });
+    expect(took).toEqual([[await idOf('4'), await idOf('5')]]);
+    expect(await queued()).toEqual(['1', '2', '3']);
+  });
+
+  it.runIf(serverUrl)('a claim locks only the events it takes, and one from `after` or the front passes over those another transaction holds (Postgres: two sessions)', async () => {
     for (const objectId of [1, 2, 3, 4, 5]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
     // A short queue with statistics: sorting it is cheaper than walking its index.
     await sql`analyze webhook_pending, webhook_events`.execute(testDb.db);
@@ -138,8 +160,10 @@ describe('the processing queue (webhook_pending)', () => {
     await testDb.db.transaction().execute(async (holder) => {
       expect((await lockDueWebhookEvents(holder, { ...claim, limit: 3 })).map((e) => e.object_id)).toEqual(['1', '2', '3']);
       // Another session (the pool's next connection) while the holder's transaction is open.
-      const taken = await testDb.db.transaction().execute(async (trx) => (await lockDueWebhookEvents(trx, claim)).map((e) => e.object_id));
-      expect(taken).toEqual(['4', '5']);
+      for (const after of [await idOf('3'), 0]) {
+        const taken = await testDb.db.transaction().execute(async (trx) => (await lockDueWebhookEvents(trx, { ...claim, after })).map((e) => e.object_id));
+        expect(taken).toEqual(['4', '5']);
+      }
     });
   });
 
