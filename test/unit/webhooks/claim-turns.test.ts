@@ -32,6 +32,16 @@ describe("the lanes' turns to claim", () => {
     alone.took([]);
   });
 
+  it('takes the last id of a batch of any size', async () => {
+    const turns = claimTurns(() => 0);
+    const big = turns.turn(0);
+    await big.begin();
+    big.took(Array.from({ length: 300_000 }, (_, i) => 300_000 - i));
+    const next = turns.turn(1);
+    expect(await next.begin()).toBe(300_000);
+    next.took([]);
+  });
+
   it('one at a time: a claim starts once the one before it has returned, or failed', async () => {
     const turns = claimTurns(() => 0);
     const a = turns.turn(0);
