@@ -100,9 +100,14 @@ function hubspotObservations(e: HubSpotEvent, kind: EventKind, stored: StoredEve
     case 'associationChange': {
       const toObjectType = associationTarget(e, types);
       if (toObjectType === undefined) return `association target type of ${JSON.stringify(e.associationType)} is unknown in portal ${e.portalId}`;
+      const removed = e.associationRemoved ?? false;
       return {
-        observations: [{ ...base, kind: 'association', toObjectType, toObjectId: e.toObjectId!, removed: e.associationRemoved ?? false }],
-        hydrate: [],
+        observations: [{ ...base, kind: 'association', toObjectType, toObjectId: e.toObjectId!, removed }],
+        // A primary association's removal may leave the pair associated (a contact whose primary
+        // company moves keeps the former one, unlabeled), or remove it: the object's associations
+        // are read again, and the read, newer than the event, has the pair if it remains (where
+        // the job mirrors that type's associations; elsewhere the removal stands).
+        hydrate: removed && e.isPrimaryAssociation === true ? [ref] : [],
       };
     }
   }

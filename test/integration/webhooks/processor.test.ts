@@ -129,6 +129,31 @@ describe('processing', () => {
     expect((edges[0]!.association_types as { typeId: number }[]).sort((x, y) => x.typeId - y.typeId)).toEqual([{ category: 'USER_DEFINED', typeId: 9, label: 'Billing' }, { category: 'HUBSPOT_DEFINED', typeId: 279, label: null }]);
   });
 
+  it("a primary association's removal reads the object's associations again: a pair still associated without the label stays", async () => {
+    const { reader: base } = fakeReader({ '51': { firstname: 'Zoë', lastmodifieddate: '1789000000000', createdate: '1789000000000' } });
+    const reader: HubSpotReader = {
+      ...base,
+      // HubSpot after the contact's primary company moved from 77 to 78: still associated with both.
+      async readAssociations(portalId, objectType, _toTypes, ids) {
+        return ids.map((id) => ({
+          kind: 'associationRead' as const, ref: { portalId, objectType, objectId: id }, version: 1_790_000_000_600, via: 'hydration' as const, seenAt: clock,
+          toObjectType: 'companies', to: [
+            { objectId: '77', types: [{ category: 'HUBSPOT_DEFINED', typeId: 279, label: null }] },
+            { objectId: '78', types: [{ category: 'HUBSPOT_DEFINED', typeId: 1, label: 'Primary' }, { category: 'HUBSPOT_DEFINED', typeId: 279, label: null }] },
+          ],
+        }));
+      },
+    };
+    const change = (toObjectId: number, associationRemoved: boolean, isPrimaryAssociation: boolean) =>
+      hubspotEvent({ subscriptionType: 'contact.associationChange', objectId: 51, fromObjectId: 51, toObjectId, associationType: 'CONTACT_TO_COMPANY', associationRemoved, isPrimaryAssociation, propertyName: undefined, propertyValue: undefined, occurredAt: 1_790_000_000_000 });
+    await store([change(77, false, false), change(77, false, true)].map((e) => ({ ...e, occurredAt: 1_789_000_000_000 })));
+    await store([change(77, true, true), change(78, false, true), change(78, false, false)]);
+    const associations = (_portal: number, type: string) => (type === 'contacts' ? ['companies'] : []);
+    expect(await processWebhookBatch({ ...deps(reader), associations })).toMatchObject({ processed: 5, hydrated: 1 });
+    const edges = await testDb.db.selectFrom('hubspot_associations').select(['to_object_id', 'removed']).where('from_object_id', '=', '51').orderBy('to_object_id').execute();
+    expect(edges.map((e) => [e.to_object_id, e.removed])).toEqual([['77', false], ['78', false]]);
+  });
+
   it('a privacy deletion erases the stored payloads of the contact and its merged ids, late events included, and no one else', async () => {
     const payloads = async (objectId: string) =>
       (await testDb.db.selectFrom('webhook_events').select('payload').where('object_id', '=', objectId).orderBy('id').execute()).map((r) => r.payload);

@@ -290,6 +290,14 @@ describe('association events as observations', () => {
     expect(planEvent(event('COMPANY_TO_WHATEVER', { toObjectTypeId: '2-3465' }), customTypes)).toMatchObject({ ok: true, observations: [{ toObjectType: '2-3465' }] });
   });
 
+  it("read the object's associations again after a primary association's removal, which may leave the pair associated", () => {
+    const ref = { portalId: 62515, objectType: 'companies', objectId: '51' };
+    expect(planEvent(event('COMPANY_TO_CONTACT', { associationRemoved: true, isPrimaryAssociation: true }))).toMatchObject({ ok: true, observations: [{ removed: true }], hydrate: [ref] });
+    for (const extra of [{ associationRemoved: true, isPrimaryAssociation: false }, { associationRemoved: false, isPrimaryAssociation: true }, { associationRemoved: true }]) {
+      expect(planEvent(event('COMPANY_TO_CONTACT', extra))).toMatchObject({ ok: true, hydrate: [] });
+    }
+  });
+
   it('wait (a retried failure) while the other end\'s type is not known in the portal', () => {
     expect(planEvent(event('COMPANY_TO_PROJECT'), () => undefined)).toMatchObject({ ok: false, retry: true, error: expect.stringContaining('COMPANY_TO_PROJECT') });
   });
