@@ -1,45 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { claimTurns } from '../../../src/webhooks/claim-turns.ts';
 
+/** One batch's claim on `lane`: where its turn said to start; it then took `ids`. */
+async function claim(turns: ReturnType<typeof claimTurns>, lane: number, ids: number[] = []): Promise<number> {
+  const turn = turns.turn(lane);
+  const after = await turn.begin();
+  turn.took(ids);
+  return after;
+}
+
 describe("the lanes' turns to claim", () => {
   it('start after the last id the other lanes hold, from the front when they hold nothing or once a front walk is due', async () => {
     let t = 0;
     const turns = claimTurns(() => t, 1_000);
-    const first = turns.turn(0);
-    expect(await first.begin()).toBe(0);
-    first.took([5, 9, 7]);
+    expect(await claim(turns, 0, [5, 9, 7])).toBe(0);
     // Its own batch does not count; the other lane's does.
     t = 10;
-    const second = turns.turn(1);
-    expect(await second.begin()).toBe(9);
-    second.took([10, 12]);
-    const again = turns.turn(0);
-    expect(await again.begin()).toBe(12);
-    again.took([]);
+    expect(await claim(turns, 1, [10, 12])).toBe(9);
+    expect(await claim(turns, 0)).toBe(12);
     // A second after the last walk from the front, the next starts there whatever the others hold.
     t = 1_000;
-    const front = turns.turn(0);
-    expect(await front.begin()).toBe(0);
-    front.took([1]);
+    expect(await claim(turns, 0, [1])).toBe(0);
     t = 1_010;
-    const after = turns.turn(0);
-    expect(await after.begin()).toBe(12);
-    after.took([]);
+    expect(await claim(turns, 0)).toBe(12);
     // Lane 1's batch is over: nothing held beside lane 0's, so from the front.
     turns.done(1);
-    const alone = turns.turn(0);
-    expect(await alone.begin()).toBe(0);
-    alone.took([]);
+    expect(await claim(turns, 0)).toBe(0);
   });
 
   it('takes the last id of a batch of any size', async () => {
     const turns = claimTurns(() => 0);
-    const big = turns.turn(0);
-    await big.begin();
-    big.took(Array.from({ length: 300_000 }, (_, i) => 300_000 - i));
-    const next = turns.turn(1);
-    expect(await next.begin()).toBe(300_000);
-    next.took([]);
+    await claim(turns, 0, Array.from({ length: 300_000 }, (_, i) => 300_000 - i));
+    expect(await claim(turns, 1)).toBe(300_000);
   });
 
   it('one at a time: a claim starts once the one before it has returned, or failed', async () => {
