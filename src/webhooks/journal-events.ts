@@ -59,7 +59,8 @@ type RawEvent = z.output<typeof eventSchema>;
 /** What a journal event says, in hubsync's terms. */
 export type JournalEvent =
   | { kind: 'object'; action: 'CREATE' | 'UPDATE' | 'DELETE' | 'MERGE' | 'RESTORE' | 'SNAPSHOT' | 'GDPR_DELETE'; ref: ObjectRef; occurredAt: number; propertyChanges?: Record<string, string | null>; mergedIds: string[] }
-  | { kind: 'association'; ref: ObjectRef; occurredAt: number; toObjectType: string; toObjectId: string; associationType: string; removed: boolean }
+  /** `primary`: the event is about a primary association (see `isPrimary`). */
+  | { kind: 'association'; ref: ObjectRef; occurredAt: number; toObjectType: string; toObjectId: string; associationType: string; removed: boolean; primary: boolean }
   /** App install/uninstall and list membership: kept in the inbox as a record, nothing for the mirror. */
   | { kind: 'other'; action: JournalAction; portalId: number; occurredAt: number; objectType: string | null; objectId: string | null };
 
@@ -107,7 +108,21 @@ function association(e: RawEvent): JournalEvent | { reason: string } {
     toObjectId: toId,
     associationType: associationLabel(e, fromType, toType),
     removed: e.action === 'ASSOCIATION_REMOVED',
+    primary: isPrimary(e),
   };
+}
+
+/** HubSpot's own primary association types (a contact's, deal's or ticket's primary company, from either side). */
+const PRIMARY_TYPE_IDS = new Set(['1', '2', '5', '6', '25', '26']);
+
+/**
+ * Whether an association event is about a primary association: `isPrimary` as one source has it,
+ * or one of HubSpot's primary type ids. Read generously: a wrong yes costs one read of the object.
+ */
+function isPrimary(e: RawEvent): boolean {
+  if (e.isPrimary === true) return true;
+  const category = e.associationCategory ?? 'HUBSPOT_DEFINED';
+  return category === 'HUBSPOT_DEFINED' && PRIMARY_TYPE_IDS.has(String(e.associationTypeId ?? ''));
 }
 
 /**
@@ -166,7 +181,8 @@ export function journalObservations(event: JournalEvent, seenAt: Date): { observ
   if (event.kind === 'association') {
     return {
       observations: [{ ...base, kind: 'association', toObjectType: event.toObjectType, toObjectId: event.toObjectId, removed: event.removed }],
-      hydrate: [],
+      // As for push webhooks (plan.ts): a primary association's removal may leave the pair associated.
+      hydrate: event.removed && event.primary ? [event.ref] : [],
     };
   }
   const changes = Object.entries(event.propertyChanges ?? {}).map(([property, value]): Observation => ({ ...base, kind: 'propertyChange', property, value }));

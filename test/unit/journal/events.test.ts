@@ -59,6 +59,22 @@ describe('journal events', () => {
     expect(journalObservations(uninstall as never, seenAt)).toEqual({ observations: [], hydrate: [] });
   });
 
+  it("read the object's associations again after a primary association's removal, named by isPrimary or by HubSpot's primary type ids", () => {
+    const plan = (raw: Record<string, unknown>) => {
+      const parsed = parseJournalEvent({ portalId: 1, occurredAt: T, fromObjectTypeId: '0-1', fromObjectId: 5, toObjectTypeId: '0-2', toObjectId: 9, ...raw });
+      if ('reason' in parsed) throw new Error(parsed.reason);
+      return journalObservations(parsed, seenAt);
+    };
+    const ref = { portalId: 1, objectType: 'contacts', objectId: '5' };
+    for (const primary of [{ isPrimary: true, associationTypeId: 279 }, { associationTypeId: 1, associationCategory: 'HUBSPOT_DEFINED' }, { associationTypeId: '1' }]) {
+      expect(plan({ action: 'ASSOCIATION_REMOVED', ...primary })).toMatchObject({ observations: [{ kind: 'association', removed: true }], hydrate: [ref] });
+      expect(plan({ action: 'ASSOCIATION_ADDED', ...primary }).hydrate).toEqual([]);
+    }
+    for (const other of [{ associationTypeId: 279 }, { associationTypeId: 1, associationCategory: 'USER_DEFINED' }, { isPrimary: false, associationTypeId: 279 }]) {
+      expect(plan({ action: 'ASSOCIATION_REMOVED', ...other }).hydrate).toEqual([]);
+    }
+  });
+
   it('are keyed by content, so a copy in a later file is the same inbox row; bad ones are quarantined', () => {
     const raw = { type: 'crmObject', action: 'UPDATE', portalId: 1, occurredAt: T, objectTypeId: '0-2', objectId: 5, propertyChanges: { name: 'A' } };
     const a = journalIncoming(raw, 'offset-1');
