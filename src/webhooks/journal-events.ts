@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { objectTypeName, standardObjectType } from '../hubspot/object-types.ts';
 import { toEpochMs } from '../hubspot/objects.ts';
 import type { ObjectRef, Observation } from '../mirror/observation.ts';
+import { associationChange } from './association-events.ts';
 import { canonicalJson, quarantine, schemaReason, type IncomingEvent, type QuarantinedEvent } from './inbox.ts';
 
 const ACTIONS = [
@@ -179,11 +180,7 @@ export function journalObservations(event: JournalEvent, seenAt: Date): { observ
   if (event.kind === 'other') return { observations: [], hydrate: [] };
   const base = { ref: event.ref, version: event.occurredAt, via: 'journal' as const, seenAt };
   if (event.kind === 'association') {
-    return {
-      observations: [{ ...base, kind: 'association', toObjectType: event.toObjectType, toObjectId: event.toObjectId, removed: event.removed }],
-      // As for push webhooks (plan.ts): a primary association's removal may leave the pair associated.
-      hydrate: event.removed && event.primary ? [event.ref] : [],
-    };
+    return associationChange({ ...base, toObjectType: event.toObjectType, toObjectId: event.toObjectId, removed: event.removed }, event.primary);
   }
   const changes = Object.entries(event.propertyChanges ?? {}).map(([property, value]): Observation => ({ ...base, kind: 'propertyChange', property, value }));
   switch (event.action) {

@@ -6,6 +6,7 @@
 import { snapshotFromObject, type HubSpotObject } from '../hubspot/objects.ts';
 import type { ObjectRef, Observation, Via } from '../mirror/observation.ts';
 import { associationLabelWords, standardObjectType } from '../hubspot/object-types.ts';
+import { associationChange } from './association-events.ts';
 import { parseHubSpotEvent, type EventKind, type HubSpotEvent } from './hubspot-events.ts';
 import { journalObservations, parseJournalEvent } from './journal-events.ts';
 import type { WebhookSource } from './inbox.ts';
@@ -100,15 +101,7 @@ function hubspotObservations(e: HubSpotEvent, kind: EventKind, stored: StoredEve
     case 'associationChange': {
       const toObjectType = associationTarget(e, types);
       if (toObjectType === undefined) return `association target type of ${JSON.stringify(e.associationType)} is unknown in portal ${e.portalId}`;
-      const removed = e.associationRemoved ?? false;
-      return {
-        observations: [{ ...base, kind: 'association', toObjectType, toObjectId: e.toObjectId!, removed }],
-        // A primary association's removal may leave the pair associated (a contact whose primary
-        // company moves keeps the former one, unlabeled), or remove it: the object's associations
-        // are read again, and the read, newer than the event, has the pair if it remains (where
-        // the job mirrors that type's associations; elsewhere the removal stands).
-        hydrate: removed && e.isPrimaryAssociation === true ? [ref] : [],
-      };
+      return associationChange({ ...base, toObjectType, toObjectId: e.toObjectId!, removed: e.associationRemoved ?? false }, e.isPrimaryAssociation === true);
     }
   }
 }
