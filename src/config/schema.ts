@@ -192,10 +192,11 @@ const webhooksSchema = z
     processBatchSize: positiveInt.default(500),
     processIntervalMs: positiveInt.default(250),
     /**
-     * Batches a worker has in flight at once, each its own transaction and connection: one batch's
-     * planning in the worker overlaps another's statements in the database.
+     * Batches a worker has in flight at once (lanes), each its own transaction and connection, each
+     * taking its own share of the objects first: one batch's planning in the worker overlaps
+     * another's statements in the database, and their mirror writes do not wait for each other.
      */
-    processConcurrency: positiveInt.default(2),
+    processConcurrency: positiveInt.default(3),
     /**
      * While a receiver reports a flood (a webhook request in hand most of the last second), a
      * worker runs one batch at a time and works this share of the time, resting between batches,

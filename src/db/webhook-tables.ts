@@ -49,6 +49,8 @@ export interface WebhookQuarantineTable {
  */
 export interface WebhookPendingTable {
   id: number;
+  /** A hash of the event's object (`webhook_object_share`): a worker's lanes each claim their own objects' events first. */
+  share: Generated<number>;
 }
 
 /** The webhook tables, for the `Database` interface. */

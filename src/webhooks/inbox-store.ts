@@ -163,44 +163,56 @@ function dequeue(ids: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`delete from webhook_pending where id = any(array(${ids}))`;
 }
 
-/** Which due events a claim takes: `limit` at most, due at `now`, with attempts left; `after`, see `dueEvents`. */
+/** A lane's share of the queue: the events whose object's share (`webhook_pending.share`) is `lane` modulo `lanes`. */
+export interface ClaimShare {
+  lane: number;
+  lanes: number;
+}
+
+/** Which due events a claim takes: `limit` at most, due at `now`, with attempts left; `share`, see `dueEvents`. */
 export interface DueEvents {
   now: Date;
   limit: number;
   maxAttempts: number;
   /**
-   * Walk the queue from the first id above this one, and from the front only to fill the batch
-   * (0, the default: from the front). A lane passes the last id another lane of its process holds
-   * locked, so it does not step over that batch's locked events (see the processor service).
+   * Take this lane's share first and the other lanes' only to fill the batch (without it, or with
+   * one lane: every event alike). A worker's lanes then apply disjoint sets of objects, so none
+   * waits for another's mirror row locks (see the processor service).
    */
-  after?: number;
+  share?: ClaimShare;
 }
 
 /**
  * The queue's first `limit` due events (not leased or waiting for a retry, attempts left), oldest
- * first from `after`, then from the front, locked (`FOR UPDATE SKIP LOCKED`: other workers skip
- * them until the transaction ends). Each walk is the queue's primary key in id order, each id
- * looked up in the inbox's: a subquery the planner cannot turn into a join (`offset 0`), so no
- * plan reads either table whole, however large and whatever its statistics. The queue's ids are
- * put in order before the lookups, in a subquery of their own: where a short queue is cheaper
- * to sort than to walk, a sort of the lookups' results would lock every queued event to return
- * `limit` of them, and another worker's claim meanwhile would find nothing. The walk from the
- * front starts only when the one from `after` comes back short. The lock is on the event's row,
- * whose conditions Postgres checks again once it holds it: an event another worker leased,
- * deferred or marked processed since this statement's snapshot is passed over.
+ * first, locked (`FOR UPDATE SKIP LOCKED`: other workers skip them until the transaction ends).
+ * With a share of several lanes: the lane's own events first, then, only if those come back
+ * short, the others' (a `UNION ALL` under one `LIMIT`: its second walk starts only when the first
+ * ends), so a short batch still means the whole queue was walked. Each walk is the queue's
+ * primary key in id order, the share read from the queue's row, each remaining id looked up in
+ * the inbox's: a subquery the planner cannot turn into a join (`offset 0`), so no plan reads
+ * either table whole, however large and whatever its statistics. The queue's rows are put in
+ * order before the lookups, in a subquery of their own, which the share's filter cannot enter:
+ * where a short queue is cheaper to sort than to walk, a sort of the lookups' results would lock
+ * every queued event to return `limit` of them, and another worker's claim meanwhile would find
+ * nothing. The lock is on the event's row, whose conditions Postgres checks again once it holds
+ * it: an event another worker leased, deferred or marked processed since this statement's
+ * snapshot is passed over.
  */
 function dueEvents(columns: readonly string[], options: DueEvents) {
-  const after = options.after ?? 0;
-  const walk = (from: RawBuilder<boolean>) => sql`(select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))}
-    from (select id from webhook_pending p where ${from} order by id offset 0) p
+  const walk = (mine: RawBuilder<boolean>) => sql`(select ${sql.join(columns.map((column) => sql.ref(`e.${column}`)))}
+    from (select id, share from webhook_pending order by id offset 0) p
     cross join lateral (
       select ${sql.join(columns.map(claimedColumn))} from webhook_events e
       where e.id = p.id and e.next_attempt_at <= ${options.now}::timestamptz and e.attempts < ${options.maxAttempts}::int and ${WAITING}
       offset 0
       for update skip locked
     ) e
+    where ${mine}
     order by p.id limit ${options.limit}::int)`;
-  return sql`select * from (${walk(sql`p.id > ${after}::int8`)} union all ${walk(sql`p.id <= ${after}::int8`)}) due limit ${options.limit}::int`;
+  const share = options.share;
+  if (share === undefined || share.lanes <= 1) return walk(sql`true`);
+  const own = sql<boolean>`p.share % ${share.lanes}::int = ${share.lane}::int`;
+  return sql`select * from (${walk(own)} union all ${walk(sql`not (${own})`)}) due limit ${options.limit}::int`;
 }
 
 /**
@@ -386,9 +398,10 @@ export async function retryFailedWebhookEvents(db: Kysely<Database>, now: Date):
     with retried as (
       update webhook_events set failed_at = null, attempts = 0, next_attempt_at = ${now}::timestamptz
       where failed_at is not null and processed_at is null
-      returning id
+      returning id, portal_id, object_type, object_id
     ), queued as (
-      insert into webhook_pending (id) select id from retried on conflict (id) do nothing
+      insert into webhook_pending (id, share)
+      select id, webhook_object_share(portal_id, object_type, object_id) from retried on conflict (id) do nothing
     )
     select count(*)::int as retried from retried`.execute(db);
   return rows[0]!.retried;

@@ -19,6 +19,7 @@ import {
   markWebhookEventsFailed,
   markWebhookEventsProcessed,
   type ClaimedEvent,
+  type ClaimShare,
   type DueEvents,
   type WebhookFailure,
 } from './inbox-store.ts';
@@ -56,21 +57,11 @@ export interface ProcessorDeps {
    * the batch goes on to throw (the service's `idle()` waits for them).
    */
   leased?: (until: Date) => void;
-  /** Where the claim starts walking the queue, when other batches of this process hold events locked (see `ClaimTurn`). */
-  claims?: ClaimTurn;
-}
-
-/**
- * A batch's turn to claim among the batches one process runs at once. Their claims take turns, so
- * each knows what the others hold: a claim walking the queue from the front would step over the
- * events the others hold locked (each a probe and a lock attempt) and over the queue entries
- * their commits left dead, which none can clear while another's transaction is open.
- */
-export interface ClaimTurn {
-  /** Waits for the process's other claims to return, then says where this one starts (`DueEvents.after`). */
-  begin(): Promise<number>;
-  /** This claim returned (`ids` locked, or nothing if it failed): the next may start. */
-  took(ids: readonly number[]): void;
+  /**
+   * The share of the queue this batch's lane takes first (see `DueEvents.share`): a process's
+   * lanes apply disjoint sets of objects, rather than each waiting for the others' mirror row locks.
+   */
+  share?: ClaimShare;
 }
 
 export interface BatchResult {
@@ -116,14 +107,14 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   const attempts = new Map<number, number>();
   const fail: Fail = (id, error, permanent) =>
     failures.push({ id, error, retryAt: permanent ? null : retryAt(attempts.get(id) ?? 1, now(), config, random) });
-  const claim = { now: claimedAt, limit: config.processBatchSize, maxAttempts: config.maxAttempts };
+  const claim = { now: claimedAt, limit: config.processBatchSize, maxAttempts: config.maxAttempts, share: deps.share };
   const readDeadlineAt = claimedAt.getTime() + readDeadlineMs(config.leaseSeconds);
 
   let outcome: { applied: number[]; needy: Plan[]; later: Unplannable[] } | undefined;
   if (!deps.leaseAll) {
     try {
       outcome = await db.transaction().execute(async (trx) => {
-        const rows = await lockTaking(trx, claim, deps.claims);
+        const rows = await lockDueWebhookEvents(trx, claim);
         result.claimed = rows.length;
         // Counted as the lease would have: this claim is an attempt.
         for (const row of rows) attempts.set(row.id, row.attempts + 1);
@@ -180,25 +171,13 @@ export async function processWebhookBatch(deps: ProcessorDeps): Promise<BatchRes
   return result;
 }
 
-/** Locks the due events from where the turn says, and hands the turn on however the claim ends. */
-async function lockTaking(trx: Transaction<Database>, claim: DueEvents, turn: ClaimTurn | undefined): Promise<ClaimedEvent[]> {
-  const after = (await turn?.begin()) ?? 0;
-  let rows: ClaimedEvent[] = [];
-  try {
-    rows = await lockDueWebhookEvents(trx, { ...claim, after });
-    return rows;
-  } finally {
-    turn?.took(rows.map((row) => row.id));
-  }
-}
-
 /**
  * The fallback claim: lease the batch (counting the attempt) and apply the events that need no
  * read in one transaction, or event by event if that fails. Unplannable events fail at once.
  */
 async function claimLeased(
   deps: ProcessorDeps,
-  claim: { now: Date; leaseUntil: Date; limit: number; maxAttempts: number; readDeadlineAt: number },
+  claim: DueEvents & { leaseUntil: Date; readDeadlineAt: number },
   result: BatchResult,
   attempts: Map<number, number>,
   fail: Fail,

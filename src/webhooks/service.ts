@@ -14,7 +14,6 @@ import { failureBackoff, inBatches, loopLifecycle, sleep, type LoopControl, type
 import { maintainTables } from '../db/maintenance.ts';
 import type { Listen, Unlisten } from '../db/listen.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { claimTurns } from './claim-turns.ts';
 import { FLOOD_HOLD_MS, floodWatch, restAfter } from './flood.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import type { Readiness, ReceiverDeps } from './handlers.ts';
@@ -223,7 +222,6 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
    * starts earlier and finds nothing to claim does not count as quiet.
    */
   let leasedUntil = 0;
-  const turns = claimTurns(now);
   const settle = () => {
     if (quiet > 0 && inFlight === 0) resolveIdle(quiet);
   };
@@ -256,7 +254,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
           signal: control.signal,
           leaseAll: leaseNext,
           leased: (until) => (leased = until.getTime()),
-          claims: turns.turn(index),
+          share: { lane: index, lanes },
         });
         if (result.claimed > 0) leaseNext = false;
         failures.succeeded();
@@ -269,7 +267,6 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
         leasedUntil = Math.max(leasedUntil, leased);
         wait = failures.failed(err);
       }
-      turns.done(index);
       inFlight -= 1;
       settle();
       // Resting is not cut short by notifications: in a flood they come with every store.
@@ -288,7 +285,10 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   };
   // Lanes: several batches in flight, each its own transaction, as separate workers would run them
   // (SKIP LOCKED claims; the mirror locks its rows in one key order): one batch's planning overlaps
-  // another's statements.
+  // another's statements. Each lane claims its own share of the objects first (`DueEvents.share`):
+  // lanes claiming alike took batches about the same objects (a backlog of changes to a thousand
+  // contacts puts most of them in every batch), so each batch's mirror statements waited for the
+  // other lane's commit and the lanes applied one at a time.
   const lifecycle = loopLifecycle(async (control) => {
     await Promise.all(Array.from({ length: lanes }, (_, index) => lane(control, index)));
   });

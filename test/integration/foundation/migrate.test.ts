@@ -6,10 +6,13 @@ import { SchemaBehindError } from '../../../src/errors.ts';
 import { createTestDb, type TestDb } from '../../helpers/db.ts';
 import * as heartbeats from '../../../migrations/2026_12_06_170000_process_heartbeats.ts';
 import * as pendingQueue from '../../../migrations/2026_12_07_100000_inbox_pending_queue.ts';
+import * as pendingShares from '../../../migrations/2026_12_09_100000_inbox_pending_shares.ts';
 import { markWebhookEventsFailed, markWebhookEventsProcessed } from '../../../src/webhooks/inbox-store.ts';
 import { hubspotEvent, storeHubSpotEvents } from '../webhooks/helpers.ts';
 
 const HEARTBEATS = '2026_12_06_170000_process_heartbeats';
+const PENDING_QUEUE = '2026_12_07_100000_inbox_pending_queue';
+const PENDING_SHARES = '2026_12_09_100000_inbox_pending_shares';
 
 describe('migrations', () => {
   const opened: TestDb[] = [];
@@ -50,8 +53,9 @@ describe('migrations', () => {
     await test.db.transaction().execute((trx) => markWebhookEventsProcessed(trx, [ids[0]!], at));
     await markWebhookEventsFailed(test.db, [{ id: ids[1]!, error: 'gave up', retryAt: null }], at);
     // The schema as it was before the queue: the pending index, no queue table.
+    await pendingShares.down(test.db);
     await pendingQueue.down(test.db);
-    await test.db.deleteFrom('kysely_migration' as never).where('name' as never, '=', '2026_12_07_100000_inbox_pending_queue' as never).execute();
+    await test.db.deleteFrom('kysely_migration' as never).where('name' as never, 'in', [PENDING_QUEUE, PENDING_SHARES] as never).execute();
     await migrateToLatest(test.db);
     expect((await test.db.selectFrom('webhook_pending').select('id').execute()).map((r) => r.id)).toEqual([ids[2]]);
     const { rows } = await sql<{ indexes: string[]; options: string[] | null }>`
@@ -59,6 +63,30 @@ describe('migrations', () => {
              (select reloptions from pg_class where relname = 'webhook_events') as options`.execute(test.db);
     expect(rows[0]!.indexes).not.toContain('webhook_events_pending_idx');
     expect(rows[0]!.options).toEqual(['fillfactor=50']);
+  });
+
+  it("gives each queued event its object's share, the events queued before the migration too", async () => {
+    const test = await createTestDb();
+    opened.push(test);
+    const at = new Date('2026-12-09T10:00:00.000Z');
+    const store = (objectIds: number[]) => storeHubSpotEvents(test.db, objectIds.map((objectId) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId })), at);
+    await store([1, 2, 3]);
+    await pendingShares.down(test.db);
+    await test.db.deleteFrom('kysely_migration' as never).where('name' as never, '=', PENDING_SHARES as never).execute();
+    // Queued by the trigger as it was: no share.
+    await store([4, 5, 6]);
+    await migrateToLatest(test.db);
+    await store([7, 8, 9]);
+    const { rows } = await sql<{ share: number; expected: number }>`
+      select p.share, webhook_object_share(e.portal_id, e.object_type, e.object_id) as expected
+      from webhook_pending p join webhook_events e on e.id = p.id order by p.id`.execute(test.db);
+    expect(rows).toHaveLength(9);
+    for (const row of rows) expect(row.share).toBe(row.expected);
+    // A hash of the object: spread over the lanes, not all one share.
+    expect(new Set(rows.map((row) => row.share % 2)).size).toBe(2);
+    // A queue row written without it (a release before this one, during a deploy) is share 0.
+    await sql`insert into webhook_pending (id) values (1000000)`.execute(test.db);
+    expect((await sql<{ share: number }>`select share from webhook_pending where id = 1000000`.execute(test.db)).rows[0]!.share).toBe(0);
   });
 
   it('keeps the inbox cheap to maintain: a drained queue is not truncated by VACUUM, and the inbox is analysed from a small sample', async () => {

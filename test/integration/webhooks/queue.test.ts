@@ -46,10 +46,21 @@ async function queued(): Promise<string[]> {
   return rows.map((r) => r.object_id ?? '(gone)');
 }
 
-/** The queue's contract: exactly the events neither processed nor given up on. */
+/** The queue's contract: exactly the events neither processed nor given up on, each with its object's share. */
 async function expectQueueTrue(): Promise<void> {
   const waiting = await testDb.db.selectFrom('webhook_events').select('object_id').where('processed_at', 'is', null).where('failed_at', 'is', null).orderBy('id').execute();
   expect(await queued()).toEqual(waiting.map((r) => r.object_id));
+  const { rows } = await sql<{ id: number }>`
+    select p.id from webhook_pending p join webhook_events e on e.id = p.id
+    where p.share <> webhook_object_share(e.portal_id, e.object_type, e.object_id)`.execute(testDb.db);
+  expect(rows).toEqual([]);
+}
+
+/** The queued events' object ids in lane `lane` of `lanes`'s share, oldest first. */
+async function shareOf(lane: number, lanes: number): Promise<string[]> {
+  const { rows } = await sql<{ object_id: string }>`
+    select e.object_id from webhook_pending p join webhook_events e on e.id = p.id where p.share % ${lanes}::int = ${lane}::int order by p.id`.execute(testDb.db);
+  return rows.map((r) => r.object_id);
 }
 
 describe('the processing queue (webhook_pending)', () => {
@@ -130,39 +141,45 @@ describe('the processing queue (webhook_pending)', () => {
     expect((await claimWebhookEvents(testDb.db, { ...claim, now: leaseUntil })).map((e) => e.object_id)).toEqual(['1', '2']);
   });
 
-  it('a claim from `after` takes the events above it first and fills the batch from the front', async () => {
-    for (const objectId of [1, 2, 3, 4, 5]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
-    const after = await idOf('3');
+  it("a lane's claim takes its own share's events first and fills the batch from the other lanes' shares", async () => {
+    for (let objectId = 1; objectId <= 12; objectId++) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    await expectQueueTrue();
+    const [zero, one] = [await shareOf(0, 2), await shareOf(1, 2)];
+    // Shares follow the object, not the order of arrival: both lanes have some of these twelve.
+    expect(zero.length).toBeGreaterThan(0);
+    expect(one.length).toBeGreaterThan(0);
     const claim = { now: T0, maxAttempts: MAX_ATTEMPTS };
-    const lockedIds = (limit: number, from: number) =>
-      testDb.db.transaction().execute(async (trx) => (await lockDueWebhookEvents(trx, { ...claim, limit, after: from })).map((e) => e.object_id));
-    expect(await lockedIds(2, after)).toEqual(['4', '5']);
-    // Short above it: the front fills the batch, so a short batch still means the whole queue was walked.
-    expect(await lockedIds(4, after)).toEqual(['4', '5', '1', '2']);
-    expect(await lockedIds(10, 0)).toEqual(['1', '2', '3', '4', '5']);
+    const lockedIds = (limit: number, share?: { lane: number; lanes: number }) =>
+      testDb.db.transaction().execute(async (trx) => (await lockDueWebhookEvents(trx, { ...claim, limit, share })).map((e) => e.object_id));
+    expect(await lockedIds(zero.length, { lane: 0, lanes: 2 })).toEqual(zero);
+    expect(await lockedIds(one.length, { lane: 1, lanes: 2 })).toEqual(one);
+    // Short in its own share: the others' fill the batch, so a short batch still means the whole queue was walked.
+    expect(await lockedIds(zero.length + 1, { lane: 0, lanes: 2 })).toEqual([...zero, one[0]]);
+    expect(await lockedIds(20, { lane: 1, lanes: 2 })).toEqual([...one, ...zero]);
+    // One lane, or no share: every event, oldest first.
+    const all = await queued();
+    expect(await lockedIds(20, { lane: 0, lanes: 1 })).toEqual(all);
+    expect(await lockedIds(20)).toEqual(all);
   });
 
-  it("a batch claims where its turn says, and tells the turn what it took", async () => {
-    for (const objectId of [1, 2, 3, 4, 5]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
-    const took: number[][] = [];
-    const after = await idOf('3');
-    const claims = { begin: async () => after, took: (ids: readonly number[]) => took.push([...ids]) };
-    expect(await processWebhookBatch({ ...deps(T0, 2), claims })).toMatchObject({ claimed: 2, processed: 2 });
-    expect(took).toEqual([[await idOf('4'), await idOf('5')]]);
-    expect(await queued()).toEqual(['1', '2', '3']);
+  it("a batch claims its lane's share", async () => {
+    for (let objectId = 1; objectId <= 12; objectId++) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    const [zero, one] = [await shareOf(0, 2), await shareOf(1, 2)];
+    expect(await processWebhookBatch({ ...deps(T0, one.length), share: { lane: 1, lanes: 2 } })).toMatchObject({ claimed: one.length, processed: one.length });
+    expect(await queued()).toEqual(zero);
   });
 
-  it.runIf(serverUrl)('a claim locks only the events it takes, and one from `after` or the front passes over those another transaction holds (Postgres: two sessions)', async () => {
-    for (const objectId of [1, 2, 3, 4, 5]) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+  it.runIf(serverUrl)("a claim locks only the events it takes, and another's, whatever its share, passes over those a transaction holds (Postgres: two sessions)", async () => {
+    for (let objectId = 1; objectId <= 8; objectId++) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
     // A short queue with statistics: sorting it is cheaper than walking its index.
     await sql`analyze webhook_pending, webhook_events`.execute(testDb.db);
     const claim = { now: T0, maxAttempts: MAX_ATTEMPTS, limit: 10 };
     await testDb.db.transaction().execute(async (holder) => {
       expect((await lockDueWebhookEvents(holder, { ...claim, limit: 3 })).map((e) => e.object_id)).toEqual(['1', '2', '3']);
       // Another session (the pool's next connection) while the holder's transaction is open.
-      for (const after of [await idOf('3'), 0]) {
-        const taken = await testDb.db.transaction().execute(async (trx) => (await lockDueWebhookEvents(trx, { ...claim, after })).map((e) => e.object_id));
-        expect(taken).toEqual(['4', '5']);
+      for (const share of [undefined, { lane: 0, lanes: 2 }, { lane: 1, lanes: 2 }]) {
+        const taken = await testDb.db.transaction().execute(async (trx) => (await lockDueWebhookEvents(trx, { ...claim, share })).map((e) => e.object_id));
+        expect(taken.sort()).toEqual(['4', '5', '6', '7', '8']);
       }
     });
   });
