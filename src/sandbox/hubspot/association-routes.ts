@@ -19,11 +19,19 @@ export function associationTypeId(from: ObjectTypeDef, to: ObjectTypeDef): numbe
   return TYPE_IDS[`${from.singular}_${to.singular}`] ?? 0;
 }
 
+/** HubSpot's type ids of the primary label (HUBSPOT_DEFINED): a contact's primary company, and the company's side of it. */
+const PRIMARY_TYPE_IDS: Record<string, number> = { contact_company: 1, company_contact: 2 };
+
+/** The v4 type id of a pair's association, its primary label's with `primary` (0 where the pair has none). */
+export function labelTypeId(from: ObjectTypeDef, to: ObjectTypeDef, primary: boolean): number {
+  return primary ? (PRIMARY_TYPE_IDS[`${from.singular}_${to.singular}`] ?? 0) : associationTypeId(from, to);
+}
+
 /** The v4 association types of one edge: the pair's unlabeled type, plus "Primary" for a contact's primary company. */
 function associationTypes(from: ObjectTypeDef, to: ObjectTypeDef, primary: boolean): { category: string; typeId: number; label: string | null }[] {
   const category = from.schema || to.schema ? 'USER_DEFINED' : 'HUBSPOT_DEFINED';
   const types = [{ category, typeId: associationTypeId(from, to), label: null as string | null }];
-  if (primary && from.name === 'contacts' && to.name === 'companies') types.push({ category: 'HUBSPOT_DEFINED', typeId: 1, label: 'Primary' });
+  if (primary && from.name === 'contacts' && to.name === 'companies') types.push({ category: 'HUBSPOT_DEFINED', typeId: labelTypeId(from, to, true), label: 'Primary' });
   return types;
 }
 
@@ -38,7 +46,7 @@ export function registerAssociationRoutes(crm: FastifyInstance, store: HubSpotSt
       // Deleted records' associations are not listed (they come back with a restore).
       .filter((a) => store.get(portalId, to, a.toId)?.state.archived === false)
       .sort((a, b) => Number(a.toId) - Number(b.toId));
-    const primary = edges[0]?.toId;
+    const primary = store.primaryCompanyOf(portalId, from, id);
     return edges.map((a) => ({ toObjectId: Number(a.toId), associationTypes: associationTypes(from, to, a.toId === primary) }));
   };
 

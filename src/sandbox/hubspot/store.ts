@@ -1,7 +1,7 @@
 import type { Clock } from './clock.ts';
 import type { ChangeEvent, ChangeListener, ChangeSource } from './changes.ts';
 import { AssociationSet, type Association } from './associations.ts';
-import { associationLabel, type ObjectTypeDef } from './object-types.ts';
+import { associationLabel, resolveObjectType, type ObjectTypeDef } from './object-types.ts';
 import { DEFAULT_CUSTOM_PROPERTIES, PortalProperties, type CustomPropertyCounts } from './properties.ts';
 
 export type { Association };
@@ -246,16 +246,45 @@ export class HubSpotStore {
     const a: Association = { fromType: fromType.name, fromId: from.id, toType: toType.name, toId: to.id };
     const set = this.#portal(portalId).associations;
     if (set.has(a) === !removed) return { ok: true, object: from };
+    const [contact, company] = fromType.name === 'contacts' && toType.name === 'companies' ? [from, to] : toType.name === 'contacts' && fromType.name === 'companies' ? [to, from] : [];
+    const primaryBefore = contact && this.primaryCompanyOf(portalId, contact.type, contact.id);
     if (removed) set.remove(a);
     else set.add(a);
     const at = opts.at ?? this.#clock.now();
-    for (const [self, other] of [[from, to], [to, from]] as const) {
-      this.#emit(opts, {
-        portalId, objectType: self.type.name, objectId: self.id, kind: 'associationChange', at, properties: self.state.properties,
-        association: { toObjectType: other.type.name, toObjectId: other.id, associationType: associationLabel(self.type, other.type), removed, isPrimary: false },
-      });
+    this.#emitAssociation(portalId, from, to, removed, false, at, opts);
+    // The primary label moves with the contact's primary company, as its own association events: a
+    // company associated with a lower id takes it from the one before, which stays associated unlabeled.
+    const primaryAfter = contact && this.primaryCompanyOf(portalId, contact.type, contact.id);
+    if (contact && company && primaryBefore !== primaryAfter) {
+      for (const [id, gone] of [[primaryBefore, true], [primaryAfter, false]] as const) {
+        const primary = id === undefined ? undefined : this.get(portalId, company.type, id);
+        if (primary) this.#emitAssociation(portalId, contact, primary, gone, true, at, opts);
+      }
     }
     return { ok: true, object: from };
+  }
+
+  /** The association events of one pair, from each side. */
+  #emitAssociation(portalId: number, a: StoredObject, b: StoredObject, removed: boolean, isPrimary: boolean, at: number, opts: MutationOptions): void {
+    for (const [self, other] of [[a, b], [b, a]] as const) {
+      this.#emit(opts, {
+        portalId, objectType: self.type.name, objectId: self.id, kind: 'associationChange', at, properties: self.state.properties,
+        association: { toObjectType: other.type.name, toObjectId: other.id, associationType: associationLabel(self.type, other.type), removed, isPrimary },
+      });
+    }
+  }
+
+  /** A contact's primary company: the lowest id among its live associated companies (undefined for other types, or none). */
+  primaryCompanyOf(portalId: number, type: ObjectTypeDef, id: string): string | undefined {
+    const companies = resolveObjectType('companies');
+    if (type.name !== 'contacts' || !companies) return undefined;
+    let primary: string | undefined;
+    for (const a of this.associationsOf(portalId, type, id)) {
+      // Deleted companies' associations are not listed (they come back with a restore).
+      if (a.toType !== 'companies' || this.get(portalId, companies, a.toId)?.state.archived !== false) continue;
+      if (primary === undefined || Number(a.toId) < Number(primary)) primary = a.toId;
+    }
+    return primary;
   }
 
   /** Applies property values (null/'' clears), keeps per-property history; returns what actually changed. */

@@ -139,6 +139,8 @@ describe('the Webhooks Journal stand-in', () => {
       ['CREATE', b.id],
       ['UPDATE', a.id],
       ['ASSOCIATION_ADDED', a.id],
+      // Its first company is its primary one: the label is an association of its own.
+      ['ASSOCIATION_ADDED', a.id],
       ['MERGE', survivor],
       ['GDPR_DELETE', survivor],
       ['DELETE', survivor],
@@ -148,7 +150,8 @@ describe('the Webhooks Journal stand-in', () => {
     expect(typeof contactEvents[0].occurredAt).toBe('string');
     expect(contactEvents[2].propertyChanges).toEqual({ firstname: 'Ann' });
     expect(contactEvents[3]).toMatchObject({ fromObjectId: Number(a.id), toObjectTypeId: '0-2', toObjectId: Number(company.id), associationTypeId: 279, associationCategory: 'HUBSPOT_DEFINED' });
-    expect(contactEvents[4].mergedObjectIds.map(String).sort()).toEqual([a.id, b.id].sort());
+    expect(contactEvents[4]).toMatchObject({ fromObjectId: Number(a.id), toObjectId: Number(company.id), associationTypeId: 1, associationCategory: 'HUBSPOT_DEFINED', isPrimary: true });
+    expect(contactEvents[5].mergedObjectIds.map(String).sort()).toEqual([a.id, b.id].sort());
   });
 
   it('serves batches, batch reads (207 for unknown offsets), the local journal, and the caught-up forms', async () => {

@@ -77,9 +77,11 @@ describe('webhook delivery', () => {
     sandbox.hubspot.privacyDelete(c.id, { portalId });
     await sandbox.idle();
     const events = eventsAt(path);
+    // The unlabeled association and, the contact's first company being its primary one, the primary label: each from both sides.
     const assoc = events.filter((e) => e.subscriptionType.endsWith('associationChange'));
-    expect(assoc).toHaveLength(2);
-    expect(assoc.find((e) => e.subscriptionType === 'contact.associationChange')).toMatchObject({
+    expect(assoc).toHaveLength(4);
+    expect(assoc.filter((e) => e.isPrimaryAssociation).map((e) => e.associationType).sort()).toEqual(['COMPANY_TO_CONTACT', 'CONTACT_TO_COMPANY']);
+    expect(assoc.find((e) => e.subscriptionType === 'contact.associationChange' && !e.isPrimaryAssociation)).toMatchObject({
       associationType: 'CONTACT_TO_COMPANY', fromObjectId: Number(a.id), toObjectId: Number(co.id), associationRemoved: false, isPrimaryAssociation: false,
     });
     expect(assoc.find((e) => e.subscriptionType === 'company.associationChange')).toMatchObject({
@@ -93,6 +95,28 @@ describe('webhook delivery', () => {
     expect(merged.object.state.properties['hs_merged_object_ids']).toBe(`${a.id};${b.id}`);
     const kinds = events.filter((e) => e.objectId === Number(c.id)).map((e) => e.subscriptionType);
     expect(kinds).toEqual(expect.arrayContaining(['contact.privacyDeletion', 'contact.deletion']));
+  });
+
+  it("moves the primary label with the contact's primary company (its lowest-id company): the company it leaves stays associated", async () => {
+    const path = '/hooks/primary';
+    const portalId = newApp(path);
+    const contact = sandbox.hubspot.create('contacts', { firstname: 'P' }, { portalId });
+    const [low, high] = [sandbox.hubspot.create('companies', { name: 'Low' }, { portalId }), sandbox.hubspot.create('companies', { name: 'High' }, { portalId })];
+    sandbox.hubspot.associate('contacts', contact.id, 'companies', high.id, { portalId });
+    await sandbox.idle();
+    const before = eventsAt(path).length;
+    sandbox.hubspot.associate('contacts', contact.id, 'companies', low.id, { portalId });
+    await sandbox.idle();
+    const moved = eventsAt(path).slice(before).filter((e) => e.subscriptionType === 'contact.associationChange');
+    const seen = moved.map((e) => [e.toObjectId, e.associationRemoved, e.isPrimaryAssociation]);
+    expect(seen).toHaveLength(3);
+    expect(seen).toEqual(expect.arrayContaining([
+      [Number(low.id), false, false],
+      [Number(high.id), true, true],
+      [Number(low.id), false, true],
+    ]));
+    expect(sandbox.hubspot.store.primaryCompanyOf(portalId, sandbox.hubspot.type('contacts'), contact.id)).toBe(low.id);
+    expect(sandbox.hubspot.store.associationsOf(portalId, sandbox.hubspot.type('contacts'), contact.id).map((a) => a.toId).sort()).toEqual([high.id, low.id].sort());
   });
 
   it('retries a failed batch with the same eventIds and growing attemptNumber', async () => {

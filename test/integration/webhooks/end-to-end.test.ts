@@ -186,6 +186,29 @@ describe('sandbox → webhooks → receiver → processor → mirror', () => {
     expect((await testDb.db.selectFrom('webhook_quarantine').selectAll().execute()).filter((q) => q.source === 'paragon')).toEqual([]);
   });
 
+  it("keeps the company a contact's primary label leaves: the label's removal reads the contact's companies again", async () => {
+    const hs = sandbox.hubspot;
+    const contact = hs.create('contacts', { firstname: 'Primo' });
+    const [low, high] = [hs.create('companies', { name: 'Low' }), hs.create('companies', { name: 'High' })];
+    hs.associate('contacts', contact.id, 'companies', high.id);
+    await drain();
+    // A company with a lower id takes the primary label (the stand-in's rule): High stays associated, unlabeled.
+    hs.associate('contacts', contact.id, 'companies', low.id);
+    const withAssociations = () => ({
+      ...processorDeps(),
+      reader: { ...reader, readAssociations: accounts.reader.readAssociations!.bind(accounts.reader) },
+      associations: (_portal: number, type: string) => (type === 'contacts' ? ['companies'] : []),
+    });
+    await sandbox.idle();
+    while ((await processWebhookBatch(withAssociations())).claimed > 0);
+    const edges = await testDb.db.selectFrom('hubspot_associations').select(['to_object_id', 'removed'])
+      .where('from_object_type', '=', 'contacts').where('from_object_id', '=', contact.id).where('to_object_type', '=', 'companies').execute();
+    expect(edges.filter((e) => !e.removed).map((e) => e.to_object_id).sort()).toEqual([high.id, low.id].sort());
+    const primaryRemovals = await testDb.db.selectFrom('webhook_events').select('payload')
+      .where('object_id', '=', contact.id).where('subscription_type', '=', 'contact.associationChange').execute();
+    expect(primaryRemovals.some((e) => (e.payload as Record<string, unknown>).isPrimaryAssociation === true && (e.payload as Record<string, unknown>).associationRemoved === true)).toBe(true);
+  });
+
   it('converges under dropped-free duplicated and reordered delivery', async () => {
     sandbox.hubspot.setFaults({ duplicateRate: 0.5, reorder: true });
     const ids = Array.from({ length: 120 }, (_, i) => sandbox.hubspot.create('contacts', { firstname: `N${i}`, email: `n${i}@example.com` }).id);

@@ -5,7 +5,7 @@
  * the plausible forms, so a client can be tested against each.
  */
 import type { ChangeEvent } from '../changes.ts';
-import { associationTypeId } from '../association-routes.ts';
+import { labelTypeId } from '../association-routes.ts';
 import { resolveObjectType } from '../object-types.ts';
 import { passesFilters, type Action, type JournalSubscription } from './subscriptions.ts';
 
@@ -52,7 +52,7 @@ export function journalEventsFor(subscriptions: readonly JournalSubscription[], 
         (x.associatedObjectTypeIds.length === 0 || (to !== undefined && x.associatedObjectTypeIds.includes(to.typeId))),
     );
     if (s && to && watches(s, change.objectId)) {
-      const typeId = associationTypeId(type, to);
+      const typeId = labelTypeId(type, to, a.isPrimary);
       out.push(
         variants.associationFields === 'fromTo'
           ? {
