@@ -59,7 +59,7 @@ export async function buildDaemon(config: Config, handle: DatabaseHandle, log: L
     return { ok: own.ok && data.ok, reasons: [...own.reasons, ...data.reasons] };
   };
   const services: Service[] = [heartbeat];
-  services.push(...webhookServices({ config, db, log, metrics, listen: handle.listen, readiness, ...(accounts ? { reader: accounts.reader } : {}) }, role));
+  services.push(...webhookServices({ config, db, log, metrics, listen: handle.listen, readiness, processId: id, ...(accounts ? { reader: accounts.reader } : {}) }, role));
   const collectors: Collector[] = [];
   if (worker && accounts) {
     const polling = createPollingService({ db, accounts, log, metrics, jobs: config.jobs, worker: id });

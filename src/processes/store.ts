@@ -39,3 +39,20 @@ export async function liveProcesses(db: Kysely<Database>, since: Date): Promise<
   const rows = await db.selectFrom('hubsync_processes').selectAll().where('last_seen_at', '>=', since).orderBy('started_at', 'desc').execute();
   return rows.map((r) => ({ id: r.id, role: r.role, host: r.host, pid: r.pid, version: r.version, startedAt: r.started_at, lastSeenAt: r.last_seen_at }));
 }
+
+/** A process's place among the live processes of some roles: its index by id, and how many they are. */
+export interface RosterPlace {
+  index: number;
+  count: number;
+}
+
+/**
+ * Where process `id` stands among the processes of `roles` seen since `since`, ordered by id: each
+ * of them reads the same list, so each finds a different index. A process not listed yet (its
+ * first heartbeat not written) counts itself after the others.
+ */
+export async function rosterPlace(db: Kysely<Database>, id: string, roles: readonly string[], since: Date): Promise<RosterPlace> {
+  const rows = await db.selectFrom('hubsync_processes').select('id').where('role', 'in', roles).where('last_seen_at', '>=', since).orderBy('id').execute();
+  const index = rows.findIndex((row) => row.id === id);
+  return index >= 0 ? { index, count: rows.length } : { index: rows.length, count: rows.length + 1 };
+}

@@ -14,6 +14,8 @@ import { failureBackoff, inBatches, loopLifecycle, sleep, type LoopControl, type
 import { maintainTables } from '../db/maintenance.ts';
 import type { Listen, Unlisten } from '../db/listen.ts';
 import type { Metrics } from '../metrics/registry.ts';
+import { STALE_AFTER_MS } from '../processes/heartbeat.ts';
+import { rosterPlace, type RosterPlace } from '../processes/store.ts';
 import { FLOOD_HOLD_MS, floodWatch, restAfter } from './flood.ts';
 import { processWebhookBatch, type ProcessorDeps } from './processor.ts';
 import type { Readiness, ReceiverDeps } from './handlers.ts';
@@ -89,7 +91,16 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
   concurrency?: number;
   /** The share of the time a worker works while a receiver is flooded (`webhooks.floodShare`), default 1: never rests. */
   floodShare?: number;
+  /**
+   * This process's heartbeat id (`hubsync_processes`). With it, the processes running a processor
+   * divide the queue's shares between all their lanes, each process finding its place among the
+   * live ones at every status refresh; without it, this process's lanes divide them alone.
+   */
+  processId?: string;
 }
+
+/** The roles whose processes run a processor (see `webhookServices`). */
+const PROCESSOR_ROLES = ['worker', 'all'] as const;
 
 const PRUNE_BATCH = 5_000;
 
@@ -144,6 +155,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   };
   let lastPrune = 0;
   let batchesStarted = 0;
+  /** This process among the live processes running a processor (see `processId`). */
+  let place: RosterPlace = { index: 0, count: 1 };
   /** Each waits for a batch that started after it did (so it saw everything stored before). */
   let idleWaiters: { after: number; resolve: () => void }[] = [];
   const resolveIdle = (batch: number) => {
@@ -153,7 +166,11 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
 
   // Measured on a timer, not after idle batches: under a steady backlog every batch is full, and
   // a gauge refreshed only after a short batch would read 0 while the backlog grows.
+  const findPlace = async () => {
+    if (deps.processId) place = await rosterPlace(deps.db, deps.processId, PROCESSOR_ROLES, new Date(now() - STALE_AFTER_MS));
+  };
   const refreshStatus = async () => {
+    await findPlace();
     const abandoned = await failAbandonedWebhookEvents(deps.db, new Date(now()), deps.config.maxAttempts);
     if (abandoned > 0) log.error({ abandoned }, 'webhook events abandoned: every attempt ended without an outcome');
     const stale = await tidyWebhookQueue(deps.db);
@@ -254,7 +271,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
           signal: control.signal,
           leaseAll: leaseNext,
           leased: (until) => (leased = until.getTime()),
-          share: { lane: index, lanes },
+          share: { lane: place.index * lanes + index, lanes: place.count * lanes },
         });
         if (result.claimed > 0) leaseNext = false;
         failures.succeeded();
@@ -285,7 +302,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   };
   // Lanes: several batches in flight, each its own transaction, as separate workers would run them
   // (SKIP LOCKED claims; the mirror locks its rows in one key order): one batch's planning overlaps
-  // another's statements. Each lane claims its own share of the objects first (`DueEvents.share`):
+  // another's statements. Each lane claims its own share of the objects first (`DueEvents.share`;
+  // with `processId`, the shares are divided among the lanes of every live processor process):
   // lanes claiming alike took batches about the same objects (a backlog of changes to a thousand
   // contacts puts most of them in every batch), so each batch's mirror statements waited for the
   // other lane's commit and the lanes applied one at a time.
@@ -302,6 +320,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
         flood.heard(payload);
         wakeAll();
       });
+      // The first batches claim from this process's place already; if the database is away, as if alone until the first refresh.
+      await findPlace().catch(() => {});
       await lifecycle.start();
       await housekeeping.start();
     },
@@ -337,6 +357,8 @@ export interface WebhookServicesDeps {
   readiness?: Readiness;
   /** LISTEN for new events (the database handle's). */
   listen?: Listen;
+  /** This process's heartbeat id: the processors divide the queue's shares among them (see `ProcessorServiceDeps.processId`). */
+  processId?: string;
 }
 
 /** The webhook services a role runs, wired from the configuration: `web` the receiver, `worker` the processor. */
@@ -359,6 +381,7 @@ export function webhookServices(deps: WebhookServicesDeps, role: 'web' | 'worker
         concurrency: config.webhooks.processConcurrency,
         floodShare: config.webhooks.floodShare,
         retentionHours: config.webhooks.retentionHours,
+        ...(deps.processId ? { processId: deps.processId } : {}),
       }),
     );
   }

@@ -14,6 +14,8 @@ import {
 import { loadPayload } from '../../../src/webhooks/flood.ts';
 import { Metrics } from '../../../src/metrics/registry.ts';
 import { processWebhookBatch, type ProcessorDeps } from '../../../src/webhooks/processor.ts';
+import { createProcessorService } from '../../../src/webhooks/service.ts';
+import { rosterPlace } from '../../../src/processes/store.ts';
 import { createTestDb, serverUrl } from '../../helpers/db.ts';
 import { useTestDb } from '../../helpers/use-db.ts';
 import { captureLogger, hubspotEvent, PORTAL, storeHubSpotEvents, testConfig, waitFor } from './helpers.ts';
@@ -24,7 +26,7 @@ const T0 = new Date('2026-11-22T10:00:00.000Z');
 const MAX_ATTEMPTS = 3;
 
 beforeEach(async () => {
-  await sql`truncate webhook_events, webhook_pending, webhook_quarantine, hubspot_objects, change_ledger`.execute(testDb.db);
+  await sql`truncate webhook_events, webhook_pending, webhook_quarantine, hubspot_objects, change_ledger, hubsync_processes`.execute(testDb.db);
 });
 
 async function store(events: Record<string, unknown>[], at = T0): Promise<void> {
@@ -167,6 +169,46 @@ describe('the processing queue (webhook_pending)', () => {
     const [zero, one] = [await shareOf(0, 2), await shareOf(1, 2)];
     expect(await processWebhookBatch({ ...deps(T0, one.length), share: { lane: 1, lanes: 2 } })).toMatchObject({ claimed: one.length, processed: one.length });
     expect(await queued()).toEqual(zero);
+  });
+
+  it('a process finds its place among the live processes running a processor, by id', async () => {
+    const seen = (id: string, role: string, lastSeenAt: Date) => ({ id, role, host: 'h', pid: 1, version: '1', started_at: T0, last_seen_at: lastSeenAt });
+    await testDb.db.insertInto('hubsync_processes').values([
+      seen('b', 'all', T0), seen('a', 'worker', T0), seen('c', 'web', T0), seen('d', 'worker', new Date(T0.getTime() - 60_000)),
+    ]).execute();
+    const place = (id: string) => rosterPlace(testDb.db, id, ['worker', 'all'], new Date(T0.getTime() - 30_000));
+    expect(await place('a')).toEqual({ index: 0, count: 2 });
+    expect(await place('b')).toEqual({ index: 1, count: 2 });
+    // Not listed yet (its first heartbeat not written): after the others.
+    expect(await place('e')).toEqual({ index: 2, count: 3 });
+  });
+
+  it("the processes running a processor divide the shares between all their lanes: this one's first batch is its own share", async () => {
+    for (let objectId = 1; objectId <= 12; objectId++) await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId })]);
+    // Two live workers, one lane each: this process ('b') is the second, so its lane's share is 1 of 2.
+    const live = new Date(T0.getTime() + 86_400_000);
+    await testDb.db.insertInto('hubsync_processes').values(['a', 'b'].map((id) => ({ id, role: 'worker', host: 'h', pid: 1, version: '1', started_at: T0, last_seen_at: live }))).execute();
+    const own = await shareOf(1, 2);
+    expect(own.length).toBeGreaterThan(0);
+    // A clock that moves a second a call, so each batch marks its events at a time of its own.
+    let tick = 0;
+    const processor = createProcessorService({
+      ...deps(T0, own.length),
+      now: () => new Date(T0.getTime() + 1_000 * tick++),
+      intervalMs: 5,
+      concurrency: 1,
+      processId: 'b',
+    });
+    await processor.start();
+    try {
+      await processor.idle();
+    } finally {
+      await processor.stop();
+    }
+    const { rows } = await sql<{ object_id: string; first: boolean }>`
+      select object_id, processed_at = min(processed_at) over () as first from webhook_events`.execute(testDb.db);
+    expect(rows).toHaveLength(12);
+    expect(rows.filter((r) => r.first).map((r) => r.object_id).sort()).toEqual([...own].sort());
   });
 
   it.runIf(serverUrl)("a claim locks only the events it takes, and another's, whatever its share, passes over those a transaction holds (Postgres: two sessions)", async () => {
