@@ -19,7 +19,8 @@
  * 5. each process's peak RSS (VmHWM) beside its RSS at start, and its CPU time per 1,000 events.
  *
  * `DATABASE_URL=… npm run bench pipeline`; `PIPELINE_EVENTS` sets the events per phase (default
- * 50,000; 330,000 sends a million in all: three phases of it and the latency probe). Postgres only: the embedded database has no second process.
+ * 50,000; 330,000 sends a million in all: three phases of it and the latency probe), and
+ * `PIPELINE_WORKERS` the worker processes (default 1; the apply ceiling stays one process's). Postgres only: the embedded database has no second process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -51,6 +52,8 @@ export interface PipelineBenchOptions {
   databaseUrl?: string;
   /** Events posted per phase. */
   events?: number;
+  /** Worker processes (each with the default lanes). */
+  workers?: number;
 }
 
 let nextEventId = 1;
@@ -169,6 +172,16 @@ function cpuOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds so far of the worker processes, together. */
+function cpuOfAll(workers: readonly Daemon[]): number {
+  return workers.reduce((sum, worker) => sum + cpuOf(worker.child.pid!), 0);
+}
+
+/** The highest peak RSS (VmHWM) among the worker processes, in MB. */
+function peakRss(workers: readonly Daemon[]): number {
+  return Math.max(...workers.map((worker) => rssOf(worker.child.pid!, 'VmHWM')));
+}
+
 /** CPU seconds so far of each process of the local Postgres server, by pid (none when the server is elsewhere). */
 function databaseCpu(): Map<number, number> {
   const cpu = new Map<number, number>();
@@ -277,11 +290,11 @@ async function drain(db: Kysely<Database>, since: number, events: number): Promi
   return (events * 1000) / (performance.now() - since);
 }
 
-/** `drain` from now, with the CPU the database and the worker used for it. */
-async function measuredDrain(db: Kysely<Database>, worker: Daemon, events: number): Promise<Drained> {
+/** `drain` from now, with the CPU the database and the workers used for it. */
+async function measuredDrain(db: Kysely<Database>, workers: readonly Daemon[], events: number): Promise<Drained> {
   const images = await fullPageImages(db);
   let rate = 0;
-  const cpu = await costOf(db, () => cpuOf(worker.child.pid!), events, async () => {
+  const cpu = await costOf(db, () => cpuOfAll(workers), events, async () => {
     rate = await drain(db, performance.now(), events);
   });
   await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -422,10 +435,11 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
   const adminUrl = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
   if (!adminUrl) return ['skipped: the pipeline runs separate receiver and worker processes on one Postgres; set DATABASE_URL'];
   const events = options.events ?? Number(process.env.PIPELINE_EVENTS ?? 50_000);
+  const workerCount = options.workers ?? Number(process.env.PIPELINE_WORKERS ?? 1);
   const batches = Math.max(50, Math.round(events / BATCH));
   const load = () => `load ${os.loadavg()[0]!.toFixed(1)}`;
   const lines: string[] = [
-    `Postgres; separate web and worker processes; ${batches} signed batches of ${BATCH} property changes over ${CONTACTS} contacts per phase, ` +
+    `Postgres; separate web and ${workerCount > 1 ? `${workerCount} worker` : 'worker'} processes; ${batches} signed batches of ${BATCH} property changes over ${CONTACTS} contacts per phase, ` +
       `concurrency ${CONCURRENCY}; claim ${CLAIM}; node flags from the Procfile: web ${procfileFlags('web').join(' ') || 'none'}, ` +
       `worker ${procfileFlags('worker').join(' ') || 'none'}; ${os.cpus().length} cores shared by this client, both processes and the database`,
   ];
@@ -453,7 +467,7 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
       text: `applyObservations (the worker's Node flags) ${before.rate.toFixed(0)} / ${after.rate.toFixed(0)} obs/s just before / after`,
       ratio: (rate / mean).toFixed(2),
       cpu:
-        `CPU per 1,000 events: the drain ${ms(cpu.database)} ms in the database + ${ms(cpu.node)} ms in the worker, ` +
+        `CPU per 1,000 events: the drain ${ms(cpu.database)} ms in the database + ${ms(cpu.node)} ms in the ${workerCount > 1 ? `${workerCount} workers` : 'worker'}, ` +
         `${ms(cpu.wal)} bytes of WAL per event (${fullPageImages.toFixed(2)} full-page images); ` +
         `applyObservations ${ms((before.cpu.database + after.cpu.database) / 2)} ms in the database + ${ms((before.cpu.node + after.cpu.node) / 2)} ms in Node, ` +
         `${ms((before.cpu.wal + after.cpu.wal) / 2)} bytes of WAL per event`,
@@ -491,12 +505,16 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
     // 2. The worker on a fresh database (never analysed) drains the backlog, then processes while as many batches again arrive.
     const before = await churn(db);
     const backlogged = await backlog(db);
-    let worker!: Daemon;
+    const startWorkers = async () => {
+      const started = Array.from({ length: workerCount }, () => startDaemon(configFile, 'worker'));
+      daemons.push(...started);
+      await Promise.all(started.map((worker) => worker.address));
+      return started;
+    };
+    let workers: Daemon[] = [];
     const fresh = await ceiling(false, async () => {
-      worker = startDaemon(configFile, 'worker');
-      daemons.push(worker);
-      await worker.address;
-      return measuredDrain(db, worker, backlogged);
+      workers = await startWorkers();
+      return measuredDrain(db, workers, backlogged);
     });
     lines.push(
       `2. processed, fresh database (a backlog of ${backlogged} events, no sending): ${fresh.rate.toFixed(0)} events/s vs ${fresh.text} ` +
@@ -522,16 +540,14 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
     );
 
     // 3. Worker stopped; a backlog; ANALYZE; the worker again.
-    const firstWorkerPeak = rssOf(worker.child.pid!, 'VmHWM');
-    const firstWorkerCpu = cpuOf(worker.child.pid!);
-    await worker.stop();
+    const firstWorkerPeak = peakRss(workers);
+    const firstWorkerCpu = cpuOfAll(workers);
+    for (const worker of workers) await worker.stop();
     await receiver.flood(batches);
     await sql`analyze`.execute(db);
     const analysed = await ceiling(true, async () => {
-      worker = startDaemon(configFile, 'worker');
-      daemons.push(worker);
-      await worker.address;
-      return measuredDrain(db, worker, batches * BATCH);
+      workers = await startWorkers();
+      return measuredDrain(db, workers, batches * BATCH);
     });
     lines.push(
       `3. processed, analysed database (a backlog of ${batches * BATCH} events, no sending): ${analysed.rate.toFixed(0)} events/s vs ${analysed.text} ` +
@@ -551,12 +567,12 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
     const total = sent + seen.length;
     lines.push(
       `5. peak RSS over ${(total / 1000).toFixed(0)}k events: web ${rssOf(web.child.pid!, 'VmHWM').toFixed(0)} MB (${web.startRssMb().toFixed(0)} MB at start), ` +
-        `worker ${rssOf(worker.child.pid!, 'VmHWM').toFixed(0)} MB (${worker.startRssMb().toFixed(0)} MB at start; ` +
+        `${workerCount > 1 ? `each of ${workerCount} workers at most` : 'worker'} ${peakRss(workers).toFixed(0)} MB (${workers[0]!.startRssMb().toFixed(0)} MB at start; ` +
         `${firstWorkerPeak.toFixed(0)} MB in phase 2) (target < 200 MB)`,
     );
     const perThousandEvents = (seconds: number) => ((seconds * 1000 * 1000) / total).toFixed(0);
     lines.push(
-      `   CPU per 1,000 events: web ${perThousandEvents(cpuOf(web.child.pid!))} ms, worker ${perThousandEvents(firstWorkerCpu + cpuOf(worker.child.pid!))} ms ` +
+      `   CPU per 1,000 events: web ${perThousandEvents(cpuOf(web.child.pid!))} ms, ${workerCount > 1 ? `${workerCount} workers` : 'worker'} ${perThousandEvents(firstWorkerCpu + cpuOfAll(workers))} ms ` +
         `(both processes' whole lives, start-up included)`,
     );
     await receiver.agent.destroy();
