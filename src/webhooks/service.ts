@@ -271,7 +271,9 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
           signal: control.signal,
           leaseAll: leaseNext,
           leased: (until) => (leased = until.getTime()),
-          share: { lane: place.index * lanes + index, lanes: place.count * lanes },
+          // Working alone in a flood, the lane takes the oldest events, whoever's share: its own
+          // would otherwise keep the others' waiting until the flood is over.
+          ...(yieldNow() ? {} : { share: { lane: place.index * lanes + index, lanes: place.count * lanes } }),
         });
         if (result.claimed > 0) leaseNext = false;
         failures.succeeded();

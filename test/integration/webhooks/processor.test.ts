@@ -515,6 +515,36 @@ describe('service', () => {
     }
   });
 
+  it("working alone in a flood, takes the oldest events first, not its own share's", async () => {
+    // Two objects whose events fall to different lanes of two: the older one's to the lane that rests in a flood.
+    const shareOf = async (objectId: number) =>
+      (await sql<{ share: number }>`select webhook_object_share(${PORTAL}, 'contacts', ${String(objectId)}) % 2 as share`.execute(testDb.db)).rows[0]!.share;
+    const ids = Array.from({ length: 40 }, (_, i) => 8201 + i);
+    const shares = await Promise.all(ids.map(shareOf));
+    const [older, ownShare] = [ids.find((_, i) => shares[i] === 1)!, ids.find((_, i) => shares[i] === 0)!];
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: older })]);
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: ownShare })]);
+    let report: (payload: string) => void = () => undefined;
+    const listen: Listen = async (channel, onNotify) => {
+      report = onNotify;
+      report(loadPayload(0.9));
+      return testDb.listen(channel, onNotify);
+    };
+    const flooding = setInterval(() => report(loadPayload(0.9)), 100);
+    const metrics = new Metrics();
+    const service = createProcessorService({ ...deps(undefined, { processBatchSize: 1 }), metrics, now: () => new Date(), intervalMs: 600_000, listen, concurrency: 2, floodShare: 0.25 });
+    try {
+      await service.start();
+      await waitFor(() => metrics.counter('webhook.events.processed') === 2);
+      const rows = await testDb.db.selectFrom('webhook_events').select(['object_id', 'processed_at']).execute();
+      const at = (objectId: number) => rows.find((row) => row.object_id === String(objectId))!.processed_at!.getTime();
+      expect(at(older)).toBeLessThan(at(ownShare));
+    } finally {
+      clearInterval(flooding);
+      await service.stop();
+    }
+  });
+
   it('rests for no report but a flood: a quiet receiver, an empty or a foreign payload', async () => {
     let report: (payload: string) => void = () => undefined;
     const listen: Listen = async (channel, onNotify) => {
