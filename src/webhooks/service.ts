@@ -89,6 +89,8 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
   pruneIntervalMs?: number;
   /** Batches in flight at once (`webhooks.processConcurrency`), default 1. */
   concurrency?: number;
+  /** How often a lane claims the oldest events whatever their share (see the lanes below), default every second. */
+  frontEveryMs?: number;
   /** The share of the time a worker works while a receiver is flooded (`webhooks.floodShare`), default 1: never rests. */
   floodShare?: number;
   /**
@@ -103,6 +105,9 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
 const PROCESSOR_ROLES = ['worker', 'all'] as const;
 
 const PRUNE_BATCH = 5_000;
+
+/** How often, by default, a lane claims the oldest events whatever their share. */
+const FRONT_EVERY_MS = 1_000;
 
 /**
  * Properties to hydrate: the sync job's list for that portal and type (plus the timestamps and
@@ -223,6 +228,14 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
   // events are retried) and the waits between batches end.
   const failures = failureBackoff({ log, what: 'webhook processing', baseMs: deps.intervalMs, maxMs: MAX_BACKOFF_MS });
   const lanes = Math.max(1, deps.concurrency ?? 1);
+  const frontEveryMs = deps.frontEveryMs ?? FRONT_EVERY_MS;
+  /**
+   * When a lane last claimed from the front of the queue, whatever the shares. A lane waiting on
+   * HubSpot reads (up to half its lease) claims nothing meanwhile, and the others take its share's
+   * events only to fill a short batch: under a backlog they would wait for it. So at least every
+   * `frontEveryMs` one claim takes the oldest events instead, as does a lane working alone in a flood.
+   */
+  let frontAt = now();
   /** Batches in flight now, across the lanes. */
   let inFlight = 0;
   /**
@@ -262,6 +275,9 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
       const batch = ++batchesStarted;
       const throwsBefore = throws;
       const startedAt = now();
+      // Working alone in a flood, the lane takes the oldest events: its own share would otherwise keep the others' waiting until the flood is over.
+      const front = yieldNow() || startedAt - frontAt >= frontEveryMs;
+      if (front) frontAt = startedAt;
       let leased = 0;
       inFlight += 1;
       try {
@@ -271,9 +287,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
           signal: control.signal,
           leaseAll: leaseNext,
           leased: (until) => (leased = until.getTime()),
-          // Working alone in a flood, the lane takes the oldest events, whoever's share: its own
-          // would otherwise keep the others' waiting until the flood is over.
-          ...(yieldNow() ? {} : { share: { lane: place.index * lanes + index, lanes: place.count * lanes } }),
+          ...(front ? {} : { share: { lane: place.index * lanes + index, lanes: place.count * lanes } }),
         });
         if (result.claimed > 0) leaseNext = false;
         failures.succeeded();

@@ -545,6 +545,39 @@ describe('service', () => {
     }
   });
 
+  it("at least every frontEveryMs, a claim takes the oldest events whatever their share: a lane waiting on reads does not hold its share's back", async () => {
+    // Of two lanes: a creation and a deletion in lane 0's share, 300 deletions in lane 1's.
+    const { rows: candidates } = await sql<{ id: number; share: number }>`
+      select g as id, webhook_object_share(${PORTAL}, 'contacts', g::text) % 2 as share from generate_series(9001, 10200) g`.execute(testDb.db);
+    const [zero, one] = [candidates.filter((c) => c.share === 0).map((c) => c.id), candidates.filter((c) => c.share === 1).map((c) => c.id)];
+    const [created, deleted, others] = [zero[0]!, zero[1]!, one.slice(0, 300)];
+    await store([hubspotEvent({ subscriptionType: 'contact.creation', objectId: created })]);
+    await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: deleted })]);
+    await store(others.map((objectId) => hubspotEvent({ subscriptionType: 'contact.deletion', objectId })));
+    // Lane 0 claims the creation (the oldest of its share) and waits on its read.
+    const gate = Promise.withResolvers<void>();
+    const reader: HubSpotReader = {
+      async batchRead(_portal, _type, ids) {
+        await gate.promise;
+        return { results: ids.map((id) => ({ id, properties: { lastmodifieddate: '1790000009000', createdate: '1790000009000' } })), missing: [] };
+      },
+    };
+    const metrics = new Metrics();
+    const service = createProcessorService({ ...deps(reader, { processBatchSize: 1 }), metrics, now: () => new Date(), intervalMs: 5, concurrency: 2, frontEveryMs: 100 });
+    try {
+      await service.start();
+      await waitFor(() => metrics.counter('webhook.events.processed') === 301);
+      const rows = await testDb.db.selectFrom('webhook_events').select(['object_id', 'processed_at']).where('processed_at', 'is not', null).execute();
+      const at = new Map(rows.map((row) => [row.object_id, row.processed_at!.getTime()]));
+      // Without the front claims lane 1 would take the deletion only once its own share ran out.
+      expect(others.filter((id) => at.get(String(id))! > at.get(String(deleted))!).length).toBeGreaterThan(0);
+      expect(at.has(String(created))).toBe(false);
+    } finally {
+      gate.resolve();
+      await service.stop();
+    }
+  });
+
   it('rests for no report but a flood: a quiet receiver, an empty or a foreign payload', async () => {
     let report: (payload: string) => void = () => undefined;
     const listen: Listen = async (channel, onNotify) => {

@@ -198,6 +198,8 @@ describe('the processing queue (webhook_pending)', () => {
       intervalMs: 5,
       concurrency: 1,
       processId: 'b',
+      // The clock's seconds would make every claim a front claim (see the service).
+      frontEveryMs: Number.POSITIVE_INFINITY,
     });
     await processor.start();
     try {
