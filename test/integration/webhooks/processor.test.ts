@@ -24,6 +24,18 @@ async function store(events: Record<string, unknown>[]): Promise<void> {
   await storeHubSpotEvents(testDb.db, events, clock);
 }
 
+/** The database's notifications, plus reports of a flood sent as a receiver would: at once and every 100 ms until `stop`. */
+function floodReports(): { listen: Listen; stop: () => void } {
+  let report: (payload: string) => void = () => undefined;
+  const listen: Listen = async (channel, onNotify) => {
+    report = onNotify;
+    report(loadPayload(0.9));
+    return testDb.listen(channel, onNotify);
+  };
+  const timer = setInterval(() => report(loadPayload(0.9)), 100);
+  return { listen, stop: () => clearInterval(timer) };
+}
+
 /** A reader that serves objects from a map and can be told to fail. */
 function fakeReader(objects: Record<string, Record<string, string>>) {
   const calls: string[][] = [];
@@ -470,14 +482,7 @@ describe('service', () => {
         return { results: ids.map((id) => ({ id, properties: { firstname: 'Ada', lastmodifieddate: '1790000009000', createdate: '1790000009000' } })), missing: [] };
       },
     };
-    // The database's notifications, plus reports of a flood the test sends as a receiver would.
-    let report: (payload: string) => void = () => undefined;
-    const listen: Listen = async (channel, onNotify) => {
-      report = onNotify;
-      report(loadPayload(0.9));
-      return testDb.listen(channel, onNotify);
-    };
-    const flooding = setInterval(() => report(loadPayload(0.9)), 100);
+    const { listen, stop: stopFlooding } = floodReports();
     const { log: floodLog, lines } = captureLogger();
     const metrics = new Metrics();
     const service = createProcessorService({ ...deps(reader, { processBatchSize: 1 }), log: floodLog, metrics, now: () => new Date(), intervalMs: 600_000, listen, concurrency: 2, floodShare: 0.25 });
@@ -494,7 +499,7 @@ describe('service', () => {
       expect(metrics.counter('webhook.processor.rested_ms')).toBeGreaterThanOrEqual(900);
       expect(lines().some((line) => line.msg === 'receivers flooded: processing one batch at a time, resting between batches')).toBe(true);
 
-      clearInterval(flooding);
+      stopFlooding();
       // The last change the worker logged is the flood's end (on a busy machine a late report can end and restart it before).
       const transitions = () => lines().filter((line) => typeof line.msg === 'string' && /^(receivers flooded|flood over)/.test(line.msg));
       await waitFor(() => transitions().at(-1)?.msg === 'flood over: processing at full speed');
@@ -509,7 +514,7 @@ describe('service', () => {
       await waitFor(() => metrics.counter('webhook.events.processed') === 4);
       expect(metrics.counter('webhook.processor.rested_ms')).toBe(rested);
     } finally {
-      clearInterval(flooding);
+      stopFlooding();
       gate.resolve();
       await service.stop();
     }
@@ -524,13 +529,7 @@ describe('service', () => {
     const [older, ownShare] = [ids.find((_, i) => shares[i] === 1)!, ids.find((_, i) => shares[i] === 0)!];
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: older })]);
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: ownShare })]);
-    let report: (payload: string) => void = () => undefined;
-    const listen: Listen = async (channel, onNotify) => {
-      report = onNotify;
-      report(loadPayload(0.9));
-      return testDb.listen(channel, onNotify);
-    };
-    const flooding = setInterval(() => report(loadPayload(0.9)), 100);
+    const { listen, stop: stopFlooding } = floodReports();
     const metrics = new Metrics();
     const service = createProcessorService({ ...deps(undefined, { processBatchSize: 1 }), metrics, now: () => new Date(), intervalMs: 600_000, listen, concurrency: 2, floodShare: 0.25 });
     try {
@@ -540,7 +539,7 @@ describe('service', () => {
       const at = (objectId: number) => rows.find((row) => row.object_id === String(objectId))!.processed_at!.getTime();
       expect(at(older)).toBeLessThan(at(ownShare));
     } finally {
-      clearInterval(flooding);
+      stopFlooding();
       await service.stop();
     }
   });
