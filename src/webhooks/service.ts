@@ -169,11 +169,11 @@ export function createProcessorService(deps: ProcessorServiceDeps): Service & { 
     idleWaiters = idleWaiters.filter((waiter) => waiter.after >= batch);
   };
 
-  // Measured on a timer, not after idle batches: under a steady backlog every batch is full, and
-  // a gauge refreshed only after a short batch would read 0 while the backlog grows.
   const findPlace = async () => {
     if (deps.processId) place = await rosterPlace(deps.db, deps.processId, PROCESSOR_ROLES, new Date(now() - STALE_AFTER_MS));
   };
+  // Measured on a timer, not after idle batches: under a steady backlog every batch is full, and
+  // a gauge refreshed only after a short batch would read 0 while the backlog grows.
   const refreshStatus = async () => {
     await findPlace();
     const abandoned = await failAbandonedWebhookEvents(deps.db, new Date(now()), deps.config.maxAttempts);
