@@ -41,11 +41,7 @@ type Params = { type: string; id: string; toType: string; toId?: string };
 export function registerAssociationRoutes(crm: FastifyInstance, store: HubSpotStore): void {
   /** An object's live associated records of one type, in id order, as v4 `to` entries. */
   const targets = (portalId: number, from: ObjectTypeDef, id: string, to: ObjectTypeDef) => {
-    const edges = store.associationsOf(portalId, from, id)
-      .filter((a) => a.toType === to.name)
-      // Deleted records' associations are not listed (they come back with a restore).
-      .filter((a) => store.get(portalId, to, a.toId)?.state.archived === false)
-      .sort((a, b) => Number(a.toId) - Number(b.toId));
+    const edges = store.liveAssociationsOf(portalId, from, id, to);
     const primary = store.primaryCompanyOf(portalId, from, id);
     return edges.map((a) => ({ toObjectId: Number(a.toId), associationTypes: associationTypes(from, to, a.toId === primary) }));
   };

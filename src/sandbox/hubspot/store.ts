@@ -274,17 +274,18 @@ export class HubSpotStore {
     }
   }
 
-  /** A contact's primary company: the lowest id among its live associated companies (undefined for other types, or none). */
+  /** An object's live associated records of one type, in id order: deleted records' associations are not listed (they come back with a restore). */
+  liveAssociationsOf(portalId: number, type: ObjectTypeDef, id: string, toType: ObjectTypeDef): Association[] {
+    return this.associationsOf(portalId, type, id)
+      .filter((a) => a.toType === toType.name && this.get(portalId, toType, a.toId)?.state.archived === false)
+      .sort((a, b) => Number(a.toId) - Number(b.toId));
+  }
+
+  /** A contact's primary company: the first of its live associated companies (undefined for other types, or none). */
   primaryCompanyOf(portalId: number, type: ObjectTypeDef, id: string): string | undefined {
     const companies = resolveObjectType('companies');
     if (type.name !== 'contacts' || !companies) return undefined;
-    let primary: string | undefined;
-    for (const a of this.associationsOf(portalId, type, id)) {
-      // Deleted companies' associations are not listed (they come back with a restore).
-      if (a.toType !== 'companies' || this.get(portalId, companies, a.toId)?.state.archived !== false) continue;
-      if (primary === undefined || Number(a.toId) < Number(primary)) primary = a.toId;
-    }
-    return primary;
+    return this.liveAssociationsOf(portalId, type, id, companies)[0]?.toId;
   }
 
   /** Applies property values (null/'' clears), keeps per-property history; returns what actually changed. */
