@@ -101,8 +101,8 @@ export interface ProcessorServiceDeps extends ProcessorDeps {
   processId?: string;
 }
 
-/** The roles whose processes run a processor (see `webhookServices`). */
-const PROCESSOR_ROLES = ['worker', 'all'] as const;
+/** The roles whose processes run a processor (`webhookServices`), among whom the queue's shares are divided. */
+const PROCESSOR_ROLES: readonly string[] = ['worker', 'all'];
 
 const PRUNE_BATCH = 5_000;
 
@@ -382,7 +382,7 @@ export function webhookServices(deps: WebhookServicesDeps, role: 'web' | 'worker
   const { config, db, log, metrics } = deps;
   const services: Service[] = [];
   if (role !== 'worker') services.push(createReceiverService({ db, log, metrics, config, ...(deps.readiness ? { readiness: deps.readiness } : {}) }));
-  if (role !== 'web') {
+  if (PROCESSOR_ROLES.includes(role)) {
     services.push(
       createProcessorService({
         db,

@@ -75,6 +75,8 @@ describe('webhook services', () => {
       properties: jobProperties(config),
       intervalMs: 5,
       statusIntervalMs: 5,
+      // Its place among the workers is read at start and at each status refresh: the database being down fails neither for good.
+      processId: 'host-outage:1:test',
     });
     await processor.start();
     try {
