@@ -436,10 +436,12 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
   if (!adminUrl) return ['skipped: the pipeline runs separate receiver and worker processes on one Postgres; set DATABASE_URL'];
   const events = options.events ?? Number(process.env.PIPELINE_EVENTS ?? 50_000);
   const workerCount = options.workers ?? Number(process.env.PIPELINE_WORKERS ?? 1);
+  /** The worker processes, as the printed lines name them. */
+  const workersName = workerCount > 1 ? `${workerCount} workers` : 'worker';
   const batches = Math.max(50, Math.round(events / BATCH));
   const load = () => `load ${os.loadavg()[0]!.toFixed(1)}`;
   const lines: string[] = [
-    `Postgres; separate web and ${workerCount > 1 ? `${workerCount} worker` : 'worker'} processes; ${batches} signed batches of ${BATCH} property changes over ${CONTACTS} contacts per phase, ` +
+    `Postgres; separate web and ${workersName} processes; ${batches} signed batches of ${BATCH} property changes over ${CONTACTS} contacts per phase, ` +
       `concurrency ${CONCURRENCY}; claim ${CLAIM}; node flags from the Procfile: web ${procfileFlags('web').join(' ') || 'none'}, ` +
       `worker ${procfileFlags('worker').join(' ') || 'none'}; ${os.cpus().length} cores shared by this client, both processes and the database`,
   ];
@@ -467,7 +469,7 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
       text: `applyObservations (the worker's Node flags) ${before.rate.toFixed(0)} / ${after.rate.toFixed(0)} obs/s just before / after`,
       ratio: (rate / mean).toFixed(2),
       cpu:
-        `CPU per 1,000 events: the drain ${ms(cpu.database)} ms in the database + ${ms(cpu.node)} ms in the ${workerCount > 1 ? `${workerCount} workers` : 'worker'}, ` +
+        `CPU per 1,000 events: the drain ${ms(cpu.database)} ms in the database + ${ms(cpu.node)} ms in the ${workersName}, ` +
         `${ms(cpu.wal)} bytes of WAL per event (${fullPageImages.toFixed(2)} full-page images); ` +
         `applyObservations ${ms((before.cpu.database + after.cpu.database) / 2)} ms in the database + ${ms((before.cpu.node + after.cpu.node) / 2)} ms in Node, ` +
         `${ms((before.cpu.wal + after.cpu.wal) / 2)} bytes of WAL per event`,
@@ -567,12 +569,12 @@ export async function run(options: PipelineBenchOptions = {}): Promise<string[]>
     const total = sent + seen.length;
     lines.push(
       `5. peak RSS over ${(total / 1000).toFixed(0)}k events: web ${rssOf(web.child.pid!, 'VmHWM').toFixed(0)} MB (${web.startRssMb().toFixed(0)} MB at start), ` +
-        `${workerCount > 1 ? `each of ${workerCount} workers at most` : 'worker'} ${peakRss(workers).toFixed(0)} MB (${workers[0]!.startRssMb().toFixed(0)} MB at start; ` +
+        `${workersName}${workerCount > 1 ? ' (the highest)' : ''} ${peakRss(workers).toFixed(0)} MB (${workers[0]!.startRssMb().toFixed(0)} MB at start; ` +
         `${firstWorkerPeak.toFixed(0)} MB in phase 2) (target < 200 MB)`,
     );
     const perThousandEvents = (seconds: number) => ((seconds * 1000 * 1000) / total).toFixed(0);
     lines.push(
-      `   CPU per 1,000 events: web ${perThousandEvents(cpuOf(web.child.pid!))} ms, ${workerCount > 1 ? `${workerCount} workers` : 'worker'} ${perThousandEvents(firstWorkerCpu + cpuOfAll(workers))} ms ` +
+      `   CPU per 1,000 events: web ${perThousandEvents(cpuOf(web.child.pid!))} ms, ${workersName} ${perThousandEvents(firstWorkerCpu + cpuOfAll(workers))} ms ` +
         `(both processes' whole lives, start-up included)`,
     );
     await receiver.agent.destroy();

@@ -36,6 +36,14 @@ function floodReports(): { listen: Listen; stop: () => void } {
   return { listen, stop: () => clearInterval(timer) };
 }
 
+/** Of `count` contact ids from `first`, those whose events fall to lane 0 and to lane 1 of two, in id order. */
+async function contactsByLane(first: number, count: number): Promise<[number[], number[]]> {
+  const { rows } = await sql<{ id: number; lane: number }>`
+    select g as id, webhook_object_share(${PORTAL}, 'contacts', g::text) % 2 as lane
+    from generate_series(${first}::int, ${first + count - 1}::int) g order by g`.execute(testDb.db);
+  return [rows.filter((r) => r.lane === 0).map((r) => r.id), rows.filter((r) => r.lane === 1).map((r) => r.id)];
+}
+
 /** A reader that serves objects from a map and can be told to fail. */
 function fakeReader(objects: Record<string, Record<string, string>>) {
   const calls: string[][] = [];
@@ -522,11 +530,8 @@ describe('service', () => {
 
   it("working alone in a flood, takes the oldest events first, not its own share's", async () => {
     // Two objects whose events fall to different lanes of two: the older one's to the lane that rests in a flood.
-    const shareOf = async (objectId: number) =>
-      (await sql<{ share: number }>`select webhook_object_share(${PORTAL}, 'contacts', ${String(objectId)}) % 2 as share`.execute(testDb.db)).rows[0]!.share;
-    const ids = Array.from({ length: 40 }, (_, i) => 8201 + i);
-    const shares = await Promise.all(ids.map(shareOf));
-    const [older, ownShare] = [ids.find((_, i) => shares[i] === 1)!, ids.find((_, i) => shares[i] === 0)!];
+    const [zero, one] = await contactsByLane(8201, 40);
+    const [older, ownShare] = [one[0]!, zero[0]!];
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: older })]);
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: ownShare })]);
     const { listen, stop: stopFlooding } = floodReports();
@@ -546,9 +551,7 @@ describe('service', () => {
 
   it("at least every frontEveryMs, a claim takes the oldest events whatever their share: a lane waiting on reads does not hold its share's back", async () => {
     // Of two lanes: a creation and a deletion in lane 0's share, 300 deletions in lane 1's.
-    const { rows: candidates } = await sql<{ id: number; share: number }>`
-      select g as id, webhook_object_share(${PORTAL}, 'contacts', g::text) % 2 as share from generate_series(9001, 10200) g`.execute(testDb.db);
-    const [zero, one] = [candidates.filter((c) => c.share === 0).map((c) => c.id), candidates.filter((c) => c.share === 1).map((c) => c.id)];
+    const [zero, one] = await contactsByLane(9001, 1200);
     const [created, deleted, others] = [zero[0]!, zero[1]!, one.slice(0, 300)];
     await store([hubspotEvent({ subscriptionType: 'contact.creation', objectId: created })]);
     await store([hubspotEvent({ subscriptionType: 'contact.deletion', objectId: deleted })]);
